@@ -1,0 +1,326 @@
+//! The configuration file as serde reads it. Defaults live here, and only here: `validate` turns a
+//! `RawConfig` into a [`Config`] and is the one place that decides what a missing key means.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cefrelay_syslog::framing::{FramingMode, DEFAULT_MAX_FRAME};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    Agent, Config, ConfigError, FilterMode, Forward, Listener, Log, LogFormat, OutputFormat,
+    OutputFraming, Protocol, Tls, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
+};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub listener: Vec<RawListener>,
+    #[serde(default)]
+    pub filter: RawFilter,
+    #[serde(default)]
+    pub forward: RawForward,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    #[serde(default)]
+    pub log: RawLog,
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub address: Spanned<String>,
+    pub framing: Option<RawFraming>,
+    pub max_message_bytes: Option<Spanned<usize>>,
+    pub udp_sockets: Option<usize>,
+    pub receive_buffer_bytes: Option<usize>,
+    pub max_connections: Option<Spanned<usize>>,
+    pub idle_timeout_secs: Option<u64>,
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    pub tls_key: Option<Spanned<PathBuf>>,
+    pub tls_client_ca: Option<Spanned<PathBuf>>,
+    pub tls_handshake_timeout_secs: Option<u64>,
+    pub tls_accept_plain: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawFraming {
+    Auto,
+    OctetCounted,
+    Lf,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    pub mode: Option<FilterMode>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawForward {
+    pub agent: Option<Agent>,
+    /// `tcp://host:port` or `udp://host:port`, one or several (tried in order on failure).
+    pub address: Option<Spanned<Vec<String>>>,
+    pub format: Option<OutputFormat>,
+    pub framing: Option<OutputFraming>,
+    pub queue_events: Option<Spanned<usize>>,
+    pub resend_window_bytes: Option<usize>,
+    pub reconnect_min_ms: Option<u64>,
+    pub reconnect_max_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdmin {
+    /// Loopback address for `/metrics` and `/health`; "" turns the endpoint off.
+    pub listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<LogFormat>,
+    pub level: Option<String>,
+}
+
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:9514";
+const DEFAULT_LISTENERS: [&str; 4] = [
+    "udp://0.0.0.0:514",
+    "udp://[::]:514",
+    "tcp://0.0.0.0:514",
+    "tcp://[::]:514",
+];
+
+pub fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError {
+        file: file.to_path_buf(),
+        line: e.span().map(|span| line_of(text, span)),
+        key: None,
+        message: e.message().trim().to_string(),
+    })
+}
+
+fn line_of(text: &str, span: Range<usize>) -> usize {
+    let end = span.start.min(text.len());
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Parses `udp://ADDR`, `tcp://ADDR` or `tls://ADDR`.
+pub fn parse_endpoint(value: &str) -> Result<(Protocol, SocketAddr), String> {
+    let (scheme, address) = value
+        .split_once("://")
+        .ok_or_else(|| format!("`{value}` needs a scheme: udp://, tcp:// or tls://"))?;
+    let protocol = match scheme {
+        "udp" => Protocol::Udp,
+        "tcp" => Protocol::Tcp,
+        "tls" => Protocol::Tls,
+        other => return Err(format!("unknown scheme `{other}`: use udp, tcp or tls")),
+    };
+    let address = address
+        .parse()
+        .map_err(|_| format!("`{address}` is not an IP:port address (IPv6 as [::1]:514)"))?;
+    Ok((protocol, address))
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Validator<'_> {
+    fn error(&self, key: String, span: Option<Range<usize>>, message: String) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line: span.map(|s| line_of(self.text, s)),
+            key: Some(key),
+            message,
+        }
+    }
+
+    fn positive(&self, key: String, value: &Spanned<usize>) -> Result<usize, ConfigError> {
+        match *value.get_ref() {
+            0 => Err(self.error(key, Some(value.span()), "must be greater than 0".into())),
+            n => Ok(n),
+        }
+    }
+
+    fn listener(&self, index: usize, raw: &RawListener) -> Result<Listener, ConfigError> {
+        let key = |name: &str| format!("listener[{index}].{name}");
+        let (protocol, address) = parse_endpoint(raw.address.get_ref())
+            .map_err(|m| self.error(key("address"), Some(raw.address.span()), m))?;
+        let max_message_bytes = match &raw.max_message_bytes {
+            Some(v) => self.positive(key("max_message_bytes"), v)?,
+            None => DEFAULT_MAX_FRAME,
+        };
+        let max_connections = match &raw.max_connections {
+            Some(v) => self.positive(key("max_connections"), v)?,
+            None => 4096,
+        };
+        let tls_keys = [&raw.tls_cert, &raw.tls_key, &raw.tls_client_ca];
+        let tls = match (&raw.tls_cert, &raw.tls_key) {
+            (Some(cert), Some(key_file)) if protocol == Protocol::Tls => Some(Tls {
+                cert: cert.get_ref().clone(),
+                key: key_file.get_ref().clone(),
+                client_ca: raw.tls_client_ca.as_ref().map(|ca| ca.get_ref().clone()),
+                handshake_timeout: Duration::from_secs(raw.tls_handshake_timeout_secs.unwrap_or(10)),
+                accept_plain: raw.tls_accept_plain.unwrap_or(false),
+            }),
+            _ if protocol == Protocol::Tls => {
+                return Err(self.error(
+                    key("tls_cert"),
+                    Some(raw.address.span()),
+                    "a tls:// listener needs tls_cert and tls_key (PEM files)".into(),
+                ))
+            }
+            _ => {
+                if let Some(stray) = tls_keys.iter().find_map(|k| k.as_ref()) {
+                    return Err(self.error(
+                        key("tls_cert"),
+                        Some(stray.span()),
+                        "TLS settings need a tls:// address".into(),
+                    ));
+                }
+                None
+            }
+        };
+        Ok(Listener {
+            protocol,
+            address,
+            framing: match raw.framing.unwrap_or(RawFraming::Auto) {
+                RawFraming::Auto => FramingMode::Auto,
+                RawFraming::OctetCounted => FramingMode::OctetCounted,
+                RawFraming::Lf => FramingMode::NonTransparent,
+            },
+            max_message_bytes,
+            udp_sockets: raw.udp_sockets.unwrap_or(0),
+            receive_buffer_bytes: raw.receive_buffer_bytes.unwrap_or(8 * 1024 * 1024),
+            max_connections,
+            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.unwrap_or(600)),
+            tls,
+        })
+    }
+
+    fn forward(&self, raw: &RawForward) -> Result<Forward, ConfigError> {
+        let agent = raw.agent.unwrap_or(Agent::Legacy);
+        let default_port = match agent {
+            Agent::Legacy => LEGACY_AGENT_PORT,
+            Agent::Ama => AMA_AGENT_PORT,
+        };
+        let (protocol, addresses) = match &raw.address {
+            None => (Protocol::Tcp, vec![SocketAddr::from(([127, 0, 0, 1], default_port))]),
+            Some(list) => {
+                let error = |m: String| self.error("forward.address".into(), Some(list.span()), m);
+                if list.get_ref().is_empty() {
+                    return Err(error("needs at least one address".into()));
+                }
+                let mut protocol = None;
+                let mut addresses = Vec::new();
+                for value in list.get_ref() {
+                    let (p, address) = parse_endpoint(value).map_err(error)?;
+                    if p == Protocol::Tls {
+                        return Err(error("the agent forward speaks tcp:// or udp://".into()));
+                    }
+                    if protocol.is_some_and(|known| known != p) {
+                        return Err(error("all addresses must use the same protocol".into()));
+                    }
+                    protocol = Some(p);
+                    addresses.push(address);
+                }
+                (protocol.unwrap_or(Protocol::Tcp), addresses)
+            }
+        };
+        let queue_events = match &raw.queue_events {
+            Some(v) => self.positive("forward.queue_events".into(), v)?,
+            None => 65_536,
+        };
+        let reconnect_min = Duration::from_millis(raw.reconnect_min_ms.unwrap_or(100));
+        let reconnect_max = Duration::from_millis(raw.reconnect_max_ms.unwrap_or(5_000));
+        Ok(Forward {
+            agent,
+            protocol,
+            addresses,
+            // Both agents parse rsyslog's traditional forward format; it also normalises RFC 5424
+            // input, whose header the agent's CEF rule does not expect.
+            format: raw.format.unwrap_or(OutputFormat::Traditional),
+            framing: raw.framing.unwrap_or(OutputFraming::Lf),
+            queue_events,
+            resend_window_bytes: raw.resend_window_bytes.unwrap_or(4 * 1024 * 1024),
+            reconnect_min,
+            reconnect_max: reconnect_max.max(reconnect_min),
+        })
+    }
+}
+
+impl RawConfig {
+    pub fn validate(&self, text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let v = Validator { text, file };
+        let listeners = if self.listener.is_empty() {
+            DEFAULT_LISTENERS
+                .iter()
+                .enumerate()
+                .map(|(index, endpoint)| v.listener(index, &RawListener::at(endpoint)))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            self.listener
+                .iter()
+                .enumerate()
+                .map(|(index, raw)| v.listener(index, raw))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let admin = match &self.admin.listen {
+            None => Some(DEFAULT_ADMIN.parse().expect("default admin address is valid")),
+            Some(value) if value.get_ref().is_empty() => None,
+            Some(value) => {
+                let address: SocketAddr = value.get_ref().parse().map_err(|_| {
+                    v.error("admin.listen".into(), Some(value.span()), format!("`{}` is not an IP:port address", value.get_ref()))
+                })?;
+                if !address.ip().is_loopback() {
+                    return Err(v.error(
+                        "admin.listen".into(),
+                        Some(value.span()),
+                        "the admin endpoint has no authentication: bind it to a loopback address".into(),
+                    ));
+                }
+                Some(address)
+            }
+        };
+        Ok(Config {
+            listeners,
+            filter: self.filter.mode.unwrap_or(FilterMode::Cef),
+            forward: v.forward(&self.forward)?,
+            admin,
+            log: Log {
+                format: self.log.format.unwrap_or(LogFormat::Text),
+                level: self.log.level.clone().unwrap_or_else(|| "info".into()),
+            },
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs.unwrap_or(10)),
+        })
+    }
+}
+
+impl RawListener {
+    /// A listener with nothing but its address set, as the built-in defaults and `--listen` give.
+    pub fn at(endpoint: &str) -> RawListener {
+        RawListener {
+            address: Spanned::new(0..0, endpoint.to_string()),
+            framing: None,
+            max_message_bytes: None,
+            udp_sockets: None,
+            receive_buffer_bytes: None,
+            max_connections: None,
+            idle_timeout_secs: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_handshake_timeout_secs: None,
+            tls_accept_plain: None,
+        }
+    }
+}

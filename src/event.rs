@@ -1,0 +1,180 @@
+//! A received message as the relay understands it: the syslog header, the CEF record when there is
+//! one, and the JSON shape (`cefrelay parse`, HTTP sinks) that other tools depend on.
+
+use std::borrow::Cow;
+
+use cefrelay_cef::{Cef, CefError};
+use cefrelay_syslog::{Format, Message, ParseOptions, SdElement, Status};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+/// One parsed message. Borrows from the received text; nothing is copied unless unescaping forces it.
+#[derive(Debug)]
+pub struct Event<'a> {
+    pub syslog: Message<'a>,
+    /// `None` when the message carries no CEF marker; `Some(Err)` when it does but the record is invalid.
+    pub cef: Option<Result<Cef<'a>, CefError>>,
+    /// The received bytes were not valid UTF-8 and were decoded lossily (U+FFFD replacements).
+    pub lossy_utf8: bool,
+}
+
+/// How much of a message was understood, from best to worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventStatus {
+    /// Header fully parsed, and the CEF record (if any) is valid.
+    Ok,
+    /// Something was understood, something was not (kept verbatim in `message`).
+    Partial,
+    /// Nothing was recognised; `message` is the whole input.
+    Raw,
+}
+
+impl<'a> Event<'a> {
+    /// Parses the syslog header, then looks for CEF where devices put it: after the header (including
+    /// the `CEF:` that `logger -t CEF:` turns into a TAG).
+    pub fn parse(text: &'a str, lossy_utf8: bool, options: &ParseOptions) -> Self {
+        let syslog = cefrelay_syslog::parse(text, options);
+        let cef = cefrelay_cef::parse_in_message(syslog.body);
+        Event {
+            syslog,
+            cef,
+            lossy_utf8,
+        }
+    }
+
+    /// The valid CEF record, if the message carries one.
+    pub fn valid_cef(&self) -> Option<&Cef<'a>> {
+        self.cef.as_ref().and_then(|cef| cef.as_ref().ok())
+    }
+
+    pub fn status(&self) -> EventStatus {
+        let cef_ok = !matches!(self.cef, Some(Err(_)));
+        match self.syslog.status {
+            Status::Raw if self.valid_cef().is_none() => EventStatus::Raw,
+            Status::Ok if cef_ok && !self.lossy_utf8 => EventStatus::Ok,
+            _ => EventStatus::Partial,
+        }
+    }
+}
+
+impl Serialize for Event<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cef_error = match &self.cef {
+            Some(Err(error)) => Some(error.to_string()),
+            _ => None,
+        };
+        let fields = 4 + usize::from(cef_error.is_some()) + usize::from(self.lossy_utf8);
+        let mut out = serializer.serialize_struct("Event", fields)?;
+        out.serialize_field("status", &self.status())?;
+        out.serialize_field("syslog", &SyslogJson(&self.syslog))?;
+        out.serialize_field("cef", &self.valid_cef().map(CefJson))?;
+        if let Some(error) = &cef_error {
+            out.serialize_field("cef_error", error)?;
+        }
+        out.serialize_field("message", self.syslog.msg)?;
+        if self.lossy_utf8 {
+            out.serialize_field("invalid_utf8", &true)?;
+        }
+        out.end()
+    }
+}
+
+struct SyslogJson<'m, 'a>(&'m Message<'a>);
+
+impl Serialize for SyslogJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.0;
+        let format = match m.format {
+            Format::Rfc5424 => "rfc5424",
+            Format::Rfc3164 => "rfc3164",
+            Format::None => "none",
+        };
+        let timestamp = m.timestamp.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+        let mut out = serializer.serialize_struct("Syslog", 9)?;
+        out.serialize_field("format", format)?;
+        out.serialize_field("facility", &m.facility)?;
+        out.serialize_field("severity", &m.severity)?;
+        out.serialize_field("timestamp", &timestamp)?;
+        out.serialize_field("hostname", &m.hostname)?;
+        out.serialize_field("app_name", &m.app_name)?;
+        out.serialize_field("procid", &m.procid)?;
+        out.serialize_field("msgid", &m.msgid)?;
+        out.serialize_field("structured_data", &StructuredDataJson(&m.structured_data))?;
+        out.end()
+    }
+}
+
+/// `{"sd-id": {"param": "value", …}, …}`; a repeated SD-ID or PARAM-NAME becomes an array so that
+/// nothing the sender wrote is lost to JSON's one-value-per-key objects.
+struct StructuredDataJson<'m, 'a>(&'m [SdElement<'a>]);
+
+impl Serialize for StructuredDataJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let elements = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (index, element) in elements.iter().enumerate() {
+            if elements[..index].iter().any(|e| e.id == element.id) {
+                continue;
+            }
+            let same_id: Vec<&SdElement<'_>> =
+                elements[index..].iter().filter(|e| e.id == element.id).collect();
+            if same_id.len() == 1 {
+                out.serialize_entry(element.id, &RepeatableMap(&element.params))?;
+            } else {
+                let all: Vec<RepeatableMap<'_, '_>> =
+                    same_id.iter().map(|e| RepeatableMap(&e.params)).collect();
+                out.serialize_entry(element.id, &all)?;
+            }
+        }
+        out.end()
+    }
+}
+
+/// Ordered key/value pairs as a JSON object; a key that repeats maps to an array of its values in order.
+struct RepeatableMap<'m, 'a>(&'m [(&'a str, Cow<'a, str>)]);
+
+impl Serialize for RepeatableMap<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let pairs = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (index, (key, value)) in pairs.iter().enumerate() {
+            if pairs[..index].iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            let later_repeat = pairs[index + 1..].iter().any(|(k, _)| k == key);
+            if later_repeat {
+                let values: Vec<&str> = pairs[index..]
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_ref())
+                    .collect();
+                out.serialize_entry(key, &values)?;
+            } else {
+                out.serialize_entry(key, value.as_ref())?;
+            }
+        }
+        out.end()
+    }
+}
+
+struct CefJson<'m, 'a>(&'m Cef<'a>);
+
+impl Serialize for CefJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cef = self.0;
+        let mut out = serializer.serialize_struct("Cef", 8)?;
+        out.serialize_field("version", &cef.version)?;
+        out.serialize_field("device_vendor", &cef.device_vendor)?;
+        out.serialize_field("device_product", &cef.device_product)?;
+        out.serialize_field("device_version", &cef.device_version)?;
+        out.serialize_field("signature_id", &cef.signature_id)?;
+        out.serialize_field("name", &cef.name)?;
+        out.serialize_field("severity", &cef.severity)?;
+        out.serialize_field("extensions", &RepeatableMap(&cef.extensions))?;
+        out.end()
+    }
+}

@@ -1,0 +1,133 @@
+//! The agent filter: which messages the Azure Monitor agent gets.
+
+use crate::config::FilterMode;
+use crate::event::Event;
+
+/// The vendor of `cef_troubleshoot.py`'s mock messages; they always pass, counted on their own.
+pub const MOCK_VENDOR: &str = "TestCommonEventFormat";
+
+/// Why a message was forwarded or dropped; also the `reason` label of the filter metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    ForwardCef,
+    ForwardMock,
+    ForwardLegacyMatch,
+    ForwardAll,
+    DropTraffic,
+    DropNotCef,
+    DropInvalidCef,
+    DropLegacyNoMatch,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 8] = [
+        Decision::ForwardCef,
+        Decision::ForwardMock,
+        Decision::ForwardLegacyMatch,
+        Decision::ForwardAll,
+        Decision::DropTraffic,
+        Decision::DropNotCef,
+        Decision::DropInvalidCef,
+        Decision::DropLegacyNoMatch,
+    ];
+
+    pub fn forwards(self) -> bool {
+        matches!(
+            self,
+            Decision::ForwardCef
+                | Decision::ForwardMock
+                | Decision::ForwardLegacyMatch
+                | Decision::ForwardAll
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::ForwardCef => "cef",
+            Decision::ForwardMock => "troubleshoot_mock",
+            Decision::ForwardLegacyMatch => "legacy_match",
+            Decision::ForwardAll => "all",
+            Decision::DropTraffic => "traffic",
+            Decision::DropNotCef => "not_cef",
+            Decision::DropInvalidCef => "invalid_cef",
+            Decision::DropLegacyNoMatch => "legacy_no_match",
+        }
+    }
+}
+
+pub fn decide(mode: FilterMode, event: &Event<'_>, raw_text: &str) -> Decision {
+    if event
+        .valid_cef()
+        .is_some_and(|cef| cef.device_vendor == MOCK_VENDOR)
+    {
+        return Decision::ForwardMock;
+    }
+    match mode {
+        FilterMode::All => Decision::ForwardAll,
+        FilterMode::Legacy => {
+            if raw_text.contains("CEF:") || raw_text.contains("ASA-") {
+                Decision::ForwardLegacyMatch
+            } else {
+                Decision::DropLegacyNoMatch
+            }
+        }
+        FilterMode::Cef | FilterMode::CefAll => match &event.cef {
+            None => Decision::DropNotCef,
+            Some(Err(_)) => Decision::DropInvalidCef,
+            Some(Ok(cef)) if mode == FilterMode::Cef && cef.name.eq_ignore_ascii_case("TRAFFIC") => {
+                Decision::DropTraffic
+            }
+            Some(Ok(_)) => Decision::ForwardCef,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cefrelay_syslog::ParseOptions;
+
+    fn decide_text(mode: FilterMode, text: &str) -> Decision {
+        let options = ParseOptions::new(time::OffsetDateTime::UNIX_EPOCH);
+        decide(mode, &Event::parse(text, false, &options), text)
+    }
+
+    const THREAT: &str = "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|1|src=1.1.1.1";
+    const TRAFFIC: &str = "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|TRAFFIC|1|src=1.1.1.1";
+    const CSV: &str = "<14>Nov 22 10:00:00 fw 1,2026/11/22 10:00:00,0123,THREAT,url,2816";
+    const ASA: &str = "<166>Nov 22 10:00:00 asa %ASA-6-302013: Built outbound TCP connection";
+    const MOCK: &str = "<164>Nov 22 10:00:00 host CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=x";
+
+    #[test]
+    fn cef_mode_forwards_cef_but_drops_panos_traffic() {
+        assert_eq!(decide_text(FilterMode::Cef, THREAT), Decision::ForwardCef);
+        assert_eq!(decide_text(FilterMode::Cef, TRAFFIC), Decision::DropTraffic);
+        assert_eq!(decide_text(FilterMode::Cef, CSV), Decision::DropNotCef);
+        assert_eq!(
+            decide_text(FilterMode::Cef, "<14>Nov 22 10:00:00 fw CEF:0|broken"),
+            Decision::DropInvalidCef
+        );
+    }
+
+    #[test]
+    fn troubleshoot_mock_passes_although_it_is_traffic() {
+        assert_eq!(decide_text(FilterMode::Cef, MOCK), Decision::ForwardMock);
+    }
+
+    #[test]
+    fn cef_all_keeps_traffic() {
+        assert_eq!(decide_text(FilterMode::CefAll, TRAFFIC), Decision::ForwardCef);
+    }
+
+    #[test]
+    fn legacy_mode_is_the_old_rsyslog_rule() {
+        assert_eq!(decide_text(FilterMode::Legacy, ASA), Decision::ForwardLegacyMatch);
+        assert_eq!(decide_text(FilterMode::Legacy, TRAFFIC), Decision::ForwardLegacyMatch);
+        assert_eq!(decide_text(FilterMode::Legacy, CSV), Decision::DropLegacyNoMatch);
+    }
+
+    #[test]
+    fn all_mode_forwards_everything() {
+        assert_eq!(decide_text(FilterMode::All, CSV), Decision::ForwardAll);
+    }
+}
