@@ -5,9 +5,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod config;
 mod event;
 mod parse;
+mod pipeline;
+mod run;
 mod sanitize;
+mod sink;
+mod source;
+mod telemetry;
 
 use cli::{Cli, Command};
 
@@ -15,12 +21,33 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Parse(args) => parse::run(args),
+        Command::Run(args) => run::run(args),
+        Command::CheckConfig(args) => check_config(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprintln!("cefrelay: {}", sanitize::for_terminal(&format!("{error:#}")));
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(args: &cli::CheckConfigArgs) -> anyhow::Result<u8> {
+    match config::Config::load(&args.file) {
+        Ok(config) => {
+            println!(
+                "{}: ok ({} listeners, filter {:?}, forward to {:?})",
+                sanitize::for_terminal(&args.file.display().to_string()),
+                config.listeners.len(),
+                config.filter,
+                config.forward.addresses
+            );
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("cefrelay: bad configuration: {}", sanitize::for_terminal(&error.to_string()));
+            Ok(run::EXIT_BAD_CONFIG)
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cefrelay_syslog::framing::FramingMode;
 
-pub use raw::RawConfig;
+pub use raw::{listener_at, parse_endpoint, RawConfig};
 
 /// Legacy OMS/MMA agent: TCP 127.0.0.1:25226. Azure Monitor Agent (≥ 1.28.11): TCP 127.0.0.1:28330.
 pub const LEGACY_AGENT_PORT: u16 = 25226;
@@ -183,5 +183,12 @@ impl Default for Config {
         RawConfig::default()
             .validate("", Path::new("<defaults>"))
             .expect("the built-in defaults are valid")
+    }
+}
+
+impl Listener {
+    /// `udp://0.0.0.0:514`: how logs and metrics name the listener.
+    pub fn name(&self) -> String {
+        format!("{}://{}", self.protocol, self.address)
     }
 }

@@ -324,3 +324,14 @@ impl RawListener {
         }
     }
 }
+
+/// A listener on `url` with every other setting at its default, as `--listen` gives.
+pub fn listener_at(url: &str) -> Result<Listener, String> {
+    let validator = Validator {
+        text: "",
+        file: Path::new("<command line>"),
+    };
+    validator
+        .listener(0, &RawListener::at(url))
+        .map_err(|error| error.message)
+}

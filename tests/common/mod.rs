@@ -30,3 +30,210 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}")))
         .collect()
 }
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A port nobody listens on right now (bound to port 0, then released).
+pub fn free_port() -> u16 {
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let port = tcp.local_addr().expect("local addr").port();
+    // The same number must be free for UDP too, since listeners use both.
+    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_port(), |_| port)
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes; the limit only bounds a
+/// failing test, nothing is asserted about how long it took.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
+
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The agent stand-in: a TCP listener that keeps every line it receives, across connections.
+pub struct Agent {
+    pub address: SocketAddr,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    /// Delay per line read, to play a slow agent.
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Agent {
+    pub fn start(port: u16, delay_per_line: Duration) -> Agent {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind agent port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (lines2, stop2) = (lines.clone(), stop.clone());
+        let thread = thread::spawn(move || {
+            let mut readers = Vec::new();
+            while !stop2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).expect("blocking");
+                        let (lines, stop) = (lines2.clone(), stop2.clone());
+                        readers.push(thread::spawn(move || {
+                            stream
+                                .set_read_timeout(Some(Duration::from_millis(50)))
+                                .expect("timeout");
+                            let mut reader = BufReader::new(stream);
+                            let mut line = String::new();
+                            while !stop.load(Ordering::Relaxed) {
+                                match reader.read_line(&mut line) {
+                                    Ok(0) => break,
+                                    Ok(_) if line.ends_with('\n') => {
+                                        lines.lock().expect("lock").push(line.trim_end_matches('\n').to_string());
+                                        line.clear();
+                                        if !delay_per_line.is_zero() {
+                                            thread::sleep(delay_per_line);
+                                        }
+                                    }
+                                    Ok(_) => {}
+                                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                                    Err(_) => break,
+                                }
+                            }
+                        }));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            for reader in readers {
+                let _ = reader.join();
+            }
+        });
+        Agent { address: SocketAddr::from(([127, 0, 0, 1], port)), lines, stop, thread: Some(thread) }
+    }
+
+    pub fn count(&self) -> usize {
+        self.lines.lock().expect("lock").len()
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().expect("lock").clone()
+    }
+
+    /// Closes the listener and every connection, like a killed agent.
+    pub fn stop(mut self) -> Vec<String> {
+        self.shutdown();
+        self.lines()
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The relay under test, killed when dropped.
+pub struct Relay {
+    pub child: Child,
+    pub port: u16,
+    pub admin: SocketAddr,
+}
+
+impl Relay {
+    /// Starts `cefrelay run` listening on UDP and TCP `port`, with extra arguments.
+    pub fn start(agent_port: u16, extra: &[&str]) -> Relay {
+        let port = free_port();
+        let listen_udp = format!("udp://127.0.0.1:{port}");
+        let listen_tcp = format!("tcp://127.0.0.1:{port}");
+        let mut args = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
+        args.extend_from_slice(extra);
+        Self::spawn(port, agent_port, &args)
+    }
+
+    /// Starts `cefrelay run` with a configuration file; `{port}` in `toml` is the listen port.
+    pub fn with_config(agent_port: u16, toml: &str, dir: &Path) -> Relay {
+        let port = free_port();
+        let path = dir.join("cefrelay.toml");
+        std::fs::write(&path, toml.replace("{port}", &port.to_string())).expect("write config");
+        Self::spawn(port, agent_port, &["--config", path.to_str().expect("utf-8 path")])
+    }
+
+    fn spawn(port: u16, agent_port: u16, args: &[&str]) -> Relay {
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let forward = format!("tcp://127.0.0.1:{agent_port}");
+        let child = cefrelay()
+            .args(["run", "--forward", &forward, "--admin", &admin.to_string()])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn cefrelay run");
+        let relay = Relay { child, port, admin };
+        assert!(
+            wait_until(PATIENCE, || relay.try_metrics().is_some()),
+            "the relay's admin endpoint never answered"
+        );
+        relay
+    }
+
+    pub fn try_metrics(&self) -> Option<String> {
+        let mut stream = TcpStream::connect_timeout(&self.admin, Duration::from_secs(2)).ok()?;
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+    }
+
+    /// The value of one sample, e.g. `cefrelay_filter_total{action="drop",reason="traffic"}`;
+    /// a name without labels sums every sample of that metric.
+    pub fn metric(&self, sample: &str) -> u64 {
+        let text = self.try_metrics().unwrap_or_default();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.rsplit_once(' '))
+            .filter(|(name, _)| *name == sample || (!sample.contains('{') && name.split('{').next() == Some(sample)))
+            .filter_map(|(_, value)| value.parse::<u64>().ok())
+            .sum()
+    }
+
+    pub fn tcp(&self) -> TcpStream {
+        TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the relay")
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A PAN-OS-like CEF THREAT line with a unique marker.
+pub fn cef_threat(id: usize) -> String {
+    format!(
+        "<14>Nov 22 10:00:00 fw01 CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.{} dst=198.51.100.7 request=http://example.com/?q={id} cs1Label=Rule cs1=Allow Web externalId={id}",
+        id % 250
+    )
+}

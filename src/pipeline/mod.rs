@@ -1,0 +1,87 @@
+//! What happens to every frame between a listener and the sink queue: parse, count, filter, encode.
+//! It runs inside the connection (or UDP socket) task that read the frame, so the work spreads over
+//! as many cores as there are senders, and only whole batches cross to the sink task.
+
+pub mod filter;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use cefrelay_syslog::{Format, ParseOptions};
+use time::OffsetDateTime;
+
+use crate::config::{Config, FilterMode};
+use crate::event::Event;
+use crate::sink::encode::{Encoder, Origin};
+use crate::telemetry::metrics::Metrics;
+
+/// Encoded messages on their way to the sink. Batches, not single messages, cross task boundaries.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub data: BytesMut,
+    pub events: u64,
+}
+
+/// A batch is handed to the sink once it holds this many events or bytes.
+pub const BATCH_MAX_EVENTS: u64 = 256;
+pub const BATCH_MAX_BYTES: usize = 64 * 1024;
+
+impl Batch {
+    pub fn is_full(&self) -> bool {
+        self.events >= BATCH_MAX_EVENTS || self.data.len() >= BATCH_MAX_BYTES
+    }
+}
+
+pub struct Pipeline {
+    filter: FilterMode,
+    encoder: Encoder,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Pipeline {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
+        Pipeline {
+            filter: config.filter,
+            encoder: Encoder {
+                format: config.forward.format,
+                framing: config.forward.framing,
+                agent: config.forward.agent,
+            },
+            metrics,
+        }
+    }
+
+    /// Parses one frame and, if the filter keeps it, appends it to `batch`.
+    pub fn process(&self, frame: &[u8], peer: std::net::IpAddr, received_at: OffsetDateTime, batch: &mut Batch) {
+        let (text, lossy) = match String::from_utf8_lossy(frame) {
+            Cow::Borrowed(text) => (Cow::Borrowed(text), false),
+            owned => (owned, true),
+        };
+        let options = ParseOptions::new(received_at);
+        let event = Event::parse(&text, lossy, &options);
+
+        let parse = &self.metrics.parse;
+        match event.syslog.format {
+            Format::Rfc3164 => parse.rfc3164.inc(),
+            Format::Rfc5424 => parse.rfc5424.inc(),
+            Format::None => parse.no_header.inc(),
+        }
+        match &event.cef {
+            Some(Ok(_)) => parse.cef_valid.inc(),
+            Some(Err(_)) => parse.cef_invalid.inc(),
+            None => {}
+        }
+        if lossy {
+            parse.invalid_utf8.inc();
+        }
+
+        let decision = filter::decide(self.filter, &event, &text);
+        self.metrics.filter(decision).inc();
+        if decision.forwards() {
+            let origin = Origin { peer, received_at };
+            self.encoder.encode(&event, frame, origin, &mut batch.data);
+            batch.events += 1;
+        }
+    }
+}

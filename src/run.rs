@@ -1,0 +1,174 @@
+//! `cefrelay run`: bind every listener, start the sink, relay until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cli::RunArgs;
+use crate::config::{Config, ConfigError, Protocol};
+use crate::pipeline::Pipeline;
+use crate::sink::agent::AgentSink;
+use crate::source::tcp::TcpSource;
+use crate::source::udp::{self, UdpDropReader};
+use crate::source::Shared;
+use crate::telemetry::{self, admin, metrics::Metrics};
+
+/// Exit status for a configuration that cannot be used (sysexits EX_USAGE).
+pub const EXIT_BAD_CONFIG: u8 = 64;
+
+/// The configuration `run` would use: the file (or the defaults) with the command-line flags on top.
+pub fn effective_config(args: &RunArgs) -> Result<Config, ConfigError> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    args.apply(&mut config)?;
+    Ok(config)
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let config = match effective_config(args) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("cefrelay: bad configuration: {error}");
+            return Ok(EXIT_BAD_CONFIG);
+        }
+    };
+    telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cefrelay")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+/// Why binding failed, and for port 514 exactly how to allow it.
+fn bind_error(protocol: &Protocol, address: SocketAddr, error: std::io::Error) -> anyhow::Error {
+    let mut message = format!("cannot listen on {protocol}://{address}: {error}");
+    if error.kind() == std::io::ErrorKind::PermissionDenied && address.port() < 1024 {
+        message.push_str(&format!(
+            "\nports below 1024 need CAP_NET_BIND_SERVICE. Any one of these fixes it:\n\
+             - run as root;\n\
+             - sudo setcap cap_net_bind_service=+ep {};\n\
+             - under systemd: AmbientCapabilities=CAP_NET_BIND_SERVICE in the unit (cefrelay install does this);\n\
+             - or listen on a high port, e.g. --listen {protocol}://{}:5514",
+            std::env::current_exe().map_or_else(|_| "/usr/local/bin/cefrelay".into(), |p| p.display().to_string()),
+            match address { SocketAddr::V4(a) => a.ip().to_string(), SocketAddr::V6(a) => format!("[{}]", a.ip()) },
+        ));
+    } else if error.kind() == std::io::ErrorKind::AddrInUse {
+        message.push_str("\nanother process holds the port: `ss -lntup` shows which (often rsyslog or syslog-ng)");
+    }
+    anyhow::anyhow!(message)
+}
+
+fn bind_tcp(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn serve(config: Config) -> anyhow::Result<u8> {
+    let listener_names: Vec<String> = config.listeners.iter().map(|l| l.name()).collect();
+    let sink_address = config.forward.addresses.first().copied();
+    let sink_name = format!(
+        "agent {}://{}",
+        config.forward.protocol,
+        sink_address.map_or_else(String::new, |a| a.to_string())
+    );
+    let metrics = Arc::new(Metrics::new(listener_names, sink_name));
+    let (queue, queue_rx) = crate::sink::queue(config.forward.queue_events, metrics.clone());
+    let shared = Arc::new(Shared {
+        pipeline: Pipeline::new(&config, metrics.clone()),
+        queue,
+    });
+
+    // Bind everything before serving anything, so a bad address fails the start, not half of it.
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let mut udp_drops = UdpDropReader::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (index, listener) in config.listeners.iter().enumerate() {
+        let name = listener.name();
+        match listener.protocol {
+            Protocol::Udp => {
+                let count = if listener.udp_sockets == 0 { cores } else { listener.udp_sockets };
+                let sockets = udp::bind(listener, count)
+                    .map_err(|e| bind_error(&listener.protocol, listener.address, e))?;
+                for socket in sockets {
+                    udp_drops.add(&name, &socket);
+                    tasks.spawn(udp::serve(socket, listener.clone(), index, shared.clone(), stop.clone()));
+                }
+            }
+            Protocol::Tcp => {
+                let bound = bind_tcp(listener.address)
+                    .map_err(|e| bind_error(&listener.protocol, listener.address, e))?;
+                let source = TcpSource { listener: bound, config: listener.clone(), index };
+                tasks.spawn(source.run(shared.clone(), stop.clone(), tasks.clone()));
+            }
+            Protocol::Tls => bail!("{name}: TLS listeners are not available in this build yet"),
+        }
+        tracing::info!(listener = %name, "listening");
+    }
+    let udp_drops = Arc::new(udp_drops);
+    if let Some(address) = config.admin {
+        let admin_listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot open the admin endpoint on {address}"))?;
+        tracing::info!(%address, "metrics on http://{address}/metrics");
+        tokio::spawn(admin::serve(admin_listener, metrics.clone(), udp_drops, stop.clone()));
+    }
+
+    let abort_sink = CancellationToken::new();
+    let sink = tokio::spawn(AgentSink::new(config.forward.clone(), metrics.clone()).run(queue_rx, abort_sink.clone()));
+    drop(shared);
+
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    tracing::info!(grace_secs = config.shutdown_grace.as_secs(), "stopping: no new data accepted, draining the queue to the agent");
+    stop.cancel();
+    tasks.close();
+    let drain = async {
+        tasks.wait().await;
+        // Every queue sender is gone once the listener tasks are: the sink ends when it is empty.
+        let _ = sink.await;
+    };
+    let second_signal = async {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    };
+    tokio::select! {
+        () = drain => {
+            tracing::info!("drained; bye");
+            Ok(0)
+        }
+        () = tokio::time::sleep(config.shutdown_grace) => {
+            abort_sink.cancel();
+            let left = metrics.sink.queue_depth.get();
+            tracing::warn!(events_left = left, "grace period over before the queue was drained");
+            Ok(1)
+        }
+        () = second_signal => {
+            tracing::warn!("second signal: exiting at once");
+            Ok(130)
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! The forward to the local agent over TCP.
+//!
+//! TCP accepts writes to a peer that has already gone: the kernel buffers them and the error only
+//! shows on a later write. So the sink keeps the batches written in the last few seconds (bounded
+//! in bytes) and, after any broken connection, sends them again once it has reconnected. The agent
+//! may then see a few duplicates (counted as resent), never a gap. While idle, the sink watches
+//! the socket for the agent closing it, so a restart is noticed before the next write.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Forward;
+use crate::pipeline::Batch;
+use crate::telemetry::metrics::Metrics;
+
+/// Batches older than this are taken as read by a live agent and leave the resend window.
+const RESEND_WINDOW_AGE: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Written {
+    batch: Batch,
+    at: Instant,
+}
+
+pub struct AgentSink {
+    config: Forward,
+    metrics: Arc<Metrics>,
+    window: VecDeque<Written>,
+    window_bytes: usize,
+    connections: u64,
+    next_address: usize,
+}
+
+impl AgentSink {
+    pub fn new(config: Forward, metrics: Arc<Metrics>) -> Self {
+        AgentSink {
+            config,
+            metrics,
+            window: VecDeque::new(),
+            window_bytes: 0,
+            connections: 0,
+            next_address: 0,
+        }
+    }
+
+    /// Sends every batch from `queue` until the queue closes (all listeners stopped) and is empty,
+    /// or until `abort` fires (the shutdown grace period ran out).
+    pub async fn run(mut self, mut queue: mpsc::Receiver<Batch>, abort: CancellationToken) {
+        let mut stream: Option<TcpStream> = None;
+        loop {
+            let connection = match stream.as_mut() {
+                Some(connection) => connection,
+                None => match self.connect(&abort).await {
+                    Some(connection) => stream.insert(connection),
+                    None => return,
+                },
+            };
+            let batch = tokio::select! {
+                batch = queue.recv() => batch,
+                closed = watch_for_close(connection) => {
+                    tracing::warn!(error = %closed, "the agent closed the connection; reconnecting");
+                    self.metrics.sink.send_errors.inc();
+                    self.disconnected(&mut stream);
+                    continue;
+                }
+                () = abort.cancelled() => return,
+            };
+            let Some(batch) = batch else {
+                let _ = connection.shutdown().await;
+                return;
+            };
+            self.metrics.sink.queue_depth.sub(batch.events);
+            match connection.write_all(&batch.data).await {
+                Ok(()) => self.written(batch),
+                Err(error) => {
+                    tracing::warn!(%error, "writing to the agent failed; reconnecting");
+                    self.metrics.sink.send_errors.inc();
+                    // Not written: it goes first into the window, which is replayed in order.
+                    self.remember(batch);
+                    self.disconnected(&mut stream);
+                }
+            }
+        }
+    }
+
+    fn written(&mut self, batch: Batch) {
+        self.metrics.sink.sent_events.add(batch.events);
+        self.metrics.sink.sent_bytes.add(batch.data.len() as u64);
+        self.remember(batch);
+    }
+
+    fn remember(&mut self, batch: Batch) {
+        self.window_bytes += batch.data.len();
+        self.window.push_back(Written { batch, at: Instant::now() });
+        self.trim_window();
+    }
+
+    fn trim_window(&mut self) {
+        while let Some(oldest) = self.window.front() {
+            let too_big = self.window_bytes > self.config.resend_window_bytes && self.window.len() > 1;
+            if !too_big && oldest.at.elapsed() < RESEND_WINDOW_AGE {
+                break;
+            }
+            self.window_bytes -= oldest.batch.data.len();
+            self.window.pop_front();
+        }
+    }
+
+    fn disconnected(&mut self, stream: &mut Option<TcpStream>) {
+        *stream = None;
+        self.metrics.sink.connected.sub(1);
+    }
+
+    /// Connects with exponential backoff, then replays the resend window.
+    async fn connect(&mut self, abort: &CancellationToken) -> Option<TcpStream> {
+        let mut delay = self.config.reconnect_min;
+        loop {
+            let address = self.config.addresses[self.next_address % self.config.addresses.len()];
+            match self.try_connect(address).await {
+                Ok(stream) => {
+                    self.connections += 1;
+                    if self.connections > 1 {
+                        self.metrics.sink.reconnects.inc();
+                    }
+                    self.metrics.sink.connected.add(1);
+                    tracing::info!(%address, "connected to the agent");
+                    return Some(stream);
+                }
+                Err(error) => {
+                    self.metrics.sink.send_errors.inc();
+                    tracing::warn!(%address, %error, retry_in_ms = delay.as_millis() as u64, "cannot reach the agent");
+                    self.next_address += 1;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = abort.cancelled() => return None,
+            }
+            delay = (delay * 2).min(self.config.reconnect_max);
+        }
+    }
+
+    async fn try_connect(&mut self, address: SocketAddr) -> std::io::Result<TcpStream> {
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+        stream.set_nodelay(false)?;
+        self.trim_window();
+        for written in &self.window {
+            stream.write_all(&written.batch.data).await?;
+        }
+        let resent: u64 = self.window.iter().map(|w| w.batch.events).sum();
+        if resent > 0 {
+            self.metrics.sink.resent_events.add(resent);
+            tracing::info!(events = resent, "re-sent the events written just before the connection broke");
+        }
+        Ok(stream)
+    }
+}
+
+/// Resolves when the agent closes its end or the connection fails. The agent never sends data,
+/// so anything readable means the end of the connection.
+async fn watch_for_close(stream: &mut TcpStream) -> std::io::Error {
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte).await {
+            Ok(0) => return std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed by the agent"),
+            Ok(_) => continue,
+            Err(error) => return error,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Listeners: one per configured address, one task per TCP connection or UDP socket.
+
+pub mod tcp;
+pub mod udp;
+
+use std::sync::Arc;
+
+use crate::pipeline::Pipeline;
+use crate::sink::SinkQueue;
+use crate::telemetry::RateLimited;
+
+/// What every listener task shares.
+pub struct Shared {
+    pub pipeline: Pipeline,
+    pub queue: SinkQueue,
+}
+
+pub type SharedRef = Arc<Shared>;
+
+/// Bad-input warnings: at most one every 10 seconds per kind, with the count held back.
+pub static MALFORMED_WARNING: RateLimited = RateLimited::new(10);
+pub static OVERSIZED_WARNING: RateLimited = RateLimited::new(10);

@@ -1,0 +1,153 @@
+//! UDP syslog (RFC 5426): one datagram, one message. Several sockets share the port through
+//! SO_REUSEPORT so the kernel spreads senders over cores, each with a large receive buffer.
+//! UDP cannot be paused: when the sink queue is full the batch is dropped and counted.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use time::OffsetDateTime;
+use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use super::{SharedRef, OVERSIZED_WARNING};
+use crate::config::Listener;
+use crate::pipeline::Batch;
+
+/// Binds `count` sockets to one address. A receive buffer the kernel clamped is reported with the
+/// sysctl that raises the cap.
+pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> {
+    let address = config.address;
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
+        if address.is_ipv6() {
+            // IPv4 has its own listener; without V6ONLY, [::]:514 would collide with 0.0.0.0:514.
+            socket.set_only_v6(true)?;
+        }
+        socket.set_reuse_port(true)?;
+        socket.set_recv_buffer_size(config.receive_buffer_bytes)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&address.into())?;
+        let granted = socket.recv_buffer_size()?;
+        // Linux reports twice the usable size it granted.
+        if sockets.is_empty() && granted / 2 < config.receive_buffer_bytes {
+            tracing::warn!(
+                requested = config.receive_buffer_bytes,
+                granted = granted / 2,
+                "UDP receive buffer clamped by the kernel; raise the cap with: sysctl -w net.core.rmem_max={}",
+                config.receive_buffer_bytes
+            );
+        }
+        sockets.push(UdpSocket::from_std(socket.into())?);
+    }
+    Ok(sockets)
+}
+
+/// Receives datagrams until `stop` fires. Whatever is ready is read in one go (without waiting)
+/// and queued as one batch.
+pub async fn serve(socket: UdpSocket, config: Listener, index: usize, shared: SharedRef, stop: CancellationToken) {
+    let metrics = &shared.pipeline.metrics.listeners[index];
+    // One byte more than allowed, so that an oversized datagram shows as such instead of truncated.
+    let mut buffer = vec![0u8; config.max_message_bytes + 1];
+    loop {
+        tokio::select! {
+            ready = socket.readable() => if ready.is_err() { continue },
+            () = stop.cancelled() => return,
+        }
+        let received_at = OffsetDateTime::now_utc();
+        let mut batch = Batch::default();
+        let mut datagrams = 0u64;
+        while !batch.is_full() {
+            let (len, peer) = match socket.try_recv_from(&mut buffer) {
+                Ok(received) => received,
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) => {
+                    tracing::debug!(%error, "UDP receive error");
+                    break;
+                }
+            };
+            datagrams += 1;
+            metrics.frames.inc();
+            metrics.bytes.add(len as u64);
+            if len > config.max_message_bytes {
+                metrics.oversized.inc();
+                if let Some(held_back) = OVERSIZED_WARNING.allow() {
+                    tracing::warn!(%peer, max = config.max_message_bytes, held_back, "oversized datagram dropped");
+                }
+                continue;
+            }
+            let message = trim_trailer(&buffer[..len]);
+            if !message.is_empty() {
+                shared.pipeline.process(message, peer.ip(), received_at, &mut batch);
+            }
+        }
+        if datagrams > 0 && batch.events > 0 {
+            if let Err(dropped) = shared.queue.try_send(batch) {
+                metrics.queue_full_drops.add(dropped.events);
+            }
+        }
+    }
+}
+
+/// Senders often end a datagram with LF, CRLF or NUL; none of it belongs to the message.
+fn trim_trailer(datagram: &[u8]) -> &[u8] {
+    let end = datagram
+        .iter()
+        .rposition(|&b| !matches!(b, b'\n' | b'\r' | b'\0'))
+        .map_or(0, |last| last + 1);
+    &datagram[..end]
+}
+
+/// Reads the kernel's drop counters of our UDP sockets from `/proc/net/udp` and `/proc/net/udp6`.
+#[derive(Debug, Default)]
+pub struct UdpDropReader {
+    /// (listener name, socket inode)
+    sockets: Vec<(String, u64)>,
+}
+
+impl UdpDropReader {
+    pub fn add(&mut self, listener: &str, socket: &UdpSocket) {
+        let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
+        if let Ok(metadata) = std::fs::metadata(path) {
+            self.sockets.push((listener.to_string(), metadata.ino()));
+        }
+    }
+
+    /// Drops per listener, summed over its sockets.
+    pub fn read(&self) -> Vec<(String, u64)> {
+        let mut totals: Vec<(String, u64)> = Vec::new();
+        if self.sockets.is_empty() {
+            return totals;
+        }
+        let tables = ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .collect::<Vec<_>>();
+        for line in tables.iter().flat_map(|table| table.lines().skip(1)) {
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(inode), Some(drops)) = (fields.get(9), fields.last()) else { continue };
+            let (Ok(inode), Ok(drops)) = (inode.parse::<u64>(), drops.parse::<u64>()) else { continue };
+            for (listener, _) in self.sockets.iter().filter(|(_, ino)| *ino == inode) {
+                match totals.iter_mut().find(|(name, _)| name == listener) {
+                    Some((_, total)) => *total += drops,
+                    None => totals.push((listener.clone(), drops)),
+                }
+            }
+        }
+        totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings_and_nul_after_a_datagram_are_not_part_of_the_message() {
+        assert_eq!(trim_trailer(b"msg\r\n\0"), b"msg");
+        assert_eq!(trim_trailer(b"\n"), b"");
+        assert_eq!(trim_trailer(b"a\nb"), b"a\nb");
+    }
+}

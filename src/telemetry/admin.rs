@@ -1,0 +1,74 @@
+//! The loopback admin endpoint: `GET /metrics` (Prometheus text) and `GET /health`.
+//!
+//! Two fixed GET routes on a loopback address do not need an HTTP framework: requests are read up
+//! to the end of their headers (at most 8 KiB), answered, and the connection closed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::Metrics;
+use crate::source::udp::UdpDropReader;
+
+const MAX_REQUEST: usize = 8 * 1024;
+
+pub async fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    udp_drops: Arc<UdpDropReader>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = cancel.cancelled() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let metrics = metrics.clone();
+        let udp_drops = udp_drops.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics, &udp_drops)).await;
+        });
+    }
+}
+
+async fn answer(mut stream: TcpStream, metrics: &Metrics, udp_drops: &UdpDropReader) -> std::io::Result<()> {
+    let mut request = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&chunk[..n]);
+    }
+    let line = request.split(|&b| b == b'\r').next().unwrap_or_default();
+    let (status, content_type, body) = match line {
+        l if l.starts_with(b"GET /metrics ") => (
+            "200 OK",
+            "text/plain; version=0.0.4",
+            metrics.render(&udp_drops.read()),
+        ),
+        l if l.starts_with(b"GET /health ") => {
+            if metrics.sink.connected.get() > 0 {
+                ("200 OK", "text/plain", "ok: connected to the sink\n".to_string())
+            } else {
+                ("503 Service Unavailable", "text/plain", "degraded: not connected to the sink\n".to_string())
+            }
+        }
+        _ => ("404 Not Found", "text/plain", "GET /metrics or /health\n".to_string()),
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    stream.shutdown().await
+}

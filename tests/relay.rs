@@ -1,0 +1,215 @@
+//! Black-box tests of `cefrelay run`: the real binary, real sockets on 127.0.0.1, an agent
+//! stand-in that records every line it receives.
+
+mod common;
+
+use std::io::Write;
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use common::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
+
+fn send_lines(relay: &Relay, lines: &[String]) {
+    let mut stream = relay.tcp();
+    for line in lines {
+        stream.write_all(line.as_bytes()).expect("write");
+        stream.write_all(b"\n").expect("write");
+    }
+}
+
+fn markers(lines: &[String]) -> std::collections::BTreeSet<String> {
+    lines
+        .iter()
+        .filter_map(|l| l.split("externalId=").nth(1).map(|id| id.to_string()))
+        .collect()
+}
+
+#[test]
+fn tcp_lf_frames_reach_the_agent_byte_identical_in_raw_format() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &["--filter", "cef"]);
+    let lines: Vec<String> = (0..100).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    assert!(wait_until(PATIENCE, || agent.count() >= 100), "got {}", agent.count());
+    // Default format is traditional; the RFC 3164 header survives it unchanged but for the tag space.
+    let received = agent.lines();
+    assert!(received[0].starts_with("<14>Nov 22 10:00:00 fw01 CEF: 0|Palo Alto Networks|"), "{}", received[0]);
+    assert_eq!(markers(&received), markers(&lines));
+}
+
+#[test]
+fn raw_format_is_byte_identical() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = Relay::with_config(
+        agent.address.port(),
+        "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[forward]\nformat = \"raw\"\n",
+        dir.path(),
+    );
+    let lines: Vec<String> = (0..20).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    assert!(wait_until(PATIENCE, || agent.count() >= 20));
+    assert_eq!(agent.lines(), lines);
+}
+
+#[test]
+fn tcp_octet_counted_frames_are_split_by_their_counts() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &[]);
+    let mut stream = relay.tcp();
+    for id in 0..50 {
+        let line = cef_threat(id);
+        write!(stream, "{} {line}", line.len()).expect("write");
+    }
+    assert!(wait_until(PATIENCE, || agent.count() >= 50), "got {}", agent.count());
+    assert_eq!(markers(&agent.lines()).len(), 50);
+}
+
+#[test]
+fn udp_datagrams_reach_the_agent() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &[]);
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for id in 0..50 {
+        socket
+            .send_to(cef_threat(id).as_bytes(), ("127.0.0.1", relay.port))
+            .expect("send");
+        // Loopback UDP has no flow control: pace the sender so the test is about the relay.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(wait_until(PATIENCE, || agent.count() >= 50), "got {}", agent.count());
+}
+
+#[test]
+fn agent_filter_counts_a_mixed_input() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &[]);
+    let mixed = vec![
+        cef_threat(1),
+        "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|TRAFFIC|1|src=192.0.2.1".to_string(),
+        "<14>Nov 22 10:00:00 fw 1,2026/11/22 10:00:00,0123456789,THREAT,url,2816,2026/11/22 10:00:00".to_string(),
+        "<13>Nov 22 10:00:00 host sshd[1]: plain syslog, not CEF".to_string(),
+        "<14>Nov 22 10:00:00 fw CEF:0|broken".to_string(),
+        "<164>Nov 22 10:00:00 host CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=x cs1=marker".to_string(),
+    ];
+    send_lines(&relay, &mixed);
+    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_filter_total") >= 6));
+    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="forward",reason="cef"}"#), 1);
+    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="forward",reason="troubleshoot_mock"}"#), 1);
+    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="traffic"}"#), 1);
+    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="not_cef"}"#), 2);
+    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="invalid_cef"}"#), 1);
+    assert!(wait_until(PATIENCE, || agent.count() >= 2));
+    assert_eq!(agent.count(), 2);
+}
+
+#[test]
+fn oversized_and_malformed_frames_are_counted_and_valid_frames_keep_flowing() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = Relay::with_config(
+        agent.address.port(),
+        "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\nmax_message_bytes = 1000\n",
+        dir.path(),
+    );
+    let mut bad = std::net::TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    let mut good = std::net::TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    let huge = format!("{}\n", "x".repeat(5000));
+    for id in 0..10 {
+        bad.write_all(huge.as_bytes()).expect("write");
+        writeln!(bad, "{}", cef_threat(id)).expect("write");
+        writeln!(good, "{}", cef_threat(100 + id)).expect("write");
+    }
+    // An octet count that promises more than max_message_bytes.
+    bad.write_all(b"99999 <14>Nov 22 10:00:00 x\n").expect("write");
+    writeln!(good, "{}", cef_threat(200)).expect("write");
+    assert!(wait_until(PATIENCE, || agent.count() >= 21), "got {}", agent.count());
+    assert!(relay.metric("cefrelay_oversized_frames_total") >= 11);
+}
+
+#[test]
+fn agent_down_at_start_then_up_gets_everything() {
+    let agent_port = free_port();
+    let relay = Relay::start(agent_port, &[]);
+    let lines: Vec<String> = (0..200).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_sink_queue_depth") >= 200));
+    let agent = Agent::start(agent_port, Duration::ZERO);
+    assert!(wait_until(PATIENCE, || markers(&agent.lines()).len() >= 200), "got {}", agent.count());
+}
+
+#[test]
+fn agent_restarted_mid_stream_loses_nothing() {
+    let agent_port = free_port();
+    let agent = Agent::start(agent_port, Duration::ZERO);
+    let relay = Relay::start(agent_port, &[]);
+    let first: Vec<String> = (0..300).map(cef_threat).collect();
+    send_lines(&relay, &first);
+    assert!(wait_until(PATIENCE, || agent.count() >= 100));
+    let mut seen = markers(&agent.stop());
+    // While the agent is away the relay keeps receiving.
+    let second: Vec<String> = (300..600).map(cef_threat).collect();
+    send_lines(&relay, &second);
+    let agent = Agent::start(agent_port, Duration::ZERO);
+    assert!(
+        wait_until(PATIENCE, || {
+            let mut all = seen.clone();
+            all.extend(markers(&agent.lines()));
+            all.len() >= 600
+        }),
+        "lost messages across the agent restart"
+    );
+    seen.extend(markers(&agent.lines()));
+    assert_eq!(seen.len(), 600);
+}
+
+#[test]
+fn slow_agent_throttles_the_sender_and_loses_nothing() {
+    let agent = Agent::start(free_port(), Duration::from_micros(200));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = Relay::with_config(
+        agent.address.port(),
+        "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[forward]\nqueue_events = 512\n",
+        dir.path(),
+    );
+    let lines: Vec<String> = (0..5000).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    assert!(wait_until(Duration::from_secs(60), || agent.count() >= 5000), "got {}", agent.count());
+    assert_eq!(markers(&agent.lines()).len(), 5000);
+    // The queue never held more than its bound (plus one batch in hand per connection).
+    assert!(relay.metric("cefrelay_sink_queue_depth") <= 512 + 256);
+}
+
+#[test]
+fn sigterm_drains_the_queue_and_exits_zero() {
+    let agent_port = free_port();
+    let mut relay = Relay::start(agent_port, &[]);
+    let lines: Vec<String> = (0..100).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_sink_queue_depth") >= 100));
+    let agent = Agent::start(agent_port, Duration::ZERO);
+    relay.signal("TERM");
+    let status = relay.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert!(wait_until(PATIENCE, || agent.count() >= 100));
+    assert_eq!(markers(&agent.lines()).len(), 100);
+}
+
+#[test]
+fn bad_config_exits_64_naming_key_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[filter]\nmode = \"cef\"\n\n[[listener]]\naddress = \"tcp://nowhere\"\n").expect("write");
+    for command in [vec!["check-config"], vec!["run", "--config"]] {
+        let output = cefrelay().args(&command).arg(&path).output().expect("run");
+        assert_eq!(output.status.code(), Some(64), "{command:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("bad.toml:5"), "{stderr}");
+        assert!(stderr.contains("listener[0].address"), "{stderr}");
+    }
+    std::fs::write(&path, "[filter]\nmood = \"cef\"\n").expect("write");
+    let output = cefrelay().args(["check-config"]).arg(&path).output().expect("run");
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml:2") && stderr.contains("mood"), "{stderr}");
+}
