@@ -1,0 +1,374 @@
+//! Hand-written timestamp scanners. `time` is used only to build the value: its
+//! format-description parser is far slower than the fixed layouts syslog uses.
+
+use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+
+use crate::ParseOptions;
+
+/// A timestamp that matched syntactically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scanned {
+    /// Byte offset just past the timestamp; the byte there is a space or the input ends.
+    pub end: usize,
+    /// `None` when the text has the right shape but names no real instant (`Feb 30`, `25:00`).
+    pub value: Option<OffsetDateTime>,
+    /// Offset of the first deviation from the strict RFC form (lowercase `t`, 7+ fraction
+    /// digits, zero-padded BSD day, ...). Only `parse_strict` cares.
+    pub quirk: Option<usize>,
+}
+
+/// Records only the first quirk, so strict errors point at the leftmost deviation.
+fn note(quirk: &mut Option<usize>, at: usize) {
+    if quirk.is_none() {
+        *quirk = Some(at);
+    }
+}
+
+fn digit(b: &[u8], i: usize) -> Option<u32> {
+    match b.get(i) {
+        Some(d @ b'0'..=b'9') => Some(u32::from(d - b'0')),
+        _ => None,
+    }
+}
+
+/// Exactly `n` ASCII digits at `i`.
+fn number(b: &[u8], i: usize, n: usize) -> Option<u32> {
+    (i..i + n).try_fold(0u32, |acc, j| Some(acc * 10 + digit(b, j)?))
+}
+
+fn expect(b: &[u8], i: usize, byte: u8) -> Option<()> {
+    (b.get(i) == Some(&byte)).then_some(())
+}
+
+/// `hh:mm:ss[.fraction]` at `i`: returns (h, m, s, nanos, end). A fraction longer than 6 digits
+/// is a quirk (RFC 5424 allows 6); digits after the 9th are read and ignored.
+fn clock(b: &[u8], mut i: usize, quirk: &mut Option<usize>) -> Option<(u8, u8, u8, u32, usize)> {
+    let h = number(b, i, 2)?;
+    expect(b, i + 2, b':')?;
+    let m = number(b, i + 3, 2)?;
+    expect(b, i + 5, b':')?;
+    let s = number(b, i + 6, 2)?;
+    i += 8;
+    let mut nanos = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(d) = digit(b, i) {
+            if i - start < 9 {
+                nanos = nanos * 10 + d;
+            }
+            i += 1;
+        }
+        let count = i - start;
+        if count == 0 {
+            return None;
+        }
+        if count > 6 {
+            note(quirk, start + 6);
+        }
+        for _ in count.min(9)..9 {
+            nanos *= 10;
+        }
+    }
+    // Two digits each, so the casts cannot truncate.
+    Some((h as u8, m as u8, s as u8, nanos, i))
+}
+
+/// The timestamp must end at a space or at the end of the input.
+fn at_boundary(b: &[u8], i: usize) -> bool {
+    matches!(b.get(i), None | Some(b' '))
+}
+
+fn build(
+    date: Option<Date>,
+    (h, m, s, nanos): (u8, u8, u8, u32),
+    offset: UtcOffset,
+) -> Option<OffsetDateTime> {
+    let time = Time::from_hms_nano(h, m, s, nanos).ok()?;
+    Some(OffsetDateTime::new_in_offset(date?, time, offset))
+}
+
+fn date(year: i32, month: u32, day: u32) -> Option<Date> {
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()
+}
+
+/// RFC 3339 `YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm)` at `start`. Lenient extras (each a quirk):
+/// lowercase `t`/`z`, `+hhmm`, no offset at all (then `opts.default_offset` applies).
+pub(crate) fn rfc3339(b: &[u8], start: usize, opts: &ParseOptions) -> Option<Scanned> {
+    let mut quirk = None;
+    let year = number(b, start, 4)?;
+    expect(b, start + 4, b'-')?;
+    let month = number(b, start + 5, 2)?;
+    expect(b, start + 7, b'-')?;
+    let day = number(b, start + 8, 2)?;
+    match b.get(start + 10) {
+        Some(b'T') => {}
+        Some(b't') => note(&mut quirk, start + 10),
+        _ => return None,
+    }
+    let (h, m, s, nanos, mut i) = clock(b, start + 11, &mut quirk)?;
+    let offset = match b.get(i) {
+        Some(b'Z') => {
+            i += 1;
+            Some(UtcOffset::UTC)
+        }
+        Some(b'z') => {
+            note(&mut quirk, i);
+            i += 1;
+            Some(UtcOffset::UTC)
+        }
+        Some(&sign @ (b'+' | b'-')) => {
+            let oh = number(b, i + 1, 2)?;
+            let om = if b.get(i + 3) == Some(&b':') {
+                let om = number(b, i + 4, 2)?;
+                i += 6;
+                om
+            } else {
+                note(&mut quirk, i + 3);
+                let om = number(b, i + 3, 2)?;
+                i += 5;
+                om
+            };
+            offset(sign == b'-', oh, om)
+        }
+        _ => {
+            note(&mut quirk, i);
+            Some(opts.default_offset)
+        }
+    };
+    if !at_boundary(b, i) {
+        return None;
+    }
+    // Four digits always fit an i32.
+    let value =
+        offset.and_then(|offset| build(date(year as i32, month, day), (h, m, s, nanos), offset));
+    Some(Scanned {
+        end: i,
+        value,
+        quirk,
+    })
+}
+
+/// `None` for offsets beyond ±23:59 (RFC 3339 `time-hour`/`time-minute`).
+fn offset(negative: bool, hours: u32, minutes: u32) -> Option<UtcOffset> {
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    // Both below 60, so the casts cannot truncate.
+    let (h, m) = (hours as i8, minutes as i8);
+    let (h, m) = if negative { (-h, -m) } else { (h, m) };
+    UtcOffset::from_hms(h, m, 0).ok()
+}
+
+const MONTHS: [&[u8; 3]; 12] = [
+    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+];
+
+/// BSD `Mmm dd hh:mm:ss` at `start`, as devices send it: the day space-padded (`Nov  2`, the
+/// RFC form), zero-padded (`Apr 09`) or unpadded (`Aug 5`), an optional year after the day
+/// (`Nov 22 2026 10:00:00`), an optional fraction, and the month in any case. All but the RFC
+/// form are quirks. Without a year, the year nearest to `opts.now` is used.
+pub(crate) fn bsd(b: &[u8], start: usize, opts: &ParseOptions) -> Option<Scanned> {
+    let mut quirk = None;
+    let name = b.get(start..start + 3)?;
+    let lower = [name[0] | 0x20, name[1] | 0x20, name[2] | 0x20];
+    let month = MONTHS.iter().position(|m| **m == lower)? as u32 + 1;
+    if !(name[0].is_ascii_uppercase()
+        && name[1].is_ascii_lowercase()
+        && name[2].is_ascii_lowercase())
+    {
+        note(&mut quirk, start);
+    }
+    let mut i = start + 3;
+    expect(b, i, b' ')?;
+    i += 1;
+    let padded = b.get(i) == Some(&b' ');
+    if padded {
+        i += 1;
+    }
+    let day_at = i;
+    let mut day = digit(b, i)?;
+    i += 1;
+    if let Some(d) = digit(b, i) {
+        day = day * 10 + d;
+        i += 1;
+    }
+    let two_digits = i - day_at == 2;
+    let rfc_day = if padded {
+        !two_digits
+    } else {
+        two_digits && b.get(day_at) != Some(&b'0')
+    };
+    if !rfc_day {
+        note(&mut quirk, day_at);
+    }
+    expect(b, i, b' ')?;
+    i += 1;
+    let year = match number(b, i, 4) {
+        Some(year) if b.get(i + 4) == Some(&b' ') => {
+            note(&mut quirk, i);
+            i += 5;
+            Some(year as i32)
+        }
+        _ => None,
+    };
+    // Any fraction is a quirk in BSD; its start is the leftmost deviation, so the clock's own
+    // notes (7+ digits) do not matter here.
+    let (h, m, s, nanos, end) = clock(b, i, &mut None)?;
+    if end != i + 8 {
+        note(&mut quirk, i + 8);
+    }
+    if !at_boundary(b, end) {
+        return None;
+    }
+    let offset = opts.default_offset;
+    let clock = (h, m, s, nanos);
+    let value = match year {
+        Some(year) => build(date(year, month, day), clock, offset),
+        None => nearest_year(month, day, clock, opts),
+    };
+    Some(Scanned { end, value, quirk })
+}
+
+/// The instant on `month`/`day` at `clock` nearest to `opts.now`, trying last, this and next
+/// year (this year measured in `opts.default_offset`). A Dec 31 message read on Jan 1 gets last
+/// year; Feb 29 picks the nearest leap year among the three, or nothing.
+fn nearest_year(
+    month: u32,
+    day: u32,
+    clock: (u8, u8, u8, u32),
+    opts: &ParseOptions,
+) -> Option<OffsetDateTime> {
+    /// Within half a year of `now`, no other year can be nearer.
+    const HALF_YEAR_SECS: i64 = 182 * 86_400;
+    let offset = opts.default_offset;
+    let now = opts.now;
+    let this_year = now.checked_to_offset(offset).unwrap_or(now).year();
+    let at = |year: i32| build(date(year, month, day), clock, offset);
+    let distance = |t: &OffsetDateTime| (t.unix_timestamp() - now.unix_timestamp()).abs();
+    if let Some(t) = at(this_year) {
+        if distance(&t) <= HALF_YEAR_SECS {
+            return Some(t);
+        }
+    }
+    [this_year - 1, this_year, this_year + 1]
+        .into_iter()
+        .filter_map(at)
+        .min_by_key(distance)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::{datetime, offset};
+
+    fn opts() -> ParseOptions {
+        ParseOptions::new(datetime!(2024-06-15 12:00 UTC))
+    }
+
+    #[test]
+    fn rfc3339_with_nanosecond_fraction_and_offset() {
+        let s = b"2021-10-27T19:21:00.123456789-07:00 x";
+        let t = rfc3339(s, 0, &opts()).unwrap();
+        assert_eq!(t.end, 35);
+        assert_eq!(
+            t.value,
+            Some(datetime!(2021-10-27 19:21:00.123456789 -07:00))
+        );
+        assert_eq!(t.quirk, Some(26));
+    }
+
+    #[test]
+    fn rfc3339_short_fraction_is_scaled() {
+        let t = rfc3339(b"2021-10-27T19:21:00.5Z", 0, &opts()).unwrap();
+        assert_eq!(t.value, Some(datetime!(2021-10-27 19:21:00.5 UTC)));
+        assert_eq!(t.quirk, None);
+    }
+
+    #[test]
+    fn rfc3339_without_offset_uses_default_offset() {
+        let o = opts().with_default_offset(offset!(+2));
+        let t = rfc3339(b"2021-10-27T19:21:00", 0, &o).unwrap();
+        assert_eq!(t.value, Some(datetime!(2021-10-27 19:21:00 +2)));
+        assert_eq!(t.quirk, Some(19));
+    }
+
+    #[test]
+    fn rfc3339_impossible_date_matches_without_value() {
+        let t = rfc3339(b"2021-02-30T19:21:00Z", 0, &opts()).unwrap();
+        assert_eq!(t.value, None);
+        assert_eq!(t.end, 20);
+    }
+
+    #[test]
+    fn rfc3339_must_end_at_space() {
+        assert_eq!(rfc3339(b"2021-02-03T19:21:00Zx", 0, &opts()), None);
+        assert_eq!(rfc3339(b"2021-02-03T19:21:00.Z", 0, &opts()), None);
+    }
+
+    #[test]
+    fn bsd_day_forms() {
+        for (s, quirk) in [
+            (&b"Nov  2 10:00:00"[..], None),
+            (b"Nov 12 10:00:00", None),
+            (b"Nov 02 10:00:00", Some(4)),
+            (b"Nov 2 10:00:00", Some(4)),
+        ] {
+            let t = bsd(s, 0, &opts()).unwrap();
+            assert_eq!(t.quirk, quirk, "{}", String::from_utf8_lossy(s));
+            assert_eq!(t.end, s.len());
+        }
+    }
+
+    #[test]
+    fn bsd_with_year_and_millis() {
+        let t = bsd(b"Nov 22 2026 10:00:00.345 x", 0, &opts()).unwrap();
+        assert_eq!(t.value, Some(datetime!(2026-11-22 10:00:00.345 UTC)));
+        assert_eq!(t.quirk, Some(7));
+        assert_eq!(t.end, 24);
+    }
+
+    #[test]
+    fn bsd_year_inference_dec_31_read_on_jan_1_is_last_year() {
+        let o = ParseOptions::new(datetime!(2025-01-01 00:00:30 UTC));
+        let t = bsd(b"Dec 31 23:59:59", 0, &o).unwrap();
+        assert_eq!(t.value, Some(datetime!(2024-12-31 23:59:59 UTC)));
+    }
+
+    #[test]
+    fn bsd_year_inference_jan_1_read_on_dec_31_is_next_year() {
+        let o = ParseOptions::new(datetime!(2024-12-31 23:59:00 UTC));
+        let t = bsd(b"Jan  1 00:00:10", 0, &o).unwrap();
+        assert_eq!(t.value, Some(datetime!(2025-01-01 00:00:10 UTC)));
+    }
+
+    #[test]
+    fn bsd_year_inference_uses_default_offset_for_the_year() {
+        // 2024-12-31 23:30 UTC is already 2025 in +02:00.
+        let o = ParseOptions::new(datetime!(2024-12-31 23:30 UTC)).with_default_offset(offset!(+2));
+        let t = bsd(b"Jan  1 01:00:00", 0, &o).unwrap();
+        assert_eq!(t.value, Some(datetime!(2025-01-01 01:00:00 +2)));
+    }
+
+    #[test]
+    fn bsd_feb_29_picks_nearest_leap_year_or_none() {
+        let o = ParseOptions::new(datetime!(2025-01-10 00:00 UTC));
+        assert_eq!(
+            bsd(b"Feb 29 10:00:00", 0, &o).unwrap().value,
+            Some(datetime!(2024-02-29 10:00:00 UTC))
+        );
+        let o = ParseOptions::new(datetime!(2022-06-10 00:00 UTC));
+        let t = bsd(b"Feb 29 10:00:00", 0, &o).unwrap();
+        assert_eq!(t.value, None);
+        assert_eq!(t.end, 15);
+    }
+
+    #[test]
+    fn bsd_rejects_non_month_and_trailing_garbage() {
+        assert_eq!(bsd(b"Foo 22 10:00:00", 0, &opts()), None);
+        assert_eq!(bsd(b"Nov 22 10:00:00x", 0, &opts()), None);
+        assert_eq!(bsd(b"Nov 22 10:00", 0, &opts()), None);
+        assert_eq!(bsd(b"No", 0, &opts()), None);
+    }
+}
