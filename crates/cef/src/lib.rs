@@ -1,1 +1,461 @@
 #![forbid(unsafe_code)]
+//! Zero-copy parser and encoder for ArcSight CEF (Common Event Format), versions 0 and 1.
+//!
+//! `CEF:Version|Device Vendor|Device Product|Device Version|Signature ID|Name|Severity|Extension`
+//!
+//! Everything borrows from the input; a field is copied (`Cow::Owned`) only when it contains an
+//! escape sequence that has to be undone.
+//!
+//! # Escaping
+//!
+//! * Header fields: `\|` is a pipe, `\\` a backslash.
+//! * Extension values: `\=` is `=`, `\\` is `\`, `\n` and `\r` are LF and CR.
+//! * Any other backslash is kept literally, with the character after it: real devices send Windows
+//!   paths and `domain\user` without escaping (PAN-OS escapes nothing unless told to).
+//! * A key is `[A-Za-z0-9_][A-Za-z0-9_.,\[\]]*` followed by `=`, at the start of the extension or
+//!   after a space. A value runs up to the space before the next key, so values may hold spaces
+//!   and unescaped `=` (`request=http://x/?a=1&b=2`); trailing whitespace is trimmed; empty values
+//!   are legal. Keys stay in input order and may repeat.
+//!
+//! # Leniency (what real senders do)
+//!
+//! * `CEF: 0|…` (space after the colon, as `logger -t CEF:` produces) is accepted.
+//! * A record without the `CEF:` prefix (`0|Palo Alto Networks|…`, what Sentinel pipelines and
+//!   `logger -t CEF:` leave in the MSG) is recognised by [`parse_in_message`] when the text
+//!   starts with `0|` or `1|`.
+//! * The severity is kept as sent; [`Cef::severity_level`] interprets it. PAN-OS's Correlation
+//!   template sends a word (`medium`) and its GlobalProtect template omits the field entirely:
+//!   when the sixth header field is followed by extension text instead of a pipe, the record is
+//!   accepted with an empty severity.
+//! * A record whose last header field is not followed by `|` has no extension.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use nom::bytes::complete::{escaped, is_not, tag};
+use nom::character::complete::{anychar, char, digit1, space0};
+use nom::combinator::{map_res, opt};
+use nom::sequence::{delimited, preceded};
+use nom::IResult;
+
+/// The record marker devices put in front of a CEF record.
+pub const MARKER: &str = "CEF:";
+
+/// A parsed CEF record, borrowing from the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cef<'a> {
+    pub version: u32,
+    pub device_vendor: Cow<'a, str>,
+    pub device_product: Cow<'a, str>,
+    pub device_version: Cow<'a, str>,
+    /// Device Event Class ID.
+    pub signature_id: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    /// As sent (see [`Cef::severity_level`]); empty when the sender omitted the field.
+    pub severity: Cow<'a, str>,
+    /// Key and unescaped value, in input order; keys may repeat.
+    pub extensions: Vec<(&'a str, Cow<'a, str>)>,
+}
+
+impl<'a> Cef<'a> {
+    /// The first value of extension `key`.
+    pub fn extension(&self, key: &str) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The severity when it is one of the forms the CEF specification allows.
+    pub fn severity_level(&self) -> Option<Severity> {
+        Severity::parse(&self.severity)
+    }
+}
+
+impl fmt::Display for Cef<'_> {
+    /// The record in CEF syntax, escaped so that [`parse_cef`] gives back the same fields.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        encode(self, &mut out);
+        f.write_str(&out)
+    }
+}
+
+/// A CEF severity: an integer 0–10 or one of the named levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Level(u8),
+    Unknown,
+    Low,
+    Medium,
+    High,
+    VeryHigh,
+}
+
+impl Severity {
+    /// `0`–`10`, or `Unknown`, `Low`, `Medium`, `High`, `Very-High` (any letter case).
+    pub fn parse(text: &str) -> Option<Severity> {
+        if let Ok(level) = text.parse::<u8>() {
+            return (level <= 10 && !text.starts_with('+')).then_some(Severity::Level(level));
+        }
+        const NAMES: [(&str, Severity); 5] = [
+            ("Unknown", Severity::Unknown),
+            ("Low", Severity::Low),
+            ("Medium", Severity::Medium),
+            ("High", Severity::High),
+            ("Very-High", Severity::VeryHigh),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(text))
+            .map(|(_, severity)| *severity)
+    }
+
+    /// The named level an integer severity falls in (0–3 Low, 4–6 Medium, 7–8 High, 9–10
+    /// Very-High), as the CEF specification groups them.
+    pub fn band(self) -> Severity {
+        match self {
+            Severity::Level(0..=3) => Severity::Low,
+            Severity::Level(4..=6) => Severity::Medium,
+            Severity::Level(7..=8) => Severity::High,
+            Severity::Level(_) => Severity::VeryHigh,
+            named => named,
+        }
+    }
+}
+
+/// Why a text is not a valid CEF record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CefError {
+    /// Byte offset into the text given to the parser.
+    pub offset: usize,
+    pub kind: CefErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CefErrorKind {
+    /// No version number followed by `|` (after the `CEF:` marker, when there is one).
+    InvalidVersion,
+    /// Fewer than the six header fields after the version; `found` says how many ended in `|`.
+    MissingHeaderFields { found: usize },
+    /// The extension does not start with `key=`.
+    InvalidExtension,
+}
+
+impl fmt::Display for CefError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            CefErrorKind::InvalidVersion => write!(f, "CEF version is not a number followed by |"),
+            CefErrorKind::MissingHeaderFields { found } => {
+                write!(f, "CEF header has {found} of 6 fields after the version")
+            }
+            CefErrorKind::InvalidExtension => write!(f, "CEF extension does not start with key="),
+        }?;
+        write!(f, " at byte {}", self.offset)
+    }
+}
+
+impl std::error::Error for CefError {}
+
+/// Whether `key` is a valid extension key: `[A-Za-z0-9_][A-Za-z0-9_.,\[\]]*`.
+pub fn is_valid_key(key: &str) -> bool {
+    match key.as_bytes().split_first() {
+        Some((first, rest)) => is_key_start(*first) && rest.iter().all(|b| is_key_byte(*b)),
+        None => false,
+    }
+}
+
+fn is_key_start(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+fn is_key_byte(byte: u8) -> bool {
+    is_key_start(byte) || matches!(byte, b'.' | b',' | b'[' | b']')
+}
+
+/// Byte offset of the first `CEF:` marker in `text` that is followed by optional spaces, a
+/// version number and `|`.
+pub fn find_cef(text: &str) -> Option<usize> {
+    text.match_indices(MARKER)
+        .map(|(at, _)| at)
+        .find(|&at| version(&text[at..]).is_ok())
+}
+
+/// Looks for a CEF record where devices put it in a syslog message body (which may start at the
+/// `CEF:` tag). `None` when the text carries no CEF at all; `Some(Err)` when it has a `CEF:` marker
+/// (or starts like a prefix-less record, `0|`) but the record is malformed. Error offsets are
+/// relative to `text`.
+pub fn parse_in_message(text: &str) -> Option<Result<Cef<'_>, CefError>> {
+    let at = match find_cef(text) {
+        Some(at) => at,
+        None => {
+            if let Some(at) = text.find(MARKER) {
+                return Some(Err(CefError {
+                    offset: at,
+                    kind: CefErrorKind::InvalidVersion,
+                }));
+            }
+            let start = text.len() - text.trim_start().len();
+            let rest = &text[start..];
+            if !(rest.starts_with("0|") || rest.starts_with("1|")) {
+                return None;
+            }
+            start
+        }
+    };
+    Some(parse_cef(&text[at..]).map_err(|error| CefError {
+        offset: error.offset + at,
+        ..error
+    }))
+}
+
+/// Parses one record: `[CEF:][spaces]Version|Vendor|Product|DevVersion|SignatureID|Name|Severity|Extension`.
+/// Trailing text after the extension is part of the last value (a syslog MSG has no trailer).
+pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
+    let error_at = |rest: &str, kind| CefError {
+        offset: input.len() - rest.len(),
+        kind,
+    };
+    let (mut rest, version) =
+        version(input).map_err(|_| error_at(input, CefErrorKind::InvalidVersion))?;
+
+    let mut fields: [Cow<'_, str>; 6] = Default::default();
+    let mut found = 0;
+    // Where the record ended without a pipe after the last header field, that field's start.
+    let mut unterminated_last_field = None;
+    while found < fields.len() {
+        let (after, raw) = header_field(rest).map_err(|_| error_at(rest, missing_fields(found)))?;
+        match after.strip_prefix('|') {
+            Some(after_pipe) => {
+                fields[found] = unescape_header(raw);
+                found += 1;
+                rest = after_pipe;
+            }
+            // The last header field may end the record (no extension follows).
+            None if found == fields.len() - 1 => {
+                unterminated_last_field = Some(input.len() - rest.len());
+                fields[found] = unescape_header(raw);
+                found += 1;
+                rest = after;
+            }
+            None => return Err(error_at(rest, missing_fields(found))),
+        }
+    }
+    if let Some(extension_start) =
+        unterminated_last_field.filter(|&at| key_at_start(&input.as_bytes()[at..]))
+    {
+        // PAN-OS GlobalProtect template: five header fields, no severity, then the extension.
+        let extensions = parse_extension(input, extension_start)?;
+        let [vendor, product, device_version, signature_id, name, _] = fields;
+        return Ok(Cef {
+            version,
+            device_vendor: vendor,
+            device_product: product,
+            device_version,
+            signature_id,
+            name,
+            severity: Cow::Borrowed(""),
+            extensions,
+        });
+    }
+    let extensions = parse_extension(input, input.len() - rest.len())?;
+    let [vendor, product, device_version, signature_id, name, severity] = fields;
+    Ok(Cef {
+        version,
+        device_vendor: vendor,
+        device_product: product,
+        device_version,
+        signature_id,
+        name,
+        severity,
+        extensions,
+    })
+}
+
+fn missing_fields(found: usize) -> CefErrorKind {
+    CefErrorKind::MissingHeaderFields { found }
+}
+
+/// `CEF:` (optional), spaces, the version number and its `|`.
+fn version(input: &str) -> IResult<&str, u32> {
+    preceded(
+        opt(tag(MARKER)),
+        delimited(space0, map_res(digit1, str::parse::<u32>), char('|')),
+    )(input)
+}
+
+/// One header field up to (not including) the next unescaped `|`, escapes still in place.
+fn header_field(input: &str) -> IResult<&str, &str> {
+    if input.starts_with('|') || input.is_empty() {
+        return Ok((input, &input[..0]));
+    }
+    escaped(is_not("\\|"), '\\', anychar)(input)
+}
+
+/// `\|` → `|`, `\\` → `\`; any other backslash stays.
+fn unescape_header(raw: &str) -> Cow<'_, str> {
+    unescape(raw, |escaped| match escaped {
+        '|' => Some('|'),
+        '\\' => Some('\\'),
+        _ => None,
+    })
+}
+
+/// `\=` → `=`, `\\` → `\`, `\n` → LF, `\r` → CR; any other backslash stays.
+fn unescape_value(raw: &str) -> Cow<'_, str> {
+    unescape(raw, |escaped| match escaped {
+        '=' => Some('='),
+        '\\' => Some('\\'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        _ => None,
+    })
+}
+
+fn unescape(raw: &str, meaning: impl Fn(char) -> Option<char>) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(next) => match meaning(next) {
+                Some(unescaped) => out.push(unescaped),
+                None => {
+                    out.push('\\');
+                    out.push(next);
+                }
+            },
+            None => out.push('\\'),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether `bytes` starts with `key=`.
+fn key_at_start(bytes: &[u8]) -> bool {
+    let key_len = bytes.iter().take_while(|b| is_key_byte(**b)).count();
+    key_len > 0 && is_key_start(bytes[0]) && bytes.get(key_len) == Some(&b'=')
+}
+
+/// Start of the key that ends just before the `=` at `eq`, if that `=` separates a key from its
+/// value: the key must be non-empty, start with a key start character, and sit at `floor` (the
+/// start of the extension) or right after a space. It never reaches below `floor`.
+fn key_start_before(
+    bytes: &[u8],
+    eq: usize,
+    floor: usize,
+    at_extension_start: bool,
+) -> Option<usize> {
+    let mut start = eq;
+    while start > floor && is_key_byte(bytes[start - 1]) {
+        start -= 1;
+    }
+    if start == eq || !is_key_start(bytes[start]) {
+        return None;
+    }
+    if start == floor && at_extension_start {
+        return Some(start);
+    }
+    (start > floor && bytes[start - 1] == b' ').then_some(start)
+}
+
+/// The extension that starts at byte `start` of `input`.
+///
+/// A single forward pass over the `=` signs: each `=` whose preceding word is a valid key after a
+/// space ends the previous value at that space. (A left-to-right combinator cannot know where a
+/// value ends until it has seen the next key.)
+fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)>, CefError> {
+    let bytes = input.as_bytes();
+    let leading_spaces = bytes[start..].iter().take_while(|b| **b == b' ').count();
+    let start = start + leading_spaces;
+    if input[start..].trim_end().is_empty() {
+        return Ok(Vec::new());
+    }
+    if !key_at_start(&bytes[start..]) {
+        return Err(CefError {
+            offset: start,
+            kind: CefErrorKind::InvalidExtension,
+        });
+    }
+
+    let mut extensions = Vec::with_capacity(32);
+    let mut key_start = start;
+    let mut eq = start + bytes[start..].iter().position(|b| *b == b'=').unwrap_or(0);
+    loop {
+        let key = &input[key_start..eq];
+        let value_start = eq + 1;
+        let mut next = None;
+        let mut search = value_start;
+        while let Some(offset) = bytes[search..].iter().position(|b| *b == b'=') {
+            let candidate = search + offset;
+            if let Some(next_key) = key_start_before(bytes, candidate, value_start, false) {
+                next = Some((next_key, candidate));
+                break;
+            }
+            search = candidate + 1;
+        }
+        let value_end = next.map_or(bytes.len(), |(next_key, _)| next_key - 1);
+        let raw = input[value_start..value_end].trim_end_matches([' ', '\t', '\r', '\n']);
+        extensions.push((key, unescape_value(raw)));
+        match next {
+            Some((next_key, next_eq)) => {
+                key_start = next_key;
+                eq = next_eq;
+            }
+            None => return Ok(extensions),
+        }
+    }
+}
+
+/// Appends `cef` in CEF syntax to `out`, escaping `\` and `|` in the header and `\`, `=`, LF and CR
+/// in extension values. Keys are written as they are (see [`is_valid_key`]).
+pub fn encode(cef: &Cef<'_>, out: &mut String) {
+    use fmt::Write;
+    let _ = write!(out, "{MARKER}{}|", cef.version);
+    for field in [
+        &cef.device_vendor,
+        &cef.device_product,
+        &cef.device_version,
+        &cef.signature_id,
+        &cef.name,
+        &cef.severity,
+    ] {
+        escape_into(out, field, |c| matches!(c, '\\' | '|').then_some(c));
+        out.push('|');
+    }
+    for (index, (key, value)) in cef.extensions.iter().enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        out.push_str(key);
+        out.push('=');
+        escape_into(out, value, |c| match c {
+            '\\' | '=' => Some(c),
+            '\n' => Some('n'),
+            '\r' => Some('r'),
+            _ => None,
+        });
+    }
+}
+
+/// Writes `text`, replacing each character `escape` maps with a backslash and its mapping.
+fn escape_into(out: &mut String, text: &str, escape: impl Fn(char) -> Option<char>) {
+    for c in text.chars() {
+        match escape(c) {
+            Some(escaped) => {
+                out.push('\\');
+                out.push(escaped);
+            }
+            None => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
