@@ -10,7 +10,11 @@ use crate::config::{
 };
 
 #[derive(Debug, Parser)]
-#[command(name = "cefrelay", version, about = "Syslog/CEF collector and forwarder for PAN-OS firewall logs")]
+#[command(
+    name = "cefrelay",
+    version,
+    about = "Syslog/CEF collector and forwarder for PAN-OS firewall logs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -102,9 +106,13 @@ impl RunArgs {
             }
         }
         if let Some(url) = &self.forward {
-            let (protocol, address) = parse_endpoint(url).map_err(|m| flag_error("--forward", m))?;
+            let (protocol, address) =
+                parse_endpoint(url).map_err(|m| flag_error("--forward", m))?;
             if protocol != Protocol::Tcp {
-                return Err(flag_error("--forward", "the agent forward speaks tcp://".into()));
+                return Err(flag_error(
+                    "--forward",
+                    "the agent forward speaks tcp://".into(),
+                ));
             }
             config.forward.protocol = protocol;
             config.forward.addresses = vec![address];
@@ -121,11 +129,14 @@ impl RunArgs {
             config.admin = match admin.as_str() {
                 "" => None,
                 text => {
-                    let address: std::net::SocketAddr = text
-                        .parse()
-                        .map_err(|_| flag_error("--admin", format!("`{text}` is not an IP:port address")))?;
+                    let address: std::net::SocketAddr = text.parse().map_err(|_| {
+                        flag_error("--admin", format!("`{text}` is not an IP:port address"))
+                    })?;
                     if !address.ip().is_loopback() {
-                        return Err(flag_error("--admin", "bind the admin endpoint to a loopback address".into()));
+                        return Err(flag_error(
+                            "--admin",
+                            "bind the admin endpoint to a loopback address".into(),
+                        ));
                     }
                     Some(address)
                 }

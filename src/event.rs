@@ -120,8 +120,10 @@ impl Serialize for StructuredDataJson<'_, '_> {
             if elements[..index].iter().any(|e| e.id == element.id) {
                 continue;
             }
-            let same_id: Vec<&SdElement<'_>> =
-                elements[index..].iter().filter(|e| e.id == element.id).collect();
+            let same_id: Vec<&SdElement<'_>> = elements[index..]
+                .iter()
+                .filter(|e| e.id == element.id)
+                .collect();
             if same_id.len() == 1 {
                 out.serialize_entry(element.id, &RepeatableMap(&element.params))?;
             } else {

@@ -27,7 +27,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("cefrelay: {}", sanitize::for_terminal(&format!("{error:#}")));
+            eprintln!(
+                "cefrelay: {}",
+                sanitize::for_terminal(&format!("{error:#}"))
+            );
             ExitCode::FAILURE
         }
     }
@@ -46,7 +49,10 @@ fn check_config(args: &cli::CheckConfigArgs) -> anyhow::Result<u8> {
             Ok(0)
         }
         Err(error) => {
-            eprintln!("cefrelay: bad configuration: {}", sanitize::for_terminal(&error.to_string()));
+            eprintln!(
+                "cefrelay: bad configuration: {}",
+                sanitize::for_terminal(&error.to_string())
+            );
             Ok(run::EXIT_BAD_CONFIG)
         }
     }

@@ -50,7 +50,10 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<u8> {
             Ok(tally) => report(&name, &tally),
             Err(error) if is_broken_pipe(&error) => return Ok(exit_code),
             Err(error) => {
-                eprintln!("cefrelay parse: {name}: {}", for_terminal(&format!("{error:#}")));
+                eprintln!(
+                    "cefrelay parse: {name}: {}",
+                    for_terminal(&format!("{error:#}"))
+                );
                 exit_code = 1;
             }
         }

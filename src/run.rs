@@ -104,18 +104,32 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
         let name = listener.name();
         match listener.protocol {
             Protocol::Udp => {
-                let count = if listener.udp_sockets == 0 { cores } else { listener.udp_sockets };
+                let count = if listener.udp_sockets == 0 {
+                    cores
+                } else {
+                    listener.udp_sockets
+                };
                 let sockets = udp::bind(listener, count)
                     .map_err(|e| bind_error(&listener.protocol, listener.address, e))?;
                 for socket in sockets {
                     udp_drops.add(&name, &socket);
-                    tasks.spawn(udp::serve(socket, listener.clone(), index, shared.clone(), stop.clone()));
+                    tasks.spawn(udp::serve(
+                        socket,
+                        listener.clone(),
+                        index,
+                        shared.clone(),
+                        stop.clone(),
+                    ));
                 }
             }
             Protocol::Tcp => {
                 let bound = bind_tcp(listener.address)
                     .map_err(|e| bind_error(&listener.protocol, listener.address, e))?;
-                let source = TcpSource { listener: bound, config: listener.clone(), index };
+                let source = TcpSource {
+                    listener: bound,
+                    config: listener.clone(),
+                    index,
+                };
                 tasks.spawn(source.run(shared.clone(), stop.clone(), tasks.clone()));
             }
             Protocol::Tls => bail!("{name}: TLS listeners are not available in this build yet"),
@@ -128,20 +142,31 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("cannot open the admin endpoint on {address}"))?;
         tracing::info!(%address, "metrics on http://{address}/metrics");
-        tokio::spawn(admin::serve(admin_listener, metrics.clone(), udp_drops, stop.clone()));
+        tokio::spawn(admin::serve(
+            admin_listener,
+            metrics.clone(),
+            udp_drops,
+            stop.clone(),
+        ));
     }
 
     let abort_sink = CancellationToken::new();
-    let sink = tokio::spawn(AgentSink::new(config.forward.clone(), metrics.clone()).run(queue_rx, abort_sink.clone()));
+    let sink = tokio::spawn(
+        AgentSink::new(config.forward.clone(), metrics.clone()).run(queue_rx, abort_sink.clone()),
+    );
     drop(shared);
 
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     tokio::select! {
         _ = terminate.recv() => {}
         _ = interrupt.recv() => {}
     }
-    tracing::info!(grace_secs = config.shutdown_grace.as_secs(), "stopping: no new data accepted, draining the queue to the agent");
+    tracing::info!(
+        grace_secs = config.shutdown_grace.as_secs(),
+        "stopping: no new data accepted, draining the queue to the agent"
+    );
     stop.cancel();
     tasks.close();
     let drain = async {

@@ -35,7 +35,9 @@ fn csv_payload(line: &str) -> Option<&str> {
 fn every_real_panos_line_parses_without_loss() {
     let Some(dir) = corpus_dir() else {
         // CI sets PANOS_FIXTURES; .ci/run fails if the directory is missing.
-        eprintln!("PANOS_FIXTURES not set and ../shared/fixtures/panos missing: corpus test skipped");
+        eprintln!(
+            "PANOS_FIXTURES not set and ../shared/fixtures/panos missing: corpus test skipped"
+        );
         return;
     };
     let mut files: Vec<_> = fs::read_dir(&dir)
@@ -57,18 +59,33 @@ fn every_real_panos_line_parses_without_loss() {
         let output = parse_file(file, &[]);
         assert!(output.status.success(), "{}: {output:?}", file.display());
         let events = json_lines(&output.stdout);
-        assert_eq!(events.len(), lines.len(), "{}: one event per line", file.display());
+        assert_eq!(
+            events.len(),
+            lines.len(),
+            "{}: one event per line",
+            file.display()
+        );
 
         for (line, event) in lines.iter().zip(&events) {
             lines_seen += 1;
             let where_ = format!("{}: {line}", file.display());
             let message = event["message"].as_str().expect("message is a string");
-            assert!(line.ends_with(message), "message is not the line's tail: {where_}");
+            assert!(
+                line.ends_with(message),
+                "message is not the line's tail: {where_}"
+            );
             if line.contains("CEF:") {
                 cef_seen += 1;
                 let cef = &event["cef"];
                 assert!(cef.is_object(), "no CEF record: {where_}\n{event}");
-                for field in ["device_vendor", "device_product", "device_version", "signature_id", "name", "severity"] {
+                for field in [
+                    "device_vendor",
+                    "device_product",
+                    "device_version",
+                    "signature_id",
+                    "name",
+                    "severity",
+                ] {
                     let value = cef[field].as_str().unwrap_or_default();
                     assert!(!value.is_empty(), "empty CEF {field}: {where_}");
                 }
@@ -87,6 +104,12 @@ fn every_real_panos_line_parses_without_loss() {
             }
         }
     }
-    eprintln!("corpus: {lines_seen} lines ({cef_seen} CEF, {csv_seen} CSV) in {} files", files.len());
-    assert!(lines_seen > 1000, "the corpus should hold over 1000 lines, saw {lines_seen}");
+    eprintln!(
+        "corpus: {lines_seen} lines ({cef_seen} CEF, {csv_seen} CSV) in {} files",
+        files.len()
+    );
+    assert!(
+        lines_seen > 1000,
+        "the corpus should hold over 1000 lines, saw {lines_seen}"
+    );
 }

@@ -30,10 +30,18 @@ fn tcp_lf_frames_reach_the_agent_byte_identical_in_raw_format() {
     let relay = Relay::start(agent.address.port(), &["--filter", "cef"]);
     let lines: Vec<String> = (0..100).map(cef_threat).collect();
     send_lines(&relay, &lines);
-    assert!(wait_until(PATIENCE, || agent.count() >= 100), "got {}", agent.count());
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 100),
+        "got {}",
+        agent.count()
+    );
     // Default format is traditional; the RFC 3164 header survives it unchanged but for the tag space.
     let received = agent.lines();
-    assert!(received[0].starts_with("<14>Nov 22 10:00:00 fw01 CEF: 0|Palo Alto Networks|"), "{}", received[0]);
+    assert!(
+        received[0].starts_with("<14>Nov 22 10:00:00 fw01 CEF: 0|Palo Alto Networks|"),
+        "{}",
+        received[0]
+    );
     assert_eq!(markers(&received), markers(&lines));
 }
 
@@ -61,7 +69,11 @@ fn tcp_octet_counted_frames_are_split_by_their_counts() {
         let line = cef_threat(id);
         write!(stream, "{} {line}", line.len()).expect("write");
     }
-    assert!(wait_until(PATIENCE, || agent.count() >= 50), "got {}", agent.count());
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 50),
+        "got {}",
+        agent.count()
+    );
     assert_eq!(markers(&agent.lines()).len(), 50);
 }
 
@@ -77,7 +89,11 @@ fn udp_datagrams_reach_the_agent() {
         // Loopback UDP has no flow control: pace the sender so the test is about the relay.
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert!(wait_until(PATIENCE, || agent.count() >= 50), "got {}", agent.count());
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 50),
+        "got {}",
+        agent.count()
+    );
 }
 
 #[test]
@@ -93,12 +109,29 @@ fn agent_filter_counts_a_mixed_input() {
         "<164>Nov 22 10:00:00 host CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=x cs1=marker".to_string(),
     ];
     send_lines(&relay, &mixed);
-    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_filter_total") >= 6));
-    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="forward",reason="cef"}"#), 1);
-    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="forward",reason="troubleshoot_mock"}"#), 1);
-    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="traffic"}"#), 1);
-    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="not_cef"}"#), 2);
-    assert_eq!(relay.metric(r#"cefrelay_filter_total{action="drop",reason="invalid_cef"}"#), 1);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_filter_total")
+        >= 6));
+    assert_eq!(
+        relay.metric(r#"cefrelay_filter_total{action="forward",reason="cef"}"#),
+        1
+    );
+    assert_eq!(
+        relay.metric(r#"cefrelay_filter_total{action="forward",reason="troubleshoot_mock"}"#),
+        1
+    );
+    assert_eq!(
+        relay.metric(r#"cefrelay_filter_total{action="drop",reason="traffic"}"#),
+        1
+    );
+    assert_eq!(
+        relay.metric(r#"cefrelay_filter_total{action="drop",reason="not_cef"}"#),
+        2
+    );
+    assert_eq!(
+        relay.metric(r#"cefrelay_filter_total{action="drop",reason="invalid_cef"}"#),
+        1
+    );
     assert!(wait_until(PATIENCE, || agent.count() >= 2));
     assert_eq!(agent.count(), 2);
 }
@@ -121,9 +154,14 @@ fn oversized_and_malformed_frames_are_counted_and_valid_frames_keep_flowing() {
         writeln!(good, "{}", cef_threat(100 + id)).expect("write");
     }
     // An octet count that promises more than max_message_bytes.
-    bad.write_all(b"99999 <14>Nov 22 10:00:00 x\n").expect("write");
+    bad.write_all(b"99999 <14>Nov 22 10:00:00 x\n")
+        .expect("write");
     writeln!(good, "{}", cef_threat(200)).expect("write");
-    assert!(wait_until(PATIENCE, || agent.count() >= 21), "got {}", agent.count());
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 21),
+        "got {}",
+        agent.count()
+    );
     assert!(relay.metric("cefrelay_oversized_frames_total") >= 11);
 }
 
@@ -133,9 +171,15 @@ fn agent_down_at_start_then_up_gets_everything() {
     let relay = Relay::start(agent_port, &[]);
     let lines: Vec<String> = (0..200).map(cef_threat).collect();
     send_lines(&relay, &lines);
-    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_sink_queue_depth") >= 200));
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_queue_depth")
+        >= 200));
     let agent = Agent::start(agent_port, Duration::ZERO);
-    assert!(wait_until(PATIENCE, || markers(&agent.lines()).len() >= 200), "got {}", agent.count());
+    assert!(
+        wait_until(PATIENCE, || markers(&agent.lines()).len() >= 200),
+        "got {}",
+        agent.count()
+    );
 }
 
 #[test]
@@ -174,7 +218,11 @@ fn slow_agent_throttles_the_sender_and_loses_nothing() {
     );
     let lines: Vec<String> = (0..5000).map(cef_threat).collect();
     send_lines(&relay, &lines);
-    assert!(wait_until(Duration::from_secs(60), || agent.count() >= 5000), "got {}", agent.count());
+    assert!(
+        wait_until(Duration::from_secs(60), || agent.count() >= 5000),
+        "got {}",
+        agent.count()
+    );
     assert_eq!(markers(&agent.lines()).len(), 5000);
     // The queue never held more than its bound (plus one batch in hand per connection).
     assert!(relay.metric("cefrelay_sink_queue_depth") <= 512 + 256);
@@ -186,7 +234,9 @@ fn sigterm_drains_the_queue_and_exits_zero() {
     let mut relay = Relay::start(agent_port, &[]);
     let lines: Vec<String> = (0..100).map(cef_threat).collect();
     send_lines(&relay, &lines);
-    assert!(wait_until(PATIENCE, || relay.metric("cefrelay_sink_queue_depth") >= 100));
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_queue_depth")
+        >= 100));
     let agent = Agent::start(agent_port, Duration::ZERO);
     relay.signal("TERM");
     let status = relay.child.wait().expect("wait");
@@ -199,7 +249,11 @@ fn sigterm_drains_the_queue_and_exits_zero() {
 fn bad_config_exits_64_naming_key_file_and_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "[filter]\nmode = \"cef\"\n\n[[listener]]\naddress = \"tcp://nowhere\"\n").expect("write");
+    std::fs::write(
+        &path,
+        "[filter]\nmode = \"cef\"\n\n[[listener]]\naddress = \"tcp://nowhere\"\n",
+    )
+    .expect("write");
     for command in [vec!["check-config"], vec!["run", "--config"]] {
         let output = cefrelay().args(&command).arg(&path).output().expect("run");
         assert_eq!(output.status.code(), Some(64), "{command:?}");
@@ -208,8 +262,15 @@ fn bad_config_exits_64_naming_key_file_and_line() {
         assert!(stderr.contains("listener[0].address"), "{stderr}");
     }
     std::fs::write(&path, "[filter]\nmood = \"cef\"\n").expect("write");
-    let output = cefrelay().args(["check-config"]).arg(&path).output().expect("run");
+    let output = cefrelay()
+        .args(["check-config"])
+        .arg(&path)
+        .output()
+        .expect("run");
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml:2") && stderr.contains("mood"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:2") && stderr.contains("mood"),
+        "{stderr}"
+    );
 }

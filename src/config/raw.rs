@@ -109,7 +109,11 @@ pub fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
     let end = span.start.min(text.len());
-    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Parses `udp://ADDR`, `tcp://ADDR` or `tls://ADDR`.
@@ -169,7 +173,9 @@ impl Validator<'_> {
                 cert: cert.get_ref().clone(),
                 key: key_file.get_ref().clone(),
                 client_ca: raw.tls_client_ca.as_ref().map(|ca| ca.get_ref().clone()),
-                handshake_timeout: Duration::from_secs(raw.tls_handshake_timeout_secs.unwrap_or(10)),
+                handshake_timeout: Duration::from_secs(
+                    raw.tls_handshake_timeout_secs.unwrap_or(10),
+                ),
                 accept_plain: raw.tls_accept_plain.unwrap_or(false),
             }),
             _ if protocol == Protocol::Tls => {
@@ -214,7 +220,10 @@ impl Validator<'_> {
             Agent::Ama => AMA_AGENT_PORT,
         };
         let (protocol, addresses) = match &raw.address {
-            None => (Protocol::Tcp, vec![SocketAddr::from(([127, 0, 0, 1], default_port))]),
+            None => (
+                Protocol::Tcp,
+                vec![SocketAddr::from(([127, 0, 0, 1], default_port))],
+            ),
             Some(list) => {
                 let error = |m: String| self.error("forward.address".into(), Some(list.span()), m);
                 if list.get_ref().is_empty() {
@@ -275,17 +284,26 @@ impl RawConfig {
                 .collect::<Result<Vec<_>, _>>()?
         };
         let admin = match &self.admin.listen {
-            None => Some(DEFAULT_ADMIN.parse().expect("default admin address is valid")),
+            None => Some(
+                DEFAULT_ADMIN
+                    .parse()
+                    .expect("default admin address is valid"),
+            ),
             Some(value) if value.get_ref().is_empty() => None,
             Some(value) => {
                 let address: SocketAddr = value.get_ref().parse().map_err(|_| {
-                    v.error("admin.listen".into(), Some(value.span()), format!("`{}` is not an IP:port address", value.get_ref()))
+                    v.error(
+                        "admin.listen".into(),
+                        Some(value.span()),
+                        format!("`{}` is not an IP:port address", value.get_ref()),
+                    )
                 })?;
                 if !address.ip().is_loopback() {
                     return Err(v.error(
                         "admin.listen".into(),
                         Some(value.span()),
-                        "the admin endpoint has no authentication: bind it to a loopback address".into(),
+                        "the admin endpoint has no authentication: bind it to a loopback address"
+                            .into(),
                     ));
                 }
                 Some(address)

@@ -74,7 +74,9 @@ pub fn decide(mode: FilterMode, event: &Event<'_>, raw_text: &str) -> Decision {
         FilterMode::Cef | FilterMode::CefAll => match &event.cef {
             None => Decision::DropNotCef,
             Some(Err(_)) => Decision::DropInvalidCef,
-            Some(Ok(cef)) if mode == FilterMode::Cef && cef.name.eq_ignore_ascii_case("TRAFFIC") => {
+            Some(Ok(cef))
+                if mode == FilterMode::Cef && cef.name.eq_ignore_ascii_case("TRAFFIC") =>
+            {
                 Decision::DropTraffic
             }
             Some(Ok(_)) => Decision::ForwardCef,
@@ -92,8 +94,10 @@ mod tests {
         decide(mode, &Event::parse(text, false, &options), text)
     }
 
-    const THREAT: &str = "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|1|src=1.1.1.1";
-    const TRAFFIC: &str = "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|TRAFFIC|1|src=1.1.1.1";
+    const THREAT: &str =
+        "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|1|src=1.1.1.1";
+    const TRAFFIC: &str =
+        "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|TRAFFIC|1|src=1.1.1.1";
     const CSV: &str = "<14>Nov 22 10:00:00 fw 1,2026/11/22 10:00:00,0123,THREAT,url,2816";
     const ASA: &str = "<166>Nov 22 10:00:00 asa %ASA-6-302013: Built outbound TCP connection";
     const MOCK: &str = "<164>Nov 22 10:00:00 host CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=x";
@@ -116,14 +120,26 @@ mod tests {
 
     #[test]
     fn cef_all_keeps_traffic() {
-        assert_eq!(decide_text(FilterMode::CefAll, TRAFFIC), Decision::ForwardCef);
+        assert_eq!(
+            decide_text(FilterMode::CefAll, TRAFFIC),
+            Decision::ForwardCef
+        );
     }
 
     #[test]
     fn legacy_mode_is_the_old_rsyslog_rule() {
-        assert_eq!(decide_text(FilterMode::Legacy, ASA), Decision::ForwardLegacyMatch);
-        assert_eq!(decide_text(FilterMode::Legacy, TRAFFIC), Decision::ForwardLegacyMatch);
-        assert_eq!(decide_text(FilterMode::Legacy, CSV), Decision::DropLegacyNoMatch);
+        assert_eq!(
+            decide_text(FilterMode::Legacy, ASA),
+            Decision::ForwardLegacyMatch
+        );
+        assert_eq!(
+            decide_text(FilterMode::Legacy, TRAFFIC),
+            Decision::ForwardLegacyMatch
+        );
+        assert_eq!(
+            decide_text(FilterMode::Legacy, CSV),
+            Decision::DropLegacyNoMatch
+        );
     }
 
     #[test]

@@ -53,7 +53,13 @@ impl Pipeline {
     }
 
     /// Parses one frame and, if the filter keeps it, appends it to `batch`.
-    pub fn process(&self, frame: &[u8], peer: std::net::IpAddr, received_at: OffsetDateTime, batch: &mut Batch) {
+    pub fn process(
+        &self,
+        frame: &[u8],
+        peer: std::net::IpAddr,
+        received_at: OffsetDateTime,
+        batch: &mut Batch,
+    ) {
         let (text, lossy) = match String::from_utf8_lossy(frame) {
             Cow::Borrowed(text) => (Cow::Borrowed(text), false),
             owned => (owned, true),

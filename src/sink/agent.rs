@@ -98,13 +98,17 @@ impl AgentSink {
 
     fn remember(&mut self, batch: Batch) {
         self.window_bytes += batch.data.len();
-        self.window.push_back(Written { batch, at: Instant::now() });
+        self.window.push_back(Written {
+            batch,
+            at: Instant::now(),
+        });
         self.trim_window();
     }
 
     fn trim_window(&mut self) {
         while let Some(oldest) = self.window.front() {
-            let too_big = self.window_bytes > self.config.resend_window_bytes && self.window.len() > 1;
+            let too_big =
+                self.window_bytes > self.config.resend_window_bytes && self.window.len() > 1;
             if !too_big && oldest.at.elapsed() < RESEND_WINDOW_AGE {
                 break;
             }
@@ -150,7 +154,9 @@ impl AgentSink {
     async fn try_connect(&mut self, address: SocketAddr) -> std::io::Result<TcpStream> {
         let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
         stream.set_nodelay(false)?;
         self.trim_window();
         for written in &self.window {
@@ -159,7 +165,10 @@ impl AgentSink {
         let resent: u64 = self.window.iter().map(|w| w.batch.events).sum();
         if resent > 0 {
             self.metrics.sink.resent_events.add(resent);
-            tracing::info!(events = resent, "re-sent the events written just before the connection broke");
+            tracing::info!(
+                events = resent,
+                "re-sent the events written just before the connection broke"
+            );
         }
         Ok(stream)
     }
@@ -171,7 +180,12 @@ async fn watch_for_close(stream: &mut TcpStream) -> std::io::Error {
     let mut byte = [0u8; 1];
     loop {
         match stream.read(&mut byte).await {
-            Ok(0) => return std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed by the agent"),
+            Ok(0) => {
+                return std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "closed by the agent",
+                )
+            }
             Ok(_) => continue,
             Err(error) => return error,
         }

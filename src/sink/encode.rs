@@ -185,7 +185,10 @@ mod tests {
             TRADITIONAL_LEGACY,
             "<14>1 2026-11-22T09:57:41.5+01:00 PA-VM logforwarder 7 panwlogs - CEF:0|V|P|1|2|N|3|a=b",
         );
-        assert_eq!(out, "<14>Nov 22 09:57:41 PA-VM logforwarder[7]: CEF:0|V|P|1|2|N|3|a=b\n");
+        assert_eq!(
+            out,
+            "<14>Nov 22 09:57:41 PA-VM logforwarder[7]: CEF:0|V|P|1|2|N|3|a=b\n"
+        );
     }
 
     #[test]
@@ -199,23 +202,41 @@ mod tests {
         let tag = "a".repeat(40);
         let text = format!("<14>Nov 22 10:00:00 h {tag}: CEF:0|V|P|1|2|N|3|a=b");
         let legacy = encode(TRADITIONAL_LEGACY, &text);
-        assert!(legacy.contains(&format!(" {} CEF:0", "a".repeat(32))), "{legacy}");
-        let ama = encode(Encoder { agent: Agent::Ama, ..TRADITIONAL_LEGACY }, &text);
+        assert!(
+            legacy.contains(&format!(" {} CEF:0", "a".repeat(32))),
+            "{legacy}"
+        );
+        let ama = encode(
+            Encoder {
+                agent: Agent::Ama,
+                ..TRADITIONAL_LEGACY
+            },
+            &text,
+        );
         assert!(ama.contains(&format!(" {tag}: CEF:0")), "{ama}");
     }
 
     #[test]
     fn raw_format_is_byte_identical_and_octet_counting_counts_bytes() {
         let text = "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|Né|3|a=b";
-        let raw = Encoder { format: OutputFormat::Raw, ..TRADITIONAL_LEGACY };
+        let raw = Encoder {
+            format: OutputFormat::Raw,
+            ..TRADITIONAL_LEGACY
+        };
         assert_eq!(encode(raw, text), format!("{text}\n"));
-        let octet = Encoder { framing: OutputFraming::OctetCounted, ..raw };
+        let octet = Encoder {
+            framing: OutputFraming::OctetCounted,
+            ..raw
+        };
         assert_eq!(encode(octet, text), format!("{} {text}", text.len()));
     }
 
     #[test]
     fn embedded_line_feeds_cannot_split_an_lf_framed_message() {
-        let raw = Encoder { format: OutputFormat::Raw, ..TRADITIONAL_LEGACY };
+        let raw = Encoder {
+            format: OutputFormat::Raw,
+            ..TRADITIONAL_LEGACY
+        };
         assert_eq!(encode(raw, "a\nb"), "a#012b\n");
     }
 }

@@ -114,8 +114,12 @@ pub async fn serve_connection(
                 Frame::Message(bytes) => {
                     metrics.frames.inc();
                     metrics.bytes.add(bytes.len() as u64);
-                    shared.pipeline.process(&bytes, peer.ip(), received_at, &mut batch);
-                    if batch.is_full() && shared.queue.send(std::mem::take(&mut batch)).await.is_err() {
+                    shared
+                        .pipeline
+                        .process(&bytes, peer.ip(), received_at, &mut batch);
+                    if batch.is_full()
+                        && shared.queue.send(std::mem::take(&mut batch)).await.is_err()
+                    {
                         break;
                     }
                 }

@@ -20,7 +20,11 @@ pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> 
     let address = config.address;
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
+        let socket = Socket::new(
+            Domain::for_address(address),
+            Type::DGRAM,
+            Some(Protocol::UDP),
+        )?;
         if address.is_ipv6() {
             // IPv4 has its own listener; without V6ONLY, [::]:514 would collide with 0.0.0.0:514.
             socket.set_only_v6(true)?;
@@ -46,7 +50,13 @@ pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> 
 
 /// Receives datagrams until `stop` fires. Whatever is ready is read in one go (without waiting)
 /// and queued as one batch.
-pub async fn serve(socket: UdpSocket, config: Listener, index: usize, shared: SharedRef, stop: CancellationToken) {
+pub async fn serve(
+    socket: UdpSocket,
+    config: Listener,
+    index: usize,
+    shared: SharedRef,
+    stop: CancellationToken,
+) {
     let metrics = &shared.pipeline.metrics.listeners[index];
     // One byte more than allowed, so that an oversized datagram shows as such instead of truncated.
     let mut buffer = vec![0u8; config.max_message_bytes + 1];
@@ -79,7 +89,9 @@ pub async fn serve(socket: UdpSocket, config: Listener, index: usize, shared: Sh
             }
             let message = trim_trailer(&buffer[..len]);
             if !message.is_empty() {
-                shared.pipeline.process(message, peer.ip(), received_at, &mut batch);
+                shared
+                    .pipeline
+                    .process(message, peer.ip(), received_at, &mut batch);
             }
         }
         if datagrams > 0 && batch.events > 0 {
@@ -127,8 +139,12 @@ impl UdpDropReader {
         for line in tables.iter().flat_map(|table| table.lines().skip(1)) {
             // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(inode), Some(drops)) = (fields.get(9), fields.last()) else { continue };
-            let (Ok(inode), Ok(drops)) = (inode.parse::<u64>(), drops.parse::<u64>()) else { continue };
+            let (Some(inode), Some(drops)) = (fields.get(9), fields.last()) else {
+                continue;
+            };
+            let (Ok(inode), Ok(drops)) = (inode.parse::<u64>(), drops.parse::<u64>()) else {
+                continue;
+            };
             for (listener, _) in self.sockets.iter().filter(|(_, ino)| *ino == inode) {
                 match totals.iter_mut().find(|(name, _)| name == listener) {
                     Some((_, total)) => *total += drops,

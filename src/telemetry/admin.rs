@@ -33,12 +33,18 @@ pub async fn serve(
         let metrics = metrics.clone();
         let udp_drops = udp_drops.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics, &udp_drops)).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics, &udp_drops))
+                    .await;
         });
     }
 }
 
-async fn answer(mut stream: TcpStream, metrics: &Metrics, udp_drops: &UdpDropReader) -> std::io::Result<()> {
+async fn answer(
+    mut stream: TcpStream,
+    metrics: &Metrics,
+    udp_drops: &UdpDropReader,
+) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < MAX_REQUEST {
@@ -57,12 +63,24 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics, udp_drops: &UdpDropRea
         ),
         l if l.starts_with(b"GET /health ") => {
             if metrics.sink.connected.get() > 0 {
-                ("200 OK", "text/plain", "ok: connected to the sink\n".to_string())
+                (
+                    "200 OK",
+                    "text/plain",
+                    "ok: connected to the sink\n".to_string(),
+                )
             } else {
-                ("503 Service Unavailable", "text/plain", "degraded: not connected to the sink\n".to_string())
+                (
+                    "503 Service Unavailable",
+                    "text/plain",
+                    "degraded: not connected to the sink\n".to_string(),
+                )
             }
         }
-        _ => ("404 Not Found", "text/plain", "GET /metrics or /health\n".to_string()),
+        _ => (
+            "404 Not Found",
+            "text/plain",
+            "GET /metrics or /health\n".to_string(),
+        ),
     };
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",

@@ -107,7 +107,10 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(listener_names: Vec<String>, sink_name: String) -> Self {
         Metrics {
-            listeners: listener_names.into_iter().map(ListenerMetrics::new).collect(),
+            listeners: listener_names
+                .into_iter()
+                .map(ListenerMetrics::new)
+                .collect(),
             parse: ParseMetrics::default(),
             filter: Default::default(),
             sink: SinkMetrics::default(),
@@ -127,14 +130,42 @@ impl Metrics {
     pub fn render(&self, udp_kernel_drops: &[(String, u64)]) -> String {
         let mut out = String::with_capacity(4096);
         let listener_counters: [(&str, &str, fn(&ListenerMetrics) -> u64); 8] = [
-            ("cefrelay_received_frames_total", "Frames received", |l| l.frames.get()),
-            ("cefrelay_received_bytes_total", "Bytes of frames received", |l| l.bytes.get()),
-            ("cefrelay_malformed_frames_total", "Frames that broke the framing rules", |l| l.malformed.get()),
-            ("cefrelay_oversized_frames_total", "Frames over max_message_bytes, discarded", |l| l.oversized.get()),
-            ("cefrelay_connections_total", "Connections accepted", |l| l.connections_total.get()),
-            ("cefrelay_connections_rejected_total", "Connections refused at max_connections", |l| l.connections_rejected.get()),
-            ("cefrelay_tls_handshake_failures_total", "TLS handshakes that failed or timed out", |l| l.tls_handshake_failures.get()),
-            ("cefrelay_queue_full_drops_total", "UDP messages dropped because the sink queue was full", |l| l.queue_full_drops.get()),
+            ("cefrelay_received_frames_total", "Frames received", |l| {
+                l.frames.get()
+            }),
+            (
+                "cefrelay_received_bytes_total",
+                "Bytes of frames received",
+                |l| l.bytes.get(),
+            ),
+            (
+                "cefrelay_malformed_frames_total",
+                "Frames that broke the framing rules",
+                |l| l.malformed.get(),
+            ),
+            (
+                "cefrelay_oversized_frames_total",
+                "Frames over max_message_bytes, discarded",
+                |l| l.oversized.get(),
+            ),
+            ("cefrelay_connections_total", "Connections accepted", |l| {
+                l.connections_total.get()
+            }),
+            (
+                "cefrelay_connections_rejected_total",
+                "Connections refused at max_connections",
+                |l| l.connections_rejected.get(),
+            ),
+            (
+                "cefrelay_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out",
+                |l| l.tls_handshake_failures.get(),
+            ),
+            (
+                "cefrelay_queue_full_drops_total",
+                "UDP messages dropped because the sink queue was full",
+                |l| l.queue_full_drops.get(),
+            ),
         ];
         for (name, help, value) in listener_counters {
             header(&mut out, name, help, "counter");
@@ -142,7 +173,12 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
             }
         }
-        header(&mut out, "cefrelay_connections_active", "Open connections", "gauge");
+        header(
+            &mut out,
+            "cefrelay_connections_active",
+            "Open connections",
+            "gauge",
+        );
         for l in &self.listeners {
             let _ = writeln!(
                 out,
@@ -151,28 +187,76 @@ impl Metrics {
                 l.connections_active.get()
             );
         }
-        header(&mut out, "cefrelay_udp_kernel_drops", "Datagrams the kernel dropped on our UDP sockets (/proc/net/udp)", "gauge");
+        header(
+            &mut out,
+            "cefrelay_udp_kernel_drops",
+            "Datagrams the kernel dropped on our UDP sockets (/proc/net/udp)",
+            "gauge",
+        );
         for (listener, drops) in udp_kernel_drops {
-            let _ = writeln!(out, "cefrelay_udp_kernel_drops{{listener=\"{listener}\"}} {drops}");
+            let _ = writeln!(
+                out,
+                "cefrelay_udp_kernel_drops{{listener=\"{listener}\"}} {drops}"
+            );
         }
 
-        header(&mut out, "cefrelay_parsed_total", "Messages by syslog header format", "counter");
+        header(
+            &mut out,
+            "cefrelay_parsed_total",
+            "Messages by syslog header format",
+            "counter",
+        );
         for (format, counter) in [
             ("rfc3164", &self.parse.rfc3164),
             ("rfc5424", &self.parse.rfc5424),
             ("none", &self.parse.no_header),
         ] {
-            let _ = writeln!(out, "cefrelay_parsed_total{{format=\"{format}\"}} {}", counter.get());
+            let _ = writeln!(
+                out,
+                "cefrelay_parsed_total{{format=\"{format}\"}} {}",
+                counter.get()
+            );
         }
-        header(&mut out, "cefrelay_cef_total", "Messages carrying a CEF marker, by validity", "counter");
-        let _ = writeln!(out, "cefrelay_cef_total{{result=\"valid\"}} {}", self.parse.cef_valid.get());
-        let _ = writeln!(out, "cefrelay_cef_total{{result=\"invalid\"}} {}", self.parse.cef_invalid.get());
-        header(&mut out, "cefrelay_invalid_utf8_total", "Messages decoded lossily", "counter");
-        let _ = writeln!(out, "cefrelay_invalid_utf8_total {}", self.parse.invalid_utf8.get());
+        header(
+            &mut out,
+            "cefrelay_cef_total",
+            "Messages carrying a CEF marker, by validity",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "cefrelay_cef_total{{result=\"valid\"}} {}",
+            self.parse.cef_valid.get()
+        );
+        let _ = writeln!(
+            out,
+            "cefrelay_cef_total{{result=\"invalid\"}} {}",
+            self.parse.cef_invalid.get()
+        );
+        header(
+            &mut out,
+            "cefrelay_invalid_utf8_total",
+            "Messages decoded lossily",
+            "counter",
+        );
+        let _ = writeln!(
+            out,
+            "cefrelay_invalid_utf8_total {}",
+            self.parse.invalid_utf8.get()
+        );
 
-        header(&mut out, "cefrelay_filter_total", "Agent filter decisions by reason", "counter");
+        header(
+            &mut out,
+            "cefrelay_filter_total",
+            "Agent filter decisions by reason",
+            "counter",
+        );
         for decision in Decision::ALL {
-            let action = if decision.forwards() { "forward" } else { "drop" };
+            let action = if decision.forwards() {
+                "forward"
+            } else {
+                "drop"
+            };
             let _ = writeln!(
                 out,
                 "cefrelay_filter_total{{action=\"{action}\",reason=\"{}\"}} {}",
@@ -184,13 +268,48 @@ impl Metrics {
         let sink = &self.sink;
         let sink_label = &self.sink_name;
         for (name, help, kind, value) in [
-            ("cefrelay_sink_sent_events_total", "Events written to the sink", "counter", sink.sent_events.get()),
-            ("cefrelay_sink_sent_bytes_total", "Bytes written to the sink", "counter", sink.sent_bytes.get()),
-            ("cefrelay_sink_send_errors_total", "Connection or write errors", "counter", sink.send_errors.get()),
-            ("cefrelay_sink_reconnects_total", "Connections made after the first", "counter", sink.reconnects.get()),
-            ("cefrelay_sink_resent_events_total", "Events sent again after a broken connection (possible duplicates)", "counter", sink.resent_events.get()),
-            ("cefrelay_sink_queue_depth", "Events waiting for the sink", "gauge", sink.queue_depth.get()),
-            ("cefrelay_sink_connected", "1 while connected to the sink", "gauge", sink.connected.get()),
+            (
+                "cefrelay_sink_sent_events_total",
+                "Events written to the sink",
+                "counter",
+                sink.sent_events.get(),
+            ),
+            (
+                "cefrelay_sink_sent_bytes_total",
+                "Bytes written to the sink",
+                "counter",
+                sink.sent_bytes.get(),
+            ),
+            (
+                "cefrelay_sink_send_errors_total",
+                "Connection or write errors",
+                "counter",
+                sink.send_errors.get(),
+            ),
+            (
+                "cefrelay_sink_reconnects_total",
+                "Connections made after the first",
+                "counter",
+                sink.reconnects.get(),
+            ),
+            (
+                "cefrelay_sink_resent_events_total",
+                "Events sent again after a broken connection (possible duplicates)",
+                "counter",
+                sink.resent_events.get(),
+            ),
+            (
+                "cefrelay_sink_queue_depth",
+                "Events waiting for the sink",
+                "gauge",
+                sink.queue_depth.get(),
+            ),
+            (
+                "cefrelay_sink_connected",
+                "1 while connected to the sink",
+                "gauge",
+                sink.connected.get(),
+            ),
         ] {
             header(&mut out, name, help, kind);
             let _ = writeln!(out, "{name}{{sink=\"{sink_label}\"}} {value}");

@@ -95,14 +95,22 @@ impl Agent {
                                 match reader.read_line(&mut line) {
                                     Ok(0) => break,
                                     Ok(_) if line.ends_with('\n') => {
-                                        lines.lock().expect("lock").push(line.trim_end_matches('\n').to_string());
+                                        lines
+                                            .lock()
+                                            .expect("lock")
+                                            .push(line.trim_end_matches('\n').to_string());
                                         line.clear();
                                         if !delay_per_line.is_zero() {
                                             thread::sleep(delay_per_line);
                                         }
                                     }
                                     Ok(_) => {}
-                                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                                    Err(e)
+                                        if matches!(
+                                            e.kind(),
+                                            std::io::ErrorKind::WouldBlock
+                                                | std::io::ErrorKind::TimedOut
+                                        ) => {}
                                     Err(_) => break,
                                 }
                             }
@@ -115,7 +123,12 @@ impl Agent {
                 let _ = reader.join();
             }
         });
-        Agent { address: SocketAddr::from(([127, 0, 0, 1], port)), lines, stop, thread: Some(thread) }
+        Agent {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            lines,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     pub fn count(&self) -> usize {
@@ -169,7 +182,11 @@ impl Relay {
         let port = free_port();
         let path = dir.join("cefrelay.toml");
         std::fs::write(&path, toml.replace("{port}", &port.to_string())).expect("write config");
-        Self::spawn(port, agent_port, &["--config", path.to_str().expect("utf-8 path")])
+        Self::spawn(
+            port,
+            agent_port,
+            &["--config", path.to_str().expect("utf-8 path")],
+        )
     }
 
     fn spawn(port: u16, agent_port: u16, args: &[&str]) -> Relay {
@@ -192,10 +209,14 @@ impl Relay {
 
     pub fn try_metrics(&self) -> Option<String> {
         let mut stream = TcpStream::connect_timeout(&self.admin, Duration::from_secs(2)).ok()?;
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
-        response.split_once("\r\n\r\n").map(|(_, body)| body.to_string())
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
     }
 
     /// The value of one sample, e.g. `cefrelay_filter_total{action="drop",reason="traffic"}`;
@@ -205,7 +226,9 @@ impl Relay {
         text.lines()
             .filter(|line| !line.starts_with('#'))
             .filter_map(|line| line.rsplit_once(' '))
-            .filter(|(name, _)| *name == sample || (!sample.contains('{') && name.split('{').next() == Some(sample)))
+            .filter(|(name, _)| {
+                *name == sample || (!sample.contains('{') && name.split('{').next() == Some(sample))
+            })
             .filter_map(|(_, value)| value.parse::<u64>().ok())
             .sum()
     }

@@ -189,18 +189,18 @@ pub fn parse_in_message(text: &str) -> Option<Result<Cef<'_>, CefError>> {
     let at = match find_cef(text) {
         Some(at) => at,
         None => {
-            if let Some(at) = text.find(MARKER) {
+            let start = text.len() - text.trim_start().len();
+            let rest = &text[start..];
+            if rest.starts_with("0|") || rest.starts_with("1|") {
+                start
+            } else {
+                // A marker without a version after it: CEF was meant, but it is broken.
+                let at = text.find(MARKER)?;
                 return Some(Err(CefError {
                     offset: at,
                     kind: CefErrorKind::InvalidVersion,
                 }));
             }
-            let start = text.len() - text.trim_start().len();
-            let rest = &text[start..];
-            if !(rest.starts_with("0|") || rest.starts_with("1|")) {
-                return None;
-            }
-            start
         }
     };
     Some(parse_cef(&text[at..]).map_err(|error| CefError {

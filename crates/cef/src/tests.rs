@@ -181,6 +181,15 @@ fn mock_message_of_cef_troubleshoot() {
     assert_eq!(cef.extensions.len(), 8);
     // And without the marker, as the agent sees the MSG after the `CEF:` tag.
     assert_eq!(parse_in_message(MOCK).unwrap().unwrap(), cef);
+    // A prefix-less record whose values mention "CEF:" is still that record.
+    let mentions = "0|v|p|1|s|n|3|msg=see CEF: spec";
+    assert_eq!(
+        parse_in_message(mentions)
+            .unwrap()
+            .unwrap()
+            .extension("msg"),
+        Some("see CEF: spec")
+    );
 }
 
 #[test]
