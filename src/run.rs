@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use socket2::{Domain, Socket, Type};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError, Protocol};
 use crate::pipeline::Pipeline;
 use crate::sink::agent::AgentSink;
 use crate::source::tcp::TcpSource;
+use crate::source::tls::TlsTerminator;
 use crate::source::udp::{self, UdpDropReader};
 use crate::source::Shared;
 use crate::telemetry::{self, admin, metrics::Metrics};
@@ -46,7 +47,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         .thread_name("cefrelay")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, || effective_config(args)))
 }
 
 /// Why binding failed, and for port 514 exactly how to allow it.
@@ -80,7 +81,11 @@ fn bind_tcp(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve(config: Config) -> anyhow::Result<u8> {
+/// `reload` reads the configuration again (file and flags), for SIGHUP.
+async fn serve(
+    config: Config,
+    reload: impl Fn() -> Result<Config, ConfigError>,
+) -> anyhow::Result<u8> {
     let listener_names: Vec<String> = config.listeners.iter().map(|l| l.name()).collect();
     let sink_address = config.forward.addresses.first().copied();
     let sink_name = format!(
@@ -100,6 +105,7 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
     let tasks = TaskTracker::new();
     let mut udp_drops = UdpDropReader::default();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut tls_listeners = Vec::new();
     for (index, listener) in config.listeners.iter().enumerate() {
         let name = listener.name();
         match listener.protocol {
@@ -122,17 +128,30 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
                     ));
                 }
             }
-            Protocol::Tcp => {
+            Protocol::Tcp | Protocol::Tls => {
+                let tls = match &listener.tls {
+                    None => None,
+                    Some(settings) => {
+                        match TlsTerminator::load(settings) {
+                            Ok(terminator) => Some(Arc::new(terminator)),
+                            Err(error) => {
+                                eprintln!("cefrelay: bad configuration: listener[{index}] {name}: {error:#}");
+                                return Ok(EXIT_BAD_CONFIG);
+                            }
+                        }
+                    }
+                };
+                tls_listeners.extend(tls.iter().map(|t| (name.clone(), t.clone())));
                 let bound = bind_tcp(listener.address)
                     .map_err(|e| bind_error(&listener.protocol, listener.address, e))?;
                 let source = TcpSource {
                     listener: bound,
                     config: listener.clone(),
                     index,
+                    tls,
                 };
                 tasks.spawn(source.run(shared.clone(), stop.clone(), tasks.clone()));
             }
-            Protocol::Tls => bail!("{name}: TLS listeners are not available in this build yet"),
         }
         tracing::info!(listener = %name, "listening");
     }
@@ -154,15 +173,25 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
     let sink = tokio::spawn(
         AgentSink::new(config.forward.clone(), metrics.clone()).run(queue_rx, abort_sink.clone()),
     );
+    let pipeline_for_reload = shared.clone();
     drop(shared);
 
     let mut terminate =
         signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+    let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => {
+                apply_reload(&config, reload(), &pipeline_for_reload.pipeline, &tls_listeners);
+                metrics.reloads.inc();
+            }
+        }
     }
+    // Listener tasks hold the queue's senders; this one must go too for the sink to see the end.
+    drop(pipeline_for_reload);
     tracing::info!(
         grace_secs = config.shutdown_grace.as_secs(),
         "stopping: no new data accepted, draining the queue to the agent"
@@ -194,6 +223,42 @@ async fn serve(config: Config) -> anyhow::Result<u8> {
         () = second_signal => {
             tracing::warn!("second signal: exiting at once");
             Ok(130)
+        }
+    }
+}
+
+/// SIGHUP: re-read the configuration and the certificates. The filter changes at once; TLS
+/// certificates are used by new connections (open ones keep theirs); listener and forward changes
+/// need a restart, which the log says. A configuration that does not validate changes nothing.
+fn apply_reload(
+    running: &Config,
+    reloaded: Result<Config, ConfigError>,
+    pipeline: &Pipeline,
+    tls_listeners: &[(String, Arc<TlsTerminator>)],
+) {
+    match reloaded {
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: configuration not reloaded, the running one stays");
+        }
+        Ok(fresh) => {
+            let filter = fresh.filter;
+            if filter != pipeline.filter() {
+                tracing::info!(?filter, "SIGHUP: agent filter changed");
+                pipeline.set_filter(filter);
+            }
+            if fresh.listeners != running.listeners || fresh.forward != running.forward {
+                tracing::warn!(
+                    "SIGHUP: listener or forward settings changed; restart cefrelay to apply them"
+                );
+            }
+        }
+    }
+    for (name, terminator) in tls_listeners {
+        match terminator.reload() {
+            Ok(()) => tracing::info!(listener = %name, "SIGHUP: TLS certificates reloaded"),
+            Err(error) => {
+                tracing::error!(listener = %name, error = format!("{error:#}"), "SIGHUP: TLS certificates not reloaded, the old ones stay")
+            }
         }
     }
 }

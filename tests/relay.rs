@@ -274,3 +274,43 @@ fn bad_config_exits_64_naming_key_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sighup_reloads_the_filter_and_a_bad_file_changes_nothing() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[filter]\nmode = \"cef\"\n";
+    let relay = Relay::with_config(agent.address.port(), config, dir.path());
+    let plain = |n: usize| format!("<13>Nov 22 10:00:00 host app: not CEF {n}");
+    let path = dir.path().join("cefrelay.toml");
+    let listen = format!("tcp://127.0.0.1:{}", relay.port);
+
+    send_lines(&relay, &[plain(1), cef_threat(1)]);
+    assert!(wait_until(PATIENCE, || agent.count() >= 1));
+
+    // A file that does not validate: the running configuration stays.
+    std::fs::write(&path, "[filter]\nmode = \"nonsense\"\n").expect("write config");
+    relay.signal("HUP");
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_config_reloads_total")
+        >= 1));
+    send_lines(&relay, &[plain(2), cef_threat(2)]);
+    assert!(wait_until(PATIENCE, || agent.count() >= 2));
+
+    std::fs::write(
+        &path,
+        format!("[[listener]]\naddress = \"{listen}\"\n[filter]\nmode = \"all\"\n"),
+    )
+    .expect("write config");
+    relay.signal("HUP");
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_config_reloads_total")
+        >= 2));
+    send_lines(&relay, &[plain(3), cef_threat(3)]);
+    assert!(wait_until(PATIENCE, || agent.count() >= 4));
+    let lines = agent.lines();
+    assert!(!lines
+        .iter()
+        .any(|l| l.ends_with("not CEF 1") || l.ends_with("not CEF 2")));
+    assert!(lines.iter().any(|l| l.ends_with("not CEF 3")), "{lines:?}");
+}

@@ -44,7 +44,7 @@ impl fmt::Display for Protocol {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
     pub protocol: Protocol,
     pub address: SocketAddr,
@@ -58,7 +58,7 @@ pub struct Listener {
     pub tls: Option<Tls>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -80,6 +80,15 @@ pub enum FilterMode {
     Legacy,
     /// Everything.
     All,
+}
+
+impl FilterMode {
+    pub const ALL: [FilterMode; 4] = [
+        FilterMode::Cef,
+        FilterMode::CefAll,
+        FilterMode::Legacy,
+        FilterMode::All,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -105,7 +114,7 @@ pub enum OutputFraming {
     OctetCounted,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Forward {
     pub agent: Agent,
     pub protocol: Protocol,

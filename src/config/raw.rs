@@ -148,6 +148,14 @@ impl Validator<'_> {
         }
     }
 
+    /// A path from the file, relative to the file's directory unless absolute.
+    fn beside_file(&self, path: &Path) -> PathBuf {
+        match self.file.parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
     fn positive(&self, key: String, value: &Spanned<usize>) -> Result<usize, ConfigError> {
         match *value.get_ref() {
             0 => Err(self.error(key, Some(value.span()), "must be greater than 0".into())),
@@ -170,9 +178,12 @@ impl Validator<'_> {
         let tls_keys = [&raw.tls_cert, &raw.tls_key, &raw.tls_client_ca];
         let tls = match (&raw.tls_cert, &raw.tls_key) {
             (Some(cert), Some(key_file)) if protocol == Protocol::Tls => Some(Tls {
-                cert: cert.get_ref().clone(),
-                key: key_file.get_ref().clone(),
-                client_ca: raw.tls_client_ca.as_ref().map(|ca| ca.get_ref().clone()),
+                cert: self.beside_file(cert.get_ref()),
+                key: self.beside_file(key_file.get_ref()),
+                client_ca: raw
+                    .tls_client_ca
+                    .as_ref()
+                    .map(|ca| self.beside_file(ca.get_ref())),
                 handshake_timeout: Duration::from_secs(
                     raw.tls_handshake_timeout_secs.unwrap_or(10),
                 ),

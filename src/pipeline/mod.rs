@@ -5,6 +5,7 @@
 pub mod filter;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -34,7 +35,8 @@ impl Batch {
 }
 
 pub struct Pipeline {
-    filter: FilterMode,
+    /// Swapped by a SIGHUP reload while frames flow, hence an atomic.
+    filter: AtomicU8,
     encoder: Encoder,
     pub metrics: Arc<Metrics>,
 }
@@ -42,7 +44,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
         Pipeline {
-            filter: config.filter,
+            filter: AtomicU8::new(config.filter as u8),
             encoder: Encoder {
                 format: config.forward.format,
                 framing: config.forward.framing,
@@ -50,6 +52,17 @@ impl Pipeline {
             },
             metrics,
         }
+    }
+
+    pub fn filter(&self) -> FilterMode {
+        FilterMode::ALL
+            .into_iter()
+            .find(|mode| *mode as u8 == self.filter.load(Relaxed))
+            .unwrap_or(FilterMode::Cef)
+    }
+
+    pub fn set_filter(&self, mode: FilterMode) {
+        self.filter.store(mode as u8, Relaxed);
     }
 
     /// Parses one frame and, if the filter keeps it, appends it to `batch`.
@@ -82,7 +95,7 @@ impl Pipeline {
             parse.invalid_utf8.inc();
         }
 
-        let decision = filter::decide(self.filter, &event, &text);
+        let decision = filter::decide(self.filter(), &event, &text);
         self.metrics.filter(decision).inc();
         if decision.forwards() {
             let origin = Origin { peer, received_at };

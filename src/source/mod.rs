@@ -1,6 +1,7 @@
 //! Listeners: one per configured address, one task per TCP connection or UDP socket.
 
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 
 use std::sync::Arc;
@@ -20,3 +21,4 @@ pub type SharedRef = Arc<Shared>;
 /// Bad-input warnings: at most one every 10 seconds per kind, with the count held back.
 pub static MALFORMED_WARNING: RateLimited = RateLimited::new(10);
 pub static OVERSIZED_WARNING: RateLimited = RateLimited::new(10);
+pub static HANDSHAKE_WARNING: RateLimited = RateLimited::new(10);

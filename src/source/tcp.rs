@@ -1,4 +1,5 @@
-//! TCP syslog (RFC 6587): octet-counted or LF-framed, decided per frame unless forced.
+//! TCP and TLS syslog (RFC 6587, RFC 5425): octet-counted or LF-framed, decided per frame unless
+//! forced.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::{SharedRef, MALFORMED_WARNING, OVERSIZED_WARNING};
+use super::tls::{Accepted, TlsTerminator};
+use super::{SharedRef, HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING};
 use crate::config::Listener;
 use crate::pipeline::Batch;
 
@@ -26,6 +28,8 @@ pub struct TcpSource {
     pub config: Listener,
     /// Index of this listener's counters in `Metrics::listeners`.
     pub index: usize,
+    /// Set for `tls://` listeners.
+    pub tls: Option<Arc<TlsTerminator>>,
 }
 
 impl TcpSource {
@@ -57,10 +61,34 @@ impl TcpSource {
             let config = self.config.clone();
             let index = self.index;
             let stop = stop.clone();
+            let tls = self.tls.clone();
             let span = tracing::info_span!("connection", %peer);
             tasks.spawn(
                 async move {
-                    serve_connection(stream, peer, &config, index, &shared, &stop).await;
+                    let Some(tls) = tls else {
+                        serve_connection(stream, peer, &config, index, &shared, &stop).await;
+                        return;
+                    };
+                    let accepted = tokio::select! {
+                        accepted = tls.accept(stream) => accepted,
+                        () = stop.cancelled() => return,
+                    };
+                    match accepted {
+                        Ok(Accepted::Tls(stream)) => {
+                            serve_connection(stream, peer, &config, index, &shared, &stop).await
+                        }
+                        Ok(Accepted::Plain(stream)) => {
+                            serve_connection(stream, peer, &config, index, &shared, &stop).await
+                        }
+                        Err(error) => {
+                            shared.pipeline.metrics.listeners[index]
+                                .tls_handshake_failures
+                                .inc();
+                            if let Some(held_back) = HANDSHAKE_WARNING.allow() {
+                                tracing::warn!(%peer, %error, held_back, "TLS handshake failed");
+                            }
+                        }
+                    }
                     drop(permit);
                 }
                 .instrument(span),

@@ -40,6 +40,9 @@ impl Gauge {
     }
 }
 
+/// Reads one counter of a listener, for rendering.
+type ListenerReading = fn(&ListenerMetrics) -> u64;
+
 #[derive(Debug)]
 pub struct ListenerMetrics {
     /// `udp://0.0.0.0:514`
@@ -102,6 +105,8 @@ pub struct Metrics {
     pub sink: SinkMetrics,
     /// Name of the sink for the `sink` label, e.g. `agent tcp://127.0.0.1:25226`.
     pub sink_name: String,
+    /// SIGHUP reloads, successful or not.
+    pub reloads: Counter,
 }
 
 impl Metrics {
@@ -115,6 +120,7 @@ impl Metrics {
             filter: Default::default(),
             sink: SinkMetrics::default(),
             sink_name,
+            reloads: Counter::default(),
         }
     }
 
@@ -129,7 +135,7 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, udp_kernel_drops: &[(String, u64)]) -> String {
         let mut out = String::with_capacity(4096);
-        let listener_counters: [(&str, &str, fn(&ListenerMetrics) -> u64); 8] = [
+        let listener_counters: [(&str, &str, ListenerReading); 8] = [
             ("cefrelay_received_frames_total", "Frames received", |l| {
                 l.frames.get()
             }),
@@ -314,6 +320,13 @@ impl Metrics {
             header(&mut out, name, help, kind);
             let _ = writeln!(out, "{name}{{sink=\"{sink_label}\"}} {value}");
         }
+        header(
+            &mut out,
+            "cefrelay_config_reloads_total",
+            "SIGHUP reloads",
+            "counter",
+        );
+        let _ = writeln!(out, "cefrelay_config_reloads_total {}", self.reloads.get());
         out
     }
 }

@@ -1,0 +1,134 @@
+//! TLS syslog (RFC 5425) on top of the TCP listener: rustls with PEM files, optional client
+//! certificates, a handshake timeout, certificates re-read on SIGHUP, and (opt-in) plain TCP on the
+//! same port told apart by the first byte.
+
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{bail, Context};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Tls;
+
+/// The first byte of every TLS record that opens a connection (a handshake record).
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Terminates TLS for one listener. The rustls configuration sits behind a lock so that SIGHUP can
+/// swap in new certificates: connections already open keep the configuration they started with.
+pub struct TlsTerminator {
+    settings: Tls,
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+/// What the first bytes of a connection on a TLS listener turned out to be.
+pub enum Accepted {
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Plain syslog on a listener with `tls_accept_plain = true`.
+    Plain(TcpStream),
+}
+
+impl TlsTerminator {
+    pub fn load(settings: &Tls) -> anyhow::Result<Self> {
+        Ok(TlsTerminator {
+            current: RwLock::new(Arc::new(server_config(settings)?)),
+            settings: settings.clone(),
+        })
+    }
+
+    /// Re-reads the certificate, key and client CA files. On error the old ones stay in use.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let fresh = Arc::new(server_config(&self.settings)?);
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        Ok(())
+    }
+
+    fn config(&self) -> Arc<ServerConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Runs the handshake (or recognises plain syslog, when allowed) within the handshake timeout.
+    pub async fn accept(&self, stream: TcpStream) -> io::Result<Accepted> {
+        let timeout = self.settings.handshake_timeout;
+        let handshake = async {
+            if self.settings.accept_plain && !starts_with_tls(&stream).await? {
+                return Ok(Accepted::Plain(stream));
+            }
+            let tls = TlsAcceptor::from(self.config()).accept(stream).await?;
+            Ok(Accepted::Tls(Box::new(tls)))
+        };
+        tokio::time::timeout(timeout, handshake)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
+    }
+}
+
+/// Whether the client opened with a TLS handshake record; syslog starts with `<` or a digit.
+async fn starts_with_tls(stream: &TcpStream) -> io::Result<bool> {
+    let mut first = [0u8; 1];
+    match stream.peek(&mut first).await? {
+        0 => Err(io::ErrorKind::UnexpectedEof.into()),
+        _ => Ok(first[0] == TLS_HANDSHAKE_RECORD),
+    }
+}
+
+fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {
+    let certificates = read_certificates(&settings.cert, "tls_cert")?;
+    let key = PrivateKeyDer::from_pem_file(&settings.key).with_context(|| {
+        format!(
+            "tls_key {}: no PEM private key could be read",
+            settings.key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let builder = match &settings.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let mut roots = RootCertStore::empty();
+            for certificate in read_certificates(path, "tls_client_ca")? {
+                roots.add(certificate).with_context(|| {
+                    format!("tls_client_ca {}: unusable CA certificate", path.display())
+                })?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .with_context(|| format!("tls_client_ca {}", path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    builder
+        .with_single_cert(certificates, key)
+        .with_context(|| {
+            format!(
+                "tls_cert {} and tls_key {} do not make a usable pair",
+                settings.cert.display(),
+                settings.key.display()
+            )
+        })
+}
+
+fn read_certificates(path: &Path, key: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certificates = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("{key} {}: cannot read", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{key} {}: not PEM certificates", path.display()))?;
+    if certificates.is_empty() {
+        bail!("{key} {}: no certificate in the file", path.display());
+    }
+    Ok(certificates)
+}

@@ -1,0 +1,272 @@
+//! TLS listeners (RFC 5425), black-box: the real binary, real sockets on 127.0.0.1, certificates
+//! made for each test by rcgen, and a rustls client.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{cef_threat, wait_until, Agent, Relay, PATIENCE};
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A certificate authority that signs the server's and clients' certificates.
+struct Ca {
+    issuer: Issuer<'static, KeyPair>,
+    pem: String,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().expect("CA key");
+        let cert = params.self_signed(&key).expect("CA certificate");
+        Ca {
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf certificate and its key, as PEM.
+    fn issue(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).expect("leaf params");
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().expect("leaf key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("leaf certificate");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// Writes the server certificate and key into `dir` (server.pem, server.key).
+fn write_server_files(dir: &Path, ca: &Ca) {
+    let (cert, key) = ca.issue(
+        &["127.0.0.1", "localhost"],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    std::fs::write(dir.join("server.pem"), cert).expect("write cert");
+    std::fs::write(dir.join("server.key"), key).expect("write key");
+}
+
+fn tls_config(extra: &str) -> String {
+    format!(
+        "[[listener]]\naddress = \"tls://127.0.0.1:{{port}}\"\ntls_cert = \"server.pem\"\ntls_key = \"server.key\"\n{extra}\n[filter]\nmode = \"cef-all\"\n"
+    )
+}
+
+fn client_config(ca: &Ca, client: Option<(String, String)>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(ca.pem.as_bytes()).expect("CA PEM"))
+        .expect("add CA");
+    let builder =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_root_certificates(roots);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from_pem_slice(cert.as_bytes()).expect("client cert")],
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).expect("client key"),
+            )
+            .expect("client auth"),
+    };
+    Arc::new(config)
+}
+
+fn connect(relay: &Relay, config: Arc<ClientConfig>) -> StreamOwned<ClientConnection, TcpStream> {
+    let name = ServerName::try_from("127.0.0.1").expect("server name");
+    let connection = ClientConnection::new(config, name).expect("client connection");
+    let socket = TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    StreamOwned::new(connection, socket)
+}
+
+fn send(stream: &mut impl Write, ids: std::ops::Range<usize>) -> std::io::Result<()> {
+    for id in ids {
+        stream.write_all(format!("{}\n", cef_threat(id)).as_bytes())?;
+    }
+    stream.flush()
+}
+
+fn delivered(agent: &Agent, id: usize) -> bool {
+    let marker = format!("externalId={id}");
+    agent.lines().iter().any(|line| line.ends_with(&marker))
+}
+
+#[test]
+fn tls_frames_reach_the_agent() {
+    let agent = Agent::start(common::free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("test CA");
+    write_server_files(dir.path(), &ca);
+    let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
+
+    let mut stream = connect(&relay, client_config(&ca, None));
+    send(&mut stream, 0..200).expect("send over TLS");
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 200),
+        "got {}",
+        agent.count()
+    );
+    assert!((0..200).all(|id| delivered(&agent, id)));
+    assert_eq!(relay.metric("cefrelay_tls_handshake_failures_total"), 0);
+}
+
+#[test]
+fn mutual_tls_rejects_a_client_without_a_valid_certificate() {
+    let agent = Agent::start(common::free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("test CA");
+    write_server_files(dir.path(), &ca);
+    std::fs::write(dir.path().join("clients.pem"), &ca.pem).expect("write client CA");
+    let relay = Relay::with_config(
+        agent.address.port(),
+        &tls_config("tls_client_ca = \"clients.pem\""),
+        dir.path(),
+    );
+
+    // No certificate at all, then one from a CA the relay does not trust.
+    let mut anonymous = connect(&relay, client_config(&ca, None));
+    let _ = send(&mut anonymous, 0..10);
+    let _ = anonymous.read(&mut [0u8; 16]);
+    let stranger = Ca::new("other CA").issue(&["client"], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut untrusted = connect(&relay, client_config(&ca, Some(stranger)));
+    let _ = send(&mut untrusted, 10..20);
+    let _ = untrusted.read(&mut [0u8; 16]);
+    assert!(
+        wait_until(PATIENCE, || relay
+            .metric("cefrelay_tls_handshake_failures_total")
+            >= 2),
+        "both handshakes must fail"
+    );
+
+    // A client with a certificate from the trusted CA gets through.
+    let trusted = ca.issue(&["client"], ExtendedKeyUsagePurpose::ClientAuth);
+    let mut good = connect(&relay, client_config(&ca, Some(trusted)));
+    send(&mut good, 100..150).expect("send with a client certificate");
+    assert!(wait_until(PATIENCE, || agent.count() >= 50));
+    assert!(
+        (0..20).all(|id| !delivered(&agent, id)),
+        "rejected clients delivered data"
+    );
+    assert!((100..150).all(|id| delivered(&agent, id)));
+}
+
+#[test]
+fn tls_garbage_is_counted_and_other_connections_keep_delivering() {
+    let agent = Agent::start(common::free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("test CA");
+    write_server_files(dir.path(), &ca);
+    let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
+
+    let mut good = connect(&relay, client_config(&ca, None));
+    send(&mut good, 0..50).expect("first half");
+    // Plain syslog, and a fake ClientHello record header followed by junk, on the TLS port.
+    let mut plain = relay.tcp();
+    let _ = plain.write_all(cef_threat(900).as_bytes());
+    let _ = plain.write_all(b"\n");
+    let mut junk = relay.tcp();
+    let _ = junk.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 0xde, 0xad, 0xbe, 0xef]);
+    drop(junk);
+    drop(plain);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_tls_handshake_failures_total")
+        >= 2));
+    send(&mut good, 50..100).expect("second half on the same connection");
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 100),
+        "got {}",
+        agent.count()
+    );
+    assert!(
+        !delivered(&agent, 900),
+        "plain text went through a TLS-only port"
+    );
+}
+
+#[test]
+fn plain_and_tls_share_a_port_when_allowed() {
+    let agent = Agent::start(common::free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("test CA");
+    write_server_files(dir.path(), &ca);
+    let relay = Relay::with_config(
+        agent.address.port(),
+        &tls_config("tls_accept_plain = true"),
+        dir.path(),
+    );
+    let mut secure = connect(&relay, client_config(&ca, None));
+    send(&mut secure, 0..20).expect("TLS");
+    let mut plain = relay.tcp();
+    send(&mut plain, 20..40).expect("plain");
+    assert!(wait_until(PATIENCE, || agent.count() >= 40));
+    assert!((0..40).all(|id| delivered(&agent, id)));
+}
+
+#[test]
+fn sighup_reloads_certificates_without_dropping_open_connections() {
+    let agent = Agent::start(common::free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let old_ca = Ca::new("old CA");
+    write_server_files(dir.path(), &old_ca);
+    let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
+    let mut open = connect(&relay, client_config(&old_ca, None));
+    send(&mut open, 0..10).expect("before the reload");
+    assert!(wait_until(PATIENCE, || agent.count() >= 10));
+
+    let new_ca = Ca::new("new CA");
+    write_server_files(dir.path(), &new_ca);
+    relay.signal("HUP");
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_config_reloads_total")
+        >= 1));
+
+    send(&mut open, 10..20).expect("the open connection survives the reload");
+    let mut renewed = connect(&relay, client_config(&new_ca, None));
+    send(&mut renewed, 20..30).expect("a new connection gets the new certificate");
+    assert!(wait_until(PATIENCE, || agent.count() >= 30));
+    assert!((0..30).all(|id| delivered(&agent, id)));
+
+    let mut stale = connect(&relay, client_config(&old_ca, None));
+    let refused = send(&mut stale, 30..31).is_err() || stale.read(&mut [0u8; 1]).is_err();
+    assert!(refused, "a client trusting only the old CA still connected");
+}
+
+#[test]
+fn unreadable_certificate_exits_64_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cefrelay.toml");
+    std::fs::write(
+        &path,
+        "[[listener]]\naddress = \"tls://127.0.0.1:6514\"\ntls_cert = \"missing.pem\"\ntls_key = \"missing.key\"\n",
+    )
+    .expect("write config");
+    let output = common::cefrelay()
+        .args(["run", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run cefrelay");
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tls_cert") && stderr.contains("missing.pem"),
+        "{stderr}"
+    );
+}
