@@ -107,7 +107,9 @@ impl Encoder {
     }
 }
 
-/// The TAG as the sender wrote it (RFC 3164), or rebuilt from APP-NAME and PROCID (RFC 5424).
+/// The TAG as the sender wrote it (RFC 3164), or rebuilt from APP-NAME and PROCID (RFC 5424)
+/// exactly as rsyslog does it: `APP[PROCID]` with no colon, `-` for a NIL APP-NAME (checked against
+/// a real rsyslogd in tests/peers.rs).
 fn tag_of<'a>(event: &Event<'a>) -> Option<std::borrow::Cow<'a, str>> {
     let syslog = &event.syslog;
     if syslog.format == Format::Rfc3164 {
@@ -115,10 +117,13 @@ fn tag_of<'a>(event: &Event<'a>) -> Option<std::borrow::Cow<'a, str>> {
         let tag = syslog.body.get(..tag_len).unwrap_or_default().trim_end();
         return (!tag.is_empty()).then_some(std::borrow::Cow::Borrowed(tag));
     }
-    let app = syslog.app_name?;
+    if syslog.format != Format::Rfc5424 {
+        return None;
+    }
+    let app = syslog.app_name.unwrap_or("-");
     Some(match syslog.procid {
-        Some(pid) => format!("{app}[{pid}]:").into(),
-        None => format!("{app}:").into(),
+        Some(pid) => format!("{app}[{pid}]").into(),
+        None => app.into(),
     })
 }
 
@@ -187,7 +192,7 @@ mod tests {
         );
         assert_eq!(
             out,
-            "<14>Nov 22 09:57:41 PA-VM logforwarder[7]: CEF:0|V|P|1|2|N|3|a=b\n"
+            "<14>Nov 22 09:57:41 PA-VM logforwarder[7] CEF:0|V|P|1|2|N|3|a=b\n"
         );
     }
 

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# End-to-end relay benchmark: the same TCP syslog load through cefrelay, rsyslog and syslog-ng,
+# each configured the way a Sentinel CEF collector is (the cef_installer.py forwarding rule,
+# traditional forward format to the agent port), into the same counting agent stand-in.
+# Prints messages/s, CPU seconds and peak RSS per relay, and cefrelay's ratio to each peer.
+#
+#   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 500000 4)
+#
+# Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
+# generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+messages=${1:-500000}
+connections=${2:-4}
+work=$(mktemp -d /tmp/cefrelay-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+bash .ci/peers
+cargo build --release --locked -q
+cefrelay=$PWD/target/release/cefrelay
+syslog_ng=$PWD/.peers/syslog-ng/usr
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The agent stand-in: counts LF-terminated lines across connections; prints the count on SIGUSR1
+# into $work/count.
+cat >"$work/sink.py" <<'EOF'
+import socket, sys, threading
+port, out = int(sys.argv[1]), sys.argv[2]
+count = 0
+lock = threading.Lock()
+def serve(conn):
+    global count
+    while True:
+        data = conn.recv(1 << 20)
+        if not data:
+            return
+        n = data.count(b"\n")
+        with lock:
+            count += n
+def report():
+    while True:
+        threading.Event().wait(0.05)
+        with lock:
+            value = count
+        with open(out + ".tmp", "w") as f:
+            f.write(str(value))
+        import os; os.replace(out + ".tmp", out)
+threading.Thread(target=report, daemon=True).start()
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port))
+server.listen(64)
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+EOF
+
+wait_port() { # port
+  for _ in $(seq 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+# CPU seconds (user+system) and peak RSS (MiB) of a process.
+usage() { # pid
+  local ticks rss
+  ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
+  rss=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
+  echo "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}') $((rss / 1024))"
+}
+
+run_one() { # name, then the command that starts the relay listening on $listen forwarding to $agent
+  local name=$1; shift
+  local agent listen count_file sink_pid relay_pid start end got
+  agent=$(free_port); listen=$(free_port); count_file="$work/$name.count"
+  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  wait_port "$agent"
+  LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
+  wait_port "$listen"
+  start=$(date +%s.%N)
+  "$cefrelay" send --to "tcp://127.0.0.1:$listen" --count "$messages" --connections "$connections" \
+    --mix threat=100 >"$work/$name.send"
+  got=0
+  for _ in $(seq 6000); do # at most 5 minutes
+    got=$(cat "$count_file" 2>/dev/null || echo 0)
+    [ "$got" -ge "$messages" ] && break
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  read -r cpu rss < <(usage "$relay_pid")
+  kill "$relay_pid" "$sink_pid" 2>/dev/null || true
+  wait "$relay_pid" "$sink_pid" 2>/dev/null || true
+  local rate
+  rate=$(awk -v n="$got" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f", n / (e - s)}')
+  printf '%-10s %10s msg/s  %9s of %s delivered  %6s CPU s  %5s MiB peak RSS\n' \
+    "$name" "$rate" "$got" "$messages" "$cpu" "$rss"
+  echo "$rate" >"$work/$name.rate"
+}
+
+start_cefrelay() {
+  exec "$cefrelay" run --listen "tcp://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
+    --admin "127.0.0.1:$(free_port)"
+}
+
+# rsyslog as cef_installer.py configures it: the CEF/ASA rule to the agent over TCP.
+start_rsyslog() {
+  cat >"$work/rsyslog.conf" <<EOF
+global(workDirectory="$work")
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="$LISTEN")
+if \$rawmsg contains "CEF:" or \$rawmsg contains "ASA-" then {
+  action(type="omfwd" target="127.0.0.1" port="$AGENT" protocol="tcp"
+         template="RSYSLOG_TraditionalForwardFormat")
+  stop
+}
+EOF
+  exec rsyslogd -n -f "$work/rsyslog.conf" -i "$work/rsyslog.pid"
+}
+
+# syslog-ng as Microsoft's security-config-omsagent.conf configures it.
+start_syslog_ng() {
+  cat >"$work/syslog-ng.conf" <<EOF
+@version: 3.38
+options { keep_hostname(yes); };
+source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)); };
+filter f_oms_filter { match("CEF:|ASA-"); };
+destination oms_destination { tcp("127.0.0.1" port($AGENT)); };
+log { source(s_net); filter(f_oms_filter); destination(oms_destination); };
+EOF
+  LD_LIBRARY_PATH="$syslog_ng/lib/syslog-ng" exec "$syslog_ng/sbin/syslog-ng" -F \
+    --module-path="$syslog_ng/lib/syslog-ng/3.38" -f "$work/syslog-ng.conf" \
+    -R "$work/syslog-ng.persist" -p "$work/syslog-ng.pid" -c "$work/syslog-ng.ctl"
+}
+
+echo "relay benchmark: $messages PAN-OS THREAT CEF messages (~1 KB) over $connections TCP connections, $(nproc) cores"
+run_one cefrelay start_cefrelay
+run_one rsyslog start_rsyslog
+run_one syslog-ng start_syslog_ng
+ours=$(cat "$work/cefrelay.rate")
+for peer in rsyslog syslog-ng; do
+  theirs=$(cat "$work/$peer.rate")
+  awk -v a="$ours" -v b="$theirs" -v p="$peer" 'BEGIN {printf "cefrelay / %-9s = %.2fx\n", p, a / b}'
+done

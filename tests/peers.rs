@@ -1,0 +1,150 @@
+//! Real peers from Debian's packages (installed by `.ci/peers`, which `.ci/test` runs):
+//! `logger` sends to the relay exactly as `cef_troubleshoot.py` does, and rsyslog, configured as
+//! `cef_installer.py` leaves it, forwards the same input so that our traditional output can be
+//! compared with the format the agent has always received.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{free_port, wait_until, Agent, Relay, PATIENCE};
+
+/// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
+const MOCK: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";
+
+fn peer(program: &str) -> Command {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{program} is not installed: run `bash .ci/peers` (bash .ci/test does)"
+    );
+    Command::new(program)
+}
+
+fn logger(port: u16, transport: &str) {
+    let status = peer("logger")
+        .args(["-p", "local4.warn", "-t", "CEF:", "-n", "127.0.0.1"])
+        .args(["-P", &port.to_string(), transport, MOCK])
+        .status()
+        .expect("run logger");
+    assert!(status.success());
+}
+
+#[test]
+fn logger_mock_messages_pass_the_filter_over_udp_and_tcp() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &[]);
+    for _ in 0..5 {
+        logger(relay.port, "--udp");
+        logger(relay.port, "--tcp");
+    }
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 10),
+        "got {}",
+        agent.count()
+    );
+    assert_eq!(
+        relay.metric("cefrelay_filter_total{action=\"forward\",reason=\"troubleshoot_mock\"}"),
+        10
+    );
+    for line in agent.lines() {
+        // What the agent's CEF rule looks for: "CEF:" and then "0|".
+        let cef = line.find("CEF:").expect("CEF: in the forwarded line");
+        assert!(
+            line[cef..].contains("0|TestCommonEventFormat|MOCK|"),
+            "{line}"
+        );
+        assert!(line.starts_with("<164>"), "local4.warn is PRI 164: {line}");
+    }
+}
+
+/// rsyslogd in the foreground with the cef_installer.py rule, forwarding in the traditional format.
+fn rsyslog(dir: &Path, listen: u16, agent: u16) -> Child {
+    let config = format!(
+        "global(workDirectory=\"{dir}\")\n\
+         module(load=\"imtcp\")\n\
+         input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{listen}\")\n\
+         if $rawmsg contains \"CEF:\" or $rawmsg contains \"ASA-\" then {{\n\
+           action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{agent}\" protocol=\"tcp\" template=\"RSYSLOG_TraditionalForwardFormat\")\n\
+           stop\n\
+         }}\n",
+        dir = dir.display()
+    );
+    let path = dir.join("rsyslog.conf");
+    std::fs::write(&path, config).expect("write rsyslog.conf");
+    peer("rsyslogd")
+        .arg("-n")
+        .arg("-f")
+        .arg(&path)
+        .arg("-i")
+        .arg(dir.join("rsyslog.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rsyslogd")
+}
+
+#[test]
+fn traditional_output_matches_rsyslogs_forward_format() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ours = Agent::start(free_port(), Duration::ZERO);
+    let theirs = Agent::start(free_port(), Duration::ZERO);
+    let relay = Relay::start(
+        ours.address.port(),
+        &["--agent", "ama", "--filter", "legacy"],
+    );
+    let rsyslog_port = free_port();
+    let mut rsyslogd = rsyslog(dir.path(), rsyslog_port, theirs.address.port());
+    assert!(wait_until(PATIENCE, || std::net::TcpStream::connect((
+        "127.0.0.1",
+        rsyslog_port
+    ))
+    .is_ok()));
+
+    // The shapes PAN-OS and the troubleshooter send (header variants, tags, RFC 5424).
+    let input = [
+        "<14>Nov 22 10:00:00 PA-VM CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.1 externalId=1",
+        "<164>Nov  2 01:02:03 myhost CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|src=1.1.1.1 externalId=2",
+        "<14>Nov 22 10:00:00 fw01.example.com CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|SYSTEM|1|msg=a b c externalId=3",
+        "<13>Nov 22 10:00:00 host app[42]: %ASA-6-302013: Built outbound TCP connection externalId=4",
+        "<14>1 2026-11-22T10:00:00+01:00 PA-VM - - - - CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.9 externalId=5",
+        "<14>1 2026-11-22T10:00:00.123Z fw01 logforwarder 77 panwlogs - CEF:0|Palo Alto Networks|LF|2.0|THREAT|url|3|dtz=UTC externalId=6",
+    ];
+    let payload: String = input.iter().map(|line| format!("{line}\n")).collect();
+    for port in [relay.port, rsyslog_port] {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        std::io::Write::write_all(&mut stream, payload.as_bytes()).expect("send");
+    }
+    let settled = wait_until(PATIENCE, || {
+        ours.count() >= input.len() && theirs.count() >= input.len()
+    });
+    let _ = rsyslogd.kill();
+    let _ = rsyslogd.wait();
+    assert!(
+        settled,
+        "ours {:?}\ntheirs {:?}",
+        ours.lines(),
+        theirs.lines()
+    );
+    let key = |line: &String| {
+        line.rsplit_once("externalId=")
+            .map(|(_, id)| id.to_string())
+            .unwrap_or_default()
+    };
+    let mut ours = ours.lines();
+    let mut theirs = theirs.lines();
+    ours.sort_by_key(key);
+    theirs.sort_by_key(key);
+    let differences: Vec<String> = ours
+        .iter()
+        .zip(&theirs)
+        .filter(|(mine, rsyslogs)| mine != rsyslogs)
+        .map(|(mine, rsyslogs)| format!("ours:    {mine}\nrsyslog: {rsyslogs}"))
+        .collect();
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
