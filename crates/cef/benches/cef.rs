@@ -3,7 +3,8 @@
 
 use std::hint::black_box;
 
-use cefrelay_cef::{encode, parse_cef};
+use cefrelay_cef::{encode, parse_cef, parse_in_message};
+use cefrelay_syslog::{OffsetDateTime, ParseOptions};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 /// A PAN-OS-style THREAT record in CEF, written for this bench from the 10.x template.
@@ -26,6 +27,22 @@ fn bench(c: &mut Criterion) {
     for (name, text) in [("parse_threat_1k", THREAT), ("parse_escaped", ESCAPED)] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| b.iter(|| parse_cef(black_box(text)).unwrap()));
+    }
+    // What the relay does per frame: the syslog header, then the whole CEF record in its body.
+    let options = ParseOptions::new(OffsetDateTime::now_utc());
+    let rfc3164 = format!("<14>Nov 22 10:00:00 PA-VM {THREAT}");
+    let rfc5424 = format!("<14>1 2026-11-22T10:00:00.123+01:00 PA-VM - - - - {THREAT}");
+    for (name, line) in [
+        ("rfc3164_plus_cef_1k", &rfc3164),
+        ("rfc5424_plus_cef_1k", &rfc5424),
+    ] {
+        group.throughput(Throughput::Bytes(line.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let message = cefrelay_syslog::parse(black_box(line), &options);
+                parse_in_message(message.body).map(|cef| cef.map(|c| c.extensions.len()))
+            })
+        });
     }
     let parsed = parse_cef(THREAT).unwrap();
     let mut out = String::with_capacity(THREAT.len() * 2);

@@ -32,8 +32,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use nom::bytes::complete::{escaped, is_not, tag};
-use nom::character::complete::{anychar, char, digit1, space0};
+use nom::bytes::complete::tag;
+use nom::character::complete::{char, digit1, space0};
 use nom::combinator::{map_res, opt};
 use nom::sequence::{delimited, preceded};
 use nom::IResult;
@@ -284,12 +284,26 @@ fn version(input: &str) -> IResult<&str, u32> {
     )(input)
 }
 
-/// One header field up to (not including) the next unescaped `|`, escapes still in place.
+/// One header field up to (not including) the next unescaped `|`, escapes still in place. Fails
+/// on a backslash at the very end, which escapes nothing.
 fn header_field(input: &str) -> IResult<&str, &str> {
-    if input.starts_with('|') || input.is_empty() {
-        return Ok((input, &input[..0]));
+    let bytes = input.as_bytes();
+    let mut at = 0;
+    while let Some(found) = memchr::memchr2(b'|', b'\\', &bytes[at..]) {
+        let found = at + found;
+        if bytes[found] == b'|' {
+            return Ok((&input[found..], &input[..found]));
+        }
+        // Skip the backslash and the (possibly multi-byte) character it escapes.
+        let Some(escaped) = input[found + 1..].chars().next() else {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                &input[found..],
+                nom::error::ErrorKind::Escaped,
+            )));
+        };
+        at = found + 1 + escaped.len_utf8();
     }
-    escaped(is_not("\\|"), '\\', anychar)(input)
+    Ok((&input[input.len()..], input))
 }
 
 /// `\|` → `|`, `\\` → `\`; any other backslash stays.
@@ -313,7 +327,7 @@ fn unescape_value(raw: &str) -> Cow<'_, str> {
 }
 
 fn unescape(raw: &str, meaning: impl Fn(char) -> Option<char>) -> Cow<'_, str> {
-    if !raw.contains('\\') {
+    if memchr::memchr(b'\\', raw.as_bytes()).is_none() {
         return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
@@ -343,33 +357,32 @@ fn key_at_start(bytes: &[u8]) -> bool {
     key_len > 0 && is_key_start(bytes[0]) && bytes.get(key_len) == Some(&b'=')
 }
 
-/// Start of the key that ends just before the `=` at `eq`, if that `=` separates a key from its
-/// value: the key must be non-empty, start with a key start character, and sit at `floor` (the
-/// start of the extension) or right after a space. It never reaches below `floor`.
-fn key_start_before(
-    bytes: &[u8],
-    eq: usize,
-    floor: usize,
-    at_extension_start: bool,
-) -> Option<usize> {
-    let mut start = eq;
-    while start > floor && is_key_byte(bytes[start - 1]) {
-        start -= 1;
+/// Extension key characters: `KEY_START` may begin a key, `KEY_MORE` only continue one.
+const KEY_START: u8 = 2;
+const KEY_MORE: u8 = 1;
+const KEY_CHARS: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut index = 0;
+    while index < 256 {
+        let byte = index as u8;
+        table[index] = if byte.is_ascii_alphanumeric() || byte == b'_' {
+            KEY_START
+        } else if matches!(byte, b'.' | b',' | b'[' | b']') {
+            KEY_MORE
+        } else {
+            0
+        };
+        index += 1;
     }
-    if start == eq || !is_key_start(bytes[start]) {
-        return None;
-    }
-    if start == floor && at_extension_start {
-        return Some(start);
-    }
-    (start > floor && bytes[start - 1] == b' ').then_some(start)
-}
+    table
+};
 
 /// The extension that starts at byte `start` of `input`.
 ///
-/// A single forward pass over the `=` signs: each `=` whose preceding word is a valid key after a
-/// space ends the previous value at that space. (A left-to-right combinator cannot know where a
-/// value ends until it has seen the next key.)
+/// Every `=` is a candidate separator (found with memchr); it ends a key when the run of key
+/// characters before it is non-empty, starts with a key start character and follows a space. The
+/// previous value then ends at that space. (A left-to-right combinator cannot know where a value
+/// ends until it has seen the next key.)
 fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)>, CefError> {
     let bytes = input.as_bytes();
     let leading_spaces = bytes[start..].iter().take_while(|b| **b == b' ').count();
@@ -384,33 +397,45 @@ fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)
         });
     }
 
-    let mut extensions = Vec::with_capacity(32);
-    let mut key_start = start;
-    let mut eq = start + bytes[start..].iter().position(|b| *b == b'=').unwrap_or(0);
-    loop {
-        let key = &input[key_start..eq];
-        let value_start = eq + 1;
-        let mut next = None;
-        let mut search = value_start;
-        while let Some(offset) = bytes[search..].iter().position(|b| *b == b'=') {
-            let candidate = search + offset;
-            if let Some(next_key) = key_start_before(bytes, candidate, value_start, false) {
-                next = Some((next_key, candidate));
-                break;
-            }
-            search = candidate + 1;
+    // Most records have no backslash at all: then no value needs to be looked at for escapes.
+    let escapes = memchr::memchr(b'\\', &bytes[start..]).is_some();
+    let value = |from: usize, to: usize| {
+        let mut end = to;
+        while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+            end -= 1;
         }
-        let value_end = next.map_or(bytes.len(), |(next_key, _)| next_key - 1);
-        let raw = input[value_start..value_end].trim_end_matches([' ', '\t', '\r', '\n']);
-        extensions.push((key, unescape_value(raw)));
-        match next {
-            Some((next_key, next_eq)) => {
-                key_start = next_key;
-                eq = next_eq;
-            }
-            None => return Ok(extensions),
+        let raw = &input[from..end];
+        if escapes {
+            unescape_value(raw)
+        } else {
+            Cow::Borrowed(raw)
+        }
+    };
+
+    let mut extensions = Vec::with_capacity(64);
+    let first_eq = start + bytes[start..].iter().position(|b| *b == b'=').unwrap_or(0);
+    let mut key = &input[start..first_eq];
+    let mut value_start = first_eq + 1;
+    for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
+        let eq = first_eq + 1 + offset;
+        let run = bytes[value_start..eq]
+            .iter()
+            .rev()
+            .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
+            .count();
+        let key_start = eq - run;
+        let is_key = key_start < eq
+            && key_start > value_start
+            && bytes[key_start - 1] == b' '
+            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START;
+        if is_key {
+            extensions.push((key, value(value_start, key_start - 1)));
+            key = &input[key_start..eq];
+            value_start = eq + 1;
         }
     }
+    extensions.push((key, value(value_start, bytes.len())));
+    Ok(extensions)
 }
 
 /// Appends `cef` in CEF syntax to `out`, escaping `\` and `|` in the header and `\`, `=`, LF and CR
