@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::cli::RunArgs;
 use crate::config::{Config, ConfigError, Protocol};
 use crate::pipeline::Pipeline;
-use crate::sink::agent::AgentSink;
+use crate::sink::agent::{self, AgentSink};
 use crate::source::tcp::TcpSource;
 use crate::source::tls::TlsTerminator;
 use crate::source::udp::{self, UdpDropReader};
@@ -170,9 +170,18 @@ async fn serve(
     }
 
     let abort_sink = CancellationToken::new();
-    let sink = tokio::spawn(
-        AgentSink::new(config.forward.clone(), metrics.clone()).run(queue_rx, abort_sink.clone()),
-    );
+    let sink = match config.forward.protocol {
+        Protocol::Udp => tokio::spawn(agent::run_udp(
+            config.forward.clone(),
+            metrics.clone(),
+            queue_rx,
+            abort_sink.clone(),
+        )),
+        Protocol::Tcp | Protocol::Tls => tokio::spawn(
+            AgentSink::new(config.forward.clone(), metrics.clone())
+                .run(queue_rx, abort_sink.clone()),
+        ),
+    };
     let pipeline_for_reload = shared.clone();
     drop(shared);
 

@@ -314,3 +314,28 @@ fn sighup_reloads_the_filter_and_a_bad_file_changes_nothing() {
         .any(|l| l.ends_with("not CEF 1") || l.ends_with("not CEF 2")));
     assert!(lines.iter().any(|l| l.ends_with("not CEF 3")), "{lines:?}");
 }
+
+#[test]
+fn udp_forward_sends_one_datagram_per_message() {
+    let agent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind agent");
+    agent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let forward = format!("udp://{}", agent.local_addr().expect("address"));
+    let relay = Relay::start_with(&["--forward", &forward]);
+    let lines: Vec<String> = (0..20).map(cef_threat).collect();
+    send_lines(&relay, &lines);
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 65536];
+    while received.len() < 20 {
+        let n = agent.recv(&mut buffer).expect("a datagram from the relay");
+        received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    assert!(
+        received
+            .iter()
+            .all(|d| !d.ends_with('\n') && d.contains("CEF: 0|Palo Alto")),
+        "{received:?}"
+    );
+    assert_eq!(markers(&received), markers(&lines));
+}

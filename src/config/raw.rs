@@ -253,9 +253,22 @@ impl Validator<'_> {
                     protocol = Some(p);
                     addresses.push(address);
                 }
+                if protocol == Some(Protocol::Udp) && addresses.len() > 1 {
+                    return Err(error(
+                        "a UDP forward takes one address (nothing tells UDP to fail over)".into(),
+                    ));
+                }
                 (protocol.unwrap_or(Protocol::Tcp), addresses)
             }
         };
+        let framing = raw.framing.unwrap_or(OutputFraming::Lf);
+        if protocol == Protocol::Udp && framing != OutputFraming::Lf {
+            return Err(self.error(
+                "forward.framing".into(),
+                raw.address.as_ref().map(|a| a.span()),
+                "a UDP forward sends one message per datagram: framing must be \"lf\"".into(),
+            ));
+        }
         let queue_events = match &raw.queue_events {
             Some(v) => self.positive("forward.queue_events".into(), v)?,
             None => 65_536,
@@ -269,7 +282,7 @@ impl Validator<'_> {
             // Both agents parse rsyslog's traditional forward format; it also normalises RFC 5424
             // input, whose header the agent's CEF rule does not expect.
             format: raw.format.unwrap_or(OutputFormat::Traditional),
-            framing: raw.framing.unwrap_or(OutputFraming::Lf),
+            framing,
             queue_events,
             resend_window_bytes: raw.resend_window_bytes.unwrap_or(4 * 1024 * 1024),
             reconnect_min,

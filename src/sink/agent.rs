@@ -191,3 +191,62 @@ async fn watch_for_close(stream: &mut TcpStream) -> std::io::Error {
         }
     }
 }
+
+/// The forward over UDP (`forward.address = ["udp://…"]`): one datagram per message, LF framing
+/// removed. UDP has no connection to lose and no acknowledgement, so there is no resend window;
+/// send errors the kernel reports (ICMP port unreachable while the agent is down) are counted
+/// and the message is gone, which is why TCP is the default.
+pub async fn run_udp(
+    config: Forward,
+    metrics: Arc<Metrics>,
+    mut queue: mpsc::Receiver<Batch>,
+    abort: CancellationToken,
+) {
+    let Some(&address) = config.addresses.first() else {
+        return;
+    };
+    let local: SocketAddr = if address.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = match tokio::net::UdpSocket::bind(local).await {
+        Ok(socket) => socket,
+        Err(error) => {
+            tracing::error!(%error, "cannot open a UDP socket for the forward");
+            return;
+        }
+    };
+    if let Err(error) = socket.connect(address).await {
+        tracing::error!(%error, %address, "cannot address the agent over UDP");
+        return;
+    }
+    metrics.sink.connected.add(1);
+    loop {
+        let batch = tokio::select! {
+            batch = queue.recv() => batch,
+            () = abort.cancelled() => return,
+        };
+        let Some(batch) = batch else { return };
+        metrics.sink.queue_depth.sub(batch.events);
+        for message in batch.data[..].split(|byte| *byte == b'\n') {
+            if message.is_empty() {
+                continue;
+            }
+            match socket.send(message).await {
+                Ok(_) => {
+                    metrics.sink.sent_events.inc();
+                    metrics.sink.sent_bytes.add(message.len() as u64);
+                }
+                Err(error) => {
+                    metrics.sink.send_errors.inc();
+                    if let Some(held_back) = UDP_SEND_WARNING.allow() {
+                        tracing::warn!(%error, %address, held_back, "UDP send to the agent failed; message lost");
+                    }
+                }
+            }
+        }
+    }
+}
+
+static UDP_SEND_WARNING: crate::telemetry::RateLimited = crate::telemetry::RateLimited::new(10);

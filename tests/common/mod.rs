@@ -190,10 +190,27 @@ impl Relay {
     }
 
     fn spawn(port: u16, agent_port: u16, args: &[&str]) -> Relay {
-        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let forward = format!("tcp://127.0.0.1:{agent_port}");
+        let mut all = vec!["--forward", &forward];
+        all.extend_from_slice(args);
+        Self::spawn_with(port, &all)
+    }
+
+    /// Starts `cefrelay run` listening on UDP and TCP `port` with exactly these extra arguments
+    /// (no `--forward` added).
+    pub fn start_with(args: &[&str]) -> Relay {
+        let port = free_port();
+        let listen_udp = format!("udp://127.0.0.1:{port}");
+        let listen_tcp = format!("tcp://127.0.0.1:{port}");
+        let mut all = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
+        all.extend_from_slice(args);
+        Self::spawn_with(port, &all)
+    }
+
+    fn spawn_with(port: u16, args: &[&str]) -> Relay {
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let child = cefrelay()
-            .args(["run", "--forward", &forward, "--admin", &admin.to_string()])
+            .args(["run", "--admin", &admin.to_string()])
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
