@@ -16,12 +16,16 @@ use crate::config::{Config, FilterMode};
 use crate::event::Event;
 use crate::sink::encode::{Encoder, Origin};
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::observe::{looks_like_panos_csv, Seen};
+use filter::Decision;
 
 /// Encoded messages on their way to the sink. Batches, not single messages, cross task boundaries.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub data: BytesMut,
     pub events: u64,
+    /// Markers of the troubleshooter's mock messages in this batch (almost always none).
+    pub mock_markers: Vec<String>,
 }
 
 /// A batch is handed to the sink once it holds this many events or bytes.
@@ -97,6 +101,19 @@ impl Pipeline {
 
         let decision = filter::decide(self.filter(), &event, &text);
         self.metrics.filter(decision).inc();
+        self.metrics.observer.message(
+            peer,
+            &Seen {
+                cef_valid: event.valid_cef().is_some(),
+                panos_csv: looks_like_panos_csv(event.syslog.msg),
+                decision,
+            },
+        );
+        if decision == Decision::ForwardMock {
+            let marker = event.syslog.hostname.unwrap_or_default();
+            self.metrics.observer.mock_forwarded(marker);
+            batch.mock_markers.push(marker.to_string());
+        }
         if decision.forwards() {
             let origin = Origin { peer, received_at };
             self.encoder.encode(&event, frame, origin, &mut batch.data);

@@ -27,6 +27,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 struct Written {
     batch: Batch,
     at: Instant,
+    /// False for a batch whose write failed: replaying it is its first delivery, not a resend.
+    sent: bool,
 }
 
 pub struct AgentSink {
@@ -83,7 +85,7 @@ impl AgentSink {
                     tracing::warn!(%error, "writing to the agent failed; reconnecting");
                     self.metrics.sink.send_errors.inc();
                     // Not written: it goes first into the window, which is replayed in order.
-                    self.remember(batch);
+                    self.remember(batch, false);
                     self.disconnected(&mut stream);
                 }
             }
@@ -91,22 +93,28 @@ impl AgentSink {
     }
 
     fn written(&mut self, batch: Batch) {
+        self.metrics.observer.mocks_written(&batch.mock_markers);
         self.metrics.sink.sent_events.add(batch.events);
         self.metrics.sink.sent_bytes.add(batch.data.len() as u64);
-        self.remember(batch);
+        self.remember(batch, true);
     }
 
-    fn remember(&mut self, batch: Batch) {
+    fn remember(&mut self, batch: Batch, sent: bool) {
         self.window_bytes += batch.data.len();
         self.window.push_back(Written {
             batch,
             at: Instant::now(),
+            sent,
         });
         self.trim_window();
     }
 
     fn trim_window(&mut self) {
         while let Some(oldest) = self.window.front() {
+            // A batch that was never written is not a copy: it leaves only once delivered.
+            if !oldest.sent {
+                break;
+            }
             let too_big =
                 self.window_bytes > self.config.resend_window_bytes && self.window.len() > 1;
             if !too_big && oldest.at.elapsed() < RESEND_WINDOW_AGE {
@@ -159,10 +167,23 @@ impl AgentSink {
             })??;
         stream.set_nodelay(false)?;
         self.trim_window();
-        for written in &self.window {
+        let mut resent = 0;
+        for written in &mut self.window {
             stream.write_all(&written.batch.data).await?;
+            if written.sent {
+                resent += written.batch.events;
+            } else {
+                written.sent = true;
+                self.metrics.sink.sent_events.add(written.batch.events);
+                self.metrics
+                    .sink
+                    .sent_bytes
+                    .add(written.batch.data.len() as u64);
+                self.metrics
+                    .observer
+                    .mocks_written(&written.batch.mock_markers);
+            }
         }
-        let resent: u64 = self.window.iter().map(|w| w.batch.events).sum();
         if resent > 0 {
             self.metrics.sink.resent_events.add(resent);
             tracing::info!(
@@ -229,6 +250,7 @@ pub async fn run_udp(
         };
         let Some(batch) = batch else { return };
         metrics.sink.queue_depth.sub(batch.events);
+        metrics.observer.mocks_written(&batch.mock_markers);
         for message in batch.data[..].split(|byte| *byte == b'\n') {
             if message.is_empty() {
                 continue;

@@ -1,6 +1,7 @@
-//! The loopback admin endpoint: `GET /metrics` (Prometheus text) and `GET /health`.
+//! The loopback admin endpoint: `GET /metrics` (Prometheus text), `GET /health`, and for
+//! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]).
 //!
-//! Two fixed GET routes on a loopback address do not need an HTTP framework: requests are read up
+//! A few fixed GET routes on a loopback address do not need an HTTP framework: requests are read up
 //! to the end of their headers (at most 8 KiB), answered, and the connection closed.
 
 use std::sync::Arc;
@@ -76,10 +77,16 @@ async fn answer(
                 )
             }
         }
+        l if l.starts_with(b"GET /peers ") => {
+            ("200 OK", "application/json", metrics.observer.peers_json())
+        }
+        l if l.starts_with(b"GET /mocks ") => {
+            ("200 OK", "application/json", metrics.observer.mocks_json())
+        }
         _ => (
             "404 Not Found",
             "text/plain",
-            "GET /metrics or /health\n".to_string(),
+            "GET /metrics, /health, /peers or /mocks\n".to_string(),
         ),
     };
     let head = format!(

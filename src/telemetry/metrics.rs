@@ -107,6 +107,8 @@ pub struct Metrics {
     pub sink_name: String,
     /// SIGHUP reloads, successful or not.
     pub reloads: Counter,
+    /// Per-sender counts and mock journeys for `cef-troubleshoot`.
+    pub observer: super::observe::Observer,
 }
 
 impl Metrics {
@@ -121,6 +123,7 @@ impl Metrics {
             sink: SinkMetrics::default(),
             sink_name,
             reloads: Counter::default(),
+            observer: Default::default(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod metrics;
+pub mod observe;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,182 @@
+//! What `cefrelay cef-troubleshoot` asks the running relay through the admin endpoint: counts per
+//! sending host (`GET /peers`, for the live-traffic check) and the journey of its mock messages
+//! (`GET /mocks`: received, forwarded, written to the sink). Both are bounded, whatever arrives.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::pipeline::filter::Decision;
+
+/// Senders tracked one by one; any more are added up under `other`, so a spoofed-source UDP flood
+/// cannot grow the map.
+const MAX_PEERS: usize = 1024;
+/// Mock messages remembered, newest last.
+const MAX_MOCKS: usize = 512;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PeerCounts {
+    pub received: u64,
+    pub cef_valid: u64,
+    /// Messages that look like PAN-OS's default CSV format (not CEF).
+    pub panos_csv: u64,
+    pub forwarded: u64,
+    pub dropped_traffic: u64,
+    pub dropped_not_cef: u64,
+    pub dropped_invalid_cef: u64,
+    pub dropped_other: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MockJourney {
+    pub marker: String,
+    pub forwarded: bool,
+    pub written: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Observer {
+    peers: Mutex<Peers>,
+    mocks: Mutex<VecDeque<MockJourney>>,
+}
+
+#[derive(Debug, Default)]
+struct Peers {
+    by_address: HashMap<IpAddr, PeerCounts>,
+    other: PeerCounts,
+}
+
+/// What one message was, for [`Observer::message`].
+pub struct Seen {
+    pub cef_valid: bool,
+    pub panos_csv: bool,
+    pub decision: Decision,
+}
+
+impl Observer {
+    pub fn message(&self, peer: IpAddr, seen: &Seen) {
+        let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let peers = &mut *peers;
+        let counts = if peers.by_address.len() < MAX_PEERS || peers.by_address.contains_key(&peer) {
+            peers.by_address.entry(peer).or_default()
+        } else {
+            &mut peers.other
+        };
+        counts.received += 1;
+        counts.cef_valid += u64::from(seen.cef_valid);
+        counts.panos_csv += u64::from(seen.panos_csv);
+        match seen.decision {
+            d if d.forwards() => counts.forwarded += 1,
+            Decision::DropTraffic => counts.dropped_traffic += 1,
+            Decision::DropNotCef => counts.dropped_not_cef += 1,
+            Decision::DropInvalidCef => counts.dropped_invalid_cef += 1,
+            _ => counts.dropped_other += 1,
+        }
+    }
+
+    /// A mock passed the filter (they always do) on its way to the sink.
+    pub fn mock_forwarded(&self, marker: &str) {
+        let mut mocks = self.mocks.lock().unwrap_or_else(|p| p.into_inner());
+        if mocks.len() == MAX_MOCKS {
+            mocks.pop_front();
+        }
+        mocks.push_back(MockJourney {
+            marker: marker.to_string(),
+            forwarded: true,
+            written: false,
+        });
+    }
+
+    /// The sink wrote a batch holding these mocks.
+    pub fn mocks_written(&self, markers: &[String]) {
+        if markers.is_empty() {
+            return;
+        }
+        let mut mocks = self.mocks.lock().unwrap_or_else(|p| p.into_inner());
+        for journey in mocks.iter_mut().filter(|j| markers.contains(&j.marker)) {
+            journey.written = true;
+        }
+    }
+
+    /// `{"peers":{"192.0.2.1":{…}},"other":{…}}`
+    pub fn peers_json(&self) -> String {
+        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        let by_address: HashMap<String, &PeerCounts> = peers
+            .by_address
+            .iter()
+            .map(|(address, counts)| (address.to_string(), counts))
+            .collect();
+        serde_json::json!({ "peers": by_address, "other": peers.other }).to_string()
+    }
+
+    /// `{"mocks":[{"marker":…,"forwarded":true,"written":true},…]}`
+    pub fn mocks_json(&self) -> String {
+        let mocks = self.mocks.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::json!({ "mocks": *mocks }).to_string()
+    }
+}
+
+/// PAN-OS's default (non-CEF) format: CSV whose first fields are a number and a date, e.g.
+/// `1,2026/11/22 10:00:00,0123456789,TRAFFIC,…` (or Strata's `2026-11-22T…Z,no-serial,…`).
+pub fn looks_like_panos_csv(message: &str) -> bool {
+    let mut fields = message.splitn(4, ',');
+    let (Some(first), Some(second)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    let date_like = |f: &str| f.len() >= 10 && f.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    let first_ok = first.bytes().all(|b| b.is_ascii_digit()) && !first.is_empty();
+    (first_ok && date_like(second)) || date_like(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panos_csv_is_recognised() {
+        assert!(looks_like_panos_csv(
+            "1,2012/04/10 04:39:55,001606000003,SYSTEM,general,0"
+        ));
+        assert!(looks_like_panos_csv(
+            "2021-10-22T16:10:10.000000Z,no-serial,TRAFFIC,end"
+        ));
+        assert!(!looks_like_panos_csv("CEF:0|Palo Alto Networks|PAN-OS|"));
+        assert!(!looks_like_panos_csv("a,b,c"));
+        assert!(!looks_like_panos_csv(""));
+    }
+
+    #[test]
+    fn peers_are_bounded() {
+        let observer = Observer::default();
+        let seen = Seen {
+            cef_valid: true,
+            panos_csv: false,
+            decision: Decision::ForwardCef,
+        };
+        for n in 0..(MAX_PEERS as u32 + 10) {
+            observer.message(IpAddr::from(n.to_be_bytes()), &seen);
+        }
+        let peers = observer.peers.lock().unwrap();
+        assert_eq!(peers.by_address.len(), MAX_PEERS);
+        assert_eq!(peers.other.received, 10);
+    }
+
+    #[test]
+    fn mocks_go_from_forwarded_to_written() {
+        let observer = Observer::default();
+        observer.mock_forwarded("a");
+        observer.mock_forwarded("b");
+        observer.mocks_written(&["b".to_string()]);
+        let json = observer.mocks_json();
+        assert!(
+            json.contains(r#"{"forwarded":true,"marker":"a","written":false}"#),
+            "{json}"
+        );
+        assert!(
+            json.contains(r#"{"forwarded":true,"marker":"b","written":true}"#),
+            "{json}"
+        );
+    }
+}
