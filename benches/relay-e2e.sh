@@ -93,8 +93,11 @@ run_one() { # name, then the command that starts the relay listening on $listen 
   done
   end=$(date +%s.%N)
   read -r cpu rss < <(usage "$relay_pid")
-  kill "$relay_pid" "$sink_pid" 2>/dev/null || true
-  wait "$relay_pid" "$sink_pid" 2>/dev/null || true
+  # The relay first: with the agent gone first it would wait out its grace period to resend.
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
   local rate
   rate=$(awk -v n="$got" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f", n / (e - s)}')
   printf '%-10s %10s msg/s  %9s of %s delivered  %6s CPU s  %5s MiB peak RSS\n' \
@@ -128,7 +131,7 @@ start_syslog_ng() {
 @version: 3.38
 options { keep_hostname(yes); };
 source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)); };
-filter f_oms_filter { match("CEF:|ASA-"); };
+filter f_oms_filter { message("CEF:|ASA-") or program("CEF"); };
 destination oms_destination { tcp("127.0.0.1" port($AGENT)); };
 log { source(s_net); filter(f_oms_filter); destination(oms_destination); };
 EOF

@@ -38,33 +38,31 @@ pub struct Origin {
 impl Encoder {
     /// Appends one framed message to `out`.
     pub fn encode(&self, event: &Event<'_>, raw: &[u8], origin: Origin, out: &mut BytesMut) {
-        let mut line = BytesMut::new();
-        let body: &[u8] = match self.format {
-            OutputFormat::Raw => raw,
-            OutputFormat::Traditional => {
-                self.traditional(event, origin, &mut line);
-                &line
-            }
-        };
-        match self.framing {
-            OutputFraming::OctetCounted => {
-                let _ = write!(WriteBytes(out), "{} ", body.len());
-                out.put_slice(body);
-            }
-            OutputFraming::Lf => {
-                // An LF inside the message would split it in two for the agent; rsyslog writes
-                // control characters as #ooo, and so do we.
-                for chunk in body.split_inclusive(|&b| b == b'\n') {
-                    match chunk.strip_suffix(b"\n") {
-                        Some(text) => {
-                            out.put_slice(text);
-                            out.put_slice(b"#012");
-                        }
-                        None => out.put_slice(chunk),
-                    }
+        match (self.framing, self.format) {
+            (OutputFraming::Lf, OutputFormat::Raw) => put_escaping_lf(out, raw),
+            (OutputFraming::Lf, OutputFormat::Traditional) => {
+                // Written straight into the batch; the rare message with an LF inside is then
+                // rewritten in place with its LFs escaped.
+                let start = out.len();
+                self.traditional(event, origin, out);
+                if memchr::memchr(b'\n', &out[start..]).is_some() {
+                    let line = out.split_off(start);
+                    put_escaping_lf(out, &line);
                 }
-                out.put_u8(b'\n');
             }
+            (OutputFraming::OctetCounted, OutputFormat::Raw) => {
+                let _ = write!(WriteBytes(out), "{} ", raw.len());
+                out.put_slice(raw);
+            }
+            (OutputFraming::OctetCounted, OutputFormat::Traditional) => {
+                let mut line = BytesMut::new();
+                self.traditional(event, origin, &mut line);
+                let _ = write!(WriteBytes(out), "{} ", line.len());
+                out.put_slice(&line);
+            }
+        }
+        if self.framing == OutputFraming::Lf {
+            out.put_u8(b'\n');
         }
     }
 
@@ -125,6 +123,18 @@ fn tag_of<'a>(event: &Event<'a>) -> Option<std::borrow::Cow<'a, str>> {
         Some(pid) => format!("{app}[{pid}]").into(),
         None => app.into(),
     })
+}
+
+/// An LF inside a message would split it in two for the agent; rsyslog writes control characters
+/// as `#ooo`, and so do we.
+fn put_escaping_lf(out: &mut BytesMut, text: &[u8]) {
+    let mut rest = text;
+    while let Some(at) = memchr::memchr(b'\n', rest) {
+        out.put_slice(&rest[..at]);
+        out.put_slice(b"#012");
+        rest = &rest[at + 1..];
+    }
+    out.put_slice(rest);
 }
 
 fn cut_chars(text: &str, chars: usize) -> &str {

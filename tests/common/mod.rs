@@ -207,10 +207,26 @@ impl Relay {
         Self::spawn_with(port, &all)
     }
 
+    /// Starts `cefrelay run --config FILE` and nothing else: the file says where everything is.
+    pub fn from_file(path: &Path, port: u16, admin: SocketAddr) -> Relay {
+        Self::spawn_command(
+            port,
+            admin,
+            &["--config", path.to_str().expect("utf-8 path")],
+        )
+    }
+
     fn spawn_with(port: u16, args: &[&str]) -> Relay {
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let admin_flag = admin.to_string();
+        let mut all = vec!["--admin", admin_flag.as_str()];
+        all.extend_from_slice(args);
+        Self::spawn_command(port, admin, &all)
+    }
+
+    fn spawn_command(port: u16, admin: SocketAddr, args: &[&str]) -> Relay {
         let child = cefrelay()
-            .args(["run", "--admin", &admin.to_string()])
+            .arg("run")
             .args(args)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

@@ -135,8 +135,9 @@ fn starts_frame(bytes: &[u8]) -> Option<bool> {
     }
 }
 
-fn is_delimiter(c: &u8) -> bool {
-    matches!(c, b'\n' | b'\0')
+/// The first LF or NUL: the end of a non-transparent frame (a CR before it is dropped later).
+fn find_delimiter(bytes: &[u8]) -> Option<usize> {
+    memchr::memchr2(b'\n', b'\0', bytes)
 }
 
 /// What one step of the state machine produced.
@@ -179,7 +180,7 @@ impl FrameDecoder {
                         Step::NeedMore
                     }
                 }
-                State::OversizedLine { seen } => match buf.iter().position(is_delimiter) {
+                State::OversizedLine { seen } => match find_delimiter(buf) {
                     Some(i) => {
                         buf.advance(i + 1);
                         self.state = State::Frame;
@@ -199,7 +200,7 @@ impl FrameDecoder {
                         }
                     }
                 },
-                State::SkipLine => match buf.iter().position(is_delimiter) {
+                State::SkipLine => match find_delimiter(buf) {
                     Some(i) => {
                         buf.advance(i + 1);
                         self.state = State::Frame;
@@ -261,9 +262,7 @@ impl FrameDecoder {
         // Content may be max_frame bytes plus a CR; the delimiter must come by the byte after.
         let limit = self.max_frame.saturating_add(2).min(buf.len());
         let from = self.scanned.min(limit);
-        let found = buf
-            .get(from..limit)
-            .and_then(|window| window.iter().position(is_delimiter));
+        let found = buf.get(from..limit).and_then(find_delimiter);
         let Some(n) = found else {
             if buf.len() >= self.max_frame.saturating_add(2) {
                 self.scanned = 0;
