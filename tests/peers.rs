@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, wait_until, Agent, Relay, PATIENCE};
+use common::{cef_threat, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
 const MOCK: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";
@@ -26,10 +26,17 @@ fn peer(program: &str) -> Command {
     Command::new(program)
 }
 
+/// `transport`: `--udp`, `--tcp` (LF framing) or `--octet-count` (TCP, RFC 6587 octet counting).
 fn logger(port: u16, transport: &str) {
+    let framing: &[&str] = match transport {
+        "--octet-count" => &["--tcp", "--octet-count"],
+        other => &[other][..],
+    };
     let status = peer("logger")
         .args(["-p", "local4.warn", "-t", "CEF:", "-n", "127.0.0.1"])
-        .args(["-P", &port.to_string(), transport, MOCK])
+        .args(["-P", &port.to_string()])
+        .args(framing)
+        .arg(MOCK)
         .status()
         .expect("run logger");
     assert!(status.success());
@@ -42,15 +49,16 @@ fn logger_mock_messages_pass_the_filter_over_udp_and_tcp() {
     for _ in 0..5 {
         logger(relay.port, "--udp");
         logger(relay.port, "--tcp");
+        logger(relay.port, "--octet-count");
     }
     assert!(
-        wait_until(PATIENCE, || agent.count() >= 10),
+        wait_until(PATIENCE, || agent.count() >= 15),
         "got {}",
         agent.count()
     );
     assert_eq!(
         relay.metric("cefrelay_filter_total{action=\"forward\",reason=\"troubleshoot_mock\"}"),
-        10
+        15
     );
     for line in agent.lines() {
         // What the agent's CEF rule looks for: "CEF:" and then "0|".
@@ -147,4 +155,143 @@ fn traditional_output_matches_rsyslogs_forward_format() {
         .map(|(mine, rsyslogs)| format!("ours:    {mine}\nrsyslog: {rsyslogs}"))
         .collect();
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// rsyslogd in the foreground with `config` (its workDirectory is `dir`).
+fn rsyslogd(dir: &Path, config: &str) -> Child {
+    let path = dir.join("rsyslog-peer.conf");
+    std::fs::write(
+        &path,
+        format!("global(workDirectory=\"{}\")\n{config}", dir.display()),
+    )
+    .expect("write rsyslog config");
+    peer("rsyslogd")
+        .arg("-n")
+        .arg("-f")
+        .arg(&path)
+        .arg("-i")
+        .arg(dir.join("rsyslog-peer.pid"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rsyslogd")
+}
+
+fn wait_for_port(port: u16) {
+    assert!(
+        wait_until(PATIENCE, || std::net::TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "nothing listens on {port}"
+    );
+}
+
+/// rsyslog as a real forwarding client: over plain TCP with octet counting, and over TLS (its
+/// openssl driver, verifying our certificate), into one relay.
+#[test]
+fn rsyslog_forwards_into_cefrelay_over_tcp_and_tls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let ca = Ca::new("peer test CA");
+    ca.write_server_files(dir.path());
+    let tls_port = free_port();
+    let relay = Relay::with_config(
+        agent.address.port(),
+        &format!(
+            "[[listener]]\naddress = \"tcp://127.0.0.1:{{port}}\"\n\
+             [[listener]]\naddress = \"tls://127.0.0.1:{tls_port}\"\ntls_cert = \"server.pem\"\ntls_key = \"server.key\"\n\
+             [filter]\nmode = \"cef-all\"\n"
+        ),
+        dir.path(),
+    );
+    let input = free_port();
+    let mut rsyslog = rsyslogd(
+        dir.path(),
+        &format!(
+            "global(DefaultNetstreamDriverCAFile=\"{ca}\")\n\
+             module(load=\"imtcp\")\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{input}\")\n\
+             action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{tcp}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\")\n\
+             action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{tls_port}\" protocol=\"tcp\" StreamDriver=\"ossl\" StreamDriverMode=\"1\" StreamDriverAuthMode=\"x509/certvalid\")\n",
+            ca = dir.path().join("ca.pem").display(),
+            tcp = relay.port,
+        ),
+    );
+    wait_for_port(input);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", input)).expect("connect");
+    for id in 0..50 {
+        std::io::Write::write_all(&mut stream, format!("{}\n", cef_threat(id)).as_bytes())
+            .expect("send to rsyslog");
+    }
+    // Every message twice: once over TCP (as RFC 5424, octet-counted), once over TLS.
+    let arrived = wait_until(PATIENCE, || agent.count() >= 100);
+    let _ = rsyslog.kill();
+    let _ = rsyslog.wait();
+    assert!(
+        arrived,
+        "got {}: {:?}",
+        agent.count(),
+        agent.lines().first()
+    );
+    for id in 0..50 {
+        let marker = format!("externalId={id}");
+        let copies = agent
+            .lines()
+            .iter()
+            .filter(|l| l.ends_with(&marker))
+            .count();
+        assert_eq!(copies, 2, "{marker}");
+    }
+    assert_eq!(relay.metric("cefrelay_tls_handshake_failures_total"), 0);
+}
+
+/// rsyslog as the receiving end, the way the agent's own syslog ingestion parses what it gets:
+/// host, tag and message of each forwarded line must come out as they went in.
+#[test]
+fn rsyslog_as_the_agent_parses_every_forwarded_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let agent_port = free_port();
+    let out = dir.path().join("agent.log");
+    let mut rsyslog = rsyslogd(
+        dir.path(),
+        &format!(
+            "module(load=\"imtcp\")\n\
+             template(name=\"fields\" type=\"string\" string=\"%hostname%|%syslogtag%|%msg:2:$%\\n\")\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{agent_port}\")\n\
+             action(type=\"omfile\" file=\"{out}\" template=\"fields\")\n",
+            out = out.display()
+        ),
+    );
+    wait_for_port(agent_port);
+    let relay = Relay::start(agent_port, &["--agent", "ama"]);
+    let lines = [
+        "<14>Nov 22 10:00:00 PA-VM CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.1 externalId=1",
+        "<14>1 2026-11-22T10:00:00+01:00 fw01 - - - - CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|msg=a b externalId=2",
+        "<164>Nov  2 01:02:03 myhost CEF: 0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|src=1.1.1.1 externalId=3",
+        "<14>Nov 22 10:00:00 PA-VM CEF:0|Palo Alto Networks|PAN-OS|10.1.8|virus|THREAT|5|msg=line one\\nline two externalId=4",
+    ];
+    let mut stream = relay.tcp();
+    for line in lines {
+        std::io::Write::write_all(&mut stream, format!("{line}\n").as_bytes()).expect("send");
+    }
+    let read = || std::fs::read_to_string(&out).unwrap_or_default();
+    let arrived = wait_until(PATIENCE, || read().lines().count() >= lines.len());
+    let _ = rsyslog.kill();
+    let _ = rsyslog.wait();
+    assert!(arrived, "{}", read());
+    let parsed = read();
+    let expected = [
+        "PA-VM|CEF:|0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.1 externalId=1",
+        "fw01|-|CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|msg=a b externalId=2",
+        "myhost|CEF:|0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|src=1.1.1.1 externalId=3",
+        "PA-VM|CEF:|0|Palo Alto Networks|PAN-OS|10.1.8|virus|THREAT|5|msg=line one\\nline two externalId=4",
+    ];
+    for want in expected {
+        assert!(
+            parsed.lines().any(|line| line == want),
+            "{want}\nnot in\n{parsed}"
+        );
+    }
 }

@@ -5,59 +5,14 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{cef_threat, wait_until, Agent, Relay, PATIENCE};
-use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use common::{cef_threat, wait_until, Agent, Ca, Relay, PATIENCE};
+use rcgen::ExtendedKeyUsagePurpose;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-
-/// A certificate authority that signs the server's and clients' certificates.
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let key = KeyPair::generate().expect("CA key");
-        let cert = params.self_signed(&key).expect("CA certificate");
-        Ca {
-            pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate and its key, as PEM.
-    fn issue(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> (String, String) {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names).expect("leaf params");
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().expect("leaf key");
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .expect("leaf certificate");
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
-/// Writes the server certificate and key into `dir` (server.pem, server.key).
-fn write_server_files(dir: &Path, ca: &Ca) {
-    let (cert, key) = ca.issue(
-        &["127.0.0.1", "localhost"],
-        ExtendedKeyUsagePurpose::ServerAuth,
-    );
-    std::fs::write(dir.join("server.pem"), cert).expect("write cert");
-    std::fs::write(dir.join("server.key"), key).expect("write key");
-}
 
 fn tls_config(extra: &str) -> String {
     format!(
@@ -114,7 +69,7 @@ fn tls_frames_reach_the_agent() {
     let agent = Agent::start(common::free_port(), Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
-    write_server_files(dir.path(), &ca);
+    ca.write_server_files(dir.path());
     let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
 
     let mut stream = connect(&relay, client_config(&ca, None));
@@ -133,7 +88,7 @@ fn mutual_tls_rejects_a_client_without_a_valid_certificate() {
     let agent = Agent::start(common::free_port(), Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
-    write_server_files(dir.path(), &ca);
+    ca.write_server_files(dir.path());
     std::fs::write(dir.path().join("clients.pem"), &ca.pem).expect("write client CA");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -173,7 +128,7 @@ fn tls_garbage_is_counted_and_other_connections_keep_delivering() {
     let agent = Agent::start(common::free_port(), Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
-    write_server_files(dir.path(), &ca);
+    ca.write_server_files(dir.path());
     let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
 
     let mut good = connect(&relay, client_config(&ca, None));
@@ -206,7 +161,7 @@ fn plain_and_tls_share_a_port_when_allowed() {
     let agent = Agent::start(common::free_port(), Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
-    write_server_files(dir.path(), &ca);
+    ca.write_server_files(dir.path());
     let relay = Relay::with_config(
         agent.address.port(),
         &tls_config("tls_accept_plain = true"),
@@ -225,14 +180,14 @@ fn sighup_reloads_certificates_without_dropping_open_connections() {
     let agent = Agent::start(common::free_port(), Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let old_ca = Ca::new("old CA");
-    write_server_files(dir.path(), &old_ca);
+    old_ca.write_server_files(dir.path());
     let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
     let mut open = connect(&relay, client_config(&old_ca, None));
     send(&mut open, 0..10).expect("before the reload");
     assert!(wait_until(PATIENCE, || agent.count() >= 10));
 
     let new_ca = Ca::new("new CA");
-    write_server_files(dir.path(), &new_ca);
+    new_ca.write_server_files(dir.path());
     relay.signal("HUP");
     assert!(wait_until(PATIENCE, || relay
         .metric("cefrelay_config_reloads_total")
