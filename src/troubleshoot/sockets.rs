@@ -1,0 +1,165 @@
+//! Who listens where, from `/proc` alone (no `ss`, `netstat` or `lsof` needed): the kernel's socket
+//! tables in `/proc/net/{tcp,tcp6,udp,udp6}`, and the owning process from `/proc/PID/fd` links.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// TCP sockets in LISTEN state (`0A`), UDP sockets unconnected (`07`).
+const TCP_LISTEN: &str = "0A";
+const UDP_UNCONNECTED: &str = "07";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub address: SocketAddr,
+    pub inode: u64,
+}
+
+/// A process holding a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub name: String,
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (pid {})", self.name, self.pid)
+    }
+}
+
+/// Sockets listening on `port` whose address covers `address` (the same address, or a wildcard of
+/// the same family).
+pub fn listening(transport: Transport, address: SocketAddr) -> Vec<Bound> {
+    let (files, state) = match transport {
+        Transport::Tcp => (["/proc/net/tcp", "/proc/net/tcp6"], TCP_LISTEN),
+        Transport::Udp => (["/proc/net/udp", "/proc/net/udp6"], UDP_UNCONNECTED),
+    };
+    files
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(file).ok())
+        .flat_map(|table| parse_table(&table, state))
+        .filter(|bound| covers(bound.address, address))
+        .collect()
+}
+
+fn covers(bound: SocketAddr, wanted: SocketAddr) -> bool {
+    if bound.port() != wanted.port() {
+        return false;
+    }
+    let ip = bound.ip();
+    ip == wanted.ip()
+        || ip.is_unspecified() && ip.is_ipv4() == wanted.ip().is_ipv4()
+        || wanted.ip().is_unspecified() && ip.is_ipv4() == wanted.ip().is_ipv4()
+}
+
+/// Rows of a `/proc/net/{tcp,udp}[6]` table in `state`.
+fn parse_table(table: &str, state: &str) -> Vec<Bound> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.get(3) != Some(&state) {
+                return None;
+            }
+            let address = parse_address(fields.get(1)?)?;
+            let inode = fields.get(9)?.parse().ok()?;
+            Some(Bound { address, inode })
+        })
+        .collect()
+}
+
+/// `0100007F:0202` (IPv4) or 32 hex digits and a port (IPv6); each 32-bit word is in host
+/// (little-endian) order, the port in network order.
+fn parse_address(text: &str) -> Option<SocketAddr> {
+    let (ip, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let word = |hex: &str| u32::from_str_radix(hex, 16).ok().map(u32::swap_bytes);
+    let ip = match ip.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(word(ip)?)),
+        32 => {
+            let mut octets = [0u8; 16];
+            for (index, chunk) in octets.chunks_mut(4).enumerate() {
+                chunk.copy_from_slice(&word(&ip[index * 8..index * 8 + 8])?.to_be_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+/// The processes holding these socket inodes, as far as this user may look (other users'
+/// `/proc/PID/fd` are unreadable without root).
+pub fn owners(inodes: &[u64]) -> HashMap<u64, Owner> {
+    let mut found = HashMap::new();
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for process in processes.flatten() {
+        let Some(pid) = process
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(descriptors) = std::fs::read_dir(process.path().join("fd")) else {
+            continue;
+        };
+        for descriptor in descriptors.flatten() {
+            let Ok(target) = std::fs::read_link(descriptor.path()) else {
+                continue;
+            };
+            let Some(inode) = target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            if inodes.contains(&inode) {
+                let name = std::fs::read_to_string(process.path().join("comm"))
+                    .map(|n| n.trim().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                found.insert(inode, Owner { pid, name });
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_rows_are_decoded() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:0202 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0\n   1: 00000000:1A0B 00000000:0000 01 00000000:00000000 00:00000000 00000000     0        0 999 1\n";
+        let rows = parse_table(table, TCP_LISTEN);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].address, "127.0.0.1:514".parse().unwrap());
+        assert_eq!(rows[0].inode, 12345);
+        let v6 = parse_address("00000000000000000000000001000000:0202").unwrap();
+        assert_eq!(v6, "[::1]:514".parse().unwrap());
+    }
+
+    #[test]
+    fn a_real_listener_and_its_owner_are_found() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let bound = listening(Transport::Tcp, address);
+        assert_eq!(bound.len(), 1, "{bound:?}");
+        let owners = owners(&[bound[0].inode]);
+        assert_eq!(owners[&bound[0].inode].pid, std::process::id());
+        let wildcard = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), address.port());
+        assert_eq!(listening(Transport::Tcp, wildcard).len(), 1);
+    }
+}

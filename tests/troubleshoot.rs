@@ -1,0 +1,233 @@
+//! `cefrelay cef-troubleshoot` against real relays, agents and senders on 127.0.0.1.
+
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use common::{cefrelay, free_port, Agent, Relay};
+use serde_json::Value;
+
+/// A configuration file with UDP and TCP listeners on `port`, the admin endpoint and the agent.
+fn write_config(
+    dir: &Path,
+    port: u16,
+    admin: SocketAddr,
+    agent_port: u16,
+    filter: &str,
+) -> PathBuf {
+    let path = dir.join("cefrelay.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[[listener]]\naddress = \"udp://127.0.0.1:{port}\"\n\
+             [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
+             [filter]\nmode = \"{filter}\"\n\
+             [forward]\naddress = [\"tcp://127.0.0.1:{agent_port}\"]\nreconnect_max_ms = 500\n\
+             [admin]\nlisten = \"{admin}\"\n"
+        ),
+    )
+    .expect("write config");
+    path
+}
+
+fn admin_address() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], free_port()))
+}
+
+fn troubleshoot(config: &Path, extra: &[&str]) -> (Output, Value) {
+    let output = cefrelay()
+        .args(["cef-troubleshoot", "--json", "--config"])
+        .arg(config)
+        .args(extra)
+        .output()
+        .expect("run cef-troubleshoot");
+    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    (output, json)
+}
+
+/// The check numbered `number`: (status, what it saw, its fixes), all as text.
+fn check(json: &Value, number: u64) -> (String, String, String) {
+    let check = json["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["number"] == number))
+        .unwrap_or_else(|| panic!("no check {number} in {json}"));
+    let join = |v: &Value| {
+        v.as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    };
+    (
+        check["status"].as_str().unwrap_or_default().to_string(),
+        join(&check["saw"]),
+        join(&check["fix"]),
+    )
+}
+
+#[test]
+fn a_healthy_relay_passes_and_every_mock_is_counted() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, admin) = (free_port(), admin_address());
+    let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");
+    let relay = Relay::from_file(&config, port, admin);
+
+    let (output, json) = troubleshoot(&config, &["--live", "1", "--mocks", "4"]);
+    assert_eq!(output.status.code(), Some(0), "{json:#}");
+    assert_eq!(json["result"], "pass");
+    assert_eq!(check(&json, 1).0, "pass");
+    assert_eq!(check(&json, 2).0, "pass");
+    let (status, saw, _) = check(&json, 3);
+    assert_eq!(status, "pass", "{saw}");
+    assert!(saw.contains("cefrelay (pid"), "{saw}");
+    assert_eq!(check(&json, 5).0, "pass");
+    let (status, saw, _) = check(&json, 9);
+    assert_eq!(status, "pass", "{saw}");
+    assert!(
+        saw.contains("8 of 8 received and passed the filter, 8 written"),
+        "{saw}"
+    );
+    // The agent got every mock, each with its own marker as the host.
+    let mocks: Vec<String> = agent
+        .lines()
+        .into_iter()
+        .filter(|l| l.contains("0|TestCommonEventFormat|MOCK|"))
+        .collect();
+    assert_eq!(mocks.len(), 8, "{mocks:?}");
+    assert_eq!(
+        relay.metric("cefrelay_filter_total{action=\"forward\",reason=\"troubleshoot_mock\"}"),
+        8
+    );
+    // Text output (no --json) says the same for people.
+    let text = cefrelay()
+        .args([
+            "cef-troubleshoot",
+            "--live",
+            "0",
+            "--mocks",
+            "1",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .expect("run cef-troubleshoot");
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("[PASS]  9. end to end"), "{stdout}");
+    assert!(stdout.contains("result: PASS"), "{stdout}");
+}
+
+#[test]
+fn nothing_listening_fails_with_how_to_start_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = write_config(dir.path(), free_port(), admin_address(), free_port(), "cef");
+    let (output, json) = troubleshoot(&config, &["--live", "1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let (status, _, fix) = check(&json, 2);
+    assert_eq!(status, "fail");
+    assert!(fix.contains("cefrelay run --config"), "{fix}");
+    let (status, saw, fix) = check(&json, 3);
+    assert_eq!(status, "fail");
+    assert!(saw.contains("nothing listens"), "{saw}");
+    assert!(fix.contains("start cefrelay"), "{fix}");
+    assert_eq!(check(&json, 9).0, "skip");
+}
+
+#[test]
+fn another_process_holding_the_port_is_named() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let _tcp = TcpListener::bind(("127.0.0.1", port)).expect("hold the TCP port");
+    let _udp = UdpSocket::bind(("127.0.0.1", port)).expect("hold the UDP port");
+    let config = write_config(dir.path(), port, admin_address(), free_port(), "cef");
+    let (output, json) = troubleshoot(&config, &["--live", "0"]);
+    assert_eq!(output.status.code(), Some(1));
+    let (status, saw, fix) = check(&json, 3);
+    assert_eq!(status, "fail");
+    assert!(saw.contains("held by troubleshoot"), "{saw}");
+    assert!(fix.contains("holds the port"), "{fix}");
+}
+
+#[test]
+fn a_closed_agent_port_fails_and_capture_shows_what_would_arrive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, admin, agent_port) = (free_port(), admin_address(), free_port());
+    let config = write_config(dir.path(), port, admin, agent_port, "cef");
+    let _relay = Relay::from_file(&config, port, admin);
+
+    let (output, json) = troubleshoot(&config, &["--live", "0", "--mocks", "2", "--timeout", "3"]);
+    assert_eq!(output.status.code(), Some(1));
+    let (status, saw, fix) = check(&json, 5);
+    assert_eq!(status, "fail", "{saw}");
+    assert!(fix.contains("25226") || fix.contains("OMS"), "{fix}");
+    let (status, saw, fix) = check(&json, 9);
+    assert_eq!(status, "fail");
+    assert!(
+        saw.contains("4 of 4 received") && saw.contains("0 written"),
+        "{saw}"
+    );
+    assert!(fix.contains("check 5"), "{fix}");
+
+    // --capture listens on the free agent port: the relay delivers there, so everything passes
+    // check 9 and the captured lines are shown.
+    let (_, json) = troubleshoot(&config, &["--live", "0", "--mocks", "2", "--capture"]);
+    let (status, saw, _) = check(&json, 9);
+    assert_eq!(status, "pass", "{saw}");
+    assert!(saw.contains("captured on the agent port"), "{saw}");
+    assert!(saw.contains("TestCommonEventFormat"), "{saw}");
+}
+
+#[test]
+fn a_sender_of_panos_csv_gets_the_cef_format_hint() {
+    let agent = Agent::start(free_port(), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, admin) = (free_port(), admin_address());
+    let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");
+    let relay = Relay::from_file(&config, port, admin);
+
+    // A firewall with the default CSV format, sending all through the live window.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        let mut stream = relay.tcp();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let line = "<14>Nov 22 10:00:00 PA-VM 1,2026/11/22 10:00:00,012801096514,THREAT,url,2305,2026/11/22 10:00:00,192.0.2.1,198.51.100.2\n";
+                if stream.write_all(line.as_bytes()).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let (output, json) = troubleshoot(&config, &["--live", "2", "--mocks", "1"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = sender.join();
+    assert_eq!(output.status.code(), Some(1));
+    let (status, saw, fix) = check(&json, 10);
+    assert_eq!(status, "fail", "{saw}");
+    assert!(
+        saw.contains("127.0.0.1:") || saw.contains("127.0.0.1"),
+        "{saw}"
+    );
+    assert!(saw.contains("0 forwarded"), "{saw}");
+    assert!(
+        fix.contains("default CSV") && fix.contains("Custom Log Format"),
+        "{fix}"
+    );
+    // The mocks still passed: only the live traffic is dropped.
+    assert_eq!(check(&json, 9).0, "pass");
+}
