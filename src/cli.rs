@@ -28,6 +28,15 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a configuration file exactly as `run` would; exit 64 naming the key and line.
     CheckConfig(CheckConfigArgs),
+    /// Send generated PAN-OS CEF (or the lines of a file) to a syslog receiver and report the rate.
+    Send(Box<SendArgs>),
+    /// Check the relay, the agent, the host and the senders, read-only; exit 1 if anything FAILs.
+    CefTroubleshoot(crate::troubleshoot::Args),
+    /// Install the relay as a hardened systemd service, its configuration, and (when asked)
+    /// disable rsyslog/syslog-ng inputs that compete for port 514; idempotent.
+    Install(Box<crate::install::InstallArgs>),
+    /// Reverse `install`: stop and remove the service, restore the disabled syslog lines.
+    Uninstall(crate::install::UninstallArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -108,11 +117,15 @@ impl RunArgs {
         if let Some(url) = &self.forward {
             let (protocol, address) =
                 parse_endpoint(url).map_err(|m| flag_error("--forward", m))?;
-            if protocol != Protocol::Tcp {
+            if protocol == Protocol::Tls {
                 return Err(flag_error(
                     "--forward",
-                    "the agent forward speaks tcp://".into(),
+                    "the agent forward speaks tcp:// or udp://".into(),
                 ));
+            }
+            if protocol == Protocol::Udp {
+                // One message per datagram: nothing else delimits them.
+                config.forward.framing = crate::config::OutputFraming::Lf;
             }
             config.forward.protocol = protocol;
             config.forward.addresses = vec![address];
@@ -199,4 +212,118 @@ fn parse_offset(s: &str) -> Result<time::UtcOffset, String> {
         return Ok(time::UtcOffset::UTC);
     }
     time::UtcOffset::parse(s, &format).map_err(|e| format!("not a UTC offset ({e}), e.g. +02:00"))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SendArgs {
+    /// Receiver: udp://, tcp:// or tls:// HOST:PORT (IPv6 as tcp://[::1]:514); loopback only
+    /// unless --allow-remote.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+
+    /// Allow a receiver that is not on a loopback address (127.0.0.0/8, ::1).
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// Send the lines of FILE (LF or CRLF, empty lines skipped) instead of generated messages.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Start again at the top of --file until --count or --duration is reached.
+    #[arg(long = "loop", requires = "file")]
+    pub repeat: bool,
+
+    /// Messages to send: default 1000, unlimited with --duration, one pass over --file without --loop.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Messages per second over all connections; default: as fast as the receiver takes them.
+    #[arg(long, value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Parallel connections (tcp/tls) or sockets (udp); the messages are split between them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub connections: u16,
+
+    /// Framing on tcp/tls: lf (a line per message) or octet (RFC 6587 octet counting).
+    #[arg(long, value_enum, default_value_t = SendFramingArg::Lf)]
+    pub framing: SendFramingArg,
+
+    /// PEM CA certificate(s) that the tls:// receiver's certificate must chain to.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls_insecure")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Accept any tls:// server certificate without checking it (tests only: no authentication).
+    #[arg(long)]
+    pub tls_insecure: bool,
+
+    /// PEM client certificate for mutual TLS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Generated message n carries `externalId=PREFIX-n`, so a receiver can count exactly.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "cefrelay-send",
+        conflicts_with = "file"
+    )]
+    pub marker: String,
+
+    /// Log types to generate, as relative weights: traffic, threat (or its subtypes url,
+    /// vulnerability, spyware, virus, wildfire), system, config, globalprotect, userid, hipmatch.
+    /// Default: traffic=70,threat=20,system=5,config=2,globalprotect=1,userid=1,hipmatch=1.
+    #[arg(long, value_name = "KIND=WEIGHT,...", conflicts_with = "file")]
+    pub mix: Option<crate::generator::Mix>,
+
+    /// Seed of the generator: the same seed sends the same messages.
+    #[arg(long, default_value_t = crate::generator::DEFAULT_SEED, conflicts_with = "file")]
+    pub seed: u64,
+
+    /// Syslog header of generated messages.
+    #[arg(long, value_enum, default_value_t = SyslogFormatArg::Rfc3164, conflicts_with = "file")]
+    pub format: SyslogFormatArg,
+
+    /// HOSTNAME in the header of generated messages; default: this machine's name.
+    #[arg(long, conflicts_with = "file")]
+    pub hostname: Option<String>,
+
+    /// Print the summary as one JSON object: {"sent","bytes","seconds","rate","errors"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SendFramingArg {
+    Lf,
+    Octet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyslogFormatArg {
+    Rfc3164,
+    Rfc5424,
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|secs| *secs > 0.0)
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("`{s}` is not a positive number of seconds"))
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    s.parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite() && *rate > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a positive number of messages per second"))
 }

@@ -7,13 +7,17 @@ use clap::Parser;
 mod cli;
 mod config;
 mod event;
+mod generator;
+mod install;
 mod parse;
 mod pipeline;
 mod run;
 mod sanitize;
+mod send;
 mod sink;
 mod source;
 mod telemetry;
+mod troubleshoot;
 
 use cli::{Cli, Command};
 
@@ -23,6 +27,10 @@ fn main() -> ExitCode {
         Command::Parse(args) => parse::run(args),
         Command::Run(args) => run::run(args),
         Command::CheckConfig(args) => check_config(args),
+        Command::Send(args) => send::run(args),
+        Command::CefTroubleshoot(args) => troubleshoot::run(args.clone()),
+        Command::Install(args) => install::install(args),
+        Command::Uninstall(args) => install::uninstall(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
