@@ -99,6 +99,10 @@ pub async fn serve(
                 metrics.queue_full_drops.add(dropped.events);
             }
         }
+        // Under a flood the socket is always readable, so this loop would never give its worker
+        // back: the sink task, which empties the queue, would starve and every datagram would be
+        // dropped as queue-full. One batch, then the other tasks get their turn.
+        tokio::task::yield_now().await;
     }
 }
 
