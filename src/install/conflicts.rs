@@ -42,6 +42,9 @@ impl fmt::Display for Daemon {
 pub enum Kind {
     /// Listens on port 514.
     Input { transport: &'static str },
+    /// Loads an rsyslog input module all of whose inputs are the ones on 514: once they are
+    /// disabled, rsyslog would complain "module loaded, but no listeners defined".
+    InputModule { module: &'static str },
     /// Forwards to an agent port: the rule cef_installer.py (or an admin) wrote.
     CefForward { port: u16 },
     /// The Azure Monitor agent's own forwarding of this host's syslog. It duplicates firewall
@@ -68,6 +71,15 @@ impl Conflict {
     pub fn disabled_by_install(&self) -> bool {
         !matches!(self.kind, Kind::AmaForward { .. })
     }
+
+    /// What stands in for the disabled text. rsyslog rejects an empty `if … then { }` block, so a
+    /// forward that was the only statement of one becomes `continue`, its no-op statement.
+    fn placeholder(&self) -> &'static str {
+        match (self.daemon, &self.kind) {
+            (Daemon::Rsyslog, Kind::CefForward { .. }) => "continue",
+            _ => "",
+        }
+    }
 }
 
 impl fmt::Display for Conflict {
@@ -78,6 +90,9 @@ impl fmt::Display for Conflict {
         }
         let what = match &self.kind {
             Kind::Input { transport } => format!("listens on {transport}/{SYSLOG_PORT}"),
+            Kind::InputModule { module } => {
+                format!("loads {module} only for its inputs on {SYSLOG_PORT}")
+            }
             Kind::CefForward { port } => format!("forwards to the agent port {port}"),
             Kind::AmaForward { port } => format!(
                 "the Azure Monitor agent's forward to {port} (duplicates only while {} also receives the firewalls)",
@@ -118,6 +133,7 @@ fn candidate_files(root: &Path) -> Vec<(Daemon, PathBuf)> {
 /// Unreadable files are skipped: the troubleshooter says so separately when it is not root.
 pub fn find(root: &Path) -> Vec<Conflict> {
     let mut found = Vec::new();
+    let mut modules = InputModules::default();
     for (daemon, path) in candidate_files(root) {
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
@@ -128,25 +144,62 @@ pub fn find(root: &Path) -> Vec<Conflict> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let spans = match daemon {
-            Daemon::Rsyslog => rsyslog(&text, &file_name),
+            Daemon::Rsyslog => rsyslog(&text, &file_name, &mut modules),
             Daemon::SyslogNg => syslog_ng(&text, &file_name),
         };
-        for (kind, span) in spans {
-            found.push(Conflict {
-                daemon,
-                kind,
-                path: shown.clone(),
-                first_line: line_of(&text, span.start),
-                last_line: line_of(&text, span.end.saturating_sub(1).max(span.start)),
-                text: text[span.clone()]
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                span,
-            });
+        let conflict = |kind, span: Range<usize>| Conflict {
+            daemon,
+            kind,
+            path: shown.clone(),
+            first_line: line_of(&text, span.start),
+            last_line: line_of(&text, span.end.saturating_sub(1).max(span.start)),
+            text: text[span.clone()]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
+            span,
+        };
+        found.extend(spans.into_iter().map(|(kind, span)| conflict(kind, span)));
+        for (module, span) in modules.loads_in_this_file.drain(..) {
+            modules
+                .loads
+                .push(conflict(Kind::InputModule { module }, span));
         }
     }
+    found.extend(modules.loads.into_iter().filter(|load| match load.kind {
+        Kind::InputModule { module } => {
+            modules.disabled.contains(&module) && !modules.kept.contains(&module)
+        }
+        _ => false,
+    }));
     found
+}
+
+/// rsyslog input modules across all its files: where each is loaded, and whether it keeps any
+/// input once those on 514 are disabled.
+#[derive(Default)]
+struct InputModules {
+    loads_in_this_file: Vec<(&'static str, Range<usize>)>,
+    loads: Vec<Conflict>,
+    disabled: Vec<&'static str>,
+    kept: Vec<&'static str>,
+}
+
+impl InputModules {
+    fn input(&mut self, module: &'static str, on_syslog_port: bool) {
+        if on_syslog_port {
+            self.disabled.push(module);
+        } else {
+            self.kept.push(module);
+        }
+    }
+}
+
+/// rsyslog's name for an input module, as `module(load=…)`, `$ModLoad` and `input(type=…)` give it.
+fn input_module(name: &str) -> Option<&'static str> {
+    ["imudp", "imtcp", "imptcp"]
+        .into_iter()
+        .find(|m| *m == name)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -162,7 +215,7 @@ fn forward_kind(port: u16, file_name: &str) -> Kind {
     }
 }
 
-fn rsyslog(text: &str, file_name: &str) -> Vec<(Kind, Range<usize>)> {
+fn rsyslog(text: &str, file_name: &str, modules: &mut InputModules) -> Vec<(Kind, Range<usize>)> {
     let mut found = Vec::new();
     // Legacy directives and `@@host:port` forwards are one line each.
     let mut offset = 0;
@@ -173,17 +226,26 @@ fn rsyslog(text: &str, file_name: &str) -> Vec<(Kind, Range<usize>)> {
         let lower = code.to_ascii_lowercase();
         let mut words = lower.split_whitespace();
         let directive = words.next().unwrap_or_default();
-        let port = words.next().and_then(|p| p.parse::<u16>().ok());
-        let transport = match directive {
+        let argument = words.next().unwrap_or_default();
+        let port = argument.parse::<u16>().ok();
+        let input = match directive {
             // imudp's port defaults to 514.
-            "$udpserverrun" if port.unwrap_or(SYSLOG_PORT) == SYSLOG_PORT => Some("udp"),
-            "$inputtcpserverrun" | "$inputptcpserverrun" if port == Some(SYSLOG_PORT) => {
-                Some("tcp")
+            "$udpserverrun" => Some(("imudp", "udp", port.unwrap_or(SYSLOG_PORT))),
+            "$inputtcpserverrun" => port.map(|p| ("imtcp", "tcp", p)),
+            "$inputptcpserverrun" => port.map(|p| ("imptcp", "tcp", p)),
+            "$modload" => {
+                if let Some(module) = input_module(argument) {
+                    modules.loads_in_this_file.push((module, span.clone()));
+                }
+                None
             }
             _ => None,
         };
-        if let Some(transport) = transport {
-            found.push((Kind::Input { transport }, span.clone()));
+        if let Some((module, transport, port)) = input {
+            modules.input(module, port == SYSLOG_PORT);
+            if port == SYSLOG_PORT {
+                found.push((Kind::Input { transport }, span.clone()));
+            }
         }
         for port in AGENT_PORTS {
             let local = [
@@ -200,16 +262,22 @@ fn rsyslog(text: &str, file_name: &str) -> Vec<(Kind, Range<usize>)> {
         let args = call.args.to_ascii_lowercase();
         match call.name.to_ascii_lowercase().as_str() {
             "input" => {
-                let transport = match quoted_value(&args, "type").as_deref() {
-                    Some("imudp") => "udp",
-                    Some("imtcp" | "imptcp") => "tcp",
-                    _ => continue,
+                let Some(module) = quoted_value(&args, "type").and_then(|t| input_module(&t))
+                else {
+                    continue;
                 };
+                let transport = if module == "imudp" { "udp" } else { "tcp" };
                 let ports = rsyslog_ports(&args);
                 let listens =
-                    ports.contains(&SYSLOG_PORT) || (ports.is_empty() && transport == "udp");
+                    ports.contains(&SYSLOG_PORT) || (ports.is_empty() && module == "imudp");
+                modules.input(module, listens);
                 if listens {
                     found.push((Kind::Input { transport }, call.span));
+                }
+            }
+            "module" => {
+                if let Some(module) = quoted_value(&args, "load").and_then(|m| input_module(&m)) {
+                    modules.loads_in_this_file.push((module, call.span));
                 }
             }
             "action" if quoted_value(&args, "type").as_deref() == Some("omfwd") => {
@@ -500,14 +568,15 @@ pub fn plan_disable(root: &Path, conflicts: &[Conflict]) -> io::Result<Vec<Edit>
         .filter(|c| c.disabled_by_install())
         .map(|c| &c.path)
         .collect();
+    paths.sort();
     paths.dedup();
     for path in paths {
         let on_disk = under_root(root, path);
         let before = fs::read_to_string(&on_disk)?;
-        let spans: Vec<Range<usize>> = conflicts
+        let spans: Vec<(Range<usize>, &str)> = conflicts
             .iter()
             .filter(|c| c.disabled_by_install() && &c.path == path)
-            .map(|c| c.span.clone())
+            .map(|c| (c.span.clone(), c.placeholder()))
             .collect();
         let after = comment_out(&before, &spans);
         edits.push(Edit {
@@ -550,8 +619,9 @@ fn under_root(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
 }
 
-/// Each line a span touches loses the spanned text and keeps its original after [`MARK`].
-fn comment_out(text: &str, spans: &[Range<usize>]) -> String {
+/// Each line a span touches loses the spanned text (the placeholder takes its place where the span
+/// starts) and keeps its original after [`MARK`].
+fn comment_out(text: &str, spans: &[(Range<usize>, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + 64);
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -559,14 +629,18 @@ fn comment_out(text: &str, spans: &[Range<usize>]) -> String {
         let ending = &line[content.len()..];
         let line_range = offset..offset + content.len();
         offset += line.len();
-        let cut: Vec<Range<usize>> = spans
+        let cut: Vec<(Range<usize>, &str)> = spans
             .iter()
-            .filter(|s| {
+            .filter(|(s, _)| {
                 s.start < line_range.end.max(line_range.start + 1) && s.end > line_range.start
             })
-            .map(|s| {
-                s.start.max(line_range.start) - line_range.start
-                    ..s.end.min(line_range.end) - line_range.start
+            .map(|(s, placeholder)| {
+                let starts_here = s.start >= line_range.start;
+                (
+                    s.start.max(line_range.start) - line_range.start
+                        ..s.end.min(line_range.end) - line_range.start,
+                    if starts_here { *placeholder } else { "" },
+                )
             })
             .collect();
         if cut.is_empty() || content.contains(MARK) {
@@ -575,8 +649,9 @@ fn comment_out(text: &str, spans: &[Range<usize>]) -> String {
         }
         let mut kept = String::new();
         let mut from = 0;
-        for range in &cut {
+        for (range, placeholder) in &cut {
             kept.push_str(&content[from..range.start.max(from)]);
+            kept.push_str(placeholder);
             from = from.max(range.end);
         }
         kept.push_str(&content[from..]);
@@ -656,6 +731,7 @@ input(type=\"imptcp\"
                 (4, 4, Kind::Input { transport: "udp" }),
                 (6, 6, Kind::Input { transport: "tcp" }),
                 (9, 10, Kind::Input { transport: "tcp" }),
+                (3, 3, Kind::InputModule { module: "imudp" }),
             ]
         );
         assert_eq!(found[0].path, Path::new("/etc/rsyslog.conf"));
@@ -799,9 +875,9 @@ input(type=\"imptcp\"
             "){}};;((",
             "action(type=\"omfwd\" port=\"25226\" target=\"127.0.0.1\"",
         ] {
-            let _ = rsyslog(text, "x.conf");
+            let _ = rsyslog(text, "x.conf", &mut InputModules::default());
             let _ = syslog_ng(text, "x.conf");
-            let _ = comment_out(text, std::slice::from_ref(&(0..text.len())));
+            let _ = comment_out(text, &[(0..text.len(), "continue")]);
         }
     }
 }
