@@ -44,7 +44,7 @@ pub fn configuration(args: Args) -> (Option<Context>, Check) {
             let admin = config.admin;
             let context = Context {
                 config,
-                config_source: source,
+                config_path: path,
                 admin,
                 args,
             };
@@ -126,7 +126,7 @@ fn relay_running(context: &Context) -> Check {
                 Status::Fail,
                 match unit.as_deref() {
                     Some(_) => "sudo systemctl start cefrelay; journalctl -u cefrelay -n 50 shows why it stopped".to_string(),
-                    None => format!("start the relay: cefrelay run --config {}", context.config_source),
+                    None => format!("start the relay: {}", context.run_command()),
                 },
             );
         }
@@ -164,8 +164,8 @@ fn listeners(context: &Context) -> Check {
             check.saw(format!("{name}: nothing listens")).worse(
                 Status::Fail,
                 format!(
-                    "start cefrelay (sudo systemctl start cefrelay, or cefrelay run --config {}); if it runs, its log (journalctl -u cefrelay) says why it could not bind",
-                    context.config_source
+                    "start cefrelay (sudo systemctl start cefrelay, or {}); if it runs, its log (journalctl -u cefrelay) says why it could not bind",
+                    context.run_command()
                 ),
             );
         } else if let Some(other) = owners.values().find(|o| o.name != "cefrelay") {

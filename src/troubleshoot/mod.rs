@@ -98,9 +98,20 @@ impl Check {
 /// What the checks share: the configuration and where its relay answers.
 pub struct Context {
     pub config: Config,
-    pub config_source: String,
+    /// The file the configuration came from; `None` for the built-in defaults.
+    pub config_path: Option<PathBuf>,
     pub admin: Option<SocketAddr>,
     pub args: Args,
+}
+
+impl Context {
+    /// The command that starts a relay with this configuration.
+    pub fn run_command(&self) -> String {
+        match &self.config_path {
+            Some(path) => format!("cefrelay run --config {}", path.display()),
+            None => "cefrelay run".to_string(),
+        }
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<u8> {
