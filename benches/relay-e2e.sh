@@ -6,14 +6,16 @@
 # small machine the sender and the counting sink share the cores with the relay, so the CPU each
 # relay spends per message is the steadier figure.
 #
-#   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 500000 4)
+#   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
+#
+# Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each).
 #
 # Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
 # generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-messages=${1:-500000}
+messages=${1:-1000000}
 connections=${2:-4}
 work=$(mktemp -d /tmp/cefrelay-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -59,6 +61,18 @@ while True:
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 EOF
 
+# A UDP port is ready once the kernel lists a socket on it.
+wait_udp_port() { # port
+  local hex
+  hex=$(printf ':%04X ' "$1")
+  for _ in $(seq 200); do
+    if cat /proc/net/udp /proc/net/udp6 | grep -q "$hex"; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing listens on udp $1" >&2
+  return 1
+}
+
 wait_port() { # port
   for _ in $(seq 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
@@ -74,6 +88,34 @@ usage() { # pid
   ticks=$(awk '{print $14 + $15}' "/proc/$1/stat")
   rss=$(awk '/VmHWM/ {print $2}' "/proc/$1/status")
   echo "$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz}') $((rss / 1024))"
+}
+
+# UDP loss at an offered rate: PROTO=udp tells the start functions to listen on UDP.
+run_udp() { # name rate, then the start command
+  local name=$1 rate=$2; shift 2
+  local agent listen count_file sink_pid relay_pid offered got previous
+  agent=$(free_port); listen=$(free_port); count_file="$work/$name-udp-$rate.count"
+  offered=$((rate * 2))
+  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  wait_port "$agent"
+  PROTO=udp LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
+  wait_udp_port "$listen"
+  sleep 0.5
+  "$cefrelay" send --to "udp://127.0.0.1:$listen" --count "$offered" --rate "$rate" \
+    --connections 2 --mix threat=100 >"$work/$name-udp-$rate.send"
+  got=0; previous=-1
+  for _ in $(seq 100); do # settle: the count stops moving
+    sleep 0.2
+    got=$(cat "$count_file" 2>/dev/null || echo 0)
+    [ "$got" = "$previous" ] && break
+    previous=$got
+  done
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
+  awk -v n="$name" -v r="$rate" -v o="$offered" -v g="$got" -v s="$(cat "$work/$name-udp-$rate.send")" \
+    'BEGIN {printf "%-10s UDP %6d msg/s offered: %8d of %8d delivered, %6.2f %% lost  (sender: %s)\n", n, r, g, o, (o - g) * 100 / o, s}'
 }
 
 run_one() { # name, then the command that starts the relay listening on $listen forwarding to $agent
@@ -111,16 +153,22 @@ run_one() { # name, then the command that starts the relay listening on $listen 
 }
 
 start_cefrelay() {
-  exec "$cefrelay" run --listen "tcp://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
+  exec "$cefrelay" run --listen "${PROTO:-tcp}://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
     --admin "127.0.0.1:$(free_port)"
 }
 
-# rsyslog as cef_installer.py configures it: the CEF/ASA rule to the agent over TCP.
+# rsyslog as cef_installer.py configures it: the CEF/ASA rule to the agent over TCP; its fastest
+# TCP input (imptcp), or imudp.
 start_rsyslog() {
+  local input
+  if [ "${PROTO:-tcp}" = udp ]; then
+    input="module(load=\"imudp\") input(type=\"imudp\" address=\"127.0.0.1\" port=\"$LISTEN\")"
+  else
+    input="module(load=\"imptcp\") input(type=\"imptcp\" address=\"127.0.0.1\" port=\"$LISTEN\")"
+  fi
   cat >"$work/rsyslog.conf" <<EOF
 global(workDirectory="$work")
-module(load="imtcp")
-input(type="imtcp" address="127.0.0.1" port="$LISTEN")
+$input
 if \$rawmsg contains "CEF:" or \$rawmsg contains "ASA-" then {
   action(type="omfwd" target="127.0.0.1" port="$AGENT" protocol="tcp"
          template="RSYSLOG_TraditionalForwardFormat")
@@ -154,4 +202,8 @@ for peer in rsyslog syslog-ng; do
   theirs=$(cat "$work/$peer.rate")
   awk -v a="$ours" -v b="$theirs" -v c="$(cat "$work/cefrelay.cpu")" -v d="$(cat "$work/$peer.cpu")" -v p="$peer" \
     'BEGIN {printf "cefrelay vs %-9s: %.2fx the throughput, %.2fx the CPU per message\n", p, a / b, c / d}'
+done
+for rate in 100000 200000 400000; do
+  run_udp cefrelay "$rate" start_cefrelay
+  run_udp rsyslog "$rate" start_rsyslog
 done
