@@ -129,10 +129,13 @@ run_one() { # name, then the command that starts the relay listening on $listen 
   start=$(date +%s.%N)
   "$cefrelay" send --to "tcp://127.0.0.1:$listen" --count "$messages" --connections "$connections" \
     --mix threat=100 >"$work/$name.send"
-  got=0
-  for _ in $(seq 6000); do # at most 5 minutes
+  got=0; local previous=-1 still=0
+  for _ in $(seq 6000); do # at most 5 minutes; a relay that lost messages stops moving
     got=$(cat "$count_file" 2>/dev/null || echo 0)
     [ "$got" -ge "$messages" ] && break
+    if [ "$got" = "$previous" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 40 ] && break # 2 s without progress
+    previous=$got
     sleep 0.05
   done
   end=$(date +%s.%N)
@@ -178,7 +181,8 @@ EOF
   exec rsyslogd -n -f "$work/rsyslog.conf" -i "$work/rsyslog.pid"
 }
 
-# syslog-ng as Microsoft's security-config-omsagent.conf configures it.
+# syslog-ng as Microsoft's security-config-omsagent.conf configures it, plus flow-control: without
+# it syslog-ng drops what overflows its FIFO (seen: a 1 M run never completes).
 start_syslog_ng() {
   cat >"$work/syslog-ng.conf" <<EOF
 @version: 3.38
@@ -186,7 +190,7 @@ options { keep_hostname(yes); };
 source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)); };
 filter f_oms_filter { message("CEF:|ASA-") or program("CEF"); };
 destination oms_destination { tcp("127.0.0.1" port($AGENT)); };
-log { source(s_net); filter(f_oms_filter); destination(oms_destination); };
+log { source(s_net); filter(f_oms_filter); destination(oms_destination); flags(flow-control); };
 EOF
   LD_LIBRARY_PATH="$syslog_ng/lib/syslog-ng" exec "$syslog_ng/sbin/syslog-ng" -F \
     --module-path="$syslog_ng/lib/syslog-ng/3.38" -f "$work/syslog-ng.conf" \
