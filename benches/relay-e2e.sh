@@ -8,7 +8,8 @@
 #
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
 #
-# Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each).
+# Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
+# for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
 #
 # Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
 # generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
@@ -94,10 +95,12 @@ usage() { # pid
 run_udp() { # name rate, then the start command
   local name=$1 rate=$2; shift 2
   local agent listen count_file sink_pid relay_pid offered got previous
+  export ADMIN_PORT
   agent=$(free_port); listen=$(free_port); count_file="$work/$name-udp-$rate.count"
   offered=$((rate * 2))
   python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
   wait_port "$agent"
+  ADMIN_PORT=$(free_port)
   PROTO=udp LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
   wait_udp_port "$listen"
   sleep 0.5
@@ -110,10 +113,18 @@ run_udp() { # name rate, then the start command
     [ "$got" = "$previous" ] && break
     previous=$got
   done
+  local where=""
+  if [ "$name" = cefrelay ]; then # where the losses happened, from the relay's own counters
+    where=$(python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1]).read().decode()
+total = lambda name: sum(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith(name))
+print("kernel drops %d, queue-full drops %d" % (total("cefrelay_udp_kernel_drops"), total("cefrelay_queue_full_drops_total")))' "$ADMIN_PORT" 2>/dev/null || true)
+  fi
   kill "$relay_pid" 2>/dev/null || true
   wait "$relay_pid" 2>/dev/null || true
   kill "$sink_pid" 2>/dev/null || true
   wait "$sink_pid" 2>/dev/null || true
+  [ -n "$where" ] && echo "           UDP $rate msg/s: $where"
   awk -v n="$name" -v r="$rate" -v o="$offered" -v g="$got" -v s="$(cat "$work/$name-udp-$rate.send")" \
     'BEGIN {printf "%-10s UDP %6d msg/s offered: %8d of %8d delivered, %6.2f %% lost  (sender: %s)\n", n, r, g, o, (o - g) * 100 / o, s}'
 }
@@ -157,7 +168,7 @@ run_one() { # name, then the command that starts the relay listening on $listen 
 
 start_cefrelay() {
   exec "$cefrelay" run --listen "${PROTO:-tcp}://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
-    --admin "127.0.0.1:$(free_port)"
+    --admin "127.0.0.1:${ADMIN_PORT:-$(free_port)}"
 }
 
 # rsyslog as cef_installer.py configures it: the CEF/ASA rule to the agent over TCP; its fastest
