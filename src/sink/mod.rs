@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod encode;
+pub mod records;
 
 use std::sync::Arc;
 
