@@ -9,7 +9,8 @@ use bytes::{BufMut, BytesMut};
 use cefrelay_syslog::Format;
 use time::OffsetDateTime;
 
-use crate::config::{Agent, OutputFormat, OutputFraming};
+use super::records::{self, HecOptions, Received};
+use crate::config::{Agent, HttpSink, HttpSinkKind, OutputFormat, OutputFraming};
 use crate::event::Event;
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
@@ -26,6 +27,62 @@ pub struct Encoder {
     pub format: OutputFormat,
     pub framing: OutputFraming,
     pub agent: Agent,
+}
+
+/// How one sink wants each message: the agent's syslog line, or one JSON record per line for the
+/// HTTP sinks (JSON escapes every LF inside a value, so LF separates records safely).
+#[derive(Debug, Clone)]
+pub enum RecordEncoder {
+    Agent(Encoder),
+    /// A CommonSecurityLog row for the Logs Ingestion API.
+    CommonSecurityLog,
+    SplunkHec(HecOptions),
+    /// The `cefrelay parse` shape.
+    EventJson,
+}
+
+impl RecordEncoder {
+    pub fn for_sink(sink: &HttpSink) -> Self {
+        match &sink.kind {
+            HttpSinkKind::AzureLogsIngestion { .. } => RecordEncoder::CommonSecurityLog,
+            HttpSinkKind::SplunkHec {
+                index,
+                source,
+                sourcetype,
+                host,
+                ..
+            } => RecordEncoder::SplunkHec(HecOptions {
+                index: index.clone(),
+                source: source.clone(),
+                sourcetype: sourcetype.clone(),
+                host: host.clone(),
+            }),
+            HttpSinkKind::Http { .. } => RecordEncoder::EventJson,
+        }
+    }
+
+    /// Appends one message; `text` is `raw` as (lossily) decoded UTF-8.
+    pub fn encode(
+        &self,
+        event: &Event<'_>,
+        raw: &[u8],
+        text: &str,
+        origin: Origin,
+        out: &mut BytesMut,
+    ) {
+        let received = Received {
+            event,
+            raw: text,
+            origin,
+        };
+        match self {
+            RecordEncoder::Agent(encoder) => return encoder.encode(event, raw, origin, out),
+            RecordEncoder::CommonSecurityLog => records::write_csl(&received, out),
+            RecordEncoder::SplunkHec(options) => records::write_hec(&received, options, out),
+            RecordEncoder::EventJson => records::write_event_json(&received, out),
+        }
+        out.put_u8(b'\n');
+    }
 }
 
 /// Where a message came from, for the fields a sender left out.

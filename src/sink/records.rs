@@ -5,16 +5,6 @@
 //! Each writer streams one JSON object straight into the batch buffer through serde's
 //! `SerializeMap`; nothing is collected into an intermediate `serde_json::Map`.
 
-// Nothing calls these encoders until the HTTP sinks are wired to them; the `expect` turns into a
-// warning of its own the moment they are, so it cannot outlive its reason.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the HTTP sinks that use these encoders are not wired yet"
-    )
-)]
-
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
@@ -47,6 +37,7 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    #[cfg(test)]
     pub fn as_str(self) -> &'static str {
         match self {
             ColumnType::String => "string",
@@ -64,6 +55,7 @@ const MAX_FIELD_BYTES: usize = 64 * 1024;
 
 /// The columns [`write_csl`] can emit, with their Log Analytics types (the `CommonSecurityLog`
 /// table reference, specs §1.7). `deploy/azure-dcr.json` declares exactly these, in this order.
+#[cfg(test)]
 pub const CSL_COLUMNS: &[(&str, ColumnType)] = &[
     ("TimeGenerated", ColumnType::Datetime),
     ("Computer", ColumnType::String),
@@ -522,6 +514,7 @@ pub fn write_csl(message: &Received<'_, '_>, out: &mut BytesMut) {
 }
 
 /// Options of the Splunk HEC sink.
+#[derive(Debug, Clone)]
 pub struct HecOptions {
     pub index: Option<String>,
     pub source: Option<String>,
