@@ -11,14 +11,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
+use crate::config::AGENT_SINK_NAME;
 use crate::config::{Config, ConfigError, Protocol};
 use crate::pipeline::Pipeline;
 use crate::sink::agent::{self, AgentSink};
+use crate::sink::buffer;
+use crate::sink::http::HttpSinkTask;
+use crate::sink::Sinks;
 use crate::source::tcp::TcpSource;
 use crate::source::tls::TlsTerminator;
 use crate::source::udp::{self, UdpDropReader};
 use crate::source::Shared;
-use crate::telemetry::{self, admin, metrics::Metrics};
+use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::{self, admin};
 
 /// Exit status for a configuration that cannot be used (sysexits EX_USAGE).
 pub const EXIT_BAD_CONFIG: u8 = 64;
@@ -87,17 +92,53 @@ async fn serve(
     reload: impl Fn() -> Result<Config, ConfigError>,
 ) -> anyhow::Result<u8> {
     let listener_names: Vec<String> = config.listeners.iter().map(|l| l.name()).collect();
-    let sink_address = config.forward.addresses.first().copied();
-    let sink_name = format!(
-        "agent {}://{}",
-        config.forward.protocol,
-        sink_address.map_or_else(String::new, |a| a.to_string())
-    );
-    let metrics = Arc::new(Metrics::new(listener_names, sink_name));
-    let (queue, queue_rx) = crate::sink::queue(config.forward.queue_events, metrics.clone());
+    // Sink order is the pipeline's encoder order: the agent forward first, then [[sink]]s.
+    let mut sink_metrics = Vec::new();
+    let mut buffers = Vec::new();
+    if config.forward.enabled {
+        let kind = format!(
+            "agent {}://{}",
+            config.forward.protocol,
+            config
+                .forward
+                .addresses
+                .first()
+                .map_or_else(String::new, |a| a.to_string())
+        );
+        sink_metrics.push(SinkMetrics::new(AGENT_SINK_NAME, &kind));
+        buffers.push(&config.forward.buffer);
+    }
+    for sink in &config.sinks {
+        sink_metrics.push(SinkMetrics::new(&sink.name, sink.type_name()));
+        buffers.push(&sink.buffer);
+    }
+    let metrics = Arc::new(Metrics::new(listener_names, sink_metrics));
+    let mut writers = Vec::new();
+    let mut readers = Vec::new();
+    for (buffer, sink) in buffers.into_iter().zip(&metrics.sinks) {
+        let (writer, reader) = buffer::open(buffer, &config.state_dir, sink.clone())?;
+        writers.push(writer);
+        readers.push(reader);
+    }
+    let mut http_sinks = Vec::new();
+    let first_http = usize::from(config.forward.enabled);
+    for (sink, sink_metrics) in config.sinks.iter().zip(&metrics.sinks[first_http..]) {
+        match HttpSinkTask::new(
+            sink.clone(),
+            &config.state_dir,
+            metrics.clone(),
+            sink_metrics.clone(),
+        ) {
+            Ok(task) => http_sinks.push(task),
+            Err(error) => {
+                eprintln!("cefrelay: bad configuration: {error:#}");
+                return Ok(EXIT_BAD_CONFIG);
+            }
+        }
+    }
     let shared = Arc::new(Shared {
         pipeline: Pipeline::new(&config, metrics.clone()),
-        queue,
+        sinks: Sinks::new(writers),
     });
 
     // Bind everything before serving anything, so a bad address fails the start, not half of it.
@@ -170,18 +211,29 @@ async fn serve(
     }
 
     let abort_sink = CancellationToken::new();
-    let sink = match config.forward.protocol {
-        Protocol::Udp => tokio::spawn(agent::run_udp(
-            config.forward.clone(),
-            metrics.clone(),
-            queue_rx,
-            abort_sink.clone(),
-        )),
-        Protocol::Tcp | Protocol::Tls => tokio::spawn(
-            AgentSink::new(config.forward.clone(), metrics.clone())
-                .run(queue_rx, abort_sink.clone()),
-        ),
-    };
+    let mut sink_tasks = Vec::new();
+    let mut readers = readers.into_iter();
+    if config.forward.enabled {
+        if let Some(reader) = readers.next() {
+            let sink = metrics.sinks[0].clone();
+            sink_tasks.push(match config.forward.protocol {
+                Protocol::Udp => tokio::spawn(agent::run_udp(
+                    config.forward.clone(),
+                    metrics.clone(),
+                    sink,
+                    reader,
+                    abort_sink.clone(),
+                )),
+                Protocol::Tcp | Protocol::Tls => tokio::spawn(
+                    AgentSink::new(config.forward.clone(), metrics.clone(), sink, reader)
+                        .run(abort_sink.clone()),
+                ),
+            });
+        }
+    }
+    for (task, reader) in http_sinks.into_iter().zip(readers) {
+        sink_tasks.push(tokio::spawn(task.run(reader, abort_sink.clone())));
+    }
     let pipeline_for_reload = shared.clone();
     drop(shared);
 
@@ -209,8 +261,11 @@ async fn serve(
     tasks.close();
     let drain = async {
         tasks.wait().await;
-        // Every queue sender is gone once the listener tasks are: the sink ends when it is empty.
-        let _ = sink.await;
+        // Every buffer writer is gone once the listener tasks are: each sink ends when its
+        // buffer is empty.
+        for task in sink_tasks {
+            let _ = task.await;
+        }
     };
     let second_signal = async {
         tokio::select! {
@@ -225,8 +280,8 @@ async fn serve(
         }
         () = tokio::time::sleep(config.shutdown_grace) => {
             abort_sink.cancel();
-            let left = metrics.sink.queue_depth.get();
-            tracing::warn!(events_left = left, "grace period over before the queue was drained");
+            let left: u64 = metrics.sinks.iter().map(|s| s.queue_depth.get()).sum();
+            tracing::warn!(events_left = left, "grace period over before the buffers were drained (a disk buffer keeps its events for the next start)");
             Ok(1)
         }
         () = second_signal => {
@@ -255,9 +310,12 @@ fn apply_reload(
                 tracing::info!(?filter, "SIGHUP: agent filter changed");
                 pipeline.set_filter(filter);
             }
-            if fresh.listeners != running.listeners || fresh.forward != running.forward {
+            if fresh.listeners != running.listeners
+                || fresh.forward != running.forward
+                || fresh.sinks != running.sinks
+            {
                 tracing::warn!(
-                    "SIGHUP: listener or forward settings changed; restart cefrelay to apply them"
+                    "SIGHUP: listener, forward or sink settings changed; restart cefrelay to apply them"
                 );
             }
         }

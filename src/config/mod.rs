@@ -3,6 +3,7 @@
 //! validation. Every error names the key, the file and the line.
 
 mod raw;
+mod sinks;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,7 +12,11 @@ use std::time::Duration;
 
 use cefrelay_syslog::framing::FramingMode;
 
-pub use raw::{listener_at, parse_endpoint, RawConfig};
+pub use raw::{listener_at, parse_endpoint, RawConfig, AGENT_SINK_NAME};
+pub use sinks::{
+    AzureAuth, BodyFormat, BufferConfig, BufferKind, FsyncPolicy, HttpAuth, HttpSink, HttpSinkKind,
+    WhenFull,
+};
 
 /// Legacy OMS/MMA agent: TCP 127.0.0.1:25226. Azure Monitor Agent (≥ 1.28.11): TCP 127.0.0.1:28330.
 pub const LEGACY_AGENT_PORT: u16 = 25226;
@@ -22,6 +27,9 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub filter: FilterMode,
     pub forward: Forward,
+    /// HTTP sinks, each with its own buffer; every kept message goes to each of them.
+    pub sinks: Vec<HttpSink>,
+    pub state_dir: PathBuf,
     pub admin: Option<SocketAddr>,
     pub log: Log,
     pub shutdown_grace: Duration,
@@ -116,13 +124,14 @@ pub enum OutputFraming {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forward {
+    pub enabled: bool,
     pub agent: Agent,
     pub protocol: Protocol,
     pub addresses: Vec<SocketAddr>,
     pub format: OutputFormat,
     pub framing: OutputFraming,
     /// Events that may wait for the agent; when full, TCP reads stop and UDP drops are counted.
-    pub queue_events: usize,
+    pub buffer: BufferConfig,
     /// Bytes written to the agent that are re-sent after a broken connection, because TCP accepts
     /// writes to a peer that is already gone.
     pub resend_window_bytes: usize,

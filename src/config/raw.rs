@@ -10,6 +10,7 @@ use cefrelay_syslog::framing::{FramingMode, DEFAULT_MAX_FRAME};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::sinks::{RawBuffer, RawSink};
 use super::{
     Agent, Config, ConfigError, FilterMode, Forward, Listener, Log, LogFormat, OutputFormat,
     OutputFraming, Protocol, Tls, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
@@ -29,6 +30,10 @@ pub struct RawConfig {
     #[serde(default)]
     pub log: RawLog,
     pub shutdown_grace_secs: Option<u64>,
+    /// Where disk buffers and dead-letter files live.
+    pub state_dir: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    pub sink: Vec<RawSink>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,7 +75,11 @@ pub struct RawForward {
     pub address: Option<Spanned<Vec<String>>>,
     pub format: Option<OutputFormat>,
     pub framing: Option<OutputFraming>,
+    /// False turns the agent forward off (HTTP sinks only).
+    pub enabled: Option<bool>,
+    /// Shorthand for `buffer = { type = "memory", max_events = N }`.
     pub queue_events: Option<Spanned<usize>>,
+    pub buffer: Option<RawBuffer>,
     pub resend_window_bytes: Option<usize>,
     pub reconnect_min_ms: Option<u64>,
     pub reconnect_max_ms: Option<u64>,
@@ -91,6 +100,9 @@ pub struct RawLog {
 }
 
 pub const DEFAULT_ADMIN: &str = "127.0.0.1:9514";
+const DEFAULT_STATE_DIR: &str = "/var/lib/cefrelay";
+/// The agent forward's name in metrics and under the state directory.
+pub const AGENT_SINK_NAME: &str = "agent";
 const DEFAULT_LISTENERS: [&str; 4] = [
     "udp://0.0.0.0:514",
     "udp://[::]:514",
@@ -133,13 +145,18 @@ pub fn parse_endpoint(value: &str) -> Result<(Protocol, SocketAddr), String> {
     Ok((protocol, address))
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     text: &'a str,
     file: &'a Path,
 }
 
 impl Validator<'_> {
-    fn error(&self, key: String, span: Option<Range<usize>>, message: String) -> ConfigError {
+    pub(super) fn error(
+        &self,
+        key: String,
+        span: Option<Range<usize>>,
+        message: String,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_path_buf(),
             line: span.map(|s| line_of(self.text, s)),
@@ -149,14 +166,18 @@ impl Validator<'_> {
     }
 
     /// A path from the file, relative to the file's directory unless absolute.
-    fn beside_file(&self, path: &Path) -> PathBuf {
+    pub(super) fn beside_file(&self, path: &Path) -> PathBuf {
         match self.file.parent() {
             Some(dir) if path.is_relative() => dir.join(path),
             _ => path.to_path_buf(),
         }
     }
 
-    fn positive(&self, key: String, value: &Spanned<usize>) -> Result<usize, ConfigError> {
+    pub(super) fn positive(
+        &self,
+        key: String,
+        value: &Spanned<usize>,
+    ) -> Result<usize, ConfigError> {
         match *value.get_ref() {
             0 => Err(self.error(key, Some(value.span()), "must be greater than 0".into())),
             n => Ok(n),
@@ -270,12 +291,22 @@ impl Validator<'_> {
             ));
         }
         let queue_events = match &raw.queue_events {
+            Some(v) if raw.buffer.is_some() => {
+                return Err(self.error(
+                    "forward.queue_events".into(),
+                    Some(v.span()),
+                    "set the queue size in forward.buffer (max_events or max_bytes), not both"
+                        .into(),
+                ))
+            }
             Some(v) => self.positive("forward.queue_events".into(), v)?,
             None => 65_536,
         };
+        let buffer = self.buffer("forward.buffer", raw.buffer.as_ref(), queue_events)?;
         let reconnect_min = Duration::from_millis(raw.reconnect_min_ms.unwrap_or(100));
         let reconnect_max = Duration::from_millis(raw.reconnect_max_ms.unwrap_or(5_000));
         Ok(Forward {
+            enabled: raw.enabled.unwrap_or(true),
             agent,
             protocol,
             addresses,
@@ -283,7 +314,7 @@ impl Validator<'_> {
             // input, whose header the agent's CEF rule does not expect.
             format: raw.format.unwrap_or(OutputFormat::Traditional),
             framing,
-            queue_events,
+            buffer,
             resend_window_bytes: raw.resend_window_bytes.unwrap_or(4 * 1024 * 1024),
             reconnect_min,
             reconnect_max: reconnect_max.max(reconnect_min),
@@ -333,10 +364,43 @@ impl RawConfig {
                 Some(address)
             }
         };
+        let sinks = self
+            .sink
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| v.sink(index, raw))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (index, sink) in sinks.iter().enumerate() {
+            if sinks[..index].iter().any(|other| other.name == sink.name)
+                || sink.name == AGENT_SINK_NAME
+            {
+                return Err(v.error(
+                    format!("sink[{index}].name"),
+                    Some(self.sink[index].name.span()),
+                    format!("the name `{}` is taken: every sink needs its own (`{AGENT_SINK_NAME}` is the agent forward)", sink.name),
+                ));
+            }
+        }
+        let forward = v.forward(&self.forward)?;
+        if !forward.enabled && sinks.is_empty() {
+            return Err(v.error(
+                "forward.enabled".into(),
+                None,
+                "with the agent forward off, at least one [[sink]] is needed".into(),
+            ));
+        }
+        let state_dir = match &self.state_dir {
+            Some(dir) => v.beside_file(dir.get_ref()),
+            // systemd's StateDirectory= sets STATE_DIRECTORY.
+            None => std::env::var_os("STATE_DIRECTORY")
+                .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from),
+        };
         Ok(Config {
             listeners,
             filter: self.filter.mode.unwrap_or(FilterMode::Cef),
-            forward: v.forward(&self.forward)?,
+            forward,
+            sinks,
+            state_dir,
             admin,
             log: Log {
                 format: self.log.format.unwrap_or(LogFormat::Text),

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::config::{Config, FilterMode};
 use crate::event::Event;
-use crate::sink::encode::{Encoder, Origin};
+use crate::sink::encode::{Encoder, Origin, RecordEncoder};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::{looks_like_panos_csv, Seen};
 use filter::Decision;
@@ -38,22 +38,37 @@ impl Batch {
     }
 }
 
+/// One batch per sink: they go out together as soon as any of them is full.
+pub fn any_full(batches: &[Batch]) -> bool {
+    batches.iter().any(Batch::is_full)
+}
+
+pub fn any_events(batches: &[Batch]) -> bool {
+    batches.iter().any(|batch| batch.events > 0)
+}
+
 pub struct Pipeline {
     /// Swapped by a SIGHUP reload while frames flow, hence an atomic.
     filter: AtomicU8,
-    encoder: Encoder,
+    /// One per sink, in sink order.
+    encoders: Vec<RecordEncoder>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
-        Pipeline {
-            filter: AtomicU8::new(config.filter as u8),
-            encoder: Encoder {
+        let mut encoders = Vec::new();
+        if config.forward.enabled {
+            encoders.push(RecordEncoder::Agent(Encoder {
                 format: config.forward.format,
                 framing: config.forward.framing,
                 agent: config.forward.agent,
-            },
+            }));
+        }
+        encoders.extend(config.sinks.iter().map(RecordEncoder::for_sink));
+        Pipeline {
+            filter: AtomicU8::new(config.filter as u8),
+            encoders,
             metrics,
         }
     }
@@ -69,13 +84,13 @@ impl Pipeline {
         self.filter.store(mode as u8, Relaxed);
     }
 
-    /// Parses one frame and, if the filter keeps it, appends it to `batch`.
+    /// Parses one frame and, if the filter keeps it, appends it to each sink's batch.
     pub fn process(
         &self,
         frame: &[u8],
         peer: std::net::IpAddr,
         received_at: OffsetDateTime,
-        batch: &mut Batch,
+        batches: &mut [Batch],
     ) {
         // `from_utf8` first: it is much faster than `from_utf8_lossy` on the valid text that
         // nearly every frame is.
@@ -116,12 +131,16 @@ impl Pipeline {
         } else {
             let marker = event.syslog.hostname.unwrap_or_default();
             self.metrics.observer.mock_forwarded(marker);
-            batch.mock_markers.push(marker.to_string());
+            for batch in batches.iter_mut() {
+                batch.mock_markers.push(marker.to_string());
+            }
         }
         if decision.forwards() {
             let origin = Origin { peer, received_at };
-            self.encoder.encode(&event, frame, origin, &mut batch.data);
-            batch.events += 1;
+            for (encoder, batch) in self.encoders.iter().zip(batches.iter_mut()) {
+                encoder.encode(&event, frame, &text, origin, &mut batch.data);
+                batch.events += 1;
+            }
         }
     }
 }

@@ -13,18 +13,19 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::buffer::{BufferReader, Entry};
 use crate::config::Forward;
 use crate::pipeline::Batch;
-use crate::telemetry::metrics::Metrics;
+use crate::telemetry::metrics::{Metrics, SinkMetrics};
 
 /// Batches older than this are taken as read by a live agent and leave the resend window.
 const RESEND_WINDOW_AGE: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Written {
+    seq: u64,
     batch: Batch,
     at: Instant,
     /// False for a batch whose write failed: replaying it is its first delivery, not a resend.
@@ -34,6 +35,8 @@ struct Written {
 pub struct AgentSink {
     config: Forward,
     metrics: Arc<Metrics>,
+    sink: Arc<SinkMetrics>,
+    buffer: BufferReader,
     window: VecDeque<Written>,
     window_bytes: usize,
     connections: u64,
@@ -41,10 +44,17 @@ pub struct AgentSink {
 }
 
 impl AgentSink {
-    pub fn new(config: Forward, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        config: Forward,
+        metrics: Arc<Metrics>,
+        sink: Arc<SinkMetrics>,
+        buffer: BufferReader,
+    ) -> Self {
         AgentSink {
             config,
             metrics,
+            sink,
+            buffer,
             window: VecDeque::new(),
             window_bytes: 0,
             connections: 0,
@@ -52,10 +62,12 @@ impl AgentSink {
         }
     }
 
-    /// Sends every batch from `queue` until the queue closes (all listeners stopped) and is empty,
-    /// or until `abort` fires (the shutdown grace period ran out).
-    pub async fn run(mut self, mut queue: mpsc::Receiver<Batch>, abort: CancellationToken) {
+    /// Sends every batch from the buffer until it closes (all listeners stopped) and is empty,
+    /// or until `abort` fires (the shutdown grace period ran out). A batch leaves the buffer once
+    /// it has left the resend window: written, and no reset seen for a while.
+    pub async fn run(mut self, abort: CancellationToken) {
         let mut stream: Option<TcpStream> = None;
+        let mut trim_tick = tokio::time::interval(RESEND_WINDOW_AGE / 4);
         loop {
             let connection = match stream.as_mut() {
                 Some(connection) => connection,
@@ -64,44 +76,53 @@ impl AgentSink {
                     None => return,
                 },
             };
-            let batch = tokio::select! {
-                batch = queue.recv() => batch,
+            let entry = tokio::select! {
+                entry = self.buffer.next() => entry,
+                _ = trim_tick.tick() => {
+                    self.trim_window();
+                    continue;
+                }
                 closed = watch_for_close(connection) => {
                     tracing::warn!(error = %closed, "the agent closed the connection; reconnecting");
-                    self.metrics.sink.send_errors.inc();
+                    self.sink.send_errors.inc();
                     self.disconnected(&mut stream);
                     continue;
                 }
                 () = abort.cancelled() => return,
             };
-            let Some(batch) = batch else {
-                let _ = connection.shutdown().await;
+            let Some(Entry { seq, batch }) = entry else {
+                // Everything was written and the agent closed nothing on us: all delivered.
+                if connection.shutdown().await.is_ok() {
+                    if let Some(last) = self.window.back() {
+                        self.buffer.ack(last.seq);
+                    }
+                }
                 return;
             };
-            self.metrics.sink.queue_depth.sub(batch.events);
             match connection.write_all(&batch.data).await {
-                Ok(()) => self.written(batch),
+                Ok(()) => self.written(seq, batch),
                 Err(error) => {
                     tracing::warn!(%error, "writing to the agent failed; reconnecting");
-                    self.metrics.sink.send_errors.inc();
+                    self.sink.send_errors.inc();
                     // Not written: it goes first into the window, which is replayed in order.
-                    self.remember(batch, false);
+                    self.remember(seq, batch, false);
                     self.disconnected(&mut stream);
                 }
             }
         }
     }
 
-    fn written(&mut self, batch: Batch) {
+    fn written(&mut self, seq: u64, batch: Batch) {
         self.metrics.observer.mocks_written(&batch.mock_markers);
-        self.metrics.sink.sent_events.add(batch.events);
-        self.metrics.sink.sent_bytes.add(batch.data.len() as u64);
-        self.remember(batch, true);
+        self.sink.sent_events.add(batch.events);
+        self.sink.sent_bytes.add(batch.data.len() as u64);
+        self.remember(seq, batch, true);
     }
 
-    fn remember(&mut self, batch: Batch, sent: bool) {
+    fn remember(&mut self, seq: u64, batch: Batch, sent: bool) {
         self.window_bytes += batch.data.len();
         self.window.push_back(Written {
+            seq,
             batch,
             at: Instant::now(),
             sent,
@@ -121,13 +142,15 @@ impl AgentSink {
                 break;
             }
             self.window_bytes -= oldest.batch.data.len();
+            let seq = oldest.seq;
             self.window.pop_front();
+            self.buffer.ack(seq);
         }
     }
 
     fn disconnected(&mut self, stream: &mut Option<TcpStream>) {
         *stream = None;
-        self.metrics.sink.connected.sub(1);
+        self.sink.connected.sub(1);
     }
 
     /// Connects with exponential backoff, then replays the resend window.
@@ -139,14 +162,14 @@ impl AgentSink {
                 Ok(stream) => {
                     self.connections += 1;
                     if self.connections > 1 {
-                        self.metrics.sink.reconnects.inc();
+                        self.sink.reconnects.inc();
                     }
-                    self.metrics.sink.connected.add(1);
+                    self.sink.connected.add(1);
                     tracing::info!(%address, "connected to the agent");
                     return Some(stream);
                 }
                 Err(error) => {
-                    self.metrics.sink.send_errors.inc();
+                    self.sink.send_errors.inc();
                     tracing::warn!(%address, %error, retry_in_ms = delay.as_millis() as u64, "cannot reach the agent");
                     self.next_address += 1;
                 }
@@ -174,18 +197,15 @@ impl AgentSink {
                 resent += written.batch.events;
             } else {
                 written.sent = true;
-                self.metrics.sink.sent_events.add(written.batch.events);
-                self.metrics
-                    .sink
-                    .sent_bytes
-                    .add(written.batch.data.len() as u64);
+                self.sink.sent_events.add(written.batch.events);
+                self.sink.sent_bytes.add(written.batch.data.len() as u64);
                 self.metrics
                     .observer
                     .mocks_written(&written.batch.mock_markers);
             }
         }
         if resent > 0 {
-            self.metrics.sink.resent_events.add(resent);
+            self.sink.resent_events.add(resent);
             tracing::info!(
                 events = resent,
                 "re-sent the events written just before the connection broke"
@@ -220,7 +240,8 @@ async fn watch_for_close(stream: &mut TcpStream) -> std::io::Error {
 pub async fn run_udp(
     config: Forward,
     metrics: Arc<Metrics>,
-    mut queue: mpsc::Receiver<Batch>,
+    sink: Arc<SinkMetrics>,
+    mut buffer: BufferReader,
     abort: CancellationToken,
 ) {
     let Some(&address) = config.addresses.first() else {
@@ -242,14 +263,15 @@ pub async fn run_udp(
         tracing::error!(%error, %address, "cannot address the agent over UDP");
         return;
     }
-    metrics.sink.connected.add(1);
+    sink.connected.add(1);
     loop {
-        let batch = tokio::select! {
-            batch = queue.recv() => batch,
+        let entry = tokio::select! {
+            entry = buffer.next() => entry,
             () = abort.cancelled() => return,
         };
-        let Some(batch) = batch else { return };
-        metrics.sink.queue_depth.sub(batch.events);
+        let Some(Entry { seq, batch }) = entry else {
+            return;
+        };
         metrics.observer.mocks_written(&batch.mock_markers);
         for message in batch.data[..].split(|byte| *byte == b'\n') {
             if message.is_empty() {
@@ -257,17 +279,19 @@ pub async fn run_udp(
             }
             match socket.send(message).await {
                 Ok(_) => {
-                    metrics.sink.sent_events.inc();
-                    metrics.sink.sent_bytes.add(message.len() as u64);
+                    sink.sent_events.inc();
+                    sink.sent_bytes.add(message.len() as u64);
                 }
                 Err(error) => {
-                    metrics.sink.send_errors.inc();
+                    sink.send_errors.inc();
                     if let Some(held_back) = UDP_SEND_WARNING.allow() {
                         tracing::warn!(%error, %address, held_back, "UDP send to the agent failed; message lost");
                     }
                 }
             }
         }
+        // UDP has no acknowledgement: sent is as delivered as it gets.
+        buffer.ack(seq);
     }
 }
 

@@ -1,49 +1,64 @@
-//! Where kept messages go. Today: the local Azure Monitor agent over TCP ([`agent`]).
+//! Where kept messages go: the local agent over TCP or UDP ([`agent`]) and the HTTP sinks
+//! ([`http`]), each behind its own bounded [`buffer`]. Every kept message goes to every sink.
 
 pub mod agent;
+pub mod buffer;
 pub mod encode;
+pub mod http;
 pub mod records;
 
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
-
 use crate::pipeline::Batch;
-use crate::telemetry::metrics::Metrics;
+use buffer::BufferWriter;
 
-/// The bounded queue in front of a sink. TCP readers wait on [`SinkQueue::send`] when it is full
-/// (their senders' TCP windows close); UDP readers use [`SinkQueue::try_send`] and count the drop.
-#[derive(Clone)]
-pub struct SinkQueue {
-    tx: mpsc::Sender<Batch>,
-    metrics: Arc<Metrics>,
+/// The listener side of every sink's buffer, in sink order (the order of the pipeline's encoders).
+pub struct Sinks {
+    writers: Vec<BufferWriter>,
 }
 
-/// Capacity in batches for a queue of `events` events of at most one batch each.
-pub fn queue(events: usize, metrics: Arc<Metrics>) -> (SinkQueue, mpsc::Receiver<Batch>) {
-    let batches = (events / crate::pipeline::BATCH_MAX_EVENTS as usize).max(1);
-    let (tx, rx) = mpsc::channel(batches);
-    (SinkQueue { tx, metrics }, rx)
-}
-
-impl SinkQueue {
-    /// Waits for room; fails only when the sink has stopped.
-    pub async fn send(&self, batch: Batch) -> Result<(), Batch> {
-        let events = batch.events;
-        self.metrics.sink.queue_depth.add(events);
-        self.tx.send(batch).await.map_err(|e| {
-            self.metrics.sink.queue_depth.sub(events);
-            e.0
-        })
+impl Sinks {
+    pub fn new(writers: Vec<BufferWriter>) -> Self {
+        Sinks { writers }
     }
 
-    /// Queues without waiting; gives the batch back when the queue is full.
-    pub fn try_send(&self, batch: Batch) -> Result<(), Batch> {
-        let events = batch.events;
-        self.metrics.sink.queue_depth.add(events);
-        self.tx.try_send(batch).map_err(|e| {
-            self.metrics.sink.queue_depth.sub(events);
-            e.into_inner()
-        })
+    /// One empty batch per sink.
+    pub fn batches(&self) -> Vec<Batch> {
+        self.writers.iter().map(|_| Batch::default()).collect()
+    }
+
+    /// Hands each sink its batch, waiting for room where a sink's buffer blocks (this is the
+    /// backpressure on TCP readers). False once every sink has stopped.
+    pub async fn send(&self, batches: &mut [Batch]) -> bool {
+        let mut any_open = false;
+        for (writer, batch) in self.writers.iter().zip(batches) {
+            let batch = std::mem::take(batch);
+            if batch.events == 0 {
+                any_open = true;
+                continue;
+            }
+            any_open |= writer.push(batch).await.is_ok();
+        }
+        any_open
+    }
+
+    /// Never waits (UDP): returns how many events the fullest sink had to drop.
+    pub fn try_send(&self, batches: &mut [Batch]) -> u64 {
+        let mut dropped = 0;
+        for (writer, batch) in self.writers.iter().zip(batches) {
+            let batch = std::mem::take(batch);
+            let events = batch.events;
+            if events > 0 && writer.try_push(batch).is_err() {
+                dropped = dropped.max(events);
+            }
+        }
+        dropped
+    }
+}
+
+impl Drop for Sinks {
+    /// The last listener task is gone: the sinks drain what is buffered and stop.
+    fn drop(&mut self) {
+        for writer in &self.writers {
+            writer.close();
+        }
     }
 }

@@ -7,13 +7,13 @@ pub mod udp;
 use std::sync::Arc;
 
 use crate::pipeline::Pipeline;
-use crate::sink::SinkQueue;
+use crate::sink::Sinks;
 use crate::telemetry::RateLimited;
 
 /// What every listener task shares.
 pub struct Shared {
     pub pipeline: Pipeline,
-    pub queue: SinkQueue,
+    pub sinks: Sinks,
 }
 
 pub type SharedRef = Arc<Shared>;

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use super::tls::{Accepted, TlsTerminator};
 use super::{SharedRef, HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING};
 use crate::config::Listener;
-use crate::pipeline::Batch;
+use crate::pipeline::{any_events, any_full};
 
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -130,7 +130,7 @@ pub async fn serve_connection(
             }
         };
         let received_at = OffsetDateTime::now_utc();
-        let mut batch = Batch::default();
+        let mut batches = shared.sinks.batches();
         loop {
             let frame = if at_eof {
                 decoder.decode_eof(&mut buffer)
@@ -144,10 +144,8 @@ pub async fn serve_connection(
                     metrics.bytes.add(bytes.len() as u64);
                     shared
                         .pipeline
-                        .process(&bytes, peer.ip(), received_at, &mut batch);
-                    if batch.is_full()
-                        && shared.queue.send(std::mem::take(&mut batch)).await.is_err()
-                    {
+                        .process(&bytes, peer.ip(), received_at, &mut batches);
+                    if any_full(&batches) && !shared.sinks.send(&mut batches).await {
                         break;
                     }
                 }
@@ -165,8 +163,8 @@ pub async fn serve_connection(
                 }
             }
         }
-        // Waiting here for room in the queue is the backpressure: no read until it is accepted.
-        if batch.events > 0 && shared.queue.send(batch).await.is_err() {
+        // Waiting here for room in the buffers is the backpressure: no read until it is accepted.
+        if any_events(&batches) && !shared.sinks.send(&mut batches).await {
             break;
         }
         if at_eof {

@@ -1,6 +1,6 @@
 //! UDP syslog (RFC 5426): one datagram, one message. Several sockets share the port through
 //! SO_REUSEPORT so the kernel spreads senders over cores, each with a large receive buffer.
-//! UDP cannot be paused: when the sink queue is full the batch is dropped and counted.
+//! UDP cannot be paused: when a sink's buffer is full the batch is dropped and counted.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SharedRef, OVERSIZED_WARNING};
 use crate::config::Listener;
-use crate::pipeline::Batch;
+use crate::pipeline::{any_events, any_full};
 
 /// Binds `count` sockets to one address. A receive buffer the kernel clamped is reported with the
 /// sysctl that raises the cap.
@@ -66,9 +66,9 @@ pub async fn serve(
             () = stop.cancelled() => return,
         }
         let received_at = OffsetDateTime::now_utc();
-        let mut batch = Batch::default();
+        let mut batches = shared.sinks.batches();
         let mut datagrams = 0u64;
-        while !batch.is_full() {
+        while !any_full(&batches) {
             let (len, peer) = match socket.try_recv_from(&mut buffer) {
                 Ok(received) => received,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
@@ -91,13 +91,13 @@ pub async fn serve(
             if !message.is_empty() {
                 shared
                     .pipeline
-                    .process(message, peer.ip(), received_at, &mut batch);
+                    .process(message, peer.ip(), received_at, &mut batches);
             }
         }
-        if datagrams > 0 && batch.events > 0 {
-            if let Err(dropped) = shared.queue.try_send(batch) {
-                metrics.queue_full_drops.add(dropped.events);
-            }
+        if datagrams > 0 && any_events(&batches) {
+            metrics
+                .queue_full_drops
+                .add(shared.sinks.try_send(&mut batches));
         }
         // Under a flood the socket is always readable, so this loop would never give its worker
         // back: the sink task, which empties the queue, would starve and every datagram would be

@@ -63,17 +63,23 @@ async fn answer(
             metrics.render(&udp_drops.read()),
         ),
         l if l.starts_with(b"GET /health ") => {
-            if metrics.sink.connected.get() > 0 {
+            let down: Vec<&str> = metrics
+                .sinks
+                .iter()
+                .filter(|sink| sink.connected.get() == 0)
+                .map(|sink| sink.name.as_str())
+                .collect();
+            if down.is_empty() {
                 (
                     "200 OK",
                     "text/plain",
-                    "ok: connected to the sink\n".to_string(),
+                    "ok: every sink reachable\n".to_string(),
                 )
             } else {
                 (
                     "503 Service Unavailable",
                     "text/plain",
-                    "degraded: not connected to the sink\n".to_string(),
+                    format!("degraded: not reachable: {}\n", down.join(", ")),
                 )
             }
         }

@@ -1,8 +1,10 @@
 //! Every counter the relay keeps, in one place, and their Prometheus text rendering.
 //! Counters are plain relaxed atomics: they are read only by the metrics endpoint and tests.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 
 use crate::pipeline::filter::Decision;
 
@@ -37,6 +39,9 @@ impl Gauge {
     }
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
+    }
+    pub fn set(&self, value: u64) {
+        self.0.store(value, Relaxed);
     }
 }
 
@@ -76,15 +81,81 @@ impl ListenerMetrics {
     }
 }
 
+/// One sink's counters: the agent forward or an HTTP sink, with the buffer in front of it.
 #[derive(Debug, Default)]
 pub struct SinkMetrics {
+    /// `agent` or the `[[sink]]` name.
+    pub name: String,
+    /// `agent tcp://127.0.0.1:25226`, `azure_logs_ingestion`, …
+    pub kind: String,
     pub sent_events: Counter,
     pub sent_bytes: Counter,
     pub send_errors: Counter,
     pub reconnects: Counter,
     pub resent_events: Counter,
+    /// Events accepted into the buffer and not yet delivered.
     pub queue_depth: Gauge,
+    pub buffered_bytes: Gauge,
+    /// Enqueue time (Unix ms) of the oldest event not yet delivered; 0 when there is none.
+    pub oldest_unix_ms: Gauge,
+    /// Events found in the disk buffer at start and sent again.
+    pub replayed_events: Counter,
+    pub dropped_buffer_full: Counter,
+    /// Rejected by the far end (HTTP 400/403, …) and written to the dead-letter file.
+    pub dead_lettered_events: Counter,
+    /// Rejected, but the dead-letter file was full or could not be written.
+    pub dropped_rejected: Counter,
+    /// Lost to a damaged disk buffer (checksum mismatch, torn tail).
+    pub dropped_corrupt: Counter,
+    pub retries: Counter,
+    /// 1 while the sink is reachable (connected, or its last request succeeded).
     pub connected: Gauge,
+    pub requests: Mutex<BTreeMap<String, u64>>,
+    pub request_seconds: Histogram,
+}
+
+impl SinkMetrics {
+    pub fn new(name: &str, kind: &str) -> Self {
+        SinkMetrics {
+            name: name.to_string(),
+            kind: kind.to_string(),
+            ..Default::default()
+        }
+    }
+
+    /// One HTTP request's outcome: the status code, or `error` when no response came.
+    pub fn request(&self, status: Option<u16>, seconds: f64) {
+        let label = status.map_or_else(|| "error".to_string(), |s| s.to_string());
+        *self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(label)
+            .or_default() += 1;
+        self.request_seconds.observe(seconds);
+    }
+}
+
+/// Request latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Cumulative counts per bucket of [`LATENCY_BUCKETS`], then the total.
+    buckets: [Counter; LATENCY_BUCKETS.len() + 1],
+    sum_micros: Counter,
+}
+
+impl Histogram {
+    pub fn observe(&self, seconds: f64) {
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            if seconds <= *bound {
+                bucket.inc();
+            }
+        }
+        self.buckets[LATENCY_BUCKETS.len()].inc();
+        self.sum_micros.add((seconds * 1e6) as u64);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -102,9 +173,7 @@ pub struct Metrics {
     pub listeners: Vec<ListenerMetrics>,
     pub parse: ParseMetrics,
     filter: [Counter; Decision::ALL.len()],
-    pub sink: SinkMetrics,
-    /// Name of the sink for the `sink` label, e.g. `agent tcp://127.0.0.1:25226`.
-    pub sink_name: String,
+    pub sinks: Vec<Arc<SinkMetrics>>,
     /// SIGHUP reloads, successful or not.
     pub reloads: Counter,
     /// Per-sender counts and mock journeys for `cef-troubleshoot`.
@@ -112,7 +181,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(listener_names: Vec<String>, sink_name: String) -> Self {
+    pub fn new(listener_names: Vec<String>, sinks: Vec<SinkMetrics>) -> Self {
         Metrics {
             listeners: listener_names
                 .into_iter()
@@ -120,8 +189,7 @@ impl Metrics {
                 .collect(),
             parse: ParseMetrics::default(),
             filter: Default::default(),
-            sink: SinkMetrics::default(),
-            sink_name,
+            sinks: sinks.into_iter().map(Arc::new).collect(),
             reloads: Counter::default(),
             observer: Default::default(),
         }
@@ -274,55 +342,7 @@ impl Metrics {
             );
         }
 
-        let sink = &self.sink;
-        let sink_label = &self.sink_name;
-        for (name, help, kind, value) in [
-            (
-                "cefrelay_sink_sent_events_total",
-                "Events written to the sink",
-                "counter",
-                sink.sent_events.get(),
-            ),
-            (
-                "cefrelay_sink_sent_bytes_total",
-                "Bytes written to the sink",
-                "counter",
-                sink.sent_bytes.get(),
-            ),
-            (
-                "cefrelay_sink_send_errors_total",
-                "Connection or write errors",
-                "counter",
-                sink.send_errors.get(),
-            ),
-            (
-                "cefrelay_sink_reconnects_total",
-                "Connections made after the first",
-                "counter",
-                sink.reconnects.get(),
-            ),
-            (
-                "cefrelay_sink_resent_events_total",
-                "Events sent again after a broken connection (possible duplicates)",
-                "counter",
-                sink.resent_events.get(),
-            ),
-            (
-                "cefrelay_sink_queue_depth",
-                "Events waiting for the sink",
-                "gauge",
-                sink.queue_depth.get(),
-            ),
-            (
-                "cefrelay_sink_connected",
-                "1 while connected to the sink",
-                "gauge",
-                sink.connected.get(),
-            ),
-        ] {
-            header(&mut out, name, help, kind);
-            let _ = writeln!(out, "{name}{{sink=\"{sink_label}\"}} {value}");
-        }
+        self.render_sinks(&mut out);
         header(
             &mut out,
             "cefrelay_config_reloads_total",
@@ -332,6 +352,187 @@ impl Metrics {
         let _ = writeln!(out, "cefrelay_config_reloads_total {}", self.reloads.get());
         out
     }
+}
+
+type SinkReading = fn(&SinkMetrics) -> u64;
+
+impl Metrics {
+    fn render_sinks(&self, out: &mut String) {
+        let now_ms = unix_ms();
+        let readings: [(&str, &str, &str, SinkReading); 11] = [
+            (
+                "cefrelay_sink_sent_events_total",
+                "Events delivered to the sink",
+                "counter",
+                |s| s.sent_events.get(),
+            ),
+            (
+                "cefrelay_sink_sent_bytes_total",
+                "Bytes delivered to the sink",
+                "counter",
+                |s| s.sent_bytes.get(),
+            ),
+            (
+                "cefrelay_sink_send_errors_total",
+                "Connection, write or request errors",
+                "counter",
+                |s| s.send_errors.get(),
+            ),
+            (
+                "cefrelay_sink_reconnects_total",
+                "Connections made after the first",
+                "counter",
+                |s| s.reconnects.get(),
+            ),
+            (
+                "cefrelay_sink_resent_events_total",
+                "Events sent again after a broken connection (possible duplicates)",
+                "counter",
+                |s| s.resent_events.get(),
+            ),
+            (
+                "cefrelay_sink_retries_total",
+                "HTTP requests sent again after a failure",
+                "counter",
+                |s| s.retries.get(),
+            ),
+            (
+                "cefrelay_sink_replayed_events_total",
+                "Events found in the disk buffer at start and sent again",
+                "counter",
+                |s| s.replayed_events.get(),
+            ),
+            (
+                "cefrelay_sink_dead_lettered_events_total",
+                "Events the sink rejected, written to the dead-letter file",
+                "counter",
+                |s| s.dead_lettered_events.get(),
+            ),
+            (
+                "cefrelay_sink_queue_depth",
+                "Events buffered for the sink and not yet delivered",
+                "gauge",
+                |s| s.queue_depth.get(),
+            ),
+            (
+                "cefrelay_sink_buffered_bytes",
+                "Bytes buffered for the sink and not yet delivered",
+                "gauge",
+                |s| s.buffered_bytes.get(),
+            ),
+            (
+                "cefrelay_sink_connected",
+                "1 while the sink is reachable",
+                "gauge",
+                |s| s.connected.get(),
+            ),
+        ];
+        for (name, help, kind, read) in readings {
+            header(out, name, help, kind);
+            for sink in &self.sinks {
+                let _ = writeln!(out, "{name}{{sink=\"{}\"}} {}", sink.name, read(sink));
+            }
+        }
+        header(
+            out,
+            "cefrelay_sink_oldest_event_age_seconds",
+            "Age of the oldest event buffered and not yet delivered",
+            "gauge",
+        );
+        for sink in &self.sinks {
+            let oldest = sink.oldest_unix_ms.get();
+            let age = if oldest == 0 {
+                0.0
+            } else {
+                now_ms.saturating_sub(oldest) as f64 / 1000.0
+            };
+            let _ = writeln!(
+                out,
+                "cefrelay_sink_oldest_event_age_seconds{{sink=\"{}\"}} {age:.3}",
+                sink.name
+            );
+        }
+        header(
+            out,
+            "cefrelay_sink_dropped_events_total",
+            "Events a sink lost, by reason",
+            "counter",
+        );
+        for sink in &self.sinks {
+            for (reason, counter) in [
+                ("buffer_full", &sink.dropped_buffer_full),
+                ("rejected", &sink.dropped_rejected),
+                ("corrupt", &sink.dropped_corrupt),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "cefrelay_sink_dropped_events_total{{sink=\"{}\",reason=\"{reason}\"}} {}",
+                    sink.name,
+                    counter.get()
+                );
+            }
+        }
+        header(out, "cefrelay_sink_info", "What each sink is", "gauge");
+        for sink in &self.sinks {
+            let _ = writeln!(
+                out,
+                "cefrelay_sink_info{{sink=\"{}\",type=\"{}\"}} 1",
+                sink.name, sink.kind
+            );
+        }
+        header(
+            out,
+            "cefrelay_sink_requests_total",
+            "HTTP requests by status (`error`: no response)",
+            "counter",
+        );
+        for sink in &self.sinks {
+            let requests = sink.requests.lock().unwrap_or_else(|p| p.into_inner());
+            for (status, count) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "cefrelay_sink_requests_total{{sink=\"{}\",status=\"{status}\"}} {count}",
+                    sink.name
+                );
+            }
+        }
+        let name = "cefrelay_sink_request_duration_seconds";
+        header(out, name, "HTTP request latency", "histogram");
+        for sink in self
+            .sinks
+            .iter()
+            .filter(|s| s.request_seconds.buckets[LATENCY_BUCKETS.len()].get() > 0)
+        {
+            let histogram = &sink.request_seconds;
+            for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&histogram.buckets) {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{sink=\"{}\",le=\"{bound}\"}} {}",
+                    sink.name,
+                    bucket.get()
+                );
+            }
+            let count = histogram.buckets[LATENCY_BUCKETS.len()].get();
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{sink=\"{}\",le=\"+Inf\"}} {count}",
+                sink.name
+            );
+            let _ = writeln!(
+                out,
+                "{name}_sum{{sink=\"{}\"}} {:.6}",
+                sink.name,
+                histogram.sum_micros.get() as f64 / 1e6
+            );
+            let _ = writeln!(out, "{name}_count{{sink=\"{}\"}} {count}", sink.name);
+        }
+    }
+}
+
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {

@@ -111,14 +111,14 @@ fn relay_running(context: &Context) -> Check {
     };
     match http_get(admin, "/health") {
         Some((200, _)) => {
-            check.saw(format!("http://{admin}/health: connected to the sink"));
+            check.saw(format!("http://{admin}/health: every sink reachable"));
         }
         Some((_, body)) => {
             check
                 .saw(format!("http://{admin}/health: {}", body.trim()))
                 .worse(
                     Status::Warn,
-                    "the relay runs but is not connected to the agent: see check 5",
+                    "the relay runs but cannot reach a sink: for the agent see check 5; for an HTTP sink, its errors are in the relay's log and /metrics",
                 );
         }
         None => {
