@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod http_server;
+
 pub fn cefrelay() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cefrelay"))
 }

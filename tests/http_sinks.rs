@@ -1,0 +1,731 @@
+//! The HTTP sinks and the durable buffer against in-process HTTP servers: the documented
+//! contracts (token request, headers, bodies) and the faults (5xx, 429, 413, 400, an outage, a
+//! `kill -9` of the relay, a full disk buffer). Every test counts unique event ids.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::http_server::{HttpServer, Reply, Seen};
+use common::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
+
+/// A relay whose only outputs are the `[[sink]]`s in `sinks` (the agent forward is off unless
+/// `sinks` has a [forward] table of its own).
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    port: u16,
+    admin: SocketAddr,
+}
+
+impl Setup {
+    fn new(sinks: &str) -> Setup {
+        let mut setup = Setup::empty();
+        setup.configure(sinks);
+        setup
+    }
+
+    /// A directory and ports without a config yet, for tests that first write secret files.
+    fn empty() -> Setup {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("cefrelay.toml");
+        Setup {
+            dir,
+            config,
+            port: free_port(),
+            admin: SocketAddr::from(([127, 0, 0, 1], free_port())),
+        }
+    }
+
+    fn configure(&mut self, sinks: &str) {
+        let forward = if sinks.contains("[forward]") {
+            ""
+        } else {
+            "[forward]\nenabled = false\n"
+        };
+        let text = format!(
+            "state_dir = \"{state}\"\nshutdown_grace_secs = 2\n[admin]\nlisten = \"{admin}\"\n\
+             [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n{forward}{sinks}",
+            state = self.dir.path().join("state").display(),
+            admin = self.admin,
+            port = self.port,
+        );
+        std::fs::write(&self.config, text).expect("write config");
+    }
+
+    fn start(&self) -> Relay {
+        Relay::from_file(&self.config, self.port, self.admin)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+}
+
+fn send(port: u16, ids: impl Iterator<Item = usize>) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the relay");
+    let mut text = String::new();
+    for id in ids {
+        text.push_str(&cef_threat(id));
+        text.push('\n');
+    }
+    stream.write_all(text.as_bytes()).expect("send");
+}
+
+/// The `externalId` of every event the server accepted (2xx) across its requests.
+fn delivered_ids(requests: &[Seen], accepted: impl Fn(&Seen) -> bool) -> Vec<usize> {
+    let mut ids = Vec::new();
+    for request in requests.iter().filter(|r| accepted(r)) {
+        let text = request.text();
+        for part in text.split("externalId=").skip(1) {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            ids.push(digits.parse().expect("an id"));
+        }
+    }
+    ids
+}
+
+fn unique(ids: &[usize]) -> BTreeSet<usize> {
+    ids.iter().copied().collect()
+}
+
+/// A generic sink whose requests go to `url`, plus `extra` settings (which may set their own
+/// `batch_timeout_ms`).
+fn generic_sink(url: &str, extra: &str) -> String {
+    let batch_timeout = if extra.contains("batch_timeout_ms") {
+        ""
+    } else {
+        "batch_timeout_ms = 50\n"
+    };
+    format!(
+        "[[sink]]\nname = \"web\"\ntype = \"http\"\nurl = \"{url}/ingest\"\n{batch_timeout}\
+         retry_initial_ms = 50\nretry_max_ms = 1000\n{extra}\n"
+    )
+}
+
+#[test]
+fn azure_sink_follows_the_logs_ingestion_contract() {
+    let token_requests = Arc::new(AtomicUsize::new(0));
+    let ingest_requests = Arc::new(AtomicUsize::new(0));
+    let (tokens, ingests) = (token_requests.clone(), ingest_requests.clone());
+    let server = HttpServer::start(move |seen| {
+        if seen.path().ends_with("/oauth2/v2.0/token") {
+            let n = tokens.fetch_add(1, Ordering::SeqCst) + 1;
+            return Reply::json(
+                200,
+                serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "access_token": format!("token-{n}")}),
+            );
+        }
+        // The first ingestion call finds its token revoked: the sink must fetch one once more.
+        if ingests.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Reply::status(401);
+        }
+        Reply::status(204)
+    });
+    let mut setup = Setup::empty();
+    let secret = setup.write("secret", "s3cr3t-value\n");
+    let sink = format!(
+        "[[sink]]\nname = \"sentinel\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"{url}\"\n\
+         dcr_immutable_id = \"dcr-0123456789abcdef\"\nstream = \"Custom-CefRelayCommonSecurityLog\"\n\
+         batch_timeout_ms = 100\n\
+         auth = {{ type = \"client_secret\", tenant_id = \"tenant-1\", client_id = \"app-1\", \
+         client_secret_file = \"{secret}\", authority = \"{url}\" }}\n",
+        url = server.url(),
+        secret = secret.display()
+    );
+    setup.configure(&sink);
+    let relay = setup.start();
+    let line = "<14>Nov 22 10:00:00 fw01 CEF:0|Palo Alto Networks|PAN-OS|10.1.8|spyware|THREAT|4|src=192.0.2.10 dst=198.51.100.7 spt=51000 dpt=443 cn1Label=SessionID cn1=4242 PanOSThreatCategory=spyware externalId=7";
+    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    send(relay.port, 100..150);
+
+    let accepted = |seen: &Seen| seen.path().contains("/dataCollectionRules/");
+    assert!(
+        wait_until(PATIENCE, || {
+            let requests = server.requests();
+            // CommonSecurityLog rows carry the CEF externalId in the ExtID column.
+            let ext_ids: BTreeSet<String> = requests
+                .iter()
+                .filter(|r| accepted(r) && r.header("authorization") == Some("Bearer token-2"))
+                .flat_map(|r| r.records())
+                .filter_map(|row| row["ExtID"].as_str().map(str::to_string))
+                .collect();
+            ext_ids.len() == 51
+        }),
+        "not every event reached the ingestion endpoint: {:?}",
+        server
+            .requests()
+            .iter()
+            .map(|r| r.uri.clone())
+            .collect::<Vec<_>>()
+    );
+    let requests = server.requests();
+    let token_calls = server.requests_to("/tenant-1/oauth2/v2.0/token");
+    assert_eq!(
+        token_calls.len(),
+        2,
+        "one token, then one more after the 401, and no more"
+    );
+    let form: Vec<(String, String)> = token_calls[0]
+        .text()
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect();
+    for expected in [
+        ("client_id", "app-1"),
+        ("client_secret", "s3cr3t-value"),
+        ("grant_type", "client_credentials"),
+        ("scope", "https%3A%2F%2Fmonitor.azure.com%2F%2F.default"),
+    ] {
+        assert!(
+            form.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "token form {form:?} lacks {expected:?}"
+        );
+    }
+    assert_eq!(
+        token_calls[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+
+    let ingest: Vec<&Seen> = requests.iter().filter(|r| accepted(r)).collect();
+    assert_eq!(ingest[0].header("authorization"), Some("Bearer token-1"));
+    for request in &ingest {
+        assert_eq!(request.method, "POST");
+        assert_eq!(
+            request.uri,
+            "/dataCollectionRules/dcr-0123456789abcdef/streams/Custom-CefRelayCommonSecurityLog?api-version=2023-01-01"
+        );
+        assert!(request.gzipped, "the body is gzip-compressed");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert!(request.header("x-ms-client-request-id").is_some());
+        assert!(request.body.len() <= 1_000_000);
+    }
+    let rows: Vec<serde_json::Value> = ingest[1..].iter().flat_map(|r| r.records()).collect();
+    let row = rows
+        .iter()
+        .find(|row| row["ExtID"] == "7")
+        .expect("the spyware row");
+    assert_eq!(row["DeviceVendor"], "Palo Alto Networks");
+    assert_eq!(row["DeviceProduct"], "PAN-OS");
+    assert_eq!(row["Activity"], "THREAT");
+    assert_eq!(row["DeviceEventClassID"], "spyware");
+    assert_eq!(row["LogSeverity"], "4");
+    assert_eq!(row["SourceIP"], "192.0.2.10");
+    assert_eq!(
+        row["DestinationPort"], 443,
+        "an int column is a JSON number"
+    );
+    assert_eq!(row["SourcePort"], 51000);
+    assert_eq!(row["Computer"], "fw01");
+    assert!(
+        row["AdditionalExtensions"]
+            .as_str()
+            .is_some_and(|extra| extra.contains("PanOSThreatCategory=spyware")),
+        "{row}"
+    );
+    let time = row["TimeGenerated"].as_str().expect("TimeGenerated");
+    assert!(time.ends_with('Z') && time.contains('T'), "{time}");
+    // The secret is in no log line: stderr is inherited, so check the metrics text instead.
+    assert!(!relay.try_metrics().unwrap().contains("s3cr3t"));
+    drop(relay);
+}
+
+#[test]
+fn azure_sink_uses_the_managed_identity_when_configured() {
+    let server = HttpServer::start(|seen| {
+        if seen.path() == "/metadata/identity/oauth2/token" {
+            // The metadata service sends expires_in as a string.
+            return Reply::json(
+                200,
+                serde_json::json!({"access_token": "mi-token", "expires_in": "86399", "token_type": "Bearer"}),
+            );
+        }
+        Reply::status(204)
+    });
+    let sink = format!(
+        "[[sink]]\nname = \"sentinel\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"{url}\"\n\
+         dcr_immutable_id = \"dcr-1\"\nbatch_timeout_ms = 50\n\
+         auth = {{ type = \"managed_identity\", client_id = \"mi-client\", endpoint = \"{url}/metadata/identity/oauth2/token\" }}\n",
+        url = server.url()
+    );
+    let setup = Setup::new(&sink);
+    let relay = setup.start();
+    send(relay.port, 0..10);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |r| {
+            r.path().contains("/streams/")
+        }))
+        .len()
+            == 10
+            || server
+                .requests_to("/dataCollectionRules/")
+                .iter()
+                .flat_map(|r| r.records())
+                .count()
+                == 10
+    }));
+    let identity = server.requests_to("/metadata/identity/oauth2/token");
+    assert_eq!(identity.len(), 1);
+    assert_eq!(identity[0].method, "GET");
+    assert_eq!(identity[0].header("metadata"), Some("true"));
+    assert!(identity[0].uri.contains("api-version=2018-02-01"));
+    assert!(identity[0]
+        .uri
+        .contains("resource=https%3A%2F%2Fmonitor.azure.com%2F"));
+    assert!(identity[0].uri.contains("client_id=mi-client"));
+    let ingest =
+        server.requests_to("/dataCollectionRules/dcr-1/streams/Microsoft-CommonSecurityLog");
+    assert!(!ingest.is_empty());
+    assert!(ingest
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer mi-token")));
+    drop(relay);
+}
+
+#[test]
+fn splunk_hec_sends_envelopes_and_waits_for_the_indexer_acknowledgement() {
+    let next_ack = Arc::new(AtomicUsize::new(0));
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (acks, poll_count) = (next_ack.clone(), polls.clone());
+    let server = HttpServer::start(move |seen| {
+        if seen.path() == "/services/collector/ack" {
+            // Not yet on the first poll, then yes for every id asked.
+            let first = poll_count.fetch_add(1, Ordering::SeqCst) == 0;
+            let asked: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+            let answers: serde_json::Map<String, serde_json::Value> = asked["acks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|id| (id.to_string(), serde_json::Value::Bool(!first)))
+                .collect();
+            return Reply::json(200, serde_json::json!({ "acks": answers }));
+        }
+        let id = acks.fetch_add(1, Ordering::SeqCst);
+        Reply::json(
+            200,
+            serde_json::json!({"text": "Success", "code": 0, "ackId": id}),
+        )
+    });
+    let mut setup = Setup::empty();
+    setup.write("hec-token", "11111111-2222-3333-4444-555555555555\n");
+    let sink = format!(
+        "[[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nendpoint = \"{url}\"\ntoken_file = \"{token}\"\n\
+         index = \"firewall\"\nindexer_ack = true\nack_poll_interval_ms = 100\nbatch_timeout_ms = 50\n",
+        url = server.url(),
+        token = setup.path("hec-token").display()
+    );
+    setup.configure(&sink);
+    let relay = setup.start();
+    send(relay.port, 0..40);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_sent_events_total{sink=\"splunk\"}")
+        == 40));
+    assert!(
+        polls.load(Ordering::SeqCst) >= 2,
+        "acknowledgements were polled"
+    );
+    let events = server.requests_to("/services/collector/event");
+    let channel = events[0]
+        .header("x-splunk-request-channel")
+        .expect("a channel")
+        .to_string();
+    assert_eq!(channel.len(), 36, "a GUID");
+    for request in &events {
+        assert_eq!(
+            request.header("authorization"),
+            Some("Splunk 11111111-2222-3333-4444-555555555555")
+        );
+        assert_eq!(
+            request.header("x-splunk-request-channel"),
+            Some(channel.as_str())
+        );
+    }
+    for poll in server.requests_to("/services/collector/ack") {
+        assert_eq!(
+            poll.uri,
+            format!("/services/collector/ack?channel={channel}")
+        );
+    }
+    let envelopes: Vec<serde_json::Value> = events.iter().flat_map(|r| r.records()).collect();
+    assert_eq!(unique(&delivered_ids(&events, |_| true)).len(), 40);
+    let envelope = &envelopes[0];
+    assert_eq!(envelope["sourcetype"], "pan:threat");
+    assert_eq!(envelope["index"], "firewall");
+    assert_eq!(envelope["host"], "fw01");
+    assert!(envelope["time"].is_number());
+    assert!(envelope["event"]
+        .as_str()
+        .is_some_and(|e| e.contains("CEF:0|Palo Alto Networks|PAN-OS")));
+    drop(relay);
+}
+
+#[test]
+fn generic_sink_posts_the_parse_shape_with_auth_and_headers() {
+    let server = HttpServer::start(|_| Reply::status(200));
+    let mut setup = Setup::empty();
+    setup.write("password", "hunter2\n");
+    let sink = generic_sink(
+        &server.url(),
+        &format!(
+            "headers = {{ \"X-Tenant\" = \"blue\" }}\nauth = {{ type = \"basic\", user = \"relay\", password_file = \"{}\" }}",
+            setup.path("password").display()
+        ),
+    );
+    setup.configure(&sink);
+    let relay = setup.start();
+    send(relay.port, 0..25);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == 25
+    }));
+    let requests = server.requests();
+    for request in &requests {
+        assert_eq!(request.path(), "/ingest");
+        assert_eq!(request.header("content-type"), Some("application/x-ndjson"));
+        // base64("relay:hunter2")
+        assert_eq!(
+            request.header("authorization"),
+            Some("Basic cmVsYXk6aHVudGVyMg==")
+        );
+        assert_eq!(request.header("x-tenant"), Some("blue"));
+        assert!(request.header("idempotency-key").is_some());
+        assert!(!request.gzipped);
+    }
+    let record = &requests[0].records()[0];
+    for key in ["status", "syslog", "cef", "message"] {
+        assert!(record.get(key).is_some(), "{record}");
+    }
+    assert_eq!(record["cef"]["name"], "THREAT");
+    assert_eq!(record["syslog"]["hostname"], "fw01");
+    drop(relay);
+}
+
+#[test]
+fn server_errors_are_retried_until_nothing_is_lost() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = HttpServer::start(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) < 3 {
+            Reply::status(500)
+        } else {
+            Reply::status(204)
+        }
+    });
+    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    let relay = setup.start();
+    send(relay.port, 0..300);
+    let ok = |seen: &Seen| !seen.body.is_empty();
+    assert!(wait_until(PATIENCE, || {
+        relay.metric("cefrelay_sink_sent_events_total{sink=\"web\"}") == 300
+    }));
+    let requests = server.requests();
+    let accepted: Vec<Seen> = requests[3..].to_vec();
+    assert_eq!(unique(&delivered_ids(&accepted, ok)), (0..300).collect());
+    assert!(relay.metric("cefrelay_sink_retries_total{sink=\"web\"}") >= 3);
+    assert_eq!(
+        relay.metric("cefrelay_sink_requests_total{sink=\"web\",status=\"500\"}"),
+        3
+    );
+    drop(relay);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = HttpServer::start(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::status(429).header("Retry-After", "2")
+        } else {
+            Reply::status(204)
+        }
+    });
+    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    let relay = setup.start();
+    send(relay.port, 0..10);
+    assert!(wait_until(PATIENCE, || server.requests().len() >= 2));
+    let requests = server.requests();
+    let waited = requests[1].at - requests[0].at;
+    // A lower bound only: the relay must not come back before the far end said it may.
+    assert!(
+        waited >= Duration::from_millis(1950),
+        "retried after {waited:?} despite Retry-After: 2"
+    );
+    assert_eq!(unique(&delivered_ids(&requests[1..], |_| true)).len(), 10);
+    drop(relay);
+}
+
+#[test]
+fn too_large_requests_are_split_until_they_fit() {
+    let server = HttpServer::start(|seen| {
+        if seen.records().len() > 10 {
+            Reply::status(413)
+        } else {
+            Reply::status(204)
+        }
+    });
+    let setup = Setup::new(&generic_sink(&server.url(), "batch_timeout_ms = 500"));
+    let relay = setup.start();
+    send(relay.port, 0..200);
+    let small = |seen: &Seen| seen.records().len() <= 10;
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), small)).len() == 200
+    }));
+    assert!(
+        server.requests().iter().any(|r| !small(r)),
+        "the first request was over the far end's limit"
+    );
+    assert_eq!(
+        relay.metric("cefrelay_sink_dead_lettered_events_total{sink=\"web\"}"),
+        0
+    );
+    drop(relay);
+}
+
+#[test]
+fn rejected_batches_go_to_the_dead_letter_file_and_the_rest_continue() {
+    let server = HttpServer::start(|seen| {
+        if seen.text().contains("externalId=666") {
+            Reply::status(400).header("Content-Type", "application/json")
+        } else {
+            Reply::status(204)
+        }
+    });
+    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    let relay = setup.start();
+    send(relay.port, 666..667);
+    assert!(wait_until(PATIENCE, || relay.metric(
+        "cefrelay_sink_dead_lettered_events_total{sink=\"web\"}"
+    ) == 1));
+    send(relay.port, 0..50);
+    let accepted = |seen: &Seen| !seen.text().contains("externalId=666");
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), accepted)).len() == 50
+    }));
+    let dead_letter = setup.path("state/dead-letter/web.ndjson");
+    let text = std::fs::read_to_string(&dead_letter).expect("the dead-letter file");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["status"], 400);
+    assert_eq!(lines[0]["sink"], "web");
+    assert!(lines[0]["record"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("externalId=666"));
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.text().contains("externalId=666"))
+            .count(),
+        1,
+        "a rejected batch is not retried"
+    );
+    drop(relay);
+}
+
+fn disk_buffer(extra: &str) -> String {
+    format!("buffer = {{ type = \"disk\", max_bytes = 67108864, segment_bytes = 1048576{extra} }}")
+}
+
+#[test]
+fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
+    let relay = setup.start();
+    send(relay.port, 0..2000);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
+        == 2000));
+    std::thread::sleep(Duration::from_secs(30));
+    assert!(relay.metric("cefrelay_sink_retries_total{sink=\"web\"}") > 0);
+    assert_eq!(
+        relay.metric("cefrelay_sink_sent_events_total{sink=\"web\"}"),
+        0
+    );
+    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == 2000
+    }));
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
+        == 0));
+    drop(relay);
+}
+
+#[test]
+fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
+    const EVENTS: usize = 3000;
+    // A slow far end: the relay is killed with most events still buffered.
+    let server = HttpServer::start(|_| Reply::status(204).after(Duration::from_millis(100)));
+    let setup = Setup::new(&generic_sink(
+        &server.url(),
+        &format!(
+            "concurrency = 1\nmax_batch_events = 100\n{}",
+            disk_buffer("")
+        ),
+    ));
+    let mut relay = setup.start();
+    send(relay.port, 0..EVENTS);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_received_frames_total")
+        == EVENTS as u64));
+    assert!(wait_until(PATIENCE, || {
+        !delivered_ids(&server.requests(), |_| true).is_empty()
+    }));
+    relay.child.kill().expect("kill -9");
+    relay.child.wait().expect("reap");
+    let before = unique(&delivered_ids(&server.requests(), |_| true)).len();
+    assert!(before < EVENTS, "killed mid-stream ({before} delivered)");
+
+    let relay = setup.start();
+    assert!(
+        wait_until(Duration::from_secs(120), || {
+            unique(&delivered_ids(&server.requests(), |_| true)).len() == EVENTS
+        }),
+        "after the restart only {} of {EVENTS} ids arrived",
+        unique(&delivered_ids(&server.requests(), |_| true)).len()
+    );
+    assert!(relay.metric("cefrelay_sink_replayed_events_total{sink=\"web\"}") > 0);
+    drop(relay);
+}
+
+#[test]
+fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
+    const EVENTS: usize = 40_000;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let setup = Setup::new(&generic_sink(
+        &url,
+        "max_batch_events = 5000\nbuffer = { type = \"disk\", max_bytes = 1048576, segment_bytes = 65536, when_full = \"block\" }",
+    ));
+    let relay = setup.start();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let sent_by_sender = sent.clone();
+    let relay_port = relay.port;
+    let sender = std::thread::spawn(move || {
+        let mut stream = TcpStream::connect(("127.0.0.1", relay_port)).expect("connect");
+        for id in 0..EVENTS {
+            stream
+                .write_all(format!("{}\n", cef_threat(id)).as_bytes())
+                .expect("send");
+            sent_by_sender.store(id + 1, Ordering::SeqCst);
+        }
+    });
+    // The buffer fills, the relay stops reading, the socket buffers fill, the sender stalls.
+    let stalled = wait_until(PATIENCE, || {
+        let before = sent.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(1500));
+        before < EVENTS && sent.load(Ordering::SeqCst) == before
+    });
+    assert!(stalled, "the sender was never held back");
+    assert!(relay.metric("cefrelay_sink_buffered_bytes{sink=\"web\"}") <= 1048576);
+    assert_eq!(
+        relay.metric("cefrelay_sink_dropped_events_total{sink=\"web\",reason=\"buffer_full\"}"),
+        0
+    );
+    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    sender
+        .join()
+        .expect("the sender finishes once the sink is back");
+    assert!(wait_until(Duration::from_secs(120), || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == EVENTS
+    }));
+    drop(relay);
+}
+
+#[test]
+fn kill_9_with_a_disk_buffer_loses_nothing_on_the_agent_forward() {
+    const EVENTS: usize = 3000;
+    let agent_port = free_port();
+    // A slow agent: the relay is killed with most events still buffered.
+    let agent = Agent::start(agent_port, Duration::from_millis(1));
+    let setup = Setup::new(&format!(
+        "[forward]\naddress = [\"tcp://127.0.0.1:{agent_port}\"]\nformat = \"raw\"\n{}\n",
+        disk_buffer("")
+    ));
+    let mut relay = setup.start();
+    send(relay.port, 0..EVENTS);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_received_frames_total")
+        == EVENTS as u64));
+    assert!(wait_until(PATIENCE, || agent.count() > 0));
+    relay.child.kill().expect("kill -9");
+    relay.child.wait().expect("reap");
+    let ids_of = |lines: Vec<String>| -> BTreeSet<usize> {
+        lines
+            .iter()
+            .filter_map(|l| l.split("externalId=").nth(1))
+            .map(|id| id.parse().expect("an id"))
+            .collect()
+    };
+    assert!(ids_of(agent.lines()).len() < EVENTS, "killed mid-stream");
+
+    let relay = setup.start();
+    assert!(
+        wait_until(Duration::from_secs(120), || ids_of(agent.lines()).len()
+            == EVENTS),
+        "after the restart only {} of {EVENTS} ids reached the agent",
+        ids_of(agent.lines()).len()
+    );
+    drop(relay);
+}
+
+#[test]
+fn sink_configuration_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, expected) in [
+        (
+            "[[sink]]\nname = \"a\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"https://x\"\ndcr_immutable_id = \"d\"\nauth = { type = \"client_secret\", tenant_id = \"t\", client_id = \"c\", client_secret_env = \"CEFRELAY_TEST_UNSET_SECRET\" }\n",
+            "cefrelay.toml:6: key `sink[0].auth.client_secret_env`: the environment variable CEFRELAY_TEST_UNSET_SECRET is not set",
+        ),
+        (
+            "[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://x\"\nindex = \"main\"\n",
+            "cefrelay.toml:5: key `sink[0].index`: does not apply to a http sink",
+        ),
+        (
+            "[[sink]]\nname = \"a\"\ntype = \"log_analytics\"\n",
+            "cefrelay.toml:3: key `sink[0].type`: `log_analytics` is not a sink type",
+        ),
+        (
+            "[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://x\"\nbuffer = { type = \"disk\", max_bytes = 10 }\n",
+            "cefrelay.toml:5: key `sink[0].buffer.max_bytes`: a disk buffer needs at least",
+        ),
+        (
+            "[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://x\"\n[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://y\"\n",
+            "cefrelay.toml:6: key `sink[1].name`: the name `a` is taken",
+        ),
+    ] {
+        let path = dir.path().join("cefrelay.toml");
+        std::fs::write(&path, toml).unwrap();
+        let output = common::cefrelay()
+            .args(["check-config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(64), "{toml}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "for\n{toml}\nexpected `{expected}` in:\n{stderr}"
+        );
+    }
+}
