@@ -23,24 +23,50 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
     let output = check(&example);
     assert!(output.status.success(), "{output:?}");
 
-    // Uncomment the TLS listener: every documented key must be one the parser knows.
+    // Uncomment the example blocks (the TLS listener, the forward's disk buffer, the three
+    // sinks): every documented key must be one the parser knows. Prose lines never start with
+    // `key = ` or `[[`.
     let uncommented: String = example
         .lines()
         .map(|line| match line.strip_prefix("# ") {
-            Some(rest)
-                if rest.starts_with("[[listener]]")
-                    || rest.starts_with("address = \"tls")
-                    || rest.starts_with("tls_") =>
-            {
-                rest.to_string()
-            }
+            Some(rest) if is_code(rest) => rest.to_string(),
             _ => line.to_string(),
         })
         .collect::<Vec<_>>()
-        .join("\n");
-    assert!(uncommented.contains("\ntls_client_ca"));
-    let output = check(&uncommented);
+        .join("\n")
+        // The forward's buffer table replaces its queue_events shorthand.
+        .replace("\nqueue_events = 65536\n", "\n");
+    for key in ["\ntls_client_ca", "\nbuffer = { type = \"disk\"", "\nindexer_ack", "\nformat = \"ndjson\""] {
+        assert!(uncommented.contains(key), "{key} was not uncommented");
+    }
+    assert_eq!(uncommented.matches("\n[[sink]]").count(), 3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cefrelay.toml");
+    std::fs::write(&path, &uncommented).expect("write config");
+    let output = cefrelay()
+        .arg("check-config")
+        .arg(&path)
+        .env("CEFRELAY_AZURE_CLIENT_SECRET", "azure-secret")
+        .env("CEFRELAY_SPLUNK_TOKEN", "splunk-token")
+        .env("CEFRELAY_HTTP_TOKEN", "http-token")
+        .output()
+        .expect("run check-config");
     assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("azure-secret") && !stdout.contains("splunk-token"),
+        "secrets never printed: {stdout}"
+    );
+}
+
+/// `[[table]]` or `key = …` (a lower-case TOML key), as opposed to prose.
+fn is_code(line: &str) -> bool {
+    if line.starts_with("[[") {
+        return true;
+    }
+    line.split_once(" = ").is_some_and(|(key, _)| {
+        !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
 }
 
 #[test]
