@@ -7,9 +7,14 @@
 # relay spends per message is the steadier figure.
 #
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
+#   SECTIONS="tcp udp http" picks the parts to run (default: all three).
 #
 # Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
+#
+# Then HTTP out: the same TCP load through cefrelay's generic HTTP sink (NDJSON, with a memory and
+# with a disk buffer) and through syslog-ng's http() destination (JSON per message, batched, with
+# and without its reliable disk-buffer) into the same counting HTTP server.
 #
 # Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
 # generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
@@ -60,6 +65,40 @@ server.listen(64)
 while True:
     conn, _ = server.accept()
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
+EOF
+
+# The HTTP sink stand-in: answers every POST with 200 and counts the lines of the bodies (NDJSON
+# from cefrelay, one JSON per line from syslog-ng); the count goes to $out as with sink.py.
+cat >"$work/http_sink.py" <<'EOF'
+import os, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+port, out = int(sys.argv[1]), sys.argv[2]
+count = 0
+lock = threading.Lock()
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        global count
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        lines = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+        with lock:
+            count += lines
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+def report():
+    while True:
+        threading.Event().wait(0.05)
+        with lock:
+            value = count
+        with open(out + ".tmp", "w") as f:
+            f.write(str(value))
+        os.replace(out + ".tmp", out)
+threading.Thread(target=report, daemon=True).start()
+ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 EOF
 
 # A UDP port is ready once the kernel lists a socket on it.
@@ -133,7 +172,7 @@ run_one() { # name, then the command that starts the relay listening on $listen 
   local name=$1; shift
   local agent listen count_file sink_pid relay_pid start end got
   agent=$(free_port); listen=$(free_port); count_file="$work/$name.count"
-  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  python3 "$work/${SINK_SCRIPT:-sink.py}" "$agent" "$count_file" & sink_pid=$!
   wait_port "$agent"
   LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
   wait_port "$listen"
@@ -169,6 +208,54 @@ run_one() { # name, then the command that starts the relay listening on $listen 
 start_cefrelay() {
   exec "$cefrelay" run --listen "${PROTO:-tcp}://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
     --admin "127.0.0.1:${ADMIN_PORT:-$(free_port)}"
+}
+
+# cefrelay with the agent forward off and one generic HTTP sink; BUFFER is its buffer table.
+start_cefrelay_http() {
+  rm -rf "$work/state"
+  cat >"$work/cefrelay-http.toml" <<EOF
+state_dir = "$work/state"
+[[listener]]
+address = "tcp://127.0.0.1:$LISTEN"
+[forward]
+enabled = false
+[[sink]]
+name = "bench"
+type = "http"
+url = "http://127.0.0.1:$AGENT/ingest"
+batch_timeout_ms = 100
+buffer = $BUFFER
+[admin]
+listen = "127.0.0.1:$(free_port)"
+EOF
+  exec "$cefrelay" run --config "$work/cefrelay-http.toml"
+}
+
+# syslog-ng's http() destination: the same filter, each message as JSON, batched like cefrelay's
+# requests; DISK_BUFFER=yes adds its reliable disk-buffer (written before it is acknowledged).
+start_syslog_ng_http() {
+  local buffer=""
+  if [ "${DISK_BUFFER:-no}" = yes ]; then
+    rm -rf "$work/syslog-ng-buffer" && mkdir -p "$work/syslog-ng-buffer"
+    buffer="disk-buffer(reliable(yes) disk-buf-size(1073741824) mem-buf-size(16777216) dir(\"$work/syslog-ng-buffer\"))"
+  fi
+  cat >"$work/syslog-ng-http.conf" <<EOF
+@version: 3.38
+options { keep_hostname(yes); };
+source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)); };
+filter f_oms_filter { message("CEF:|ASA-") or program("CEF"); };
+destination d_http {
+  http(url("http://127.0.0.1:$AGENT/ingest") method("POST") workers(4)
+       batch-lines(10000) batch-bytes(1048576) batch-timeout(100)
+       headers("Content-Type: application/x-ndjson")
+       body("\$(format-json --scope rfc5424 --key MESSAGE)") $buffer);
+};
+log { source(s_net); filter(f_oms_filter); destination(d_http); flags(flow-control); };
+EOF
+  rm -f "$work/syslog-ng-http.persist"
+  LD_LIBRARY_PATH="$syslog_ng/lib/syslog-ng" exec "$syslog_ng/sbin/syslog-ng" -F \
+    --module-path="$syslog_ng/lib/syslog-ng/3.38" -f "$work/syslog-ng-http.conf" \
+    -R "$work/syslog-ng-http.persist" -p "$work/syslog-ng-http.pid" -c "$work/syslog-ng-http.ctl"
 }
 
 # rsyslog as cef_installer.py configures it: the CEF/ASA rule to the agent over TCP; its fastest
@@ -208,7 +295,9 @@ EOF
     -R "$work/syslog-ng.persist" -p "$work/syslog-ng.pid" -c "$work/syslog-ng.ctl"
 }
 
+sections=" ${SECTIONS:-tcp udp http} "
 echo "relay benchmark: $messages PAN-OS THREAT CEF messages (~1 KB) over $connections TCP connections, $(nproc) cores"
+if [[ $sections == *" tcp "* ]]; then
 run_one cefrelay start_cefrelay
 run_one rsyslog start_rsyslog
 run_one syslog-ng start_syslog_ng
@@ -218,7 +307,24 @@ for peer in rsyslog syslog-ng; do
   awk -v a="$ours" -v b="$theirs" -v c="$(cat "$work/cefrelay.cpu")" -v d="$(cat "$work/$peer.cpu")" -v p="$peer" \
     'BEGIN {printf "cefrelay vs %-9s: %.2fx the throughput, %.2fx the CPU per message\n", p, a / b, c / d}'
 done
+fi
+if [[ $sections == *" udp "* ]]; then
 for rate in 100000 200000 400000; do
   run_udp cefrelay "$rate" start_cefrelay
   run_udp rsyslog "$rate" start_rsyslog
 done
+fi
+
+if [[ $sections == *" http "* ]]; then
+echo "HTTP out: TCP in, one HTTP sink (a counting server on 127.0.0.1), same load"
+export SINK_SCRIPT=http_sink.py
+BUFFER='{ type = "memory" }' run_one cefrelay-http-memory start_cefrelay_http
+BUFFER='{ type = "disk", max_bytes = 4294967296 }' run_one cefrelay-http-disk start_cefrelay_http
+DISK_BUFFER=no run_one syslog-ng-http-memory start_syslog_ng_http
+DISK_BUFFER=yes run_one syslog-ng-http-disk start_syslog_ng_http
+for buffer in memory disk; do
+  awk -v a="$(cat "$work/cefrelay-http-$buffer.rate")" -v b="$(cat "$work/syslog-ng-http-$buffer.rate")" \
+    -v c="$(cat "$work/cefrelay-http-$buffer.cpu")" -v d="$(cat "$work/syslog-ng-http-$buffer.cpu")" -v k="$buffer" \
+    'BEGIN {printf "cefrelay vs syslog-ng, HTTP, %-6s buffer: %.2fx the throughput, %.2fx the CPU per message\n", k, a / b, c / d}'
+done
+fi
