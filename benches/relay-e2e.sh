@@ -233,6 +233,9 @@ EOF
 
 # syslog-ng's http() destination: the same filter, each message as JSON, batched like cefrelay's
 # requests; DISK_BUFFER=yes adds its reliable disk-buffer (written before it is acknowledged).
+# The source window is raised to 10 000 messages per connection: with the default (100 after
+# syslog-ng divides by max-connections) flow control lets through only a few hundred messages
+# per batch timeout, which measures the window, not the destination.
 start_syslog_ng_http() {
   local buffer=""
   if [ "${DISK_BUFFER:-no}" = yes ]; then
@@ -242,7 +245,8 @@ start_syslog_ng_http() {
   cat >"$work/syslog-ng-http.conf" <<EOF
 @version: 3.38
 options { keep_hostname(yes); };
-source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)); };
+source s_net { network(ip(127.0.0.1) port($LISTEN) transport(tcp) max-connections(64)
+                        log-iw-size(640000)); };
 filter f_oms_filter { message("CEF:|ASA-") or program("CEF"); };
 destination d_http {
   http(url("http://127.0.0.1:$AGENT/ingest") method("POST") workers(4)

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::cli::RunArgs;
 use crate::config::AGENT_SINK_NAME;
-use crate::config::{Config, ConfigError, Protocol};
+use crate::config::{BufferKind, Config, ConfigError, Protocol};
 use crate::pipeline::Pipeline;
 use crate::sink::agent::{self, AgentSink};
 use crate::sink::buffer;
@@ -113,6 +113,10 @@ async fn serve(
         buffers.push(&sink.buffer);
     }
     let metrics = Arc::new(Metrics::new(listener_names, sink_metrics));
+    let on_disk: Vec<bool> = buffers
+        .iter()
+        .map(|buffer| matches!(buffer.kind, BufferKind::Disk { .. }))
+        .collect();
     let mut writers = Vec::new();
     let mut readers = Vec::new();
     for (buffer, sink) in buffers.into_iter().zip(&metrics.sinks) {
@@ -255,7 +259,7 @@ async fn serve(
     drop(pipeline_for_reload);
     tracing::info!(
         grace_secs = config.shutdown_grace.as_secs(),
-        "stopping: no new data accepted, draining the queue to the agent"
+        "stopping: no new data accepted, draining the buffers to the sinks"
     );
     stop.cancel();
     tasks.close();
@@ -280,9 +284,23 @@ async fn serve(
         }
         () = tokio::time::sleep(config.shutdown_grace) => {
             abort_sink.cancel();
-            let left: u64 = metrics.sinks.iter().map(|s| s.queue_depth.get()).sum();
-            tracing::warn!(events_left = left, "grace period over before the buffers were drained (a disk buffer keeps its events for the next start)");
-            Ok(1)
+            let left = |disk: bool| -> u64 {
+                metrics
+                    .sinks
+                    .iter()
+                    .zip(&on_disk)
+                    .filter(|(_, &on_disk)| on_disk == disk)
+                    .map(|(sink, _)| sink.queue_depth.get())
+                    .sum()
+            };
+            let (lost, kept) = (left(false), left(true));
+            if lost == 0 {
+                tracing::info!(events_kept = kept, "grace period over: the undelivered events stay in the disk buffers and go first on the next start");
+                Ok(0)
+            } else {
+                tracing::warn!(events_lost = lost, events_kept = kept, "grace period over before the memory buffers were drained");
+                Ok(1)
+            }
         }
         () = second_signal => {
             tracing::warn!("second signal: exiting at once");

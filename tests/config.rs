@@ -36,7 +36,12 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         .join("\n")
         // The forward's buffer table replaces its queue_events shorthand.
         .replace("\nqueue_events = 65536\n", "\n");
-    for key in ["\ntls_client_ca", "\nbuffer = { type = \"disk\"", "\nindexer_ack", "\nformat = \"ndjson\""] {
+    for key in [
+        "\ntls_client_ca",
+        "\nbuffer = { type = \"disk\"",
+        "\nindexer_ack",
+        "\nformat = \"ndjson\"",
+    ] {
         assert!(uncommented.contains(key), "{key} was not uncommented");
     }
     assert_eq!(uncommented.matches("\n[[sink]]").count(), 3);

@@ -573,6 +573,33 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
 }
 
 #[test]
+fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
+    let mut relay = setup.start();
+    send(relay.port, 0..300);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
+        == 300));
+    relay.signal("TERM");
+    // The grace period (2 s) runs out with the sink still down: nothing is lost, so exit 0.
+    let status = relay.child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+
+    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let relay = setup.start();
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == 300
+    }));
+    assert_eq!(
+        relay.metric("cefrelay_sink_replayed_events_total{sink=\"web\"}"),
+        300
+    );
+    drop(relay);
+}
+
+#[test]
 fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
     const EVENTS: usize = 3000;
     // A slow far end: the relay is killed with most events still buffered.
