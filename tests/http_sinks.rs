@@ -600,6 +600,54 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
 }
 
 #[test]
+fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
+    let mut relay = setup.start();
+    // Three sends a moment apart: at least three entries in the log.
+    for round in 0..3 {
+        send(relay.port, round * 100..(round + 1) * 100);
+        assert!(wait_until(PATIENCE, || relay
+            .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
+            == (round as u64 + 1) * 100));
+    }
+    relay.child.kill().expect("kill -9");
+    relay.child.wait().expect("reap");
+
+    // Bit rot in the middle of the log: one entry fails its checksum.
+    let segments: Vec<PathBuf> = std::fs::read_dir(setup.path("state/buffer/web"))
+        .expect("the buffer directory")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "wal"))
+        .collect();
+    assert_eq!(segments.len(), 1, "{segments:?}");
+    let mut bytes = std::fs::read(&segments[0]).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&segments[0], bytes).unwrap();
+
+    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let relay = setup.start();
+    send(relay.port, 1000..1001);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).contains(&1000)
+            && relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}") == 0
+    }));
+    assert_eq!(
+        relay.metric("cefrelay_sink_buffer_corrupt_entries_total{sink=\"web\"}"),
+        1
+    );
+    let delivered = unique(&delivered_ids(&server.requests(), |_| true));
+    let replayed = delivered.iter().filter(|&&id| id < 300).count();
+    assert!(
+        (100..300).contains(&replayed),
+        "only the damaged entry is lost: {replayed} of 300 replayed"
+    );
+    drop(relay);
+}
+
+#[test]
 fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
     const EVENTS: usize = 3000;
     // A slow far end: the relay is killed with most events still buffered.

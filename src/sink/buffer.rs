@@ -44,6 +44,9 @@ pub struct BufferReader {
     next_memory_seq: u64,
     /// Read, not yet acknowledged: (seq, events, bytes, enqueued Unix ms).
     unacked: VecDeque<(u64, u64, u64, u64)>,
+    /// Damaged disk entries already counted in the metrics (the log counts them at open and
+    /// when a read finds one).
+    corrupt_counted: u64,
     metrics: Arc<SinkMetrics>,
 }
 
@@ -96,7 +99,6 @@ pub fn open(
             })?;
             metrics.queue_depth.add(recovery.events);
             metrics.buffered_bytes.add(recovery.bytes);
-            metrics.dropped_corrupt.add(recovery.corrupt_entries);
             if recovery.torn_tail_bytes > 0 || recovery.corrupt_entries > 0 {
                 tracing::warn!(
                     sink = %metrics.name,
@@ -104,6 +106,9 @@ pub fn open(
                     corrupt_entries = recovery.corrupt_entries,
                     "the disk buffer had a damaged tail (an interrupted write); it was cut off"
                 );
+            }
+            if recovery.ack_file_damaged {
+                tracing::warn!(sink = %metrics.name, "the disk buffer's record of delivered events was damaged; everything in it is sent again (duplicates, not loss)");
             }
             if recovery.entries > 0 {
                 tracing::info!(sink = %metrics.name, events = recovery.events, "replaying undelivered events from the disk buffer");
@@ -126,6 +131,7 @@ pub fn open(
         store: reader_store,
         next_memory_seq: 1,
         unacked: VecDeque::new(),
+        corrupt_counted: 0,
         metrics,
     };
     Ok((writer, reader))
@@ -286,9 +292,17 @@ impl BufferReader {
         self.update_oldest();
     }
 
-    fn update_oldest(&self) {
+    fn update_oldest(&mut self) {
         let oldest = match &self.store {
-            ReaderStore::Disk(wal, _) => wal.stats().oldest_unix_ms,
+            ReaderStore::Disk(wal, _) => {
+                let stats = wal.stats();
+                let newly_corrupt = stats.corrupt_entries - self.corrupt_counted;
+                if newly_corrupt > 0 {
+                    self.corrupt_counted = stats.corrupt_entries;
+                    self.metrics.corrupt_buffer_entries.add(newly_corrupt);
+                }
+                stats.oldest_unix_ms
+            }
             ReaderStore::Memory(_) => self.unacked.front().map(|&(_, _, _, at)| at),
         };
         self.metrics.oldest_unix_ms.set(oldest.unwrap_or(0));

@@ -106,7 +106,7 @@ pub struct SinkMetrics {
     /// Rejected, but the dead-letter file was full or could not be written.
     pub dropped_rejected: Counter,
     /// Lost to a damaged disk buffer (checksum mismatch, torn tail).
-    pub dropped_corrupt: Counter,
+    pub corrupt_buffer_entries: Counter,
     pub retries: Counter,
     /// 1 while the sink is reachable (connected, or its last request succeeded).
     pub connected: Gauge,
@@ -359,7 +359,7 @@ type SinkReading = fn(&SinkMetrics) -> u64;
 impl Metrics {
     fn render_sinks(&self, out: &mut String) {
         let now_ms = unix_ms();
-        let readings: [(&str, &str, &str, SinkReading); 11] = [
+        let readings: [(&str, &str, &str, SinkReading); 12] = [
             (
                 "cefrelay_sink_sent_events_total",
                 "Events delivered to the sink",
@@ -407,6 +407,12 @@ impl Metrics {
                 "Events the sink rejected, written to the dead-letter file",
                 "counter",
                 |s| s.dead_lettered_events.get(),
+            ),
+            (
+                "cefrelay_sink_buffer_corrupt_entries_total",
+                "Disk buffer entries (whole batches) that failed their checksum and were skipped",
+                "counter",
+                |s| s.corrupt_buffer_entries.get(),
             ),
             (
                 "cefrelay_sink_queue_depth",
@@ -462,7 +468,6 @@ impl Metrics {
             for (reason, counter) in [
                 ("buffer_full", &sink.dropped_buffer_full),
                 ("rejected", &sink.dropped_rejected),
-                ("corrupt", &sink.dropped_corrupt),
             ] {
                 let _ = writeln!(
                     out,
