@@ -416,6 +416,43 @@ fn generic_sink_posts_the_parse_shape_with_auth_and_headers() {
 }
 
 #[test]
+fn https_sink_trusts_exactly_the_configured_ca() {
+    let ca = common::Ca::new("cefrelay test sink CA");
+    let (cert, key) = ca.issue(&["127.0.0.1"], rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let server = HttpServer::start_tls(&cert, &key, |_| Reply::status(200));
+
+    // Without the CA: the handshake fails, nothing is delivered, the events wait in the buffer.
+    let untrusting = Setup::new(&generic_sink(&server.url(), ""));
+    let relay = untrusting.start();
+    send(relay.port, 0..10);
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_sink_retries_total{sink=\"web\"}")
+        >= 2));
+    assert!(server.requests().is_empty());
+    assert_eq!(relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}"), 10);
+    drop(relay);
+
+    let mut trusting = Setup::empty();
+    let ca_file = trusting.write("sink-ca.pem", &ca.pem);
+    trusting.configure(&generic_sink(
+        &server.url(),
+        &format!(
+            "ca_file = \"{}\"\nformat = \"json_array\"",
+            ca_file.display()
+        ),
+    ));
+    let relay = trusting.start();
+    send(relay.port, 0..10);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == 10
+    }));
+    let request = &server.requests()[0];
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert!(request.text().starts_with('['), "a JSON array body");
+    drop(relay);
+}
+
+#[test]
 fn server_errors_are_retried_until_nothing_is_lost() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -681,6 +718,38 @@ fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
         unique(&delivered_ids(&server.requests(), |_| true)).len()
     );
     assert!(relay.metric("cefrelay_sink_replayed_events_total{sink=\"web\"}") > 0);
+    drop(relay);
+}
+
+#[test]
+fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender() {
+    const EVENTS: usize = 5000;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let setup = Setup::new(&generic_sink(
+        &url,
+        "buffer = { type = \"memory\", max_events = 512, when_full = \"drop_newest\" }",
+    ));
+    let relay = setup.start();
+    send(relay.port, 0..EVENTS);
+    // Every frame is read although the sink is down: the buffer drops instead of pushing back.
+    assert!(wait_until(PATIENCE, || relay
+        .metric("cefrelay_received_frames_total")
+        == EVENTS as u64));
+    let dropped =
+        || relay.metric("cefrelay_sink_dropped_events_total{sink=\"web\",reason=\"buffer_full\"}");
+    let held = relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}");
+    assert!(dropped() > 0);
+    assert_eq!(
+        dropped() + held,
+        EVENTS as u64,
+        "every event is held or counted as dropped"
+    );
+
+    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() as u64 == held
+    }));
     drop(relay);
 }
 

@@ -55,9 +55,14 @@ enum ReaderStore {
     Disk(Wal, cefrelay_wal::Reader),
 }
 
-/// The batch was not buffered (full under `drop_newest` or for a UDP reader, or the sink stopped).
-#[derive(Debug)]
-pub struct NotBuffered;
+/// Why a batch was not buffered.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NotBuffered {
+    /// Full under `drop_newest` or for a UDP reader, or a disk write failed: dropped and counted.
+    Dropped,
+    /// The sink has stopped (shutdown).
+    Closed,
+}
 
 static WRITE_ERROR: RateLimited = RateLimited::new(10);
 
@@ -168,7 +173,7 @@ impl BufferWriter {
                 self.accepted(events, bytes);
                 tx.send((batch, unix_ms())).await.map_err(|_| {
                     self.unaccepted(events, bytes);
-                    NotBuffered
+                    NotBuffered::Closed
                 })
             }
             WriterStore::Disk(wal) => {
@@ -192,10 +197,13 @@ impl BufferWriter {
                 self.accepted(events, bytes);
                 tx.try_send((batch, unix_ms())).map_err(|error| {
                     self.unaccepted(events, bytes);
-                    if matches!(error, mpsc::error::TrySendError::Full(_)) {
-                        self.metrics.dropped_buffer_full.add(events);
+                    match error {
+                        mpsc::error::TrySendError::Full(_) => {
+                            self.metrics.dropped_buffer_full.add(events);
+                            NotBuffered::Dropped
+                        }
+                        mpsc::error::TrySendError::Closed(_) => NotBuffered::Closed,
                     }
-                    NotBuffered
                 })
             }
             WriterStore::Disk(wal) => {
@@ -222,16 +230,16 @@ impl BufferWriter {
 
     fn append_failed(&self, error: AppendError, events: u64) -> NotBuffered {
         match error {
-            AppendError::Closed => {}
+            AppendError::Closed => return NotBuffered::Closed,
             AppendError::Full => self.metrics.dropped_buffer_full.add(events),
             other => {
-                self.metrics.dropped_buffer_full.add(events);
+                self.metrics.dropped_write_error.add(events);
                 if let Some(held_back) = WRITE_ERROR.allow() {
                     tracing::error!(sink = %self.metrics.name, error = %other, held_back, "cannot write to the disk buffer; batch dropped");
                 }
             }
         }
-        NotBuffered
+        NotBuffered::Dropped
     }
 
     /// No more batches: the reader ends once it has returned everything (a disk buffer keeps

@@ -8,7 +8,7 @@ pub mod http;
 pub mod records;
 
 use crate::pipeline::Batch;
-use buffer::BufferWriter;
+use buffer::{BufferWriter, NotBuffered};
 
 /// The listener side of every sink's buffer, in sink order (the order of the pipeline's encoders).
 pub struct Sinks {
@@ -35,7 +35,8 @@ impl Sinks {
                 any_open = true;
                 continue;
             }
-            any_open |= writer.push(batch).await.is_ok();
+            // A batch dropped under `drop_newest` is counted; only a stopped sink ends the reader.
+            any_open |= writer.push(batch).await != Err(NotBuffered::Closed);
         }
         any_open
     }

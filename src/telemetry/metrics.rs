@@ -107,6 +107,8 @@ pub struct SinkMetrics {
     pub dropped_rejected: Counter,
     /// Lost to a damaged disk buffer (checksum mismatch, torn tail).
     pub corrupt_buffer_entries: Counter,
+    /// Batches the disk buffer could not write (disk full, I/O error), dropped.
+    pub dropped_write_error: Counter,
     pub retries: Counter,
     /// 1 while the sink is reachable (connected, or its last request succeeded).
     pub connected: Gauge,
@@ -468,6 +470,7 @@ impl Metrics {
             for (reason, counter) in [
                 ("buffer_full", &sink.dropped_buffer_full),
                 ("rejected", &sink.dropped_rejected),
+                ("write_error", &sink.dropped_write_error),
             ] {
                 let _ = writeln!(
                     out,

@@ -96,6 +96,7 @@ pub struct HttpServer {
     pub address: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
     runtime: Option<tokio::runtime::Runtime>,
+    scheme: &'static str,
 }
 
 impl HttpServer {
@@ -105,6 +106,38 @@ impl HttpServer {
 
     pub fn start_on(
         port: u16,
+        respond: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> HttpServer {
+        Self::serve(port, None, respond)
+    }
+
+    /// HTTPS with the certificate and key (PEM) given; `url()` then says `https://`.
+    pub fn start_tls(
+        cert_pem: &str,
+        key_pem: &str,
+        respond: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> HttpServer {
+        use rustls::pki_types::pem::PemObject;
+        let chain = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("certificate PEM");
+        let key =
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).expect("key PEM");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        Self::serve(0, Some(acceptor), respond)
+    }
+
+    fn serve(
+        port: u16,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         respond: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
     ) -> HttpServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -119,12 +152,14 @@ impl HttpServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let respond: Arc<Respond> = Arc::new(respond);
         let seen_by_server = seen.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
                 let (seen, respond) = (seen_by_server.clone(), respond.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<Incoming>| {
                         let (seen, respond) = (seen.clone(), respond.clone());
@@ -142,9 +177,22 @@ impl HttpServer {
                             response.body(Full::new(Bytes::from(reply.body)))
                         }
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let _ = match tls {
+                        None => {
+                            http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => {
+                                http1::Builder::new()
+                                    .serve_connection(TokioIo::new(stream), service)
+                                    .await
+                            }
+                            // A client that does not trust us hangs up in the handshake.
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
@@ -152,11 +200,12 @@ impl HttpServer {
             address,
             seen,
             runtime: Some(runtime),
+            scheme,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     pub fn requests(&self) -> Vec<Seen> {
