@@ -78,6 +78,9 @@ impl RecordEncoder {
         match self {
             RecordEncoder::Agent(encoder) => return encoder.encode(event, raw, origin, out),
             RecordEncoder::CommonSecurityLog => records::write_csl(&received, out),
+            // HEC answers 400 to a blank `event` and would reject the whole request with it:
+            // a message with nothing in it is left out rather than take its batch down.
+            RecordEncoder::SplunkHec(_) if text.trim().is_empty() => return,
             RecordEncoder::SplunkHec(options) => records::write_hec(&received, options, out),
             RecordEncoder::EventJson => records::write_event_json(&received, out),
         }
@@ -310,5 +313,24 @@ mod tests {
             ..TRADITIONAL_LEGACY
         };
         assert_eq!(encode(raw, "a\nb"), "a#012b\n");
+    }
+
+    #[test]
+    fn hec_leaves_out_a_blank_message_and_keeps_the_others() {
+        let received_at = time::macros::datetime!(2026-11-22 10:00:00 UTC);
+        let options = ParseOptions::new(received_at);
+        let origin = Origin {
+            peer: "192.0.2.7".parse().expect("ip"),
+            received_at,
+        };
+        let hec = RecordEncoder::SplunkHec(records::HecOptions::default());
+        let mut out = BytesMut::new();
+        for text in ["  ", "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|N|3|a=b"] {
+            let event = Event::parse(text, false, &options);
+            hec.encode(&event, text.as_bytes(), text, origin, &mut out);
+        }
+        let text = String::from_utf8(out.to_vec()).expect("utf-8");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("CEF:0|V|P"), "{text}");
     }
 }

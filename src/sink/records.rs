@@ -514,7 +514,7 @@ pub fn write_csl(message: &Received<'_, '_>, out: &mut BytesMut) {
 }
 
 /// Options of the Splunk HEC sink.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HecOptions {
     pub index: Option<String>,
     pub source: Option<String>,
