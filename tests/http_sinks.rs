@@ -453,6 +453,17 @@ fn https_sink_trusts_exactly_the_configured_ca() {
 }
 
 #[test]
+fn an_idle_sink_that_has_not_failed_counts_as_reachable() {
+    let server = HttpServer::start(|_| Reply::status(204));
+    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    let relay = setup.start();
+    let (status, body) = relay.admin_get("/health").expect("/health answers");
+    assert!(status.contains("200"), "{status}: {body}");
+    assert_eq!(relay.metric("cefrelay_sink_connected{sink=\"web\"}"), 1);
+    drop(relay);
+}
+
+#[test]
 fn server_errors_are_retried_until_nothing_is_lost() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -594,6 +605,9 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
         .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
         == 2000));
     std::thread::sleep(Duration::from_secs(30));
+    let (status, body) = relay.admin_get("/health").expect("/health answers");
+    assert!(status.contains("503"), "{status}");
+    assert!(body.contains("not reachable: web"), "{body}");
     assert!(relay.metric("cefrelay_sink_retries_total{sink=\"web\"}") > 0);
     assert_eq!(
         relay.metric("cefrelay_sink_sent_events_total{sink=\"web\"}"),
@@ -606,6 +620,8 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
     assert!(wait_until(PATIENCE, || relay
         .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
         == 0));
+    let (status, _) = relay.admin_get("/health").expect("/health answers");
+    assert!(status.contains("200"), "{status}");
     drop(relay);
 }
 

@@ -243,15 +243,20 @@ impl Relay {
     }
 
     pub fn try_metrics(&self) -> Option<String> {
+        self.admin_get("/metrics").map(|(_, body)| body)
+    }
+
+    /// GET `path` from the admin endpoint: the status line and the body.
+    pub fn admin_get(&self, path: &str) -> Option<(String, String)> {
         let mut stream = TcpStream::connect_timeout(&self.admin, Duration::from_secs(2)).ok()?;
         stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
             .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
-        response
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let status = head.lines().next().unwrap_or_default().to_string();
+        Some((status, body.to_string()))
     }
 
     /// The value of one sample, e.g. `cefrelay_filter_total{action="drop",reason="traffic"}`;

@@ -170,6 +170,8 @@ impl HttpSinkTask {
     /// Delivers everything the buffer holds until it closes and is empty, or until `abort`.
     pub async fn run(self, mut buffer: BufferReader, abort: CancellationToken) {
         let sender = self.sender;
+        // Reachable until a request says otherwise: an idle sink is not a failing one.
+        sender.sink.connected.set(1);
         let concurrency = sender.config.concurrency;
         // Jobs in buffer order: (last seq of the job, its task).
         let mut in_flight: VecDeque<(u64, JoinHandle<()>)> = VecDeque::new();
