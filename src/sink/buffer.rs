@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use cefrelay_wal::{AppendError, Fsync, Options, Wal};
 use tokio::sync::mpsc;
 
@@ -267,7 +267,8 @@ impl BufferReader {
                     self.metrics.replayed_events.add(u64::from(entry.events));
                 }
                 let batch = Batch {
-                    data: BytesMut::from(&entry.data[..]),
+                    // Takes over the read buffer: no copy.
+                    data: BytesMut::from(Bytes::from(entry.data)),
                     events: u64::from(entry.events),
                     mock_markers: entry.markers,
                 };

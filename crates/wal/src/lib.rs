@@ -181,6 +181,8 @@ struct EntryMeta {
     segment_first_seq: u64,
     offset: u64,
     len: u32,
+    /// Bytes of the record before its data (header, fixed fields, markers).
+    data_start: u32,
     events: u32,
     enqueued_unix_ms: u64,
 }
@@ -307,8 +309,8 @@ impl Wal {
         }
         let seq = state.next_seq;
         let enqueued_unix_ms = unix_ms();
-        let record = encode(seq, enqueued_unix_ms, events, markers, data)?;
-        let len = record.len() as u64;
+        let prefix = encode_prefix(seq, enqueued_unix_ms, events, markers, data)?;
+        let len = (prefix.len() + data.len()) as u64;
         let options = &self.shared.options;
         if len > options.max_bytes {
             return Err(AppendError::TooLarge);
@@ -329,7 +331,11 @@ impl Wal {
             .back_mut()
             .expect("a segment was just ensured");
         let offset = active.len;
-        if let Err(error) = active.file.write_all_at(&record, offset) {
+        let written = active
+            .file
+            .write_all_at(&prefix, offset)
+            .and_then(|()| active.file.write_all_at(data, offset + prefix.len() as u64));
+        if let Err(error) = written {
             // Do not leave half an entry behind for the next append to follow.
             let _ = active.file.set_len(offset);
             return Err(AppendError::Io(error));
@@ -344,6 +350,7 @@ impl Wal {
             segment_first_seq,
             offset,
             len: len as u32,
+            data_start: prefix.len() as u32,
             events,
             enqueued_unix_ms,
         });
@@ -534,7 +541,9 @@ fn segment_first_seq(path: &Path) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn encode(
+/// The record up to its data: header, fixed fields and markers, with the checksum of the whole
+/// payload (data included) in the header. The data is written after it as it is, not copied.
+fn encode_prefix(
     seq: u64,
     enqueued_unix_ms: u64,
     events: u32,
@@ -545,42 +554,52 @@ fn encode(
         || markers
             .iter()
             .any(|marker| marker.len() > usize::from(u16::MAX));
-    let payload_len = PAYLOAD_FIXED_LEN
-        + markers.iter().map(|marker| 2 + marker.len()).sum::<usize>()
-        + data.len();
-    if too_large || (HEADER_LEN + payload_len) as u64 > MAX_ENTRY_LEN {
+    let prefix_len = HEADER_LEN
+        + PAYLOAD_FIXED_LEN
+        + markers.iter().map(|marker| 2 + marker.len()).sum::<usize>();
+    if too_large || (prefix_len + data.len()) as u64 > MAX_ENTRY_LEN {
         return Err(AppendError::TooLarge);
     }
-    let mut record = Vec::with_capacity(HEADER_LEN + payload_len);
-    record.extend_from_slice(&MAGIC.to_le_bytes());
-    record.extend_from_slice(&(payload_len as u32).to_le_bytes());
-    record.extend_from_slice(&[0; 4]);
-    record.extend_from_slice(&seq.to_le_bytes());
-    record.extend_from_slice(&enqueued_unix_ms.to_le_bytes());
-    record.extend_from_slice(&events.to_le_bytes());
-    record.extend_from_slice(&(markers.len() as u16).to_le_bytes());
+    let payload_len = prefix_len - HEADER_LEN + data.len();
+    let mut prefix = Vec::with_capacity(prefix_len);
+    prefix.extend_from_slice(&MAGIC.to_le_bytes());
+    prefix.extend_from_slice(&(payload_len as u32).to_le_bytes());
+    prefix.extend_from_slice(&[0; 4]);
+    prefix.extend_from_slice(&seq.to_le_bytes());
+    prefix.extend_from_slice(&enqueued_unix_ms.to_le_bytes());
+    prefix.extend_from_slice(&events.to_le_bytes());
+    prefix.extend_from_slice(&(markers.len() as u16).to_le_bytes());
     for marker in markers {
-        record.extend_from_slice(&(marker.len() as u16).to_le_bytes());
-        record.extend_from_slice(marker.as_bytes());
+        prefix.extend_from_slice(&(marker.len() as u16).to_le_bytes());
+        prefix.extend_from_slice(marker.as_bytes());
     }
-    record.extend_from_slice(data);
-    let crc = crc32fast::hash(&record[HEADER_LEN..]);
-    record[8..12].copy_from_slice(&crc.to_le_bytes());
-    Ok(record)
+    let crc = payload_crc(&prefix[HEADER_LEN..], data);
+    prefix[8..12].copy_from_slice(&crc.to_le_bytes());
+    Ok(prefix)
 }
 
-/// Parses a whole record (header included) already checked against its length.
-fn decode(record: &[u8]) -> Option<Entry> {
-    let header = record.get(..HEADER_LEN)?;
-    if u32_at(header, 0)? != MAGIC {
+fn payload_crc(fields: &[u8], data: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(fields);
+    hasher.update(data);
+    hasher.finalize()
+}
+
+/// An entry's fields before its data, and where its data starts in the record.
+struct Head {
+    seq: u64,
+    enqueued_unix_ms: u64,
+    events: u32,
+    markers: Vec<String>,
+    data_start: usize,
+}
+
+/// Parses the header, fixed fields and markers at the start of `record` (which may hold more).
+fn parse_head(record: &[u8]) -> Option<Head> {
+    if u32_at(record, 0)? != MAGIC {
         return None;
     }
-    let payload = &record[HEADER_LEN..];
-    if u32_at(header, 4)? as usize != payload.len()
-        || u32_at(header, 8)? != crc32fast::hash(payload)
-    {
-        return None;
-    }
+    let payload = record.get(HEADER_LEN..)?;
     let seq = u64_at(payload, 0)?;
     let enqueued_unix_ms = u64_at(payload, 8)?;
     let events = u32_at(payload, 16)?;
@@ -595,14 +614,24 @@ fn decode(record: &[u8]) -> Option<Entry> {
         markers.push(String::from_utf8(text.to_vec()).ok()?);
         at += 2 + len;
     }
-    Some(Entry {
+    Some(Head {
         seq,
-        events,
         enqueued_unix_ms,
+        events,
         markers,
-        data: payload.get(at..)?.to_vec(),
-        replayed: false,
+        data_start: HEADER_LEN + at,
     })
+}
+
+/// Checks a whole record read at open: its length field and its checksum.
+fn verify(record: &[u8]) -> Option<Head> {
+    let payload_len = u32_at(record, 4)? as usize;
+    let crc = u32_at(record, 8)?;
+    let payload = record.get(HEADER_LEN..)?;
+    if payload.len() != payload_len || crc != crc32fast::hash(payload) {
+        return None;
+    }
+    parse_head(record).filter(|head| head.data_start <= record.len())
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
@@ -613,12 +642,29 @@ fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
+/// Reads an entry found at open or appended since: the prefix and the data apart, so that the
+/// data lands in its own buffer without another copy.
 fn read_entry(file: &File, meta: &EntryMeta) -> io::Result<Entry> {
-    let mut record = vec![0; meta.len as usize];
-    file.read_exact_at(&mut record, meta.offset)?;
-    decode(&record)
-        .filter(|entry| entry.seq == meta.seq)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "checksum mismatch"))
+    let damaged = || io::Error::new(io::ErrorKind::InvalidData, "checksum mismatch");
+    let mut prefix = vec![0; meta.data_start as usize];
+    file.read_exact_at(&mut prefix, meta.offset)?;
+    let mut data = vec![0; (meta.len - meta.data_start) as usize];
+    file.read_exact_at(&mut data, meta.offset + u64::from(meta.data_start))?;
+    let crc = u32_at(&prefix, 8).ok_or_else(damaged)?;
+    if crc != payload_crc(&prefix[HEADER_LEN..], &data) {
+        return Err(damaged());
+    }
+    let head = parse_head(&prefix)
+        .filter(|head| head.seq == meta.seq && head.data_start == prefix.len())
+        .ok_or_else(damaged)?;
+    Ok(Entry {
+        seq: head.seq,
+        events: head.events,
+        enqueued_unix_ms: head.enqueued_unix_ms,
+        markers: head.markers,
+        data,
+        replayed: false,
+    })
 }
 
 enum AckRecord {
@@ -685,16 +731,17 @@ fn scan_segment(file: &File, first_seq: u64, newest: bool) -> io::Result<Segment
         }
         let mut record = vec![0; record_len as usize];
         file.read_exact_at(&mut record, offset)?;
-        match decode(&record).filter(|entry| entry.seq >= expected_seq) {
-            Some(entry) => {
-                expected_seq = entry.seq + 1;
+        match verify(&record).filter(|head| head.seq >= expected_seq) {
+            Some(head) => {
+                expected_seq = head.seq + 1;
                 scan.entries.push(EntryMeta {
-                    seq: entry.seq,
+                    seq: head.seq,
                     segment_first_seq: first_seq,
                     offset,
                     len: record_len as u32,
-                    events: entry.events,
-                    enqueued_unix_ms: entry.enqueued_unix_ms,
+                    data_start: head.data_start as u32,
+                    events: head.events,
+                    enqueued_unix_ms: head.enqueued_unix_ms,
                 });
             }
             None if newest && offset + record_len == file_len => {
