@@ -851,6 +851,74 @@ fn kill_9_with_a_disk_buffer_loses_nothing_on_the_agent_forward() {
 }
 
 #[test]
+fn secrets_never_reach_the_log_even_at_trace_level() {
+    // Every endpoint refuses, so every error path that could echo a credential runs.
+    let server = HttpServer::start(|seen| {
+        if seen.path().ends_with("/oauth2/v2.0/token") {
+            return Reply::json(
+                401,
+                serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}),
+            );
+        }
+        Reply::status(403)
+    });
+    let secrets = [
+        "azure-secret-value-1234",
+        "hec-token-value-5678",
+        "bearer-token-value-9012",
+    ];
+    let mut setup = Setup::empty();
+    let files: Vec<PathBuf> = ["azure", "hec", "bearer"]
+        .iter()
+        .zip(secrets)
+        .map(|(name, secret)| setup.write(name, &format!("{secret}\n")))
+        .collect();
+    setup.configure(&format!(
+        "[[sink]]\nname = \"sentinel\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"{url}\"\n\
+         dcr_immutable_id = \"dcr-1\"\nbatch_timeout_ms = 50\nretry_initial_ms = 50\n\
+         auth = {{ type = \"client_secret\", tenant_id = \"t\", client_id = \"c\", \
+         client_secret_file = \"{azure}\", authority = \"{url}\" }}\n\
+         [[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nendpoint = \"{url}\"\n\
+         token_file = \"{hec}\"\nbatch_timeout_ms = 50\nretry_initial_ms = 50\n\
+         [[sink]]\nname = \"web\"\ntype = \"http\"\nurl = \"{url}/ingest\"\nbatch_timeout_ms = 50\n\
+         retry_initial_ms = 50\nauth = {{ type = \"bearer\", token_file = \"{bearer}\" }}\n",
+        url = server.url(),
+        azure = files[0].display(),
+        hec = files[1].display(),
+        bearer = files[2].display(),
+    ));
+    let log_path = setup.path("relay.log");
+    let child = common::cefrelay()
+        .args(["run", "--config", setup.config.to_str().unwrap()])
+        .env("RUST_LOG", "trace")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("spawn cefrelay run");
+    let relay = Relay {
+        child,
+        port: setup.port,
+        admin: setup.admin,
+    };
+    assert!(wait_until(PATIENCE, || relay.try_metrics().is_some()));
+    send(relay.port, 0..5);
+    for sink in ["sentinel", "splunk", "web"] {
+        let retries = format!("cefrelay_sink_retries_total{{sink=\"{sink}\"}}");
+        assert!(
+            wait_until(PATIENCE, || relay.metric(&retries) >= 3),
+            "{sink} retried"
+        );
+    }
+    drop(relay);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("will retry"), "the refusals were logged");
+    for secret in secrets {
+        assert!(!log.contains(secret), "{secret} is in the log");
+    }
+}
+
+#[test]
 fn sink_configuration_errors_name_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     for (toml, expected) in [
