@@ -464,6 +464,35 @@ fn an_idle_sink_that_has_not_failed_counts_as_reachable() {
 }
 
 #[test]
+fn an_http_proxy_from_the_environment_is_used() {
+    // The "proxy" is a test server on loopback: the relay sends it the request for a host that
+    // does not resolve, as a proxy client does, and nothing leaves the machine.
+    let proxy = HttpServer::start(|_| Reply::status(204));
+    let setup = Setup::new(&generic_sink("http://sink.example.invalid", ""));
+    let child = common::cefrelay()
+        .args(["run", "--config", setup.config.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .env("HTTP_PROXY", proxy.url())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn cefrelay run");
+    let relay = Relay {
+        child,
+        port: setup.port,
+        admin: setup.admin,
+    };
+    assert!(wait_until(PATIENCE, || relay.try_metrics().is_some()));
+    send(relay.port, 0..10);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&proxy.requests(), |_| true)).len() == 10
+    }));
+    let request = &proxy.requests()[0];
+    assert_eq!(request.header("host"), Some("sink.example.invalid"));
+    assert_eq!(request.path(), "/ingest");
+    drop(relay);
+}
+
+#[test]
 fn server_errors_are_retried_until_nothing_is_lost() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();

@@ -7,8 +7,14 @@ use std::process::{Command, Output};
 
 pub mod http_server;
 
+/// The binary under test. Proxy variables of the environment running the tests are removed:
+/// the tests' HTTP sinks are on loopback and must be reached directly.
 pub fn cefrelay() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cefrelay"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cefrelay"));
+    for name in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"] {
+        command.env_remove(name).env_remove(name.to_lowercase());
+    }
+    command
 }
 
 pub fn project_path(relative: &str) -> PathBuf {
