@@ -497,7 +497,14 @@ fn server_errors_are_retried_until_nothing_is_lost() {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let server = HttpServer::start(move |_| {
-        if counter.fetch_add(1, Ordering::SeqCst) < 3 {
+        let call = counter.fetch_add(1, Ordering::SeqCst);
+        if call == 0 {
+            // An answer far larger than any real one: read up to a limit, then a retry.
+            Reply {
+                body: "x".repeat(4 * 1024 * 1024),
+                ..Reply::status(500)
+            }
+        } else if call < 3 {
             Reply::status(500)
         } else {
             Reply::status(204)

@@ -185,10 +185,9 @@ impl TokenSource {
             .await
             .map_err(|e| format!("cannot reach the token service: {}", error_chain(&e)))?;
         let status = response.status();
-        let body = response
-            .bytes()
+        let body = super::read_answer(response)
             .await
-            .map_err(|e| format!("reading the token response: {}", error_chain(&e)))?;
+            .map_err(|reason| format!("token service: {reason}"))?;
         if !status.is_success() {
             // Entra ID explains itself in `error` and `error_description`, never echoing secrets.
             let reason = serde_json::from_slice::<serde_json::Value>(&body)

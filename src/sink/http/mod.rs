@@ -454,7 +454,15 @@ impl Sender {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(parse_retry_after);
-        let text = response.text().await.unwrap_or_default();
+        let text = match read_answer(response).await {
+            Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+            Err(reason) if status.is_success() => {
+                // The far end took the batch; only its answer was odd. An indexer ack needs it.
+                tracing::debug!(sink = %self.config.name, reason, "unreadable answer to a delivered batch");
+                String::new()
+            }
+            Err(reason) => reason,
+        };
         if status.is_success() {
             return match &self.config.kind {
                 HttpSinkKind::SplunkHec {
@@ -513,7 +521,7 @@ impl Sender {
             let Ok(response) = request.send().await else {
                 continue;
             };
-            let Ok(answer) = response.bytes().await else {
+            let Ok(answer) = read_answer(response).await else {
                 continue;
             };
             let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&answer) else {
@@ -565,6 +573,28 @@ fn classify(
             reason,
         },
     }
+}
+
+/// Longest answer body read from a far end (or a token service): they are a few hundred bytes;
+/// a misbehaving one must not make the relay buffer without bound.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// The body of an answer, up to [`MAX_ANSWER_BYTES`].
+async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| format!("reading the answer: {}", error_chain(&error)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!(
+                "the answer is longer than {MAX_ANSWER_BYTES} bytes"
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Retry-After: delta-seconds or an HTTP date.
