@@ -13,8 +13,9 @@
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
 #
 # Then HTTP out: the same TCP load through cefrelay's generic HTTP sink (NDJSON, with a memory and
-# with a disk buffer) and through syslog-ng's http() destination (JSON per message, batched, with
-# and without its reliable disk-buffer) into the same counting HTTP server.
+# with a disk buffer), its Azure Logs Ingestion sink (CommonSecurityLog rows, gzip), and through
+# syslog-ng's http() destination (JSON per message, batched, with and without its reliable
+# disk-buffer) into the same counting HTTP server.
 #
 # Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
 # generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
@@ -67,10 +68,12 @@ while True:
     threading.Thread(target=serve, args=(conn,), daemon=True).start()
 EOF
 
-# The HTTP sink stand-in: answers every POST with 200 and counts the lines of the bodies (NDJSON
-# from cefrelay, one JSON per line from syslog-ng); the count goes to $out as with sink.py.
+# The HTTP sink stand-in: answers every POST with 200 and counts the records of the bodies: lines
+# (NDJSON from cefrelay, one JSON per line from syslog-ng) or, for the Logs Ingestion path, the
+# gzipped JSON array's rows; the count goes to $out as with sink.py. GET answers a managed-identity
+# token request, for the Azure sink.
 cat >"$work/http_sink.py" <<'EOF'
-import os, sys, threading
+import gzip, json, os, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 port, out = int(sys.argv[1]), sys.argv[2]
 count = 0
@@ -80,12 +83,24 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         global count
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        lines = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        if "/dataCollectionRules/" in self.path:
+            records = body.count(b'"TimeGenerated"')
+        else:
+            records = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
         with lock:
-            count += lines
+            count += records
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
+    def do_GET(self):
+        token = json.dumps({"access_token": "bench", "expires_in": "86399"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(token)))
+        self.end_headers()
+        self.wfile.write(token)
     def log_message(self, *args):
         pass
 def report():
@@ -231,6 +246,27 @@ EOF
   exec "$cefrelay" run --config "$work/cefrelay-http.toml"
 }
 
+# cefrelay's Azure Logs Ingestion sink: CommonSecurityLog rows, gzip, token from a managed-identity
+# endpoint (the counting server), memory buffer.
+start_cefrelay_azure() {
+  cat >"$work/cefrelay-azure.toml" <<EOF
+[[listener]]
+address = "tcp://127.0.0.1:$LISTEN"
+[forward]
+enabled = false
+[[sink]]
+name = "sentinel"
+type = "azure_logs_ingestion"
+endpoint = "http://127.0.0.1:$AGENT"
+dcr_immutable_id = "dcr-bench"
+batch_timeout_ms = 100
+auth = { type = "managed_identity", endpoint = "http://127.0.0.1:$AGENT/token" }
+[admin]
+listen = "127.0.0.1:$(free_port)"
+EOF
+  exec "$cefrelay" run --config "$work/cefrelay-azure.toml"
+}
+
 # syslog-ng's http() destination: the same filter, each message as JSON, batched like cefrelay's
 # requests; DISK_BUFFER=yes adds its reliable disk-buffer (written before it is acknowledged).
 # The source window is raised to 10 000 messages per connection: with the default (100 after
@@ -324,6 +360,7 @@ echo "HTTP out: TCP in, one HTTP sink (a counting server on 127.0.0.1), same loa
 export SINK_SCRIPT=http_sink.py
 BUFFER='{ type = "memory" }' run_one cefrelay-http-memory start_cefrelay_http
 BUFFER='{ type = "disk", max_bytes = 4294967296 }' run_one cefrelay-http-disk start_cefrelay_http
+run_one cefrelay-azure start_cefrelay_azure
 DISK_BUFFER=no run_one syslog-ng-http-memory start_syslog_ng_http
 DISK_BUFFER=yes run_one syslog-ng-http-disk start_syslog_ng_http
 for buffer in memory disk; do

@@ -198,7 +198,7 @@ fn has_repeated_key<'k>(keys: impl ExactSizeIterator<Item = &'k str> + Clone) ->
 }
 
 /// A quick hash of a short key: its length and its first and last 8 bytes, mixed by one multiply.
-fn key_hash(key: &[u8]) -> u64 {
+pub fn key_hash(key: &[u8]) -> u64 {
     let word = |bytes: &[u8]| {
         let mut buf = [0u8; 8];
         buf[..bytes.len()].copy_from_slice(bytes);
