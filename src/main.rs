@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Err(error) => {
             eprintln!(
                 "cefrelay: {}",
-                sanitize::for_terminal(&format!("{error:#}"))
+                sanitize::lines_for_terminal(&format!("{error:#}"))
             );
             ExitCode::FAILURE
         }
@@ -59,7 +59,7 @@ fn check_config(args: &cli::CheckConfigArgs) -> anyhow::Result<u8> {
         Err(error) => {
             eprintln!(
                 "cefrelay: bad configuration: {}",
-                sanitize::for_terminal(&error.to_string())
+                sanitize::lines_for_terminal(&error.to_string())
             );
             Ok(run::EXIT_BAD_CONFIG)
         }

@@ -19,6 +19,15 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(clean)
 }
 
+/// For a message of our own that spans lines (an error with its fix on the next line): each line
+/// as [`for_terminal`], the line breaks kept.
+pub fn lines_for_terminal(text: &str) -> String {
+    text.split('\n')
+        .map(for_terminal)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +41,13 @@ mod tests {
     #[test]
     fn clean_text_is_borrowed() {
         assert!(matches!(for_terminal("plain text é"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_multi_line_message_keeps_its_lines_and_loses_its_escapes() {
+        assert_eq!(
+            lines_for_terminal("cannot listen\nfix: \u{1b}[31mthis\r"),
+            "cannot listen\nfix: \\u{1b}[31mthis\\u{d}"
+        );
     }
 }

@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,13 +22,14 @@ use common::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
 struct Setup {
     dir: tempfile::TempDir,
     config: PathBuf,
-    port: u16,
-    admin: SocketAddr,
+    sinks: RefCell<String>,
+    port: Cell<u16>,
+    admin: Cell<SocketAddr>,
 }
 
 impl Setup {
     fn new(sinks: &str) -> Setup {
-        let mut setup = Setup::empty();
+        let setup = Setup::empty();
         setup.configure(sinks);
         setup
     }
@@ -38,12 +41,13 @@ impl Setup {
         Setup {
             dir,
             config,
-            port: free_port(),
-            admin: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            sinks: RefCell::new(String::new()),
+            port: Cell::new(free_port()),
+            admin: Cell::new(SocketAddr::from(([127, 0, 0, 1], free_port()))),
         }
     }
 
-    fn configure(&mut self, sinks: &str) {
+    fn configure(&self, sinks: &str) {
         let forward = if sinks.contains("[forward]") {
             ""
         } else {
@@ -53,14 +57,37 @@ impl Setup {
             "state_dir = \"{state}\"\nshutdown_grace_secs = 2\n[admin]\nlisten = \"{admin}\"\n\
              [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n{forward}{sinks}",
             state = self.dir.path().join("state").display(),
-            admin = self.admin,
-            port = self.port,
+            admin = self.admin.get(),
+            port = self.port.get(),
         );
         std::fs::write(&self.config, text).expect("write config");
+        *self.sinks.borrow_mut() = sinks.to_string();
     }
 
     fn start(&self) -> Relay {
-        Relay::from_file(&self.config, self.port, self.admin)
+        self.start_with(|_| {})
+    }
+
+    /// Starts the relay, with `customize` adding to its command (environment, standard error).
+    /// Should a port be taken by another test meanwhile, it starts again on fresh ports.
+    fn start_with(&self, customize: impl Fn(&mut Command)) -> Relay {
+        for _ in 0..3 {
+            let mut command = common::cefrelay();
+            command
+                .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
+                .env("RUST_LOG", "warn")
+                .stdin(Stdio::null());
+            customize(&mut command);
+            if let Some(relay) = Relay::try_spawn(command, self.port.get(), self.admin.get()) {
+                return relay;
+            }
+            self.port.set(free_port());
+            self.admin
+                .set(SocketAddr::from(([127, 0, 0, 1], free_port())));
+            let sinks = self.sinks.borrow().clone();
+            self.configure(&sinks);
+        }
+        panic!("the relay did not start in three tries");
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -134,7 +161,7 @@ fn azure_sink_follows_the_logs_ingestion_contract() {
         }
         Reply::status(204)
     });
-    let mut setup = Setup::empty();
+    let setup = Setup::empty();
     let secret = setup.write("secret", "s3cr3t-value\n");
     let sink = format!(
         "[[sink]]\nname = \"sentinel\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"{url}\"\n\
@@ -322,7 +349,7 @@ fn splunk_hec_sends_envelopes_and_waits_for_the_indexer_acknowledgement() {
             serde_json::json!({"text": "Success", "code": 0, "ackId": id}),
         )
     });
-    let mut setup = Setup::empty();
+    let setup = Setup::empty();
     setup.write("hec-token", "11111111-2222-3333-4444-555555555555\n");
     let sink = format!(
         "[[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nendpoint = \"{url}\"\ntoken_file = \"{token}\"\n\
@@ -378,7 +405,7 @@ fn splunk_hec_sends_envelopes_and_waits_for_the_indexer_acknowledgement() {
 #[test]
 fn generic_sink_posts_the_parse_shape_with_auth_and_headers() {
     let server = HttpServer::start(|_| Reply::status(200));
-    let mut setup = Setup::empty();
+    let setup = Setup::empty();
     setup.write("password", "hunter2\n");
     let sink = generic_sink(
         &server.url(),
@@ -432,7 +459,7 @@ fn https_sink_trusts_exactly_the_configured_ca() {
     assert_eq!(relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}"), 10);
     drop(relay);
 
-    let mut trusting = Setup::empty();
+    let trusting = Setup::empty();
     let ca_file = trusting.write("sink-ca.pem", &ca.pem);
     trusting.configure(&generic_sink(
         &server.url(),
@@ -453,6 +480,21 @@ fn https_sink_trusts_exactly_the_configured_ca() {
 }
 
 #[test]
+fn the_harness_starts_again_on_fresh_ports_when_one_was_taken() {
+    let server = HttpServer::start(|_| Reply::status(204));
+    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    // Another process holds the listen port: the first start exits (bind error), the retry works.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", setup.port.get())).expect("bind");
+    let relay = setup.start();
+    assert_ne!(relay.port, squatter.local_addr().unwrap().port());
+    send(relay.port, 0..3);
+    assert!(wait_until(PATIENCE, || {
+        unique(&delivered_ids(&server.requests(), |_| true)).len() == 3
+    }));
+    drop(relay);
+}
+
+#[test]
 fn an_idle_sink_that_has_not_failed_counts_as_reachable() {
     let server = HttpServer::start(|_| Reply::status(204));
     let setup = Setup::new(&generic_sink(&server.url(), ""));
@@ -469,19 +511,9 @@ fn an_http_proxy_from_the_environment_is_used() {
     // does not resolve, as a proxy client does, and nothing leaves the machine.
     let proxy = HttpServer::start(|_| Reply::status(204));
     let setup = Setup::new(&generic_sink("http://sink.example.invalid", ""));
-    let child = common::cefrelay()
-        .args(["run", "--config", setup.config.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .env("HTTP_PROXY", proxy.url())
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn cefrelay run");
-    let relay = Relay {
-        child,
-        port: setup.port,
-        admin: setup.admin,
-    };
-    assert!(wait_until(PATIENCE, || relay.try_metrics().is_some()));
+    let relay = setup.start_with(|command| {
+        command.env("HTTP_PROXY", proxy.url());
+    });
     send(relay.port, 0..10);
     assert!(wait_until(PATIENCE, || {
         unique(&delivered_ids(&proxy.requests(), |_| true)).len() == 10
@@ -903,7 +935,7 @@ fn secrets_never_reach_the_log_even_at_trace_level() {
         "hec-token-value-5678",
         "bearer-token-value-9012",
     ];
-    let mut setup = Setup::empty();
+    let setup = Setup::empty();
     let files: Vec<PathBuf> = ["azure", "hec", "bearer"]
         .iter()
         .zip(secrets)
@@ -924,20 +956,12 @@ fn secrets_never_reach_the_log_even_at_trace_level() {
         bearer = files[2].display(),
     ));
     let log_path = setup.path("relay.log");
-    let child = common::cefrelay()
-        .args(["run", "--config", setup.config.to_str().unwrap()])
-        .env("RUST_LOG", "trace")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("spawn cefrelay run");
-    let relay = Relay {
-        child,
-        port: setup.port,
-        admin: setup.admin,
-    };
-    assert!(wait_until(PATIENCE, || relay.try_metrics().is_some()));
+    let relay = setup.start_with(|command| {
+        command
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).expect("log file"));
+    });
     send(relay.port, 0..5);
     for sink in ["sentinel", "splunk", "web"] {
         let retries = format!("cefrelay_sink_retries_total{{sink=\"{sink}\"}}");

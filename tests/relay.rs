@@ -352,3 +352,26 @@ fn udp_forward_sends_one_datagram_per_message() {
     );
     assert_eq!(markers(&received), markers(&lines));
 }
+
+#[test]
+fn a_taken_port_fails_the_start_with_the_fix_on_its_own_line() {
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = squatter.local_addr().expect("address").port();
+    let admin = format!("127.0.0.1:{}", free_port());
+    let output = cefrelay()
+        .args([
+            "run",
+            "--listen",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--admin",
+            &admin,
+        ])
+        .output()
+        .expect("run cefrelay");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Address already in use (os error 98)\nanother process holds the port"),
+        "{stderr}"
+    );
+}

@@ -233,19 +233,29 @@ impl Relay {
     }
 
     fn spawn_command(port: u16, admin: SocketAddr, args: &[&str]) -> Relay {
-        let child = cefrelay()
+        let mut command = cefrelay();
+        command
             .arg("run")
             .args(args)
             .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("spawn cefrelay run");
-        let relay = Relay { child, port, admin };
-        assert!(
-            wait_until(PATIENCE, || relay.try_metrics().is_some()),
-            "the relay's admin endpoint never answered"
-        );
-        relay
+            .stdin(Stdio::null());
+        Self::try_spawn(command, port, admin)
+            .expect("the relay exited before its admin endpoint answered")
+    }
+
+    /// Spawns `command` (a `cefrelay run …` listening on `port`, its admin endpoint on `admin`)
+    /// and waits until the admin endpoint answers. `None` when the relay exits first — e.g. a
+    /// port that another test took between `free_port` and the relay binding it.
+    pub fn try_spawn(mut command: Command, port: u16, admin: SocketAddr) -> Option<Relay> {
+        let child = command.spawn().expect("spawn cefrelay run");
+        let mut relay = Relay { child, port, admin };
+        let mut exited = false;
+        let up = wait_until(PATIENCE, || {
+            exited = matches!(relay.child.try_wait(), Ok(Some(_)));
+            exited || relay.try_metrics().is_some()
+        });
+        assert!(up, "the relay's admin endpoint never answered");
+        (!exited).then_some(relay)
     }
 
     pub fn try_metrics(&self) -> Option<String> {
