@@ -203,7 +203,7 @@ pub const CSL_COLUMNS: &[(&str, ColumnType)] = &[
 
 /// CEF extension key → the CSL column(s) it fills (specs §1.7). `cn1`–`cn3` fill two columns: the
 /// legacy 32-bit `DeviceCustomNumberN` and the 64-bit `FieldDeviceCustomNumberN`.
-/// Sorted by key (byte order) so that [`extension_index`] can binary-search it; a test checks it.
+/// Sorted by key (byte order), which keeps it readable and its keys unique; a test checks it.
 const EXTENSIONS: &[(&str, &[(&str, ColumnType)])] = &[
     ("act", &[("DeviceAction", ColumnType::String)]),
     ("app", &[("ApplicationProtocol", ColumnType::String)]),
@@ -768,7 +768,12 @@ impl Serialize for Capped<'_> {
 }
 
 fn cap(text: &str) -> &str {
-    let mut end = text.len().min(MAX_FIELD_BYTES);
+    cut(text, MAX_FIELD_BYTES)
+}
+
+/// The longest start of `text` within `max` bytes that ends on a character boundary.
+pub fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -1224,7 +1229,7 @@ PanOSContentVer=AppThreat-8371-6531";
         assert_eq!(additional.len(), MAX_FIELD_BYTES);
     }
 
-    /// Every extension key maps to declared columns, the table is sorted for the binary search,
+    /// Every extension key maps to declared columns, the table is sorted (so no key repeats),
     /// and `CSL_COLUMNS` holds exactly the header columns plus the mapped ones.
     #[test]
     fn the_mapping_and_the_column_list_agree() {

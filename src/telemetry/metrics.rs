@@ -105,7 +105,7 @@ pub struct SinkMetrics {
     pub dead_lettered_events: Counter,
     /// Rejected, but the dead-letter file was full or could not be written.
     pub dropped_rejected: Counter,
-    /// Lost to a damaged disk buffer (checksum mismatch, torn tail).
+    /// Disk buffer entries skipped for a failed checksum (a torn tail is cut, not counted here).
     pub corrupt_buffer_entries: Counter,
     /// Batches the disk buffer could not write (disk full, I/O error), dropped.
     pub dropped_write_error: Counter,

@@ -9,6 +9,7 @@ use reqwest::header::HeaderValue;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use super::{error_chain, read_answer};
 use crate::config::{AzureAuth, HttpAuth, HttpSinkKind};
 
 /// Tokens are renewed this long before they expire (or at half their life, if that is sooner).
@@ -16,7 +17,7 @@ const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 pub enum Auth {
     None,
-    /// A header that never changes: `Splunk <token>`, `Bearer <token>`, `Basic <…>`.
+    /// A header that never changes: `Splunk <token>` or `Bearer <token>`.
     Fixed(HeaderValue),
     Basic {
         user: String,
@@ -60,7 +61,7 @@ impl Auth {
         })
     }
 
-    /// After a 401: true if a fresh token may help (the next `header` fetches one).
+    /// After a 401: true if a fresh token may help (the next `apply` fetches one).
     pub async fn invalidate(&self) -> bool {
         match self {
             Auth::Azure(source) => {
@@ -185,7 +186,7 @@ impl TokenSource {
             .await
             .map_err(|e| format!("cannot reach the token service: {}", error_chain(&e)))?;
         let status = response.status();
-        let body = super::read_answer(response)
+        let body = read_answer(response)
             .await
             .map_err(|reason| format!("token service: {reason}"))?;
         if !status.is_success() {
@@ -207,19 +208,6 @@ impl TokenSource {
         serde_json::from_slice(&body)
             .map_err(|e| format!("the token service's answer is not a token: {e}"))
     }
-}
-
-/// The error with its causes (reqwest's own message hides them: "error sending request").
-/// No secret is ever in a URL, so naming the URL is safe.
-pub fn error_chain(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -25,10 +25,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::buffer::{BufferReader, Entry};
+use super::records;
 use crate::config::{BodyFormat, HttpSink, HttpSinkKind};
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::RateLimited;
-use auth::{error_chain, Auth};
+use auth::Auth;
 use dead_letter::DeadLetter;
 
 /// Longest `Retry-After` we obey; beyond this we retry sooner rather than sit idle for hours.
@@ -115,10 +116,7 @@ impl HttpSinkTask {
         let client = builder.build()?;
         let mut headers = HeaderMap::new();
         match &config.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
-            HttpSinkKind::SplunkHec { .. } => {
+            HttpSinkKind::AzureLogsIngestion { .. } | HttpSinkKind::SplunkHec { .. } => {
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             }
             HttpSinkKind::Http {
@@ -471,7 +469,7 @@ impl Sender {
                 _ => Attempt::Delivered,
             };
         }
-        let body = truncate(text.trim(), 512);
+        let body = records::cut(text.trim(), 512);
         let reason = if body.is_empty() {
             status.to_string()
         } else {
@@ -597,6 +595,19 @@ async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String>
     Ok(body)
 }
 
+/// The error with its causes (reqwest's own message hides them: "error sending request").
+/// No secret is ever in a URL, so naming the URL is safe.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// Retry-After: delta-seconds or an HTTP date.
 fn parse_retry_after(value: &str) -> Option<Duration> {
     let value = value.trim();
@@ -634,17 +645,6 @@ fn split_records(data: &Bytes) -> Vec<Bytes> {
         records.push(data.slice(start..));
     }
     records
-}
-
-fn truncate(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]
