@@ -34,31 +34,40 @@ syslog_ng=$PWD/.peers/syslog-ng/usr
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The agent stand-in: counts LF-terminated lines across connections; prints the count on SIGUSR1
-# into $work/count.
+# What both sink stand-ins share: a thread-safe count, written to the file OUT every 50 ms (the
+# harness reads it there; a rename keeps a read from seeing half a number).
+cat >"$work/counter.py" <<'EOF'
+import os, threading
+_count = 0
+_lock = threading.Lock()
+def add(n):
+    global _count
+    with _lock:
+        _count += n
+def report_to(out):
+    def report():
+        while True:
+            threading.Event().wait(0.05)
+            with _lock:
+                value = _count
+            with open(out + ".tmp", "w") as f:
+                f.write(str(value))
+            os.replace(out + ".tmp", out)
+    threading.Thread(target=report, daemon=True).start()
+EOF
+
+# The agent stand-in: counts LF-terminated lines across connections.
 cat >"$work/sink.py" <<'EOF'
 import socket, sys, threading
+import counter
 port, out = int(sys.argv[1]), sys.argv[2]
-count = 0
-lock = threading.Lock()
 def serve(conn):
-    global count
     while True:
         data = conn.recv(1 << 20)
         if not data:
             return
-        n = data.count(b"\n")
-        with lock:
-            count += n
-def report():
-    while True:
-        threading.Event().wait(0.05)
-        with lock:
-            value = count
-        with open(out + ".tmp", "w") as f:
-            f.write(str(value))
-        import os; os.replace(out + ".tmp", out)
-threading.Thread(target=report, daemon=True).start()
+        counter.add(data.count(b"\n"))
+counter.report_to(out)
 server = socket.socket()
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 server.bind(("127.0.0.1", port))
@@ -70,27 +79,22 @@ EOF
 
 # The HTTP sink stand-in: answers every POST with 200 and counts the records of the bodies: lines
 # (NDJSON from cefrelay, one JSON per line from syslog-ng) or, for the Logs Ingestion path, the
-# gzipped JSON array's rows; the count goes to $out as with sink.py. GET answers a managed-identity
-# token request, for the Azure sink.
+# gzipped JSON array's rows. GET answers a managed-identity token request, for the Azure sink.
 cat >"$work/http_sink.py" <<'EOF'
-import gzip, json, os, sys, threading
+import gzip, json, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import counter
 port, out = int(sys.argv[1]), sys.argv[2]
-count = 0
-lock = threading.Lock()
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
-        global count
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         if self.headers.get("Content-Encoding") == "gzip":
             body = gzip.decompress(body)
         if "/dataCollectionRules/" in self.path:
-            records = body.count(b'"TimeGenerated"')
+            counter.add(body.count(b'"TimeGenerated"'))
         else:
-            records = body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0)
-        with lock:
-            count += records
+            counter.add(body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -103,15 +107,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(token)
     def log_message(self, *args):
         pass
-def report():
-    while True:
-        threading.Event().wait(0.05)
-        with lock:
-            value = count
-        with open(out + ".tmp", "w") as f:
-            f.write(str(value))
-        os.replace(out + ".tmp", out)
-threading.Thread(target=report, daemon=True).start()
+counter.report_to(out)
 ThreadingHTTPServer.daemon_threads = True
 ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 EOF
