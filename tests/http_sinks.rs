@@ -128,6 +128,17 @@ fn unique(ids: &[usize]) -> BTreeSet<usize> {
     ids.iter().copied().collect()
 }
 
+/// Every id the server received, once each.
+fn delivered(server: &HttpServer) -> BTreeSet<usize> {
+    unique(&delivered_ids(&server.requests(), |_| true))
+}
+
+/// A sink that is down: a free port nothing listens on yet, and its URL.
+fn down_sink() -> (u16, String) {
+    let port = free_port();
+    (port, format!("http://127.0.0.1:{port}"))
+}
+
 /// A generic sink whose requests go to `url`, plus `extra` settings (which may set their own
 /// `batch_timeout_ms`).
 fn generic_sink(url: &str, extra: &str) -> String {
@@ -417,9 +428,7 @@ fn generic_sink_posts_the_parse_shape_with_auth_and_headers() {
     setup.configure(&sink);
     let relay = setup.start();
     send(relay.port, 0..25);
-    assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == 25
-    }));
+    assert!(wait_until(PATIENCE, || delivered(&server).len() == 25));
     let requests = server.requests();
     for request in &requests {
         assert_eq!(request.path(), "/ingest");
@@ -470,9 +479,7 @@ fn https_sink_trusts_exactly_the_configured_ca() {
     ));
     let relay = trusting.start();
     send(relay.port, 0..10);
-    assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == 10
-    }));
+    assert!(wait_until(PATIENCE, || delivered(&server).len() == 10));
     let request = &server.requests()[0];
     assert_eq!(request.header("content-type"), Some("application/json"));
     assert!(request.text().starts_with('['), "a JSON array body");
@@ -488,9 +495,7 @@ fn the_harness_starts_again_on_fresh_ports_when_one_was_taken() {
     let relay = setup.start();
     assert_ne!(relay.port, squatter.local_addr().unwrap().port());
     send(relay.port, 0..3);
-    assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == 3
-    }));
+    assert!(wait_until(PATIENCE, || delivered(&server).len() == 3));
     drop(relay);
 }
 
@@ -515,9 +520,7 @@ fn an_http_proxy_from_the_environment_is_used() {
         command.env("HTTP_PROXY", proxy.url());
     });
     send(relay.port, 0..10);
-    assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&proxy.requests(), |_| true)).len() == 10
-    }));
+    assert!(wait_until(PATIENCE, || delivered(&proxy).len() == 10));
     let request = &proxy.requests()[0];
     assert_eq!(request.header("host"), Some("sink.example.invalid"));
     assert_eq!(request.path(), "/ingest");
@@ -664,8 +667,7 @@ fn disk_buffer(extra: &str) -> String {
 
 #[test]
 fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let (port, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let relay = setup.start();
     send(relay.port, 0..2000);
@@ -683,7 +685,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
     );
     let server = HttpServer::start_on(port, |_| Reply::status(204));
     assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == 2000
+        delivered(&server).len() == 2000
     }));
     assert!(wait_until(PATIENCE, || relay
         .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
@@ -695,8 +697,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
 
 #[test]
 fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let (port, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let mut relay = setup.start();
     send(relay.port, 0..300);
@@ -710,9 +711,7 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
 
     let server = HttpServer::start_on(port, |_| Reply::status(204));
     let relay = setup.start();
-    assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == 300
-    }));
+    assert!(wait_until(PATIENCE, || delivered(&server).len() == 300));
     assert_eq!(
         relay.metric("cefrelay_sink_replayed_events_total{sink=\"web\"}"),
         300
@@ -722,8 +721,7 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
 
 #[test]
 fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered() {
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let (port, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let mut relay = setup.start();
     // Three sends a moment apart: at least three entries in the log.
@@ -752,15 +750,14 @@ fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered(
     let relay = setup.start();
     send(relay.port, 1000..1001);
     assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).contains(&1000)
+        delivered(&server).contains(&1000)
             && relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}") == 0
     }));
     assert_eq!(
         relay.metric("cefrelay_sink_buffer_corrupt_entries_total{sink=\"web\"}"),
         1
     );
-    let delivered = unique(&delivered_ids(&server.requests(), |_| true));
-    let replayed = delivered.iter().filter(|&&id| id < 300).count();
+    let replayed = delivered(&server).iter().filter(|&&id| id < 300).count();
     assert!(
         (100..300).contains(&replayed),
         "only the damaged entry is lost: {replayed} of 300 replayed"
@@ -790,16 +787,16 @@ fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
     }));
     relay.child.kill().expect("kill -9");
     relay.child.wait().expect("reap");
-    let before = unique(&delivered_ids(&server.requests(), |_| true)).len();
+    let before = delivered(&server).len();
     assert!(before < EVENTS, "killed mid-stream ({before} delivered)");
 
     let relay = setup.start();
     assert!(
         wait_until(Duration::from_secs(120), || {
-            unique(&delivered_ids(&server.requests(), |_| true)).len() == EVENTS
+            delivered(&server).len() == EVENTS
         }),
         "after the restart only {} of {EVENTS} ids arrived",
-        unique(&delivered_ids(&server.requests(), |_| true)).len()
+        delivered(&server).len()
     );
     assert!(relay.metric("cefrelay_sink_replayed_events_total{sink=\"web\"}") > 0);
     drop(relay);
@@ -808,8 +805,7 @@ fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
 #[test]
 fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender() {
     const EVENTS: usize = 5000;
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let (port, url) = down_sink();
     let setup = Setup::new(&generic_sink(
         &url,
         "buffer = { type = \"memory\", max_events = 512, when_full = \"drop_newest\" }",
@@ -832,7 +828,7 @@ fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender(
 
     let server = HttpServer::start_on(port, |_| Reply::status(204));
     assert!(wait_until(PATIENCE, || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() as u64 == held
+        delivered(&server).len() as u64 == held
     }));
     drop(relay);
 }
@@ -840,8 +836,7 @@ fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender(
 #[test]
 fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
     const EVENTS: usize = 40_000;
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
+    let (port, url) = down_sink();
     let setup = Setup::new(&generic_sink(
         &url,
         "max_batch_events = 5000\nbuffer = { type = \"disk\", max_bytes = 1048576, segment_bytes = 65536, when_full = \"block\" }",
@@ -876,7 +871,7 @@ fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
         .join()
         .expect("the sender finishes once the sink is back");
     assert!(wait_until(Duration::from_secs(120), || {
-        unique(&delivered_ids(&server.requests(), |_| true)).len() == EVENTS
+        delivered(&server).len() == EVENTS
     }));
     drop(relay);
 }
