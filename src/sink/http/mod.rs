@@ -53,6 +53,8 @@ struct Sender {
     dead_letter: DeadLetter,
     /// Splunk indexer acknowledgement: this relay's channel.
     channel: String,
+    /// Where every request of this sink goes.
+    url: String,
 }
 
 /// What one attempt at a request came to.
@@ -160,6 +162,13 @@ impl HttpSinkTask {
                 sink,
                 dead_letter,
                 channel: uuid::Uuid::new_v4().to_string(),
+                url: match &config.kind {
+                    HttpSinkKind::AzureLogsIngestion { url, .. }
+                    | HttpSinkKind::Http { url, .. } => url.clone(),
+                    HttpSinkKind::SplunkHec { endpoint, .. } => {
+                        format!("{endpoint}/services/collector/event")
+                    }
+                },
                 config,
             }),
         })
@@ -396,20 +405,10 @@ impl Sender {
         }
     }
 
-    fn url(&self) -> String {
-        match &self.config.kind {
-            HttpSinkKind::AzureLogsIngestion { url, .. } => url.clone(),
-            HttpSinkKind::SplunkHec { endpoint, .. } => {
-                format!("{endpoint}/services/collector/event")
-            }
-            HttpSinkKind::Http { url, .. } => url.clone(),
-        }
-    }
-
     async fn attempt(&self, body: &Bytes, request_id: &str) -> Attempt {
         let mut request = self
             .client
-            .post(self.url())
+            .post(&self.url)
             .headers(self.headers.clone())
             .body(body.clone());
         request = match &self.config.kind {
