@@ -6,10 +6,15 @@
 //!
 //! Errors are *items*, not codec errors: [`Frame::Oversized`] and [`Frame::Malformed`] are
 //! yielded and the decoder carries on with the next frame, so one bad frame never ends a
-//! connection's stream. After `Oversized` the decoder discards the rest of that frame (exactly
-//! LEN bytes for an octet-counted frame, up to the next LF or NUL otherwise); after `Malformed`
-//! it discards up to the next LF or NUL. The caller should count both and may close the
-//! connection instead (a peer that keeps sending garbage is not worth the CPU).
+//! connection's stream. After `Oversized` the decoder discards the rest of that frame (LEN bytes
+//! for an octet-counted frame — less when the count lies, see below — and up to the next LF or
+//! NUL otherwise); after `Malformed` it discards up to the next LF or NUL. The caller should
+//! count both and may close the connection instead (a peer that keeps sending garbage is not
+//! worth the CPU).
+//!
+//! An octet count above [`MAX_FRAME_LIMIT`] is `Malformed`, not `Oversized`: no listener takes
+//! frames that large, so the header is broken (`9999999999 <13>…`), and skipping the LEN bytes it
+//! announces would swallow gigabytes of good frames behind it.
 //!
 //! The decoder never holds more than `max_frame` plus a frame header and a delimiter: what it
 //! discards is dropped as it arrives, including the LEN bytes of an oversized octet-counted
@@ -20,15 +25,21 @@
 //! Real senders get the count wrong (see PAN-OS quirks: counts 22-40 bytes too large after
 //! scrubbing, counts that include the trailing LF). Inside the counted bytes, an LF followed by
 //! something that starts a frame (`<digit`, or `LEN SP <`) ends the frame early, and the next
-//! frame starts after that LF. A frame whose count includes its trailing LF keeps the LF (the
-//! parser ignores it). At end of stream, a truncated octet-counted frame whose received bytes
-//! end in LF is taken as complete up to that LF; any other truncated frame is `Malformed`.
+//! frame starts after that LF. The same holds while the LEN bytes of an oversized frame are
+//! skipped: the skip ends at such an LF. A frame whose count includes its trailing LF keeps the
+//! LF (the parser ignores it). At end of stream, a truncated octet-counted frame whose received
+//! bytes end in LF is taken as complete up to that LF; any other truncated frame is
+//! `Malformed`.
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
 /// Default largest frame: 64 KiB, the UDP maximum, and well above PAN-OS's longest lines.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
+
+/// The largest `max_frame` a decoder takes (64 MiB; larger values are lowered to it). An octet
+/// count above it is a broken header, reported as [`Frame::Malformed`].
+pub const MAX_FRAME_LIMIT: usize = 64 * 1024 * 1024;
 
 /// More digits than this cannot be a real octet count (10 digits is already > 4 GB).
 const MAX_LEN_DIGITS: usize = 10;
@@ -73,7 +84,8 @@ pub struct FrameDecoder {
 enum State {
     /// At the start of a frame.
     Frame,
-    /// Dropping the rest of an oversized octet-counted frame (already reported).
+    /// Dropping the rest of an oversized octet-counted frame (already reported), up to
+    /// `remaining` bytes or an LF that starts a new frame, whichever comes first.
     SkipOctets { remaining: usize },
     /// Dropping an oversized LF-terminated frame; reported with its length at the delimiter.
     OversizedLine { seen: usize },
@@ -135,6 +147,31 @@ fn starts_frame(bytes: &[u8]) -> Option<bool> {
     }
 }
 
+/// Where a skip through counted bytes may end early.
+enum Resync {
+    /// At the LF at this offset: a frame starts after it.
+    At(usize),
+    /// The LF at this offset may start a frame; the bytes after it have not all arrived.
+    Undecided(usize),
+    None,
+}
+
+/// The first LF in `window` (counted bytes) followed by the start of a frame. Decided on the
+/// counted bytes only, so the result does not depend on how reads split the stream; `settled`
+/// says no more counted bytes will arrive.
+fn resync_point(window: &[u8], settled: bool) -> Resync {
+    let mut from = 0;
+    while let Some(n) = window.get(from..).and_then(|w| memchr::memchr(b'\n', w)) {
+        let lf = from + n;
+        match starts_frame(window.get(lf + 1..).unwrap_or_default()) {
+            Some(true) => return Resync::At(lf),
+            None if !settled => return Resync::Undecided(lf),
+            _ => from = lf + 1,
+        }
+    }
+    Resync::None
+}
+
 /// The first LF or NUL: the end of a non-transparent frame (a CR before it is dropped later).
 fn find_delimiter(bytes: &[u8]) -> Option<usize> {
     memchr::memchr2(b'\n', b'\0', bytes)
@@ -149,11 +186,11 @@ enum Step {
 
 impl FrameDecoder {
     /// A decoder for `mode` that rejects frames longer than `max_frame` bytes
-    /// ([`DEFAULT_MAX_FRAME`] is a good default).
+    /// ([`DEFAULT_MAX_FRAME`] is a good default; at most [`MAX_FRAME_LIMIT`]).
     pub fn new(mode: FramingMode, max_frame: usize) -> Self {
         Self {
             mode,
-            max_frame,
+            max_frame: max_frame.min(MAX_FRAME_LIMIT),
             state: State::Frame,
             scanned: 0,
         }
@@ -164,7 +201,19 @@ impl FrameDecoder {
             let step = match self.state {
                 State::Frame => self.frame(buf, eof),
                 State::SkipOctets { remaining } => {
-                    let n = remaining.min(buf.len());
+                    let window = buf.get(..remaining.min(buf.len())).unwrap_or_default();
+                    let settled = eof || buf.len() >= remaining;
+                    let n = match resync_point(window, settled) {
+                        Resync::At(lf) => {
+                            // The count lied: the next frame starts after this LF.
+                            buf.advance(lf + 1);
+                            self.state = State::Frame;
+                            continue;
+                        }
+                        // Keep the LF and what follows until we know whether a frame starts.
+                        Resync::Undecided(lf) => lf,
+                        Resync::None => window.len(),
+                    };
                     buf.advance(n);
                     if n == remaining {
                         self.state = State::Frame;
@@ -303,6 +352,15 @@ impl FrameDecoder {
 
     /// An octet-counted frame whose `header` bytes announce `len` bytes.
     fn counted(&mut self, buf: &mut BytesMut, eof: bool, len: usize, header: usize) -> Step {
+        if len > MAX_FRAME_LIMIT {
+            // Not a frame too long for this listener but a count no frame can have: resync at
+            // the next LF rather than skip gigabytes of what follows.
+            self.scanned = 0;
+            self.state = State::SkipLine;
+            return Step::Emit(Frame::Malformed {
+                reason: "octet count larger than any frame (64 MiB)",
+            });
+        }
         if len > self.max_frame {
             buf.advance(header);
             self.scanned = 0;
@@ -603,6 +661,72 @@ mod tests {
         );
         let chunked: Vec<&[u8]> = input.chunks(3).collect();
         assert_eq!(decode_all(FramingMode::Auto, 100, &chunked), frames);
+    }
+
+    #[test]
+    fn octet_count_beyond_any_frame_is_malformed_and_the_frames_after_it_arrive() {
+        let input = b"9999999999 <13>bogus count\n<13>one\n<13>two\n5 <13>3";
+        let expected = vec![
+            Frame::Malformed {
+                reason: "octet count larger than any frame (64 MiB)",
+            },
+            msg("<13>one"),
+            msg("<13>two"),
+            msg("<13>3"),
+        ];
+        assert_eq!(decode_all(FramingMode::Auto, 100, &[input]), expected);
+        let chunked: Vec<&[u8]> = input.chunks(4).collect();
+        assert_eq!(decode_all(FramingMode::Auto, 100, &chunked), expected);
+        // Octet counting throughout, as over TLS: the next counted frame after the LF.
+        let counted = b"9999999999 <13>bogus count\n7 <13>one7 <13>two5 <13>3";
+        assert_eq!(
+            decode_all(FramingMode::OctetCounted, 100, &[counted]),
+            expected
+        );
+        // 64 MiB itself is a count a listener may take: oversized here, not malformed.
+        let at_limit = format!("{MAX_FRAME_LIMIT} <13>x");
+        assert_eq!(
+            decode_all(FramingMode::Auto, 100, &[at_limit.as_bytes()]),
+            vec![Frame::Oversized {
+                len: MAX_FRAME_LIMIT
+            }]
+        );
+    }
+
+    #[test]
+    fn skipping_an_oversized_frame_ends_at_an_lf_that_starts_a_frame() {
+        // The count says 100 bytes; a new frame starts after the first LF.
+        let input = b"100 <13>too long for 8\n<13>next\n7 <13>abc";
+        let expected = vec![
+            Frame::Oversized { len: 100 },
+            msg("<13>next"),
+            msg("<13>abc"),
+        ];
+        assert_eq!(decode_all(FramingMode::Auto, 8, &[input]), expected);
+        for size in 1..input.len() {
+            let chunked: Vec<&[u8]> = input.chunks(size).collect();
+            assert_eq!(
+                decode_all(FramingMode::Auto, 8, &chunked),
+                expected,
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
+    fn skipping_an_oversized_frame_keeps_going_past_an_lf_that_starts_no_frame() {
+        // 20 counted bytes: "<13>abcdefgh\nij 3 <1" — the LF is followed by text, not a frame.
+        let input = b"20 <13>abcdefgh\nij 3 <13>ok\n";
+        assert_eq!(
+            decode_all(FramingMode::Auto, 8, &[input]),
+            vec![Frame::Oversized { len: 20 }, msg("3>ok")]
+        );
+    }
+
+    #[test]
+    fn max_frame_above_the_limit_is_lowered_to_it() {
+        let decoder = FrameDecoder::new(FramingMode::Auto, usize::MAX);
+        assert_eq!(decoder.max_frame, MAX_FRAME_LIMIT);
     }
 
     #[test]

@@ -368,3 +368,28 @@ proptest! {
         prop_assert_eq!(&decode(FramingMode::Auto, 1024, &input, &cuts), &expected);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// A broken octet count costs its own line and nothing after it, however reads split.
+    #[test]
+    fn frames_after_an_impossible_octet_count_all_arrive(
+        count in 67_108_865u64..10_000_000_000,
+        junk in prop::collection::vec(any::<u8>().prop_filter("no delimiter", |b| !matches!(b, b'\n' | b'\0')), 0..40),
+        bodies in prop::collection::vec("[ -~]{0,60}", 1..8),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let mut input = format!("{count} ").into_bytes();
+        input.extend_from_slice(&junk);
+        input.push(b'\n');
+        let mut expected = vec![Frame::Malformed { reason: "octet count larger than any frame (64 MiB)" }];
+        for body in &bodies {
+            let content = format!("<13>{body}");
+            input.extend_from_slice(content.as_bytes());
+            input.push(b'\n');
+            expected.push(Frame::Message(Bytes::from(content)));
+        }
+        prop_assert_eq!(&decode(FramingMode::Auto, 1024, &input, &cuts), &expected);
+    }
+}
