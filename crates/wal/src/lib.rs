@@ -3,8 +3,21 @@
 //! Entries (a batch of events plus a few marker strings) are appended to segment files named
 //! after their first sequence number (`00000000000000000001.wal`, …). A single reader returns
 //! them in order; the consumer acknowledges "everything up to seq N" once the far end has it, the
-//! acknowledged position is recorded in the `ack` file, and segments wholly behind it are deleted.
-//! After a crash, [`Wal::open`] replays what was not acknowledged and cuts off a torn tail.
+//! acknowledged position is recorded in the `ack` file, segments wholly behind it are deleted, and
+//! the active segment is truncated once everything in it was acknowledged (so a log that was
+//! drained holds no disk space, whatever `segment_bytes` is). After a crash, [`Wal::open`] replays
+//! what was not acknowledged and cuts off a torn tail.
+//!
+//! Blocking: every method that touches a file ([`Wal::append`], [`Wal::persist`], [`Wal::ack`],
+//! [`Wal::sync`], [`Unread::read`]) blocks the calling thread; an async caller runs them on a
+//! thread of its own or with `spawn_blocking`. The in-memory bookkeeping ([`Wal::release`],
+//! [`Wal::stats`], [`Reader::next_unread`]) never waits for the disk: file I/O is done outside
+//! the lock that guards it.
+//!
+//! Write errors (a full disk, EIO) leave the log as it was: a failed append is cut back off the
+//! file and can be retried; a failed acknowledgement record is written again by the next
+//! [`Wal::persist`]. [`Wal::wait_for_room`] lets a writer wait until acknowledgements freed room
+//! or disk space.
 //!
 //! On-disk entry: `magic u32 | payload length u32 | crc32(payload) u32 | payload`, little-endian;
 //! payload: `seq u64 | enqueued Unix ms u64 | events u32 | marker count u16 | (len u16, bytes)* |
@@ -21,7 +34,8 @@
 //! - `Never`: whatever the kernel had not written back yet (typically up to 30 s on Linux).
 //!
 //! Acknowledgements are not synced on every call: losing one only means entries are delivered
-//! again (at least once), never that they are lost.
+//! again (at least once), never that they are lost. The ack file is written once at open, so that
+//! later updates overwrite a block it already has and do not need free space.
 //!
 //! Memory: an index of the unacknowledged entries (48 bytes each) is kept in memory; entries are
 //! whole batches, so a 1 GiB log of ~1 KB events indexes ~4 000 entries in full batches of 256,
@@ -34,8 +48,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
@@ -109,6 +123,10 @@ pub struct Stats {
     pub oldest_unix_ms: Option<u64>,
     /// Entries skipped for a failed checksum since open, recovery included.
     pub corrupt_entries: u64,
+    /// Of the unacknowledged events, those the reader has not returned yet.
+    pub unread_events: u64,
+    /// When the oldest entry the reader has not returned yet was appended.
+    pub oldest_unread_unix_ms: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -144,12 +162,26 @@ pub struct Wal {
 /// The single reader: returns every unacknowledged entry once, in order.
 pub struct Reader {
     shared: Arc<Shared>,
-    next_seq: u64,
     replayed_until: u64,
+}
+
+/// The next entry the reader will return, found but not read yet: [`Unread::read`] reads it (a
+/// blocking call) and [`Reader::advance`] moves the reader past it.
+#[derive(Clone)]
+pub struct Unread {
+    meta: EntryMeta,
+    file: Option<Arc<File>>,
+    replayed: bool,
 }
 
 struct Shared {
     state: Mutex<State>,
+    /// Taken for every change to the files (append, reclaim, ack record) and held during the
+    /// I/O, which the state lock never is: readers and acknowledgements never wait for the disk.
+    io: Mutex<()>,
+    /// Signalled (with `state`) when acknowledgements or reclaimed segments made room.
+    room: Condvar,
+    ack_file: File,
     options: Options,
     appended: Notify,
     space_freed: Notify,
@@ -163,8 +195,14 @@ struct State {
     unacked_events: u64,
     next_seq: u64,
     acked: u64,
-    ack_file: File,
+    /// What the ack file holds, when its last write succeeded.
+    ack_written: Option<u64>,
+    /// The reader's position: the first seq it has not returned.
+    next_read: u64,
+    unread_events: u64,
     corrupt_entries: u64,
+    /// Bumped whenever room was made (acknowledgement, reclaimed disk space, close).
+    room_generation: u64,
     /// Segments closed since the last sync under `Interval` (the active one is always synced).
     unsynced: Vec<Arc<File>>,
     closed: bool,
@@ -176,7 +214,11 @@ struct Segment {
     first_seq: u64,
     path: PathBuf,
     file: Arc<File>,
+    /// Where the next entry goes: the end of the last whole entry.
     len: u64,
+    /// The file may hold bytes past `len` (a failed write or truncation could not be undone):
+    /// they are cut off before the next write.
+    tail_dirty: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -222,12 +264,13 @@ impl Wal {
             .read(true)
             .write(true)
             .open(&ack_path)?;
-        let acked = match read_ack(&ack_file)? {
-            AckRecord::Missing => 0,
-            AckRecord::Valid(seq) => seq,
-            AckRecord::Damaged => {
-                recovery.ack_file_damaged = true;
-                0
+        let (acked, ack_written) = match read_ack(&ack_file)? {
+            AckRecord::Valid(seq) => (seq, Some(seq)),
+            record => {
+                recovery.ack_file_damaged = matches!(record, AckRecord::Damaged);
+                // Written now, while there may be space: later writes overwrite this block. If
+                // the disk is full already, the next persist writes it.
+                (0, write_ack(&ack_file, 0).ok().map(|()| 0))
             }
         };
 
@@ -275,6 +318,7 @@ impl Wal {
                 path,
                 file: Arc::new(file),
                 len: scan.valid_len,
+                tail_dirty: false,
             });
         }
 
@@ -285,70 +329,85 @@ impl Wal {
             unacked_events: recovery.events,
             next_seq: last_seq + 1,
             acked,
-            ack_file,
+            ack_written,
+            next_read: acked + 1,
+            unread_events: recovery.events,
             corrupt_entries: recovery.corrupt_entries,
+            room_generation: 0,
             unsynced: Vec::new(),
             closed: false,
             _lock: lock,
         };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            io: Mutex::new(()),
+            room: Condvar::new(),
+            ack_file,
             options,
             appended: Notify::new(),
             space_freed: Notify::new(),
         });
         let reader = Reader {
             shared: shared.clone(),
-            next_seq: acked + 1,
             replayed_until: last_seq,
         };
         Ok((Wal { shared }, reader, recovery))
     }
 
-    /// Appends an entry without waiting; returns its sequence number.
+    /// Appends an entry without waiting for room; returns its sequence number. Blocking (file
+    /// I/O): call it off the async threads.
     pub fn append(&self, events: u32, markers: &[String], data: &[u8]) -> Result<u64, AppendError> {
-        let mut state = self.shared.lock();
-        if state.closed {
-            return Err(AppendError::Closed);
-        }
-        let seq = state.next_seq;
-        let enqueued_unix_ms = unix_ms();
-        let prefix = encode_prefix(seq, enqueued_unix_ms, events, markers, data)?;
-        let len = (prefix.len() + data.len()) as u64;
+        let _io = self.shared.io();
         let options = &self.shared.options;
-        if len > options.max_bytes {
-            return Err(AppendError::TooLarge);
-        }
-        if state.unacked_bytes + len > options.max_bytes {
-            return Err(AppendError::Full);
-        }
-        let needs_new_segment = match state.segments.back() {
-            None => true,
-            Some(active) => active.len > 0 && active.len + len > options.segment_bytes,
+        let enqueued_unix_ms = unix_ms();
+        let (seq, prefix, len, active) = {
+            let state = self.shared.lock();
+            if state.closed {
+                return Err(AppendError::Closed);
+            }
+            let seq = state.next_seq;
+            let prefix = encode_prefix(seq, enqueued_unix_ms, events, markers, data)?;
+            let len = (prefix.len() + data.len()) as u64;
+            if len > options.max_bytes {
+                return Err(AppendError::TooLarge);
+            }
+            if state.unacked_bytes + len > options.max_bytes {
+                return Err(AppendError::Full);
+            }
+            let active = state
+                .segments
+                .back()
+                .filter(|active| active.len == 0 || active.len + len <= options.segment_bytes)
+                .map(|active| (active.file.clone(), active.first_seq, active.len));
+            (seq, prefix, len, active)
         };
-        if needs_new_segment {
-            self.start_segment(&mut state, seq)
-                .map_err(AppendError::Io)?;
-        }
-        let active = state
-            .segments
-            .back_mut()
-            .expect("a segment was just ensured");
-        let offset = active.len;
-        let written = active
-            .file
+        let (file, segment_first_seq, offset) = match active {
+            Some((file, first_seq, offset)) => {
+                self.clean_tail(&file, first_seq, offset)
+                    .map_err(AppendError::Io)?;
+                (file, first_seq, offset)
+            }
+            None => (self.start_segment(seq).map_err(AppendError::Io)?, seq, 0),
+        };
+        let written = file
             .write_all_at(&prefix, offset)
-            .and_then(|()| active.file.write_all_at(data, offset + prefix.len() as u64));
+            .and_then(|()| file.write_all_at(data, offset + prefix.len() as u64))
+            .and_then(|()| match options.fsync {
+                Fsync::Always => file.sync_data(),
+                Fsync::Interval | Fsync::Never => Ok(()),
+            });
         if let Err(error) = written {
             // Do not leave half an entry behind for the next append to follow.
-            let _ = active.file.set_len(offset);
+            if file.set_len(offset).is_err() {
+                self.mark_tail_dirty(segment_first_seq);
+            }
             return Err(AppendError::Io(error));
         }
-        if options.fsync == Fsync::Always {
-            active.file.sync_data().map_err(AppendError::Io)?;
+        let mut state = self.shared.lock();
+        if let Some(active) = state.segments.back_mut() {
+            debug_assert_eq!(active.first_seq, segment_first_seq);
+            active.len = offset + len;
         }
-        active.len += len;
-        let segment_first_seq = active.first_seq;
         state.entries.push_back(EntryMeta {
             seq,
             segment_first_seq,
@@ -360,13 +419,15 @@ impl Wal {
         });
         state.unacked_bytes += len;
         state.unacked_events += u64::from(events);
+        state.unread_events += u64::from(events);
         state.next_seq += 1;
         drop(state);
         self.shared.appended.notify_one();
         Ok(seq)
     }
 
-    /// Appends, waiting while the log is full until acknowledgements free room.
+    /// Appends, waiting while the log is full until acknowledgements free room. The write itself
+    /// runs on the calling thread (see [`Wal::append`]).
     pub async fn append_wait(
         &self,
         events: u32,
@@ -383,40 +444,168 @@ impl Wal {
         }
     }
 
-    /// Everything up to and including `seq` was delivered: it will not be replayed, and segments
-    /// wholly behind it are deleted.
+    /// Counts how often room was made; pass it to [`Wal::wait_for_room`], read *before* the
+    /// append that failed, so that room made in between is not missed.
+    pub fn room_generation(&self) -> u64 {
+        self.shared.lock().room_generation
+    }
+
+    /// Blocks until room was made since `seen` (an acknowledgement, reclaimed disk space or
+    /// close) or `timeout` passes.
+    pub fn wait_for_room(&self, seen: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.lock();
+        while state.room_generation == seen && !state.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .shared
+                .room
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
+    /// Everything up to and including `seq` was delivered: [`Wal::release`], then
+    /// [`Wal::persist`]. Blocking.
     pub fn ack(&self, seq: u64) -> io::Result<()> {
+        self.release(seq);
+        self.persist()
+    }
+
+    /// Everything up to and including `seq` was delivered: it leaves the log's count at once
+    /// (room for appends) and will not be returned again. Memory only; the ack record and the
+    /// freed disk space follow with [`Wal::persist`]. True if there is something to persist.
+    pub fn release(&self, seq: u64) -> bool {
         let mut state = self.shared.lock();
         let seq = seq.min(state.next_seq - 1);
         if seq <= state.acked {
-            return Ok(());
+            return false;
         }
         state.acked = seq;
         while state.entries.front().is_some_and(|entry| entry.seq <= seq) {
             let entry = state.entries.pop_front().expect("checked non-empty");
             state.unacked_bytes -= u64::from(entry.len);
             state.unacked_events -= u64::from(entry.events);
+            if entry.seq >= state.next_read {
+                state.unread_events -= u64::from(entry.events);
+            }
         }
-        let mut record = [0u8; 12];
-        record[..8].copy_from_slice(&seq.to_le_bytes());
-        record[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
-        let written = state.ack_file.write_all_at(&record, 0);
-        // A segment other than the newest is done once the next one starts at or before seq + 1.
-        let mut removed = Ok(());
-        while state.segments.len() > 1 && state.segments[1].first_seq <= seq + 1 {
-            let segment = state.segments.pop_front().expect("len > 1");
-            removed = removed.and(fs::remove_file(&segment.path));
+        state.next_read = state.next_read.max(seq + 1);
+        state.room_generation += 1;
+        drop(state);
+        self.shared.room.notify_all();
+        self.shared.space_freed.notify_waiters();
+        true
+    }
+
+    /// Whether [`Wal::persist`] has work: an ack record to write or disk space to free.
+    pub fn persist_needed(&self) -> bool {
+        let state = self.shared.lock();
+        state.ack_written != Some(state.acked)
+            || (state.segments.len() > 1 && state.segments[1].first_seq <= state.acked + 1)
+            || state
+                .segments
+                .back()
+                .is_some_and(|active| active.len > 0 && fully_acked(&state, active))
+    }
+
+    /// Writes the acknowledged position to the ack file and frees the disk space of what was
+    /// acknowledged: segments wholly behind it are deleted, and the active segment is truncated
+    /// once everything in it was acknowledged. Blocking. A failed write is tried again by the
+    /// next call; nothing is lost by it (at worst delivered entries are replayed after a restart).
+    pub fn persist(&self) -> io::Result<()> {
+        let _io = self.shared.io();
+        let (acked, record_needed, removed, truncate) = {
+            let mut state = self.shared.lock();
+            let acked = state.acked;
+            let mut removed = Vec::new();
+            // A segment other than the newest is done once the next one starts at or before
+            // acked + 1.
+            while state.segments.len() > 1 && state.segments[1].first_seq <= acked + 1 {
+                removed.push(state.segments.pop_front().expect("len > 1"));
+            }
+            state
+                .unsynced
+                .retain(|file| !removed.iter().any(|gone| Arc::ptr_eq(file, &gone.file)));
+            let truncate = match state.segments.back() {
+                Some(active) if active.len > 0 && fully_acked(&state, active) => {
+                    Some((active.file.clone(), active.first_seq))
+                }
+                _ => None,
+            };
+            if truncate.is_some() {
+                // Appends wait for the io lock held here, so none sees the new length before the
+                // file has it; should the truncation fail, the next append cuts the file first.
+                let active = state.segments.back_mut().expect("checked above");
+                active.len = 0;
+                active.tail_dirty = true;
+            }
+            (acked, state.ack_written != Some(acked), removed, truncate)
+        };
+        let mut result = Ok(());
+        let mut record_written = !record_needed || write_ack(&self.shared.ack_file, acked).is_ok();
+        let mut freed = false;
+        for segment in removed {
+            let path = segment.path.clone();
+            drop(segment);
+            match fs::remove_file(&path) {
+                Ok(()) => freed = true,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => result = result.and(Err(error)),
+            }
+        }
+        if let Some((file, first_seq)) = truncate {
+            match file.set_len(0) {
+                Ok(()) => {
+                    freed = true;
+                    let mut state = self.shared.lock();
+                    if let Some(active) = state
+                        .segments
+                        .back_mut()
+                        .filter(|active| active.first_seq == first_seq)
+                    {
+                        active.tail_dirty = false;
+                    }
+                }
+                Err(error) => result = result.and(Err(error)),
+            }
+        }
+        if !record_written {
+            // A full disk may have refused it; the space just freed may take it now.
+            match write_ack(&self.shared.ack_file, acked) {
+                Ok(()) => record_written = true,
+                Err(error) => result = result.and(Err(error)),
+            }
+        }
+        let mut state = self.shared.lock();
+        if record_written {
+            state.ack_written = Some(state.ack_written.map_or(acked, |w| w.max(acked)));
+        }
+        if freed {
+            state.room_generation += 1;
         }
         drop(state);
-        self.shared.space_freed.notify_waiters();
-        written.and(removed)
+        if freed {
+            self.shared.room.notify_all();
+            self.shared.space_freed.notify_waiters();
+        }
+        result
     }
 
     /// No more appends; the reader ends after returning what is already written. Syncs unless
-    /// the policy is `Never`.
+    /// the policy is `Never` (blocking).
     pub fn close(&self) {
-        self.shared.lock().closed = true;
+        {
+            let mut state = self.shared.lock();
+            state.closed = true;
+            state.room_generation += 1;
+        }
         self.shared.appended.notify_one();
+        self.shared.room.notify_all();
         self.shared.space_freed.notify_waiters();
         if self.shared.options.fsync != Fsync::Never {
             let _ = self.sync();
@@ -426,41 +615,73 @@ impl Wal {
     /// Forces appended data and the acknowledged position to stable storage. Blocking: call it
     /// off the async threads.
     pub fn sync(&self) -> io::Result<()> {
-        let (files, ack_file) = {
+        let files = {
             let mut state = self.shared.lock();
             let mut files = std::mem::take(&mut state.unsynced);
             files.extend(state.segments.back().map(|active| active.file.clone()));
-            (files, state.ack_file.try_clone()?)
+            files
         };
         for file in files {
             file.sync_data()?;
         }
-        ack_file.sync_data()
+        self.shared.ack_file.sync_data()
     }
 
     pub fn stats(&self) -> Stats {
+        self.with_stats(|stats| *stats)
+    }
+
+    /// Calls `f` with the current [`Stats`] while nothing can change them (keep it short: it
+    /// holds the log's lock), e.g. to publish them as gauges without a stale one winning a race.
+    pub fn with_stats<R>(&self, f: impl FnOnce(&Stats) -> R) -> R {
         let state = self.shared.lock();
-        Stats {
+        let unread = state
+            .entries
+            .partition_point(|entry| entry.seq < state.next_read);
+        let stats = Stats {
             entries: state.entries.len() as u64,
             events: state.unacked_events,
             bytes: state.unacked_bytes,
             oldest_unix_ms: state.entries.front().map(|entry| entry.enqueued_unix_ms),
             corrupt_entries: state.corrupt_entries,
-        }
+            unread_events: state.unread_events,
+            oldest_unread_unix_ms: state
+                .entries
+                .get(unread)
+                .map(|entry| entry.enqueued_unix_ms),
+        };
+        f(&stats)
     }
 
-    fn start_segment(&self, state: &mut MutexGuard<'_, State>, first_seq: u64) -> io::Result<()> {
+    /// Opens a new active segment starting at `first_seq` (the io lock is held). A file left by
+    /// an earlier attempt that failed is reused: no entry has that number yet.
+    fn start_segment(&self, first_seq: u64) -> io::Result<Arc<File>> {
         let options = &self.shared.options;
         let path = options.dir.join(segment_name(first_seq));
+        // The segment being closed must not keep bytes past its last entry.
+        let previous = self.shared.lock().segments.back().and_then(|segment| {
+            segment
+                .tail_dirty
+                .then(|| (segment.file.clone(), segment.first_seq, segment.len))
+        });
+        if let Some((file, first_seq, len)) = previous {
+            self.clean_tail(&file, first_seq, len)?;
+        }
         let file = OpenOptions::new()
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .read(true)
             .write(true)
             .open(&path)?;
         if options.fsync != Fsync::Never {
             // The new file's directory entry must survive a power loss too.
-            File::open(&options.dir)?.sync_all()?;
+            if let Err(error) = File::open(&options.dir).and_then(|dir| dir.sync_all()) {
+                let _ = fs::remove_file(&path);
+                return Err(error);
+            }
         }
+        let file = Arc::new(file);
+        let mut state = self.shared.lock();
         if options.fsync == Fsync::Interval {
             if let Some(previous) = state.segments.back().map(|segment| segment.file.clone()) {
                 state.unsynced.push(previous);
@@ -469,51 +690,135 @@ impl Wal {
         state.segments.push_back(Segment {
             first_seq,
             path,
-            file: Arc::new(file),
+            file: file.clone(),
             len: 0,
+            tail_dirty: false,
         });
+        Ok(file)
+    }
+
+    /// Cuts a segment back to `len` if an earlier failure left bytes past it (io lock held).
+    fn clean_tail(&self, file: &File, first_seq: u64, len: u64) -> io::Result<()> {
+        let dirty = self
+            .shared
+            .lock()
+            .segments
+            .iter()
+            .any(|segment| segment.first_seq == first_seq && segment.tail_dirty);
+        if dirty {
+            file.set_len(len)?;
+            let mut state = self.shared.lock();
+            if let Some(segment) = state
+                .segments
+                .iter_mut()
+                .find(|segment| segment.first_seq == first_seq)
+            {
+                segment.tail_dirty = false;
+            }
+        }
         Ok(())
     }
+
+    fn mark_tail_dirty(&self, first_seq: u64) {
+        let mut state = self.shared.lock();
+        if let Some(segment) = state
+            .segments
+            .iter_mut()
+            .find(|segment| segment.first_seq == first_seq)
+        {
+            segment.tail_dirty = true;
+        }
+    }
+}
+
+/// No unacknowledged entry lives in `active` (the newest segment).
+fn fully_acked(state: &State, active: &Segment) -> bool {
+    state
+        .entries
+        .back()
+        .is_none_or(|newest| newest.segment_first_seq != active.first_seq)
 }
 
 impl Reader {
     /// The next unacknowledged entry not yet returned; `None` once the log is closed and all was
-    /// read. Cancel safe: nothing is consumed unless an entry is returned.
+    /// read. Cancel safe: nothing is consumed unless an entry is returned. Reads the file on the
+    /// calling thread; [`Reader::next_unread`] and [`Unread::read`] split the two.
     pub async fn next(&mut self) -> Option<Entry> {
+        loop {
+            let unread = self.next_unread().await?;
+            let read = unread.read();
+            if let Some(entry) = self.advance(&unread, read) {
+                return Some(entry);
+            }
+        }
+    }
+
+    /// Waits for the next entry the reader has not returned, without reading it or moving past
+    /// it; `None` once the log is closed and all was returned. Cancel safe. Never blocks on I/O.
+    pub async fn next_unread(&mut self) -> Option<Unread> {
         loop {
             let mut appended = pin!(self.shared.appended.notified());
             appended.as_mut().enable();
-            let found = {
+            {
                 let state = self.shared.lock();
                 let index = state
                     .entries
-                    .partition_point(|entry| entry.seq < self.next_seq);
+                    .partition_point(|entry| entry.seq < state.next_read);
                 match state.entries.get(index) {
                     Some(meta) => {
-                        let segment = state
+                        let file = state
                             .segments
                             .iter()
                             .find(|segment| segment.first_seq == meta.segment_first_seq)
                             .map(|segment| segment.file.clone());
-                        Some((*meta, segment))
+                        return Some(Unread {
+                            meta: *meta,
+                            file,
+                            replayed: meta.seq <= self.replayed_until,
+                        });
                     }
                     None if state.closed => return None,
-                    None => None,
+                    None => {}
                 }
-            };
-            let Some((meta, file)) = found else {
-                appended.await;
-                continue;
-            };
-            self.next_seq = meta.seq + 1;
-            match file.and_then(|file| read_entry(&file, &meta).ok()) {
-                Some(mut entry) => {
-                    entry.replayed = entry.seq <= self.replayed_until;
-                    return Some(entry);
-                }
-                None => self.shared.lock().corrupt_entries += 1,
+            }
+            appended.await;
+        }
+    }
+
+    /// Moves past `unread`, given what reading it gave: the entry, or `None` if it was damaged
+    /// (counted in [`Stats::corrupt_entries`]; go on with the next one).
+    pub fn advance(&mut self, unread: &Unread, read: io::Result<Entry>) -> Option<Entry> {
+        let mut state = self.shared.lock();
+        if state.next_read <= unread.meta.seq {
+            state.next_read = unread.meta.seq + 1;
+            state.unread_events -= u64::from(unread.meta.events);
+        }
+        match read {
+            Ok(mut entry) => {
+                entry.replayed = unread.replayed;
+                Some(entry)
+            }
+            Err(_) => {
+                state.corrupt_entries += 1;
+                None
             }
         }
+    }
+}
+
+impl Unread {
+    /// Reads the entry and checks its checksum. Blocking.
+    pub fn read(&self) -> io::Result<Entry> {
+        let file = self
+            .file
+            .as_ref()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment gone"))?;
+        read_entry(file, &self.meta)
+    }
+
+    /// Events in the entry, as appended.
+    pub fn events(&self) -> u32 {
+        self.meta.events
     }
 }
 
@@ -521,6 +826,12 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent state (every mutation is last).
         self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn io(&self) -> MutexGuard<'_, ()> {
+        self.io
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -677,6 +988,13 @@ enum AckRecord {
     Damaged,
 }
 
+fn write_ack(file: &File, seq: u64) -> io::Result<()> {
+    let mut record = [0u8; 12];
+    record[..8].copy_from_slice(&seq.to_le_bytes());
+    record[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
+    file.write_all_at(&record, 0)
+}
+
 fn read_ack(file: &File) -> io::Result<AckRecord> {
     let len = file.metadata()?.len();
     if len == 0 {
@@ -796,6 +1114,257 @@ mod tests {
         format!("event number {i} with some padding to fill segments\n").into_bytes()
     }
 
+    /// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped. `None` (after one
+    /// line on stderr) where mounting is not possible: not root, or no tmpfs.
+    struct SmallDisk {
+        dir: tempfile::TempDir,
+    }
+
+    impl SmallDisk {
+        fn mount(size: &str) -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if !mounted {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+                return None;
+            }
+            Some(SmallDisk { dir })
+        }
+
+        fn path(&self) -> &Path {
+            self.dir.path()
+        }
+
+        /// Takes every free byte of the disk with a file of its own; removing it gives it back.
+        fn fill(&self, name: &str) -> PathBuf {
+            let path = self.path().join(name);
+            let mut file = File::create(&path).unwrap();
+            let chunk = vec![0u8; 4096];
+            while io::Write::write_all(&mut file, &chunk).is_ok() {}
+            // The last partial chunk may have left a few bytes free: take them one by one.
+            while io::Write::write_all(&mut file, &[0]).is_ok() {}
+            path
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+
+    fn is_disk_full(error: &AppendError) -> bool {
+        matches!(error, AppendError::Io(error) if error.raw_os_error() == Some(28))
+    }
+
+    #[tokio::test]
+    async fn a_drained_log_gives_its_disk_space_back_and_is_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let big_segments = Options {
+            segment_bytes: 64 << 20,
+            ..options(dir.path())
+        };
+        {
+            let (wal, mut reader, _) = Wal::open(big_segments.clone()).unwrap();
+            for i in 1..=50 {
+                wal.append(1, &[], &payload(i)).unwrap();
+            }
+            let segment = segment_files(dir.path()).pop().unwrap();
+            assert!(fs::metadata(&segment).unwrap().len() > 2000);
+            for _ in 0..50 {
+                reader.next().await.unwrap();
+            }
+            // Acknowledged in memory only: room at once, the file work later.
+            assert!(wal.release(50));
+            assert_eq!(wal.stats().bytes, 0);
+            assert!(wal.persist_needed());
+            wal.persist().unwrap();
+            assert!(!wal.persist_needed());
+            assert_eq!(
+                fs::metadata(&segment).unwrap().len(),
+                0,
+                "the active segment was truncated"
+            );
+            // The log goes on in the same file.
+            assert_eq!(wal.append(1, &[], &payload(51)).unwrap(), 51);
+            let entry = reader.next().await.unwrap();
+            assert_eq!((entry.seq, entry.data), (51, payload(51)));
+        }
+        let (wal, mut reader, recovery) = Wal::open(big_segments).unwrap();
+        assert_eq!(
+            (
+                recovery.entries,
+                recovery.corrupt_entries,
+                recovery.torn_tail_bytes
+            ),
+            (1, 0, 0),
+            "only the entry not acknowledged comes back"
+        );
+        assert_eq!(wal.append(1, &[], b"next").unwrap(), 52);
+        let seqs: Vec<u64> = read_all(&mut reader, &wal)
+            .await
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [51, 52]);
+    }
+
+    #[tokio::test]
+    async fn unread_and_unacknowledged_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+        for i in 1..=3 {
+            wal.append(2, &[], &payload(i)).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let first = reader.next().await.unwrap();
+        let stats = wal.stats();
+        assert_eq!((stats.events, stats.unread_events), (6, 4));
+        assert!(stats.oldest_unread_unix_ms > stats.oldest_unix_ms);
+        assert_eq!(stats.oldest_unix_ms, Some(first.enqueued_unix_ms));
+        reader.next().await.unwrap();
+        reader.next().await.unwrap();
+        wal.ack(2).unwrap();
+        let stats = wal.stats();
+        assert_eq!((stats.events, stats.unread_events), (2, 0));
+        assert_eq!(stats.oldest_unread_unix_ms, None);
+    }
+
+    #[test]
+    fn a_blocked_writer_wakes_when_an_acknowledgement_makes_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _reader, _) = Wal::open(Options {
+            max_bytes: 1000,
+            ..options(dir.path())
+        })
+        .unwrap();
+        while wal.append(1, &[], &[7; 100]).is_ok() {}
+        let seen = wal.room_generation();
+        let waiter = std::thread::spawn({
+            let wal = wal.clone();
+            move || {
+                // Far longer than the test can take: only the acknowledgement ends the wait.
+                wal.wait_for_room(seen, Duration::from_secs(600));
+                wal.append(1, &[], &[8; 100])
+            }
+        });
+        wal.release(1);
+        assert!(waiter.join().unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_refuses_appends_without_damage_and_delivery_frees_it() {
+        // One segment larger than the disk (it never rotates: only truncation frees it), and
+        // small segments synced on every append (rotation and fsync meet the full disk).
+        for (segment_bytes, fsync) in [(64 << 20, Fsync::Never), (64 << 10, Fsync::Always)] {
+            let Some(disk) = SmallDisk::mount("1m") else {
+                return;
+            };
+            let options = Options {
+                dir: disk.path().join("buffer"),
+                max_bytes: 64 << 20,
+                segment_bytes,
+                fsync,
+            };
+            let (wal, mut reader, _) = Wal::open(options.clone()).unwrap();
+            let mut appended = 0u64;
+            let error = loop {
+                match wal.append(1, &[], &[b'x'; 1000]) {
+                    Ok(_) => appended += 1,
+                    Err(error) => break error,
+                }
+            };
+            assert!(is_disk_full(&error), "{error}");
+            assert!(appended > 500, "{appended} appended on 1 MiB");
+            // Refused again, and the failed appends left nothing behind.
+            assert!(is_disk_full(
+                &wal.append(1, &[], &[b'y'; 1000]).unwrap_err()
+            ));
+            assert_eq!(wal.stats().entries, appended);
+            for _ in 0..appended / 2 {
+                reader.next().await.unwrap();
+            }
+            wal.ack(appended / 2).unwrap();
+            if segment_bytes > 1 << 20 {
+                // Half delivered: the one segment still holds undelivered entries.
+                assert!(wal.append(1, &[], &[b'y'; 1000]).is_err());
+            }
+            // Everything delivered: the disk is free again and appends go on.
+            for _ in appended / 2..appended {
+                reader.next().await.unwrap();
+            }
+            let seen = wal.room_generation();
+            wal.ack(appended).unwrap();
+            assert_ne!(
+                wal.room_generation(),
+                seen,
+                "writers waiting for room are woken"
+            );
+            let again = appended * 9 / 10;
+            for _ in 0..again {
+                wal.append(1, &[], &[b'z'; 1000]).unwrap();
+            }
+            drop((wal, reader));
+            let (_wal, mut reader, recovery) = Wal::open(options).unwrap();
+            assert_eq!(
+                (recovery.entries, recovery.corrupt_entries),
+                (again, 0),
+                "the delivered entries are not replayed ({fsync:?})"
+            );
+            let entry = reader.next().await.unwrap();
+            assert_eq!((entry.seq, entry.data[0]), (appended + 1, b'z'));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ack_record_refused_by_a_full_disk_is_written_once_space_returns() {
+        let Some(disk) = SmallDisk::mount("1m") else {
+            return;
+        };
+        let options = Options {
+            dir: disk.path().join("buffer"),
+            max_bytes: 64 << 20,
+            segment_bytes: 64 << 20,
+            fsync: Fsync::Never,
+        };
+        fs::create_dir_all(&options.dir).unwrap();
+        // Full before the log exists: opening it still works, appends are refused.
+        let filler = disk.fill("filler");
+        let (wal, mut reader, _) = Wal::open(options.clone()).unwrap();
+        assert!(is_disk_full(&wal.append(1, &[], &payload(1)).unwrap_err()));
+        fs::remove_file(filler).unwrap();
+        for i in 1..=3 {
+            wal.append(1, &[], &payload(i)).unwrap();
+        }
+        for _ in 1..=3 {
+            reader.next().await.unwrap();
+        }
+        // Full again: the ack record (never written, so it has no block) cannot be written
+        // until the delivered segment is truncated, which persist does in between.
+        let _filler = disk.fill("filler-again");
+        assert!(is_disk_full(
+            &wal.append(1, &[], &[b'x'; 8192]).unwrap_err()
+        ));
+        let ack_file = options.dir.join(ACK_FILE);
+        assert_eq!(fs::metadata(&ack_file).unwrap().len(), 0, "never written");
+        wal.ack(3).unwrap();
+        assert_eq!(fs::metadata(&ack_file).unwrap().len(), 12);
+        assert!(!wal.persist_needed());
+        drop((wal, reader));
+        let (wal, _reader, recovery) = Wal::open(options).unwrap();
+        assert!(!recovery.ack_file_damaged);
+        assert_eq!(recovery.entries, 0, "delivered entries are not replayed");
+        drop(wal);
+    }
+
     #[tokio::test]
     async fn entries_come_back_in_order_with_their_markers() {
         let dir = tempfile::tempdir().unwrap();
@@ -860,10 +1429,12 @@ mod tests {
             reader.next().await.unwrap();
         }
         wal.ack(300).unwrap();
+        let left = segment_files(dir.path());
+        assert_eq!(left.len(), 1, "only the active segment stays");
         assert_eq!(
-            segment_files(dir.path()).len(),
-            1,
-            "only the active segment stays"
+            fs::metadata(&left[0]).unwrap().len(),
+            0,
+            "and it holds nothing once everything in it was delivered"
         );
         drop((wal, reader));
         let (wal, _reader, recovery) = Wal::open(options(dir.path())).unwrap();
