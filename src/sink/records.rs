@@ -1314,34 +1314,34 @@ PanOSContentVer=AppThreat-8371-6531";
         assert_eq!(flow["destinations"], json!([destination["name"]]));
     }
 
-    fn fixtures() -> Option<Vec<(String, String)>> {
-        let dir = std::env::var("PANOS_FIXTURES")
-            .unwrap_or_else(|_| "/work/shared/fixtures/panos".into());
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            println!("skipped: no PAN-OS fixtures at {dir} (set PANOS_FIXTURES)");
-            return None;
-        };
-        let mut files: Vec<_> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
-            .collect();
-        files.sort();
-        let mut lines = Vec::new();
-        for path in files {
-            let text = std::fs::read_to_string(&path).expect("fixture is UTF-8");
-            let name = path
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            lines.extend(
-                text.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(|l| (name.clone(), l.to_string())),
-            );
+    #[allow(dead_code)]
+    mod panos_corpus {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/common/panos_corpus.rs"
+        ));
+    }
+
+    /// The PAN-OS sample lines as (file, line), one list per set: the project's own
+    /// `fixtures/panos` always, and the external corpus of real lines when it is there (the rule
+    /// and the skip line are those of `tests/common/panos_corpus.rs`).
+    fn fixtures() -> Vec<Vec<(String, String)>> {
+        let project = panos_corpus::from_manifest("");
+        let mut sets = Vec::new();
+        for set in panos_corpus::line_sets(&project) {
+            let mut lines = Vec::new();
+            for path in set.files() {
+                let text = std::fs::read_to_string(&path).expect("fixture is UTF-8");
+                let name = path.display().to_string();
+                lines.extend(
+                    text.lines()
+                        .filter(|l| !l.is_empty())
+                        .map(|l| (name.clone(), l.to_string())),
+                );
+            }
+            sets.push(lines);
         }
-        Some(lines)
+        sets
     }
 
     fn has_type(value: &Value, column_type: ColumnType) -> bool {
@@ -1362,34 +1362,35 @@ PanOSContentVer=AppThreat-8371-6531";
 
     #[test]
     fn every_fixture_row_uses_only_declared_columns_with_their_types() {
-        let Some(lines) = fixtures() else { return };
-        let mut cef_rows = 0;
-        for (file, line) in &lines {
-            let row = csl(line);
-            let object = row.as_object().expect("object");
-            assert!(object.contains_key("TimeGenerated") && object.contains_key("Computer"));
-            for (key, value) in object {
-                let declared = CSL_COLUMNS.iter().find(|(name, _)| name == key);
-                let Some((_, column_type)) = declared else {
-                    panic!("{file}: undeclared column {key} in {row}");
-                };
-                assert!(
-                    has_type(value, *column_type),
-                    "{file}: {key}={value} is not {}",
-                    column_type.as_str()
-                );
+        for lines in fixtures() {
+            let mut cef_rows = 0;
+            for (file, line) in &lines {
+                let row = csl(line);
+                let object = row.as_object().expect("object");
+                assert!(object.contains_key("TimeGenerated") && object.contains_key("Computer"));
+                for (key, value) in object {
+                    let declared = CSL_COLUMNS.iter().find(|(name, _)| name == key);
+                    let Some((_, column_type)) = declared else {
+                        panic!("{file}: undeclared column {key} in {row}");
+                    };
+                    assert!(
+                        has_type(value, *column_type),
+                        "{file}: {key}={value} is not {}",
+                        column_type.as_str()
+                    );
+                }
+                cef_rows += usize::from(object.contains_key("DeviceVendor"));
             }
-            cef_rows += usize::from(object.contains_key("DeviceVendor"));
+            println!("{} fixture lines, {cef_rows} with CEF", lines.len());
+            assert!(cef_rows > 0, "the fixtures hold a CEF line");
         }
-        println!("{} fixture lines, {cef_rows} with CEF", lines.len());
-        assert!(cef_rows > 0, "the fixtures hold a CEF line");
     }
 
     /// The expected sourcetype comes from the raw line the way SOURCES.md counts types (first
-    /// type keyword among the first 8 comma-separated fields), not from the encoder's own parse.
+    /// type keyword among the first 8 comma-separated fields; in CEF from Palo Alto Networks,
+    /// Name, else Device Event Class ID), not from the encoder's own parse.
     #[test]
     fn fixture_lines_get_the_panos_add_on_sourcetypes() {
-        let Some(lines) = fixtures() else { return };
         let addon = [
             ("TRAFFIC", "pan:traffic"),
             ("THREAT", "pan:threat"),
@@ -1401,28 +1402,42 @@ PanOSContentVer=AppThreat-8371-6531";
             ("DECRYPTION", "pan:decryption"),
             ("CORRELATION", "pan:correlation"),
         ];
-        let others = ["AUTHENTICATION", "IPTAG", "GTP", "SCTP", "START", "END"];
-        let mut seen = std::collections::BTreeMap::<&str, usize>::new();
-        for (file, line) in &lines {
-            let got = sourcetype(line);
-            if line.contains("CEF:") {
-                // The one CEF fixture is a Strata "LF" CONFIG log: type in Device Event Class ID.
-                assert_eq!(got, "pan:config", "{file}: {line}");
-                continue;
+        let others = [
+            "AUTHENTICATION",
+            "AUTH",
+            "IPTAG",
+            "GTP",
+            "SCTP",
+            "START",
+            "END",
+        ];
+        let is_type =
+            |field: &&str| addon.iter().any(|(t, _)| t == field) || others.contains(field);
+        let sourcetype_of = |kind: Option<&str>, otherwise| {
+            kind.and_then(|kind| addon.iter().find(|(t, _)| *t == kind))
+                .map_or(otherwise, |(_, sourcetype)| *sourcetype)
+        };
+        for lines in fixtures() {
+            let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+            for (file, line) in &lines {
+                let got = sourcetype(line);
+                if let Some((_, cef)) = line.split_once("CEF:") {
+                    // 0 version, 1 vendor, 2 product, 3 version, 4 class ID, 5 name.
+                    let header: Vec<&str> = cef.splitn(8, '|').collect();
+                    let kind = (header.get(1) == Some(&"Palo Alto Networks"))
+                        .then(|| [5, 4].into_iter().filter_map(|i| header.get(i).copied()))
+                        .and_then(|mut fields| fields.find(is_type));
+                    assert_eq!(got, sourcetype_of(kind, "cef"), "{file}: {line}");
+                    continue;
+                }
+                let kind = line.split(',').take(8).find(is_type);
+                assert_eq!(got, sourcetype_of(kind, "syslog"), "{file}: {line}");
+                *seen.entry(kind.unwrap_or("none")).or_default() += 1;
             }
-            let kind = line
-                .split(',')
-                .take(8)
-                .find(|field| addon.iter().any(|(t, _)| t == field) || others.contains(field));
-            let expected = kind
-                .and_then(|kind| addon.iter().find(|(t, _)| *t == kind))
-                .map_or("syslog", |(_, sourcetype)| *sourcetype);
-            assert_eq!(got, expected, "{file}: {line}");
-            *seen.entry(kind.unwrap_or("none")).or_default() += 1;
-        }
-        println!("{seen:?}");
-        for (kind, _) in addon {
-            assert!(seen.contains_key(kind), "no {kind} line in the fixtures");
+            println!("{seen:?}");
+            for (kind, _) in addon {
+                assert!(seen.contains_key(kind), "no {kind} line in the fixtures");
+            }
         }
     }
 

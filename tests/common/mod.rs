@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod http_server;
+pub mod panos_corpus;
 
 /// The binary under test. Proxy variables of the environment running the tests are removed:
 /// the tests' HTTP sinks are on loopback and must be reached directly.

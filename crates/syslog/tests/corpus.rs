@@ -1,23 +1,18 @@
-//! Corpus test over real PAN-OS syslog lines (`../shared/fixtures/panos/*.log`, directory given
-//! by `PANOS_FIXTURES`): every line's header is recognised where it has one, and the CSV / CEF
-//! payload reaches `body` (and `msg` when no tag was split off) untouched.
+//! Corpus test over PAN-OS syslog lines: the project's own `fixtures/panos/*.log` always, and the
+//! external corpus of real lines (`../shared/fixtures/panos`, or the directory given by
+//! `PANOS_FIXTURES`) when it is there, by the rule of `tests/common/panos_corpus.rs` at the
+//! project's root. Every line's header is recognised where it has one, and the CSV / CEF payload
+//! reaches `body` (and `msg` when no tag was split off) untouched.
 
-use std::path::PathBuf;
+#[allow(dead_code)]
+#[path = "../../../tests/common/panos_corpus.rs"]
+mod panos_corpus;
 
 use bytes::BytesMut;
 use cefrelay_syslog::framing::{Frame, FrameDecoder, FramingMode, DEFAULT_MAX_FRAME};
 use cefrelay_syslog::{parse, Format, Message, OffsetDateTime, ParseOptions, Status};
 use time::{Date, Month, Time};
 use tokio_util::codec::Decoder;
-
-fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("PANOS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/panos")
-        });
-    dir.is_dir().then_some(dir)
-}
 
 /// Offset of the payload: the first token holding a `,` (CSV) or a `|` (CEF).
 fn payload_start(line: &str) -> Option<usize> {
@@ -73,29 +68,15 @@ fn check(file: &str, line: &str, m: &Message<'_>) {
     }
 }
 
-#[test]
-fn panos_fixture_lines_keep_their_payload() {
-    let Some(dir) = fixtures() else {
-        eprintln!(
-            "PANOS_FIXTURES not set and ../shared/fixtures/panos missing: corpus test skipped"
-        );
-        return;
-    };
-    let now = OffsetDateTime::new_utc(
-        Date::from_calendar_date(2026, Month::November, 23).unwrap(),
-        Time::MIDNIGHT,
-    );
-    let opts = ParseOptions::new(now);
+/// Checks every line of one set; returns how many there were.
+fn check_set(set: &panos_corpus::LineSet, opts: &ParseOptions) -> usize {
     let mut lines = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "log") {
-            continue;
-        }
+    for path in set.files() {
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
         if file.contains("octet-counted") {
-            // Each line is `LEN SP MSG` with counts that are too large: framing must resync.
+            // Each line is `LEN SP MSG` with counts that may be wrong (too large, or counting
+            // the LF): framing must resync.
             let mut decoder = FrameDecoder::new(FramingMode::Auto, DEFAULT_MAX_FRAME);
             let mut buf = BytesMut::from(&bytes[..]);
             let mut frames = Vec::new();
@@ -112,7 +93,7 @@ fn panos_fixture_lines_keep_their_payload() {
                     panic!("{file}: {frame:?}")
                 };
                 let line = std::str::from_utf8(&frame).unwrap();
-                let m = parse(line, &opts);
+                let m = parse(line, opts);
                 assert_eq!(
                     (m.format, m.status),
                     (Format::Rfc5424, Status::Ok),
@@ -127,9 +108,25 @@ fn panos_fixture_lines_keep_their_payload() {
             .lines()
             .filter(|l| !l.is_empty())
         {
-            check(&file, line, &parse(line, &opts));
+            check(&file, line, &parse(line, opts));
             lines += 1;
         }
     }
-    assert!(lines > 1000, "only {lines} lines in {}", dir.display());
+    lines
+}
+
+#[test]
+fn panos_fixture_lines_keep_their_payload() {
+    let now = OffsetDateTime::new_utc(
+        Date::from_calendar_date(2026, Month::November, 23).unwrap(),
+        Time::MIDNIGHT,
+    );
+    let opts = ParseOptions::new(now);
+    for set in panos_corpus::line_sets(&panos_corpus::from_manifest("../..")) {
+        let lines = check_set(&set, &opts);
+        eprintln!("{}: {lines} lines", set.dir.display());
+        if set.external {
+            assert!(lines > 1000, "only {lines} lines in {}", set.dir.display());
+        }
+    }
 }
