@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    listener_at, parse_endpoint, Agent, Config, ConfigError, FilterMode, Protocol, AMA_AGENT_PORT,
-    LEGACY_AGENT_PORT,
+    duplicate_listener, listener_at, parse_endpoint, Agent, Config, ConfigError, FilterMode,
+    Protocol, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
 };
 
 #[derive(Debug, Parser)]
@@ -100,6 +100,15 @@ impl RunArgs {
                 .iter()
                 .map(|url| listener_at(url).map_err(|m| flag_error("--listen", m)))
                 .collect::<Result<_, _>>()?;
+            if let Some((earlier, later)) = duplicate_listener(&config.listeners) {
+                return Err(flag_error(
+                    "--listen",
+                    format!(
+                        "{} binds what {} binds: each address once per transport",
+                        self.listen[later], self.listen[earlier]
+                    ),
+                ));
+            }
         }
         if let Some(agent) = self.agent {
             let (agent, port, other_port) = match agent {
@@ -168,8 +177,8 @@ pub struct ParseArgs {
     #[arg(long, value_enum, default_value_t = FramingArg::Lf)]
     pub framing: FramingArg,
 
-    /// Largest message accepted, in bytes; longer frames are reported and skipped.
-    #[arg(long, default_value_t = cefrelay_syslog::framing::DEFAULT_MAX_FRAME)]
+    /// Largest message accepted, in bytes (at most 64 MiB); longer frames are reported and skipped.
+    #[arg(long, default_value_t = cefrelay_syslog::framing::DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
     pub max_frame: usize,
 
     /// Reference time (RFC 3339) for the year of RFC 3164 timestamps, which carry none; default: now.
@@ -189,6 +198,15 @@ pub enum FramingArg {
     Octet,
     /// Decide per frame: a frame that starts with `LEN SP` is octet-counted, others end at LF.
     Auto,
+}
+
+/// 1 to 64 MiB: the framing decoder's limit, as for a listener.
+fn parse_max_frame(text: &str) -> Result<usize, String> {
+    let limit = cefrelay_syslog::framing::MAX_FRAME_LIMIT;
+    match text.parse::<usize>() {
+        Ok(n) if (1..=limit).contains(&n) => Ok(n),
+        _ => Err(format!("a number of bytes from 1 to {limit} (64 MiB)")),
+    }
 }
 
 impl From<FramingArg> for cefrelay_syslog::framing::FramingMode {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cefrelay, project_path};
+use common::{cefrelay, project_path, Ca};
 
 fn check(text: &str) -> std::process::Output {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -36,7 +36,27 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         .join("\n")
         // The forward's buffer table replaces its queue_events shorthand.
         .replace("\nqueue_events = 65536\n", "\n");
+    // check-config reads the TLS files and tries the state directory, as run would: real ones.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tls_dir = dir.path().join("tls");
+    std::fs::create_dir(&tls_dir).expect("mkdir tls");
+    let ca = Ca::new("example CA");
+    ca.write_server_files(&tls_dir);
+    std::fs::copy(tls_dir.join("ca.pem"), tls_dir.join("clients.pem")).expect("client CA");
+    let uncommented = uncommented
+        .replace(
+            "\"/etc/cefrelay/tls/",
+            &format!("\"{}/", tls_dir.to_str().expect("utf-8 path")),
+        )
+        .replace(
+            "state_dir = \"/var/lib/cefrelay\"",
+            &format!(
+                "state_dir = \"{}/state\"",
+                dir.path().to_str().expect("utf-8 path")
+            ),
+        );
     for key in [
+        "\nstate_dir = \"/",
         "\ntls_client_ca",
         "\nbuffer = { type = \"disk\"",
         "\nindexer_ack",
@@ -45,7 +65,6 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         assert!(uncommented.contains(key), "{key} was not uncommented");
     }
     assert_eq!(uncommented.matches("\n[[sink]]").count(), 3);
-    let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("cefrelay.toml");
     std::fs::write(&path, &uncommented).expect("write config");
     let output = cefrelay()

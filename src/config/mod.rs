@@ -2,6 +2,8 @@
 //! [`Config`] is the validated form that `run` uses. `check-config` runs exactly the same
 //! validation. Every error names the key, the file and the line.
 
+mod files;
+pub mod limits;
 mod raw;
 mod sinks;
 
@@ -202,6 +204,19 @@ impl Default for Config {
             .validate("", Path::new("<defaults>"))
             .expect("the built-in defaults are valid")
     }
+}
+
+/// The first listener that would bind what an earlier one binds — the same address over UDP, or
+/// over TCP (tcp:// and tls:// alike) — as `(earlier, later)`. Two UDP sockets on one address
+/// would both bind (SO_REUSEPORT) and split the traffic; TCP would fail at the bind.
+pub fn duplicate_listener(listeners: &[Listener]) -> Option<(usize, usize)> {
+    let udp = |l: &Listener| l.protocol == Protocol::Udp;
+    listeners.iter().enumerate().find_map(|(later, listener)| {
+        listeners[..later]
+            .iter()
+            .position(|e| e.address == listener.address && udp(e) == udp(listener))
+            .map(|earlier| (earlier, later))
+    })
 }
 
 impl Listener {

@@ -10,10 +10,11 @@ use cefrelay_syslog::framing::{FramingMode, DEFAULT_MAX_FRAME};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::limits::{self, Limit};
 use super::sinks::{RawBuffer, RawSink};
 use super::{
-    Agent, Config, ConfigError, FilterMode, Forward, Listener, Log, LogFormat, OutputFormat,
-    OutputFraming, Protocol, Tls, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
+    Agent, BufferKind, Config, ConfigError, FilterMode, Forward, Listener, Log, LogFormat,
+    OutputFormat, OutputFraming, Protocol, Tls, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -29,7 +30,7 @@ pub struct RawConfig {
     pub admin: RawAdmin,
     #[serde(default)]
     pub log: RawLog,
-    pub shutdown_grace_secs: Option<u64>,
+    pub shutdown_grace_secs: Option<Spanned<u64>>,
     /// Where disk buffers and dead-letter files live.
     pub state_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
@@ -41,15 +42,15 @@ pub struct RawConfig {
 pub struct RawListener {
     pub address: Spanned<String>,
     pub framing: Option<RawFraming>,
-    pub max_message_bytes: Option<Spanned<usize>>,
-    pub udp_sockets: Option<usize>,
-    pub receive_buffer_bytes: Option<usize>,
-    pub max_connections: Option<Spanned<usize>>,
-    pub idle_timeout_secs: Option<u64>,
+    pub max_message_bytes: Option<Spanned<u64>>,
+    pub udp_sockets: Option<Spanned<u64>>,
+    pub receive_buffer_bytes: Option<Spanned<u64>>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub idle_timeout_secs: Option<Spanned<u64>>,
     pub tls_cert: Option<Spanned<PathBuf>>,
     pub tls_key: Option<Spanned<PathBuf>>,
     pub tls_client_ca: Option<Spanned<PathBuf>>,
-    pub tls_handshake_timeout_secs: Option<u64>,
+    pub tls_handshake_timeout_secs: Option<Spanned<u64>>,
     pub tls_accept_plain: Option<bool>,
 }
 
@@ -78,11 +79,11 @@ pub struct RawForward {
     /// False turns the agent forward off (HTTP sinks only).
     pub enabled: Option<bool>,
     /// Shorthand for `buffer = { type = "memory", max_events = N }`.
-    pub queue_events: Option<Spanned<usize>>,
+    pub queue_events: Option<Spanned<u64>>,
     pub buffer: Option<RawBuffer>,
-    pub resend_window_bytes: Option<usize>,
-    pub reconnect_min_ms: Option<u64>,
-    pub reconnect_max_ms: Option<u64>,
+    pub resend_window_bytes: Option<Spanned<u64>>,
+    pub reconnect_min_ms: Option<Spanned<u64>>,
+    pub reconnect_max_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,9 +115,63 @@ pub fn parse(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError {
         file: file.to_path_buf(),
         line: e.span().map(|span| line_of(text, span)),
-        key: None,
+        key: e.span().and_then(|span| key_of_value(text, span.start)),
         message: e.message().trim().to_string(),
     })
+}
+
+/// The dotted key of the value that starts at `at` (`listener[1].max_message_bytes`,
+/// `sink[0].buffer.max_events`), for serde's errors, which name only the expected type. `None`
+/// when `at` is not a value after `key =`.
+fn key_of_value(text: &str, at: usize) -> Option<String> {
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let mut path = Vec::new();
+    let mut end = at;
+    // The key, then the keys of the inline tables it sits in on this line.
+    loop {
+        let (key, key_start) = key_before(text.get(line_start..end)?)?;
+        path.push(key);
+        let prefix = text.get(line_start..line_start + key_start)?;
+        match prefix.rfind('{') {
+            Some(brace) if !prefix[brace..].contains('}') => end = line_start + brace,
+            _ => break,
+        }
+    }
+    let table = text
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| line.starts_with('['));
+    if let Some(header) = table {
+        if let Some(name) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
+            let index = text
+                .get(..line_start)?
+                .lines()
+                .filter(|line| line.trim() == header)
+                .count();
+            path.push(format!("{}[{}]", name.trim(), index.saturating_sub(1)));
+        } else if let Some(name) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            path.push(name.trim().to_string());
+        }
+    }
+    path.reverse();
+    Some(path.join("."))
+}
+
+/// In `segment`, which ends where a value starts: the key before its `=`, and where that key
+/// starts.
+fn key_before(segment: &str) -> Option<(String, usize)> {
+    let rest = segment.trim_end_matches([' ', '\t']).strip_suffix('=')?;
+    let rest = rest.trim_end_matches([' ', '\t']);
+    let start = rest
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let key = rest.get(start..)?.trim_matches('"');
+    (!key.is_empty()).then(|| (key.to_string(), start))
 }
 
 fn line_of(text: &str, span: Range<usize>) -> usize {
@@ -173,29 +228,98 @@ impl Validator<'_> {
         }
     }
 
-    pub(super) fn positive(
+    /// `value` when it is within `limit`, `default` when the key is absent.
+    pub(super) fn number(
         &self,
-        key: String,
-        value: &Spanned<usize>,
-    ) -> Result<usize, ConfigError> {
-        match *value.get_ref() {
-            0 => Err(self.error(key, Some(value.span()), "must be greater than 0".into())),
-            n => Ok(n),
+        key: &str,
+        value: Option<&Spanned<u64>>,
+        limit: &Limit,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let n = *value.get_ref();
+        if limit.range.contains(&n) {
+            Ok(n)
+        } else {
+            Err(self.error(
+                key.to_string(),
+                Some(value.span()),
+                format!("{n} is out of range: {limit}"),
+            ))
         }
+    }
+
+    /// A size or count in memory: [`Self::number`] as a `usize`.
+    pub(super) fn size(
+        &self,
+        key: &str,
+        value: Option<&Spanned<u64>>,
+        limit: &Limit,
+        default: u64,
+    ) -> Result<usize, ConfigError> {
+        let n = self.number(key, value, limit, default)?;
+        usize::try_from(n).map_err(|_| {
+            self.error(
+                key.to_string(),
+                value.map(Spanned::span),
+                format!("{n} does not fit in this machine's memory"),
+            )
+        })
+    }
+
+    pub(super) fn millis(
+        &self,
+        key: &str,
+        value: Option<&Spanned<u64>>,
+        limit: &Limit,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(
+            self.number(key, value, limit, default)?,
+        ))
+    }
+
+    pub(super) fn secs(
+        &self,
+        key: &str,
+        value: Option<&Spanned<u64>>,
+        limit: &Limit,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(
+            self.number(key, value, limit, default)?,
+        ))
     }
 
     fn listener(&self, index: usize, raw: &RawListener) -> Result<Listener, ConfigError> {
         let key = |name: &str| format!("listener[{index}].{name}");
         let (protocol, address) = parse_endpoint(raw.address.get_ref())
             .map_err(|m| self.error(key("address"), Some(raw.address.span()), m))?;
-        let max_message_bytes = match &raw.max_message_bytes {
-            Some(v) => self.positive(key("max_message_bytes"), v)?,
-            None => DEFAULT_MAX_FRAME,
+        // UDP: what one datagram can carry; TCP and TLS: up to the framing decoder's limit.
+        let message_limit = match protocol {
+            Protocol::Udp => limits::UDP_MESSAGE_BYTES,
+            Protocol::Tcp | Protocol::Tls => limits::STREAM_MESSAGE_BYTES,
         };
-        let max_connections = match &raw.max_connections {
-            Some(v) => self.positive(key("max_connections"), v)?,
-            None => 4096,
-        };
+        let max_message_bytes = self.size(
+            &key("max_message_bytes"),
+            raw.max_message_bytes.as_ref(),
+            &message_limit,
+            DEFAULT_MAX_FRAME as u64,
+        )?;
+        let max_connections = self.size(
+            &key("max_connections"),
+            raw.max_connections.as_ref(),
+            &limits::MAX_CONNECTIONS,
+            4096,
+        )?;
+        let handshake_timeout = self.secs(
+            &key("tls_handshake_timeout_secs"),
+            raw.tls_handshake_timeout_secs.as_ref(),
+            &limits::TLS_HANDSHAKE_TIMEOUT_SECS,
+            10,
+        )?;
         let tls_keys = [&raw.tls_cert, &raw.tls_key, &raw.tls_client_ca];
         let tls = match (&raw.tls_cert, &raw.tls_key) {
             (Some(cert), Some(key_file)) if protocol == Protocol::Tls => Some(Tls {
@@ -205,9 +329,7 @@ impl Validator<'_> {
                     .tls_client_ca
                     .as_ref()
                     .map(|ca| self.beside_file(ca.get_ref())),
-                handshake_timeout: Duration::from_secs(
-                    raw.tls_handshake_timeout_secs.unwrap_or(10),
-                ),
+                handshake_timeout,
                 accept_plain: raw.tls_accept_plain.unwrap_or(false),
             }),
             _ if protocol == Protocol::Tls => {
@@ -228,6 +350,17 @@ impl Validator<'_> {
                 None
             }
         };
+        if let Some(tls) = &tls {
+            self.tls_files(
+                &key,
+                tls,
+                [
+                    ("tls_cert", raw.tls_cert.as_ref()),
+                    ("tls_key", raw.tls_key.as_ref()),
+                    ("tls_client_ca", raw.tls_client_ca.as_ref()),
+                ],
+            )?;
+        }
         Ok(Listener {
             protocol,
             address,
@@ -237,10 +370,25 @@ impl Validator<'_> {
                 RawFraming::Lf => FramingMode::NonTransparent,
             },
             max_message_bytes,
-            udp_sockets: raw.udp_sockets.unwrap_or(0),
-            receive_buffer_bytes: raw.receive_buffer_bytes.unwrap_or(8 * 1024 * 1024),
+            udp_sockets: self.size(
+                &key("udp_sockets"),
+                raw.udp_sockets.as_ref(),
+                &limits::UDP_SOCKETS,
+                0,
+            )?,
+            receive_buffer_bytes: self.size(
+                &key("receive_buffer_bytes"),
+                raw.receive_buffer_bytes.as_ref(),
+                &limits::RECEIVE_BUFFER_BYTES,
+                8 * 1024 * 1024,
+            )?,
             max_connections,
-            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.unwrap_or(600)),
+            idle_timeout: self.secs(
+                &key("idle_timeout_secs"),
+                raw.idle_timeout_secs.as_ref(),
+                &limits::IDLE_TIMEOUT_SECS,
+                600,
+            )?,
             tls,
         })
     }
@@ -299,12 +447,32 @@ impl Validator<'_> {
                         .into(),
                 ))
             }
-            Some(v) => self.positive("forward.queue_events".into(), v)?,
-            None => 65_536,
+            value => self.size(
+                "forward.queue_events",
+                value.as_ref(),
+                &limits::MAX_EVENTS,
+                65_536,
+            )?,
         };
         let buffer = self.buffer("forward.buffer", raw.buffer.as_ref(), queue_events)?;
-        let reconnect_min = Duration::from_millis(raw.reconnect_min_ms.unwrap_or(100));
-        let reconnect_max = Duration::from_millis(raw.reconnect_max_ms.unwrap_or(5_000));
+        let reconnect_min = self.millis(
+            "forward.reconnect_min_ms",
+            raw.reconnect_min_ms.as_ref(),
+            &limits::RECONNECT_MIN_MS,
+            100,
+        )?;
+        let reconnect_max = self.millis(
+            "forward.reconnect_max_ms",
+            raw.reconnect_max_ms.as_ref(),
+            &limits::RECONNECT_MAX_MS,
+            5_000,
+        )?;
+        let resend_window_bytes = self.size(
+            "forward.resend_window_bytes",
+            raw.resend_window_bytes.as_ref(),
+            &limits::RESEND_WINDOW_BYTES,
+            4 * 1024 * 1024,
+        )?;
         Ok(Forward {
             enabled: raw.enabled.unwrap_or(true),
             agent,
@@ -315,7 +483,7 @@ impl Validator<'_> {
             format: raw.format.unwrap_or(OutputFormat::Traditional),
             framing,
             buffer,
-            resend_window_bytes: raw.resend_window_bytes.unwrap_or(4 * 1024 * 1024),
+            resend_window_bytes,
             reconnect_min,
             reconnect_max: reconnect_max.max(reconnect_min),
         })
@@ -338,6 +506,18 @@ impl RawConfig {
                 .map(|(index, raw)| v.listener(index, raw))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        if let Some((earlier, later)) = super::duplicate_listener(&listeners) {
+            return Err(v.error(
+                format!("listener[{later}].address"),
+                self.listener.get(later).map(|raw| raw.address.span()),
+                format!(
+                    "{} binds what listener[{earlier}] ({}) binds: each address once per transport \
+                     (tcp:// and tls:// are both TCP)",
+                    listeners[later].name(),
+                    listeners[earlier].name()
+                ),
+            ));
+        }
         let admin = match &self.admin.listen {
             None => Some(
                 DEFAULT_ADMIN
@@ -395,6 +575,33 @@ impl RawConfig {
             None => std::env::var_os("STATE_DIRECTORY")
                 .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from),
         };
+        // Disk buffers and dead-letter files: refused now rather than failing at the first
+        // write. Each directory is checked itself when it exists (one made by another user).
+        let mut needed = Vec::new();
+        if forward.enabled && matches!(forward.buffer.kind, BufferKind::Disk { .. }) {
+            needed.push(state_dir.join("buffer").join(AGENT_SINK_NAME));
+        }
+        for sink in &sinks {
+            if matches!(sink.buffer.kind, BufferKind::Disk { .. }) {
+                needed.push(state_dir.join("buffer").join(&sink.name));
+            }
+            needed.push(state_dir.join("dead-letter"));
+        }
+        for dir in needed {
+            super::files::writable_dir(&dir).map_err(|message| {
+                let from = match self.state_dir {
+                    Some(_) => String::new(),
+                    None => format!(
+                        " (state_dir defaults to $STATE_DIRECTORY, else {DEFAULT_STATE_DIR})"
+                    ),
+                };
+                v.error(
+                    "state_dir".into(),
+                    self.state_dir.as_ref().map(Spanned::span),
+                    format!("{message}{from}"),
+                )
+            })?;
+        }
         Ok(Config {
             listeners,
             filter: self.filter.mode.unwrap_or(FilterMode::Cef),
@@ -406,7 +613,12 @@ impl RawConfig {
                 format: self.log.format.unwrap_or(LogFormat::Text),
                 level: self.log.level.clone().unwrap_or_else(|| "info".into()),
             },
-            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs.unwrap_or(10)),
+            shutdown_grace: v.secs(
+                "shutdown_grace_secs",
+                self.shutdown_grace_secs.as_ref(),
+                &limits::SHUTDOWN_GRACE_SECS,
+                10,
+            )?,
         })
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::limits;
 use super::raw::Validator;
 use super::ConfigError;
 
@@ -187,12 +188,12 @@ const AZURE_MONITOR_RESOURCE: &str = "https://monitor.azure.com/";
 pub struct RawBuffer {
     #[serde(rename = "type")]
     pub kind: Option<Spanned<String>>,
-    pub max_events: Option<Spanned<usize>>,
+    pub max_events: Option<Spanned<u64>>,
     pub max_bytes: Option<Spanned<u64>>,
     pub segment_bytes: Option<Spanned<u64>>,
     pub when_full: Option<WhenFull>,
     pub fsync: Option<Spanned<String>>,
-    pub fsync_interval_ms: Option<u64>,
+    pub fsync_interval_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -223,15 +224,15 @@ pub struct RawSink {
     pub headers: Option<Spanned<BTreeMap<String, String>>>,
     // Every HTTP sink
     pub ca_file: Option<Spanned<PathBuf>>,
-    pub timeout_secs: Option<u64>,
-    pub concurrency: Option<Spanned<usize>>,
-    pub retry_initial_ms: Option<u64>,
-    pub retry_max_ms: Option<u64>,
-    pub max_batch_bytes: Option<Spanned<usize>>,
-    pub max_batch_events: Option<Spanned<usize>>,
-    pub batch_timeout_ms: Option<u64>,
+    pub timeout_secs: Option<Spanned<u64>>,
+    pub concurrency: Option<Spanned<u64>>,
+    pub retry_initial_ms: Option<Spanned<u64>>,
+    pub retry_max_ms: Option<Spanned<u64>>,
+    pub max_batch_bytes: Option<Spanned<u64>>,
+    pub max_batch_events: Option<Spanned<u64>>,
+    pub batch_timeout_ms: Option<Spanned<u64>>,
     pub gzip: Option<Spanned<bool>>,
-    pub dead_letter_max_bytes: Option<u64>,
+    pub dead_letter_max_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,39 +283,72 @@ impl Validator<'_> {
                 if let Some(v) = &raw.fsync {
                     return Err(stray("fsync", v.span(), "memory"));
                 }
-                let max_events = match &raw.max_events {
-                    Some(v) => self.positive(format!("{key}.max_events"), v)?,
-                    None => default_max_events,
-                };
+                let max_events = self.size(
+                    &format!("{key}.max_events"),
+                    raw.max_events.as_ref(),
+                    &limits::MAX_EVENTS,
+                    default_max_events as u64,
+                )?;
                 BufferKind::Memory { max_events }
             }
             "disk" => {
                 if let Some(v) = &raw.max_events {
                     return Err(stray("max_events", v.span(), "disk"));
                 }
-                let max_bytes = match &raw.max_bytes {
-                    Some(v) if *v.get_ref() < 1024 * 1024 => {
-                        return Err(self.error(
-                            format!("{key}.max_bytes"),
-                            Some(v.span()),
-                            "a disk buffer needs at least 1048576 bytes (1 MiB)".into(),
-                        ))
-                    }
-                    Some(v) => *v.get_ref(),
-                    None => 1024 * 1024 * 1024,
-                };
-                let segment_bytes = match &raw.segment_bytes {
-                    Some(v) if *v.get_ref() < 64 * 1024 => {
-                        return Err(self.error(
-                            format!("{key}.segment_bytes"),
-                            Some(v.span()),
-                            "segments need at least 65536 bytes".into(),
-                        ))
-                    }
-                    Some(v) => *v.get_ref(),
-                    None => (max_bytes / 16).clamp(64 * 1024, 64 * 1024 * 1024),
-                };
-                let interval = Duration::from_millis(raw.fsync_interval_ms.unwrap_or(1000).max(1));
+                // The lower bounds say why, in the words they have always used.
+                if let Some(v) = raw
+                    .max_bytes
+                    .as_ref()
+                    .filter(|v| *v.get_ref() < 1024 * 1024)
+                {
+                    return Err(self.error(
+                        format!("{key}.max_bytes"),
+                        Some(v.span()),
+                        "a disk buffer needs at least 1048576 bytes (1 MiB)".into(),
+                    ));
+                }
+                if let Some(v) = raw
+                    .segment_bytes
+                    .as_ref()
+                    .filter(|v| *v.get_ref() < 64 * 1024)
+                {
+                    return Err(self.error(
+                        format!("{key}.segment_bytes"),
+                        Some(v.span()),
+                        "segments need at least 65536 bytes".into(),
+                    ));
+                }
+                let max_bytes = self.number(
+                    &format!("{key}.max_bytes"),
+                    raw.max_bytes.as_ref(),
+                    &limits::DISK_MAX_BYTES,
+                    1024 * 1024 * 1024,
+                )?;
+                let segment_bytes = self.number(
+                    &format!("{key}.segment_bytes"),
+                    raw.segment_bytes.as_ref(),
+                    &limits::SEGMENT_BYTES,
+                    (max_bytes / 16).clamp(64 * 1024, 64 * 1024 * 1024),
+                )?;
+                if let Some(v) = raw
+                    .segment_bytes
+                    .as_ref()
+                    .filter(|_| segment_bytes > max_bytes)
+                {
+                    return Err(self.error(
+                        format!("{key}.segment_bytes"),
+                        Some(v.span()),
+                        format!(
+                            "{segment_bytes} is larger than the buffer's max_bytes ({max_bytes})"
+                        ),
+                    ));
+                }
+                let interval = self.millis(
+                    &format!("{key}.fsync_interval_ms"),
+                    raw.fsync_interval_ms.as_ref(),
+                    &limits::FSYNC_INTERVAL_MS,
+                    1000,
+                )?;
                 let fsync = match raw.fsync.as_ref().map(|f| (f.get_ref().as_str(), f.span())) {
                     None | Some(("interval", _)) => FsyncPolicy::Interval(interval),
                     Some(("always", _)) => FsyncPolicy::Always,
@@ -553,15 +587,18 @@ impl Validator<'_> {
                     sourcetype: raw.sourcetype.as_ref().map(|v| v.get_ref().clone()),
                     host: raw.host.as_ref().map(|v| v.get_ref().clone()),
                     indexer_ack: raw.indexer_ack.as_ref().is_some_and(|v| *v.get_ref()),
-                    ack_timeout: Duration::from_secs(
-                        raw.ack_timeout_secs.as_ref().map_or(300, |v| *v.get_ref()),
-                    ),
-                    ack_poll_interval: Duration::from_millis(
-                        raw.ack_poll_interval_ms
-                            .as_ref()
-                            .map_or(1000, |v| *v.get_ref())
-                            .max(10),
-                    ),
+                    ack_timeout: self.secs(
+                        &key("ack_timeout_secs"),
+                        raw.ack_timeout_secs.as_ref(),
+                        &limits::ACK_TIMEOUT_SECS,
+                        300,
+                    )?,
+                    ack_poll_interval: self.millis(
+                        &key("ack_poll_interval_ms"),
+                        raw.ack_poll_interval_ms.as_ref(),
+                        &limits::ACK_POLL_INTERVAL_MS,
+                        1000,
+                    )?,
                 }
             }
             _ => {
@@ -599,7 +636,7 @@ impl Validator<'_> {
 
         let is_azure = matches!(kind, HttpSinkKind::AzureLogsIngestion { .. });
         let max_batch_bytes = match &raw.max_batch_bytes {
-            Some(v) if is_azure && *v.get_ref() > AZURE_MAX_BATCH_BYTES => {
+            Some(v) if is_azure && *v.get_ref() > AZURE_MAX_BATCH_BYTES as u64 => {
                 return Err(self.error(
                     key("max_batch_bytes"),
                     Some(v.span()),
@@ -608,9 +645,16 @@ impl Validator<'_> {
                 ),
                 ))
             }
-            Some(v) => self.positive(key("max_batch_bytes"), v)?,
-            None if is_azure => AZURE_MAX_BATCH_BYTES,
-            None => 1024 * 1024,
+            value => self.size(
+                &key("max_batch_bytes"),
+                value.as_ref(),
+                &limits::MAX_BATCH_BYTES,
+                if is_azure {
+                    AZURE_MAX_BATCH_BYTES as u64
+                } else {
+                    1024 * 1024
+                },
+            )?,
         };
         let gzip = match &raw.gzip {
             // The API counts the 1 MB limit on the compressed body too; we always compress.
@@ -624,29 +668,59 @@ impl Validator<'_> {
             Some(v) => *v.get_ref(),
             None => !matches!(kind, HttpSinkKind::Http { .. }),
         };
-        let retry_initial = Duration::from_millis(raw.retry_initial_ms.unwrap_or(500).max(1));
-        let retry_max =
-            Duration::from_millis(raw.retry_max_ms.unwrap_or(60_000)).max(retry_initial);
+        let retry_initial = self.millis(
+            &key("retry_initial_ms"),
+            raw.retry_initial_ms.as_ref(),
+            &limits::RETRY_INITIAL_MS,
+            500,
+        )?;
+        let retry_max = self
+            .millis(
+                &key("retry_max_ms"),
+                raw.retry_max_ms.as_ref(),
+                &limits::RETRY_MAX_MS,
+                60_000,
+            )?
+            .max(retry_initial);
         Ok(HttpSink {
             name: name.clone(),
             kind,
             buffer: self.buffer(&key("buffer"), raw.buffer.as_ref(), 65_536)?,
             ca_file: raw.ca_file.as_ref().map(|v| self.beside_file(v.get_ref())),
-            timeout: Duration::from_secs(raw.timeout_secs.unwrap_or(30).max(1)),
-            concurrency: match &raw.concurrency {
-                Some(v) => self.positive(key("concurrency"), v)?,
-                None => 4,
-            },
+            timeout: self.secs(
+                &key("timeout_secs"),
+                raw.timeout_secs.as_ref(),
+                &limits::TIMEOUT_SECS,
+                30,
+            )?,
+            concurrency: self.size(
+                &key("concurrency"),
+                raw.concurrency.as_ref(),
+                &limits::CONCURRENCY,
+                4,
+            )?,
             retry_initial,
             retry_max,
             max_batch_bytes,
-            max_batch_events: match &raw.max_batch_events {
-                Some(v) => self.positive(key("max_batch_events"), v)?,
-                None => 10_000,
-            },
-            batch_timeout: Duration::from_millis(raw.batch_timeout_ms.unwrap_or(1000)),
+            max_batch_events: self.size(
+                &key("max_batch_events"),
+                raw.max_batch_events.as_ref(),
+                &limits::MAX_BATCH_EVENTS,
+                10_000,
+            )?,
+            batch_timeout: self.millis(
+                &key("batch_timeout_ms"),
+                raw.batch_timeout_ms.as_ref(),
+                &limits::BATCH_TIMEOUT_MS,
+                1000,
+            )?,
             gzip,
-            dead_letter_max_bytes: raw.dead_letter_max_bytes.unwrap_or(1024 * 1024 * 1024),
+            dead_letter_max_bytes: self.number(
+                &key("dead_letter_max_bytes"),
+                raw.dead_letter_max_bytes.as_ref(),
+                &limits::DEAD_LETTER_MAX_BYTES,
+                1024 * 1024 * 1024,
+            )?,
         })
     }
 

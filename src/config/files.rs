@@ -1,0 +1,132 @@
+//! What `run` needs from the filesystem, checked when the configuration is validated, so that
+//! `check-config` refuses exactly what `run` would: TLS certificates and keys that cannot be read
+//! or used, and a state directory the relay cannot write to.
+
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+
+use super::raw::Validator;
+use super::{ConfigError, Tls};
+
+impl Validator<'_> {
+    /// Every TLS file readable, then the certificate, key and client CA loaded the way the
+    /// listener loads them (PEM that parses, a key that matches the certificate).
+    pub(super) fn tls_files(
+        &self,
+        key: &dyn Fn(&str) -> String,
+        tls: &Tls,
+        spans: [(&str, Option<&Spanned<PathBuf>>); 3],
+    ) -> Result<(), ConfigError> {
+        let paths = [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()];
+        for ((name, span), path) in spans.into_iter().zip(paths) {
+            let Some(path) = path else { continue };
+            readable_file(path)
+                .map_err(|message| self.error(key(name), span.map(Spanned::span), message))?;
+        }
+        crate::source::tls::TlsTerminator::load(tls).map_err(|error| {
+            self.error(
+                key("tls_cert"),
+                spans[0].1.map(Spanned::span),
+                format!("{error:#}"),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+fn readable_file(path: &Path) -> Result<(), String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(()),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Whether the relay can create files in `dir` (creating `dir` first if it does not exist yet):
+/// a file is created and removed in `dir`, or in the closest ancestor that exists.
+pub fn writable_dir(dir: &Path) -> Result<(), String> {
+    let mut existing = dir;
+    loop {
+        match std::fs::metadata(existing) {
+            Ok(meta) if meta.is_dir() => break,
+            Ok(_) => return Err(format!("{} is not a directory", existing.display())),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                existing = match existing.parent() {
+                    Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+                    Some(parent) => parent,
+                    None => return Err(format!("{}: {e}", dir.display())),
+                };
+            }
+            Err(e) => return Err(format!("cannot reach {}: {e}", existing.display())),
+        }
+    }
+    let probe = existing.join(format!(".cefrelay-write-test-{}", std::process::id()));
+    let created = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .or_else(|e| match e.kind() {
+            // Left by an earlier check that died: ours to replace.
+            ErrorKind::AlreadyExists => std::fs::remove_file(&probe)
+                .and_then(|()| OpenOptions::new().write(true).create_new(true).open(&probe)),
+            _ => Err(e),
+        });
+    match created {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) if existing == dir => Err(format!("cannot write in {}: {e}", dir.display())),
+        Err(e) => Err(format!(
+            "cannot create {}: no write permission in {}: {e}",
+            dir.display(),
+            existing.display()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_directory_under_a_writable_one_is_fine_and_is_not_created() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("a/b/c");
+        assert_eq!(writable_dir(&state), Ok(()));
+        assert!(!dir.path().join("a").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "the probe file is gone"
+        );
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("file"), "x").expect("write");
+        let error = writable_dir(&dir.path().join("file/state")).expect_err("refused");
+        assert!(error.contains("is not a directory"), "{error}");
+    }
+
+    #[test]
+    fn a_read_only_directory_is_refused_unless_we_may_write_anyway() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).expect("mkdir");
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o500)).expect("chmod");
+        // Root (CAP_DAC_OVERRIDE) writes anyway: then the check must say yes, as run would.
+        let can_write = std::fs::write(state.join("x"), "x").is_ok();
+        let _ = std::fs::remove_file(state.join("x"));
+        assert_eq!(writable_dir(&state).is_ok(), can_write);
+        assert_eq!(writable_dir(&state.join("sub")).is_ok(), can_write);
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+}
