@@ -250,8 +250,12 @@ async fn serve(
             _ = terminate.recv() => break,
             _ = interrupt.recv() => break,
             _ = hangup.recv() => {
-                apply_reload(&config, reload(), &pipeline_for_reload.pipeline, &tls_listeners);
-                metrics.reloads.inc();
+                let reloaded = reload();
+                if apply_reload(&config, reloaded, &pipeline_for_reload.pipeline, &tls_listeners) {
+                    metrics.reloads.inc();
+                } else {
+                    metrics.reloads_failed.inc();
+                }
             }
         }
     }
@@ -312,15 +316,18 @@ async fn serve(
 /// SIGHUP: re-read the configuration and the certificates. The filter changes at once; TLS
 /// certificates are used by new connections (open ones keep theirs); listener and forward changes
 /// need a restart, which the log says. A configuration that does not validate changes nothing.
+/// False when the configuration or a certificate was refused.
 fn apply_reload(
     running: &Config,
     reloaded: Result<Config, ConfigError>,
     pipeline: &Pipeline,
     tls_listeners: &[(String, Arc<TlsTerminator>)],
-) {
+) -> bool {
+    let mut applied = true;
     match reloaded {
         Err(error) => {
             tracing::error!(%error, "SIGHUP: configuration not reloaded, the running one stays");
+            applied = false;
         }
         Ok(fresh) => {
             let filter = fresh.filter;
@@ -342,8 +349,10 @@ fn apply_reload(
         match terminator.reload() {
             Ok(()) => tracing::info!(listener = %name, "SIGHUP: TLS certificates reloaded"),
             Err(error) => {
-                tracing::error!(listener = %name, error = format!("{error:#}"), "SIGHUP: TLS certificates not reloaded, the old ones stay")
+                tracing::error!(listener = %name, error = format!("{error:#}"), "SIGHUP: TLS certificates not reloaded, the old ones stay");
+                applied = false;
             }
         }
     }
+    applied
 }

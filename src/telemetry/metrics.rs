@@ -176,8 +176,10 @@ pub struct Metrics {
     pub parse: ParseMetrics,
     filter: [Counter; Decision::ALL.len()],
     pub sinks: Vec<Arc<SinkMetrics>>,
-    /// SIGHUP reloads, successful or not.
+    /// SIGHUP reloads that applied: the configuration validated and every certificate loaded.
     pub reloads: Counter,
+    /// SIGHUP reloads refused (the running configuration or certificates stayed).
+    pub reloads_failed: Counter,
     /// Per-sender counts and mock journeys for `cef-troubleshoot`.
     pub observer: super::observe::Observer,
 }
@@ -193,6 +195,7 @@ impl Metrics {
             filter: Default::default(),
             sinks: sinks.into_iter().map(Arc::new).collect(),
             reloads: Counter::default(),
+            reloads_failed: Counter::default(),
             observer: Default::default(),
         }
     }
@@ -348,10 +351,16 @@ impl Metrics {
         header(
             &mut out,
             "cefrelay_config_reloads_total",
-            "SIGHUP reloads",
+            "SIGHUP reloads, by whether they applied",
             "counter",
         );
-        let _ = writeln!(out, "cefrelay_config_reloads_total {}", self.reloads.get());
+        for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {
+            let _ = writeln!(
+                out,
+                "cefrelay_config_reloads_total{{result=\"{result}\"}} {}",
+                counter.get()
+            );
+        }
         out
     }
 }
