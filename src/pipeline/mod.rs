@@ -17,7 +17,11 @@ use crate::event::Event;
 use crate::sink::encode::{Encoder, Origin, RecordEncoder};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::{looks_like_panos_csv, Seen};
+use crate::telemetry::RateLimited;
 use filter::Decision;
+
+/// One warning per interval about frames that are not UTF-8; the rest are counted.
+static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
 
 /// Encoded messages on their way to the sink. Batches, not single messages, cross task boundaries.
 #[derive(Debug, Default)]
@@ -114,6 +118,16 @@ impl Pipeline {
         }
         if lossy {
             parse.invalid_utf8.inc();
+            if let Some(held_back) = INVALID_UTF8_WARNING.allow() {
+                let valid_up_to = std::str::from_utf8(frame).err().map(|e| e.valid_up_to());
+                tracing::warn!(
+                    %peer,
+                    len = frame.len(),
+                    valid_up_to,
+                    held_back,
+                    "frame is not valid UTF-8: decoded lossily, invalid bytes as U+FFFD"
+                );
+            }
         }
 
         let decision = filter::decide(self.filter(), &event, &text);
