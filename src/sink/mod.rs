@@ -6,6 +6,7 @@ pub mod buffer;
 pub mod encode;
 pub mod http;
 pub mod records;
+mod tcp_queues;
 
 use crate::pipeline::Batch;
 use buffer::{BufferWriter, NotBuffered};
