@@ -246,6 +246,18 @@ fn tls_files_that_run_would_refuse_fail_check_config_too() {
     let good = listener("server.pem", "server.key", "ca.pem");
     let output = check_config(&write_config(dir.path(), &good));
     assert_eq!(output.status.code(), Some(0), "{output:?}");
+
+    // An HTTP sink's extra CA file: run refused it with 64, check-config passed it.
+    let sink = |ca: &str| {
+        format!(
+            "state_dir = \"state\"\n[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[[sink]]\nname = \"web\"\ntype = \"http\"\nurl = \"https://127.0.0.1:9\"\nca_file = \"{ca}\"\n"
+        )
+    };
+    for ca in ["missing.pem", "garbage.pem", "a-directory.pem"] {
+        assert_refused(dir.path(), &sink(ca), 8, "sink[0].ca_file");
+    }
+    let output = check_config(&write_config(dir.path(), &sink("ca.pem")));
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
 }
 
 fn markers(lines: &[String]) -> std::collections::BTreeSet<usize> {

@@ -1,6 +1,6 @@
 //! What `run` needs from the filesystem, checked when the configuration is validated, so that
-//! `check-config` refuses exactly what `run` would: TLS certificates and keys that cannot be read
-//! or used, and a state directory the relay cannot write to.
+//! `check-config` refuses exactly what `run` would: TLS certificates and keys (and HTTP sinks' CA
+//! files) that cannot be read or used, and a state directory the relay cannot write to.
 
 use std::fs::OpenOptions;
 use std::io::ErrorKind;
@@ -34,6 +34,30 @@ impl Validator<'_> {
             )
         })?;
         Ok(())
+    }
+}
+
+impl Validator<'_> {
+    /// An HTTP sink's extra CA file: read and parsed as the sink reads it (PEM certificates, at
+    /// least one).
+    pub(super) fn ca_file(
+        &self,
+        key: &str,
+        value: &Spanned<PathBuf>,
+    ) -> Result<PathBuf, ConfigError> {
+        let path = self.beside_file(value.get_ref());
+        let error = |message: String| self.error(key.to_string(), Some(value.span()), message);
+        readable_file(&path).map_err(error)?;
+        let pem = std::fs::read(&path)
+            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        match reqwest::Certificate::from_pem_bundle(&pem) {
+            Ok(certificates) if !certificates.is_empty() => Ok(path),
+            Ok(_) => Err(error(format!("{} holds no certificate", path.display()))),
+            Err(e) => Err(error(format!(
+                "{} holds no usable PEM certificate: {e}",
+                path.display()
+            ))),
+        }
     }
 }
 

@@ -686,7 +686,10 @@ impl Validator<'_> {
             name: name.clone(),
             kind,
             buffer: self.buffer(&key("buffer"), raw.buffer.as_ref(), 65_536)?,
-            ca_file: raw.ca_file.as_ref().map(|v| self.beside_file(v.get_ref())),
+            ca_file: match &raw.ca_file {
+                Some(v) => Some(self.ca_file(&key("ca_file"), v)?),
+                None => None,
+            },
             timeout: self.secs(
                 &key("timeout_secs"),
                 raw.timeout_secs.as_ref(),

@@ -1,35 +1,89 @@
 //! The forward to the local agent over TCP.
 //!
-//! TCP accepts writes to a peer that has already gone: the kernel buffers them and the error only
-//! shows on a later write. So the sink keeps the batches written in the last few seconds (bounded
-//! in bytes) and, after any broken connection, sends them again once it has reconnected. The agent
-//! may then see a few duplicates (counted as resent), never a gap. While idle, the sink watches
-//! the socket for the agent closing it, so a restart is noticed before the next write.
+//! TCP accepts writes to a peer that is already gone, and a peer's kernel acknowledges bytes its
+//! process never reads if the process dies. So a written batch stays in the sink's *resend window*
+//! until the agent process has provably read it, and after any broken connection the whole window
+//! is written again, first. The agent may see duplicates (counted as resent), never a gap.
+//!
+//! Proof of reading is counted in bytes on the current connection, never in time: the agent has
+//! read everything up to `written − our unacknowledged − its unread` ([`tcp_queues`]). When the
+//! agent's socket is not visible (another host or namespace) its unread part is taken at the most
+//! its kernel can hold, and without netlink our unacknowledged part at the most ours can.
+//! A replay is proven the same way, on the new connection, so a dying listener that accepts the
+//! reconnection proves nothing.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::buffer::{BufferReader, Entry};
+use super::tcp_queues::TcpQueues;
 use crate::config::Forward;
 use crate::pipeline::Batch;
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::RateLimited;
 
-/// Batches older than this are taken as read by a live agent and leave the resend window.
-const RESEND_WINDOW_AGE: Duration = Duration::from_secs(10);
+/// How often the sink asks the kernel what the agent has read while anything waits for release.
+const RELEASE_CHECK: Duration = Duration::from_millis(25);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Slack above the kernels' buffers for a window that must prove reading by bytes alone.
+const WINDOW_SLACK: u64 = 1024 * 1024;
 
 struct Written {
     seq: u64,
     batch: Batch,
-    at: Instant,
-    /// False for a batch whose write failed: replaying it is its first delivery, not a resend.
+    /// Connection offset just past this batch; `None` until written on the current connection.
+    end: Option<u64>,
+    /// False until first written: writing it is its first delivery, not a resend.
     sent: bool,
+}
+
+struct Connection {
+    stream: TcpStream,
+    local: SocketAddr,
+    peer: SocketAddr,
+    /// Bytes written on this connection.
+    written: u64,
+    /// Whether the agent's own socket is visible, so its unread bytes can be asked for.
+    peer_visible: bool,
+}
+
+/// The most bytes a kernel holds for a socket, from the sysctls that cap its buffers (doubled, as
+/// the kernel doubles `SO_RCVBUF`/`SO_SNDBUF` for its bookkeeping).
+#[derive(Debug, Clone, Copy)]
+struct KernelBounds {
+    receive: u64,
+    send: u64,
+}
+
+impl KernelBounds {
+    fn read() -> KernelBounds {
+        let third = |path: &str| -> Option<u64> {
+            std::fs::read_to_string(path)
+                .ok()?
+                .split_whitespace()
+                .nth(2)?
+                .parse()
+                .ok()
+        };
+        let single =
+            |path: &str| -> Option<u64> { std::fs::read_to_string(path).ok()?.trim().parse().ok() };
+        // Unreadable sysctls (no /proc): assume generous limits rather than release early.
+        let fallback = 64 * 1024 * 1024;
+        KernelBounds {
+            receive: third("/proc/sys/net/ipv4/tcp_rmem")
+                .unwrap_or(fallback)
+                .max(2 * single("/proc/sys/net/core/rmem_max").unwrap_or(fallback)),
+            send: third("/proc/sys/net/ipv4/tcp_wmem")
+                .unwrap_or(fallback)
+                .max(2 * single("/proc/sys/net/core/wmem_max").unwrap_or(fallback)),
+        }
+    }
 }
 
 pub struct AgentSink {
@@ -38,10 +92,14 @@ pub struct AgentSink {
     sink: Arc<SinkMetrics>,
     buffer: BufferReader,
     window: VecDeque<Written>,
-    window_bytes: usize,
+    window_bytes: u64,
+    queues: Option<TcpQueues>,
+    bounds: KernelBounds,
     connections: u64,
     next_address: usize,
 }
+
+static QUEUE_QUERY_WARNING: RateLimited = RateLimited::new(1);
 
 impl AgentSink {
     pub fn new(
@@ -50,6 +108,11 @@ impl AgentSink {
         sink: Arc<SinkMetrics>,
         buffer: BufferReader,
     ) -> Self {
+        let queues = TcpQueues::open()
+            .map_err(|error| {
+                tracing::warn!(%error, "cannot ask the kernel about TCP queues (sock_diag netlink); written events are released only after the kernels' whole buffers have been written behind them");
+            })
+            .ok();
         AgentSink {
             config,
             metrics,
@@ -57,116 +120,235 @@ impl AgentSink {
             buffer,
             window: VecDeque::new(),
             window_bytes: 0,
+            queues,
+            bounds: KernelBounds::read(),
             connections: 0,
             next_address: 0,
         }
     }
 
-    /// Sends every batch from the buffer until it closes (all listeners stopped) and is empty,
-    /// or until `abort` fires (the shutdown grace period ran out). A batch leaves the buffer once
-    /// it has left the resend window: written, and no reset seen for a while.
+    /// Sends every batch from the buffer until it closes (all listeners stopped) and everything
+    /// is released, or until `abort` fires (the shutdown grace period ran out). A batch leaves the
+    /// buffer once the agent process has read it.
     pub async fn run(mut self, abort: CancellationToken) {
-        let mut stream: Option<TcpStream> = None;
-        let mut trim_tick = tokio::time::interval(RESEND_WINDOW_AGE / 4);
+        let mut connection: Option<Connection> = None;
+        let mut release_tick = tokio::time::interval(RELEASE_CHECK);
+        release_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pending: Option<Entry> = None;
         loop {
-            let connection = match stream.as_mut() {
-                Some(connection) => connection,
+            // Nothing to write and nothing to prove: wait for work before (re)connecting, so an
+            // idle relay whose agent is down can still stop at once.
+            if connection.is_none() && self.window.is_empty() && pending.is_none() {
+                pending = tokio::select! {
+                    entry = self.buffer.next() => match entry {
+                        Some(entry) => Some(entry),
+                        None => return,
+                    },
+                    () = abort.cancelled() => return,
+                };
+            }
+            let current = match connection.as_mut() {
+                Some(current) => current,
                 None => match self.connect(&abort).await {
-                    Some(connection) => stream.insert(connection),
+                    Some(fresh) => connection.insert(fresh),
                     None => return,
                 },
             };
-            let entry = tokio::select! {
-                entry = self.buffer.next() => entry,
-                _ = trim_tick.tick() => {
-                    self.trim_window();
-                    continue;
-                }
-                closed = watch_for_close(connection) => {
-                    tracing::warn!(error = %closed, "the agent closed the connection; reconnecting");
-                    self.sink.send_errors.inc();
-                    self.disconnected(&mut stream);
-                    continue;
-                }
-                () = abort.cancelled() => return,
-            };
-            let Some(Entry { seq, batch }) = entry else {
-                // Everything was written and the agent closed nothing on us: all delivered.
-                if connection.shutdown().await.is_ok() {
-                    if let Some(last) = self.window.back() {
-                        self.buffer.ack(last.seq);
+            let entry = match pending.take() {
+                Some(entry) => Some(entry),
+                None => {
+                    let window_full = self.window_bytes >= self.window_limit(current);
+                    tokio::select! {
+                        entry = self.buffer.next(), if !window_full => entry,
+                        _ = release_tick.tick() => {
+                            self.release(current);
+                            continue;
+                        }
+                        closed = watch_for_close(&mut current.stream) => {
+                            tracing::warn!(error = %closed, "the agent closed the connection; reconnecting");
+                            self.sink.send_errors.inc();
+                            self.disconnected(&mut connection);
+                            continue;
+                        }
+                        () = abort.cancelled() => return,
                     }
                 }
-                return;
             };
-            match connection.write_all(&batch.data).await {
-                Ok(()) => self.written(seq, batch),
+            let Some(Entry { seq, batch }) = entry else {
+                if self.finish(current, &abort).await {
+                    return;
+                }
+                // The agent went away before confirming the end: replay on a new connection.
+                self.disconnected(&mut connection);
+                continue;
+            };
+            let written = tokio::select! {
+                written = current.stream.write_all(&batch.data) => written,
+                () = abort.cancelled() => return,
+            };
+            match written {
+                Ok(()) => {
+                    current.written += batch.data.len() as u64;
+                    let end = current.written;
+                    self.first_write(&batch);
+                    self.remember(seq, batch, Some(end), true);
+                    if self.window_bytes >= self.window_limit(current) / 4 {
+                        self.release(current);
+                    }
+                }
                 Err(error) => {
                     tracing::warn!(%error, "writing to the agent failed; reconnecting");
                     self.sink.send_errors.inc();
-                    // Not written: it goes first into the window, which is replayed in order.
-                    self.remember(seq, batch, false);
-                    self.disconnected(&mut stream);
+                    // Not (wholly) written: it goes last into the window, which is replayed in order.
+                    self.remember(seq, batch, None, false);
+                    self.disconnected(&mut connection);
                 }
             }
         }
     }
 
-    fn written(&mut self, seq: u64, batch: Batch) {
-        self.metrics.observer.mocks_written(&batch.mock_markers);
-        self.sink.sent_events.add(batch.events);
-        self.sink.sent_bytes.add(batch.data.len() as u64);
-        self.remember(seq, batch, true);
+    /// The buffer is closed and empty: half-close, then wait until the agent has read the rest
+    /// (or closed its end after reading it). False when the connection broke first.
+    async fn finish(&mut self, connection: &mut Connection, abort: &CancellationToken) -> bool {
+        let _ = connection.stream.shutdown().await;
+        let mut tick = tokio::time::interval(RELEASE_CHECK);
+        loop {
+            self.release(connection);
+            if self.window.is_empty() {
+                return true;
+            }
+            tokio::select! {
+                _ = tick.tick() => {}
+                closed = watch_for_close(&mut connection.stream) => {
+                    // An orderly close (FIN, not RST) after ours with nothing of ours left
+                    // unacknowledged: the agent read to the end before closing.
+                    if closed.kind() == std::io::ErrorKind::UnexpectedEof
+                        && self.unacknowledged(connection) == Some(0)
+                    {
+                        self.release_up_to(connection.written);
+                        return true;
+                    }
+                    return false;
+                }
+                () = abort.cancelled() => return true,
+            }
+        }
     }
 
-    fn remember(&mut self, seq: u64, batch: Batch, sent: bool) {
-        self.window_bytes += batch.data.len();
-        self.window.push_back(Written {
-            seq,
-            batch,
-            at: Instant::now(),
-            sent,
-        });
-        self.trim_window();
+    /// How many bytes the window may hold before the sink stops taking batches. When reading can
+    /// only be proven by bytes written behind a batch, the window must outgrow both kernels'
+    /// buffers, or nothing would ever be released.
+    fn window_limit(&self, connection: &Connection) -> u64 {
+        let configured = self.config.resend_window_bytes as u64;
+        if connection.peer_visible {
+            configured
+        } else {
+            configured.max(self.bounds.receive + self.bounds.send + WINDOW_SLACK)
+        }
     }
 
-    fn trim_window(&mut self) {
+    fn unacknowledged(&mut self, connection: &Connection) -> Option<u64> {
+        let queues = self.queues.as_mut()?;
+        match queues.of(connection.local, connection.peer) {
+            Ok(found) => found.map(|ours| ours.unacknowledged),
+            Err(error) => {
+                if let Some(held_back) = QUEUE_QUERY_WARNING.allow() {
+                    tracing::warn!(%error, held_back, "cannot ask the kernel about the agent connection's queues");
+                }
+                None
+            }
+        }
+    }
+
+    /// How far into the connection the agent process has certainly read.
+    fn read_by_agent(&mut self, connection: &Connection) -> u64 {
+        let Some(unacknowledged) = self.unacknowledged(connection) else {
+            return connection
+                .written
+                .saturating_sub(self.bounds.send + self.bounds.receive);
+        };
+        // Ours first, then theirs: bytes acknowledged in between only make the answer smaller.
+        let acknowledged = connection.written.saturating_sub(unacknowledged);
+        let unread = match self.queues.as_mut() {
+            Some(queues) if connection.peer_visible => queues
+                .of(connection.peer, connection.local)
+                .ok()
+                .flatten()
+                .map(|theirs| theirs.unread),
+            _ => None,
+        };
+        acknowledged.saturating_sub(unread.unwrap_or(self.bounds.receive))
+    }
+
+    fn release(&mut self, connection: &Connection) {
+        if self.window.is_empty() {
+            return;
+        }
+        let read = self.read_by_agent(connection);
+        self.release_up_to(read);
+    }
+
+    fn release_up_to(&mut self, read: u64) {
+        let mut released = None;
         while let Some(oldest) = self.window.front() {
-            // A batch that was never written is not a copy: it leaves only once delivered.
-            if !oldest.sent {
+            if oldest.end.is_none_or(|end| end > read) {
                 break;
             }
-            let too_big =
-                self.window_bytes > self.config.resend_window_bytes && self.window.len() > 1;
-            if !too_big && oldest.at.elapsed() < RESEND_WINDOW_AGE {
-                break;
-            }
-            self.window_bytes -= oldest.batch.data.len();
-            let seq = oldest.seq;
+            self.window_bytes -= oldest.batch.data.len() as u64;
+            released = Some(oldest.seq);
             self.window.pop_front();
+        }
+        if let Some(seq) = released {
             self.buffer.ack(seq);
         }
     }
 
-    fn disconnected(&mut self, stream: &mut Option<TcpStream>) {
-        *stream = None;
-        self.sink.connected.sub(1);
+    fn first_write(&self, batch: &Batch) {
+        self.metrics.observer.mocks_written(&batch.mock_markers);
+        self.sink.sent_events.add(batch.events);
+        self.sink.sent_bytes.add(batch.data.len() as u64);
+    }
+
+    fn remember(&mut self, seq: u64, batch: Batch, end: Option<u64>, sent: bool) {
+        self.window_bytes += batch.data.len() as u64;
+        self.window.push_back(Written {
+            seq,
+            batch,
+            end,
+            sent,
+        });
+    }
+
+    /// The connection is gone: whatever the agent did not prove it read is written again.
+    fn disconnected(&mut self, connection: &mut Option<Connection>) {
+        if let Some(lost) = connection.take() {
+            // Its socket may still say how far the agent got before the end.
+            self.release(&lost);
+            self.sink.connected.sub(1);
+        }
+        for written in &mut self.window {
+            written.end = None;
+        }
     }
 
     /// Connects with exponential backoff, then replays the resend window.
-    async fn connect(&mut self, abort: &CancellationToken) -> Option<TcpStream> {
+    async fn connect(&mut self, abort: &CancellationToken) -> Option<Connection> {
         let mut delay = self.config.reconnect_min;
         loop {
             let address = self.config.addresses[self.next_address % self.config.addresses.len()];
-            match self.try_connect(address).await {
-                Ok(stream) => {
+            let attempt = tokio::select! {
+                attempt = self.try_connect(address) => attempt,
+                () = abort.cancelled() => return None,
+            };
+            match attempt {
+                Ok(connection) => {
                     self.connections += 1;
                     if self.connections > 1 {
                         self.sink.reconnects.inc();
                     }
                     self.sink.connected.add(1);
                     tracing::info!(%address, "connected to the agent");
-                    return Some(stream);
+                    return Some(connection);
                 }
                 Err(error) => {
                     self.sink.send_errors.inc();
@@ -182,17 +364,33 @@ impl AgentSink {
         }
     }
 
-    async fn try_connect(&mut self, address: SocketAddr) -> std::io::Result<TcpStream> {
-        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+    async fn try_connect(&mut self, address: SocketAddr) -> std::io::Result<Connection> {
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
             .await
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
             })??;
         stream.set_nodelay(false)?;
-        self.trim_window();
+        let (local, peer) = (stream.local_addr()?, stream.peer_addr()?);
+        let peer_visible = match self.queues.as_mut() {
+            Some(queues) => queues.of(peer, local).ok().flatten().is_some(),
+            None => false,
+        };
+        if !peer_visible && self.connections == 0 {
+            tracing::info!(%address, window_bytes = self.bounds.receive + self.bounds.send + WINDOW_SLACK, "the agent's socket is not visible from here: written events are released once the kernels' buffers have been written behind them");
+        }
+        let mut connection = Connection {
+            stream,
+            local,
+            peer,
+            written: 0,
+            peer_visible,
+        };
         let mut resent = 0;
         for written in &mut self.window {
-            stream.write_all(&written.batch.data).await?;
+            connection.stream.write_all(&written.batch.data).await?;
+            connection.written += written.batch.data.len() as u64;
+            written.end = Some(connection.written);
             if written.sent {
                 resent += written.batch.events;
             } else {
@@ -208,10 +406,10 @@ impl AgentSink {
             self.sink.resent_events.add(resent);
             tracing::info!(
                 events = resent,
-                "re-sent the events written just before the connection broke"
+                "re-sent the events the agent had not been seen reading when the connection broke"
             );
         }
-        Ok(stream)
+        Ok(connection)
     }
 }
 
