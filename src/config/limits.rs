@@ -197,6 +197,8 @@ mod validation {
             ("[[listener]]\naddress = \"udp://127.0.0.1:5514\"\n[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nmax_connections = -1\n", "listener[1].max_connections", 5),
             ("[forward]\nbuffer = { type = \"memory\", max_events = \"many\" }\n", "forward.buffer.max_events", 2),
             ("shutdown_grace_secs = 1.5\n", "shutdown_grace_secs", 1),
+            ("[[listener]]  # the first\naddress = \"udp://127.0.0.1:5514\"\n[[listener]] # the second\naddress = \"udp://127.0.0.1:5515\"\nudp_sockets = \"four\"\n", "listener[1].udp_sockets", 5),
+            ("[forward]\nagent = \"ama\"\n\n[[sink]]\nname = \"a\"\nbuffer = { type = \"disk\", max_bytes = -5 }\n", "sink[0].buffer.max_bytes", 6),
         ] {
             let error = Config::from_toml(text, &dir.path().join("c.toml"))
                 .err()

@@ -138,19 +138,17 @@ fn key_of_value(text: &str, at: usize) -> Option<String> {
             _ => break,
         }
     }
-    let table = text
-        .get(..line_start)?
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|line| line.starts_with('['));
-    if let Some(header) = table {
+    // Table headers, without a trailing comment.
+    let headers = || {
+        text.get(..line_start)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or_default().trim())
+            .filter(|line| line.starts_with('['))
+    };
+    if let Some(header) = headers().last() {
         if let Some(name) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
-            let index = text
-                .get(..line_start)?
-                .lines()
-                .filter(|line| line.trim() == header)
-                .count();
+            let index = headers().filter(|line| *line == header).count();
             path.push(format!("{}[{}]", name.trim(), index.saturating_sub(1)));
         } else if let Some(name) = header.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
             path.push(name.trim().to_string());
