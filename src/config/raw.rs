@@ -146,7 +146,7 @@ fn key_of_value(text: &str, at: usize) -> Option<String> {
             .map(|line| line.split('#').next().unwrap_or_default().trim())
             .filter(|line| line.starts_with('['))
     };
-    if let Some(header) = headers().last() {
+    if let Some(header) = headers().next_back() {
         if let Some(name) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) {
             let index = headers().filter(|line| *line == header).count();
             path.push(format!("{}[{}]", name.trim(), index.saturating_sub(1)));
