@@ -465,7 +465,7 @@ fn https_sink_trusts_exactly_the_configured_ca() {
         .metric("cefrelay_sink_retries_total{sink=\"web\"}")
         >= 2));
     assert!(server.requests().is_empty());
-    assert_eq!(relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}"), 10);
+    assert_eq!(held(&relay), 10);
     drop(relay);
 
     let trusting = Setup::empty();
@@ -661,6 +661,12 @@ fn rejected_batches_go_to_the_dead_letter_file_and_the_rest_continue() {
     drop(relay);
 }
 
+/// Events the sink holds: waiting in its buffer, or read into a request not yet delivered.
+fn held(relay: &Relay) -> u64 {
+    relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}")
+        + relay.metric("cefrelay_sink_unreleased_events{sink=\"web\"}")
+}
+
 fn disk_buffer(extra: &str) -> String {
     format!("buffer = {{ type = \"disk\", max_bytes = 67108864, segment_bytes = 1048576{extra} }}")
 }
@@ -671,9 +677,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let relay = setup.start();
     send(relay.port, 0..2000);
-    assert!(wait_until(PATIENCE, || relay
-        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
-        == 2000));
+    assert!(wait_until(PATIENCE, || held(&relay) == 2000));
     std::thread::sleep(Duration::from_secs(30));
     let (status, body) = relay.admin_get("/health").expect("/health answers");
     assert!(status.contains("503"), "{status}");
@@ -687,9 +691,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
     assert!(wait_until(PATIENCE, || {
         delivered(&server).len() == 2000
     }));
-    assert!(wait_until(PATIENCE, || relay
-        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
-        == 0));
+    assert!(wait_until(PATIENCE, || held(&relay) == 0));
     let (status, _) = relay.admin_get("/health").expect("/health answers");
     assert!(status.contains("200"), "{status}");
     drop(relay);
@@ -701,9 +703,7 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let mut relay = setup.start();
     send(relay.port, 0..300);
-    assert!(wait_until(PATIENCE, || relay
-        .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
-        == 300));
+    assert!(wait_until(PATIENCE, || held(&relay) == 300));
     relay.signal("TERM");
     // The grace period (2 s) runs out with the sink still down: nothing is lost, so exit 0.
     let status = relay.child.wait().expect("wait");
@@ -727,9 +727,7 @@ fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered(
     // Three sends a moment apart: at least three entries in the log.
     for round in 0..3 {
         send(relay.port, round * 100..(round + 1) * 100);
-        assert!(wait_until(PATIENCE, || relay
-            .metric("cefrelay_sink_queue_depth{sink=\"web\"}")
-            == (round as u64 + 1) * 100));
+        assert!(wait_until(PATIENCE, || held(&relay) == (round as u64 + 1) * 100));
     }
     relay.child.kill().expect("kill -9");
     relay.child.wait().expect("reap");
@@ -750,8 +748,7 @@ fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered(
     let relay = setup.start();
     send(relay.port, 1000..1001);
     assert!(wait_until(PATIENCE, || {
-        delivered(&server).contains(&1000)
-            && relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}") == 0
+        delivered(&server).contains(&1000) && held(&relay) == 0
     }));
     assert_eq!(
         relay.metric("cefrelay_sink_buffer_corrupt_entries_total{sink=\"web\"}"),
@@ -818,7 +815,7 @@ fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender(
         == EVENTS as u64));
     let dropped =
         || relay.metric("cefrelay_sink_dropped_events_total{sink=\"web\",reason=\"buffer_full\"}");
-    let held = relay.metric("cefrelay_sink_queue_depth{sink=\"web\"}");
+    let held = held(&relay);
     assert!(dropped() > 0);
     assert_eq!(
         dropped() + held,

@@ -2,20 +2,46 @@
 //! `cefrelay-wal`). Listener tasks push whole batches; the sink reads them in order and
 //! acknowledges each once the far end has it. Only acknowledged batches leave the buffer, so a
 //! sink that is down, slow or throttling keeps everything it has not delivered, up to the limit.
+//!
+//! Memory: the bound is in events. A batch takes one permit per event when it is pushed and gives
+//! them back when the sink reads it, so `max_events` events wait at most, whatever the batch size
+//! (a slow sender makes batches of one event). What the sink has read and not yet acknowledged
+//! is held by the sink itself (the agent's resend window, an HTTP request in flight), bounded
+//! there, and never holds buffer capacity: capacity that waited for acknowledgements could
+//! deadlock a sink that needs to read more to learn what was delivered.
+//!
+//! Disk: the bound is `max_bytes` of unacknowledged entries. The file I/O never runs on the async
+//! worker threads: appends go through a bounded queue to a writer thread of the buffer's own,
+//! reads and the acknowledgement bookkeeping (ack record, freeing delivered segments) run on
+//! tokio's blocking pool. A write error (disk full, EIO) under `when_full = "block"` pushes back
+//! like a full buffer: the TCP reader waits while the writer retries, until space returns;
+//! UDP readers and `drop_newest` drop and count. While it cannot write, the sink's
+//! `buffer_write_failing` gauge is 1 and `/health` says why.
+//!
+//! Metrics: `queue_depth` counts the events waiting (accepted, not yet read by the sink) and the
+//! oldest-event age is theirs; `unreleased_events` counts those read and not yet acknowledged.
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use cefrelay_wal::{AppendError, Fsync, Options, Wal};
-use tokio::sync::mpsc;
+use cefrelay_wal::{AppendError, Fsync, Options, Unread, Wal};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
 
 use crate::config::{BufferConfig, BufferKind, FsyncPolicy, WhenFull};
-use crate::pipeline::{Batch, BATCH_MAX_EVENTS};
+use crate::pipeline::Batch;
 use crate::telemetry::metrics::{unix_ms, SinkMetrics};
 use crate::telemetry::RateLimited;
+
+/// Batches on their way to a disk buffer's writer thread (at most 64 KiB and 256 events each):
+/// accepted, not yet on disk.
+const DISK_QUEUE_BATCHES: usize = 32;
+/// Longest wait between two attempts to write to a disk that refused (full, I/O error).
+const WRITE_RETRY_MAX: Duration = Duration::from_secs(1);
 
 /// A batch as the sink reads it: numbered in buffer order, so acknowledgements can say "up to".
 #[derive(Debug)]
@@ -34,16 +60,62 @@ pub struct BufferWriter {
 
 #[derive(Clone)]
 enum WriterStore {
-    Memory(mpsc::Sender<(Batch, u64)>),
-    Disk(Wal),
+    Memory(MemoryQueue),
+    Disk(DiskQueue),
+}
+
+/// The memory buffer's shared parts.
+#[derive(Clone)]
+struct MemoryQueue {
+    tx: mpsc::Sender<Queued>,
+    /// One permit per event that may wait.
+    permits: Arc<Semaphore>,
+    max_permits: u32,
+    /// Enqueue times (Unix ms) of the waiting batches, in channel order: the front is the age of
+    /// the oldest waiting event. Pushed and popped under this lock together with the channel.
+    waiting: Arc<Mutex<VecDeque<u64>>>,
+}
+
+struct Queued {
+    batch: Batch,
+    /// Given back when the sink reads the batch.
+    permit: OwnedSemaphorePermit,
+}
+
+/// The disk buffer's writer side: requests to the writer thread.
+#[derive(Clone)]
+struct DiskQueue {
+    tx: mpsc::Sender<Request>,
+    shared: Arc<DiskShared>,
+}
+
+struct DiskShared {
+    wal: Wal,
+    closing: AtomicBool,
+    /// Events and bytes in the request queue: accepted, not yet written.
+    queued_events: AtomicU64,
+    queued_bytes: AtomicU64,
+    /// A persist (ack record, freed segments) is running on the blocking pool.
+    persisting: AtomicBool,
+}
+
+enum Request {
+    Append {
+        batch: Batch,
+        /// Wait for room (and retry write errors) instead of dropping.
+        block: bool,
+        reply: Option<oneshot::Sender<Result<(), NotBuffered>>>,
+    },
+    /// Look at `closing`.
+    Wake,
 }
 
 /// The sink side: one per sink.
 pub struct BufferReader {
     store: ReaderStore,
     next_memory_seq: u64,
-    /// Read, not yet acknowledged: (seq, events, bytes, enqueued Unix ms).
-    unacked: VecDeque<(u64, u64, u64, u64)>,
+    /// Read, not yet acknowledged (memory buffer): (seq, events, bytes).
+    unacked: VecDeque<(u64, u64, u64)>,
     /// Damaged disk entries already counted in the metrics (the log counts them at open and
     /// when a read finds one).
     corrupt_counted: u64,
@@ -51,8 +123,16 @@ pub struct BufferReader {
 }
 
 enum ReaderStore {
-    Memory(mpsc::Receiver<(Batch, u64)>),
-    Disk(Wal, cefrelay_wal::Reader),
+    Memory {
+        rx: mpsc::Receiver<Queued>,
+        queue: MemoryQueue,
+    },
+    Disk {
+        shared: Arc<DiskShared>,
+        reader: cefrelay_wal::Reader,
+        /// The entry being read on the blocking pool; kept across a cancelled `next`.
+        reading: Option<(Unread, JoinHandle<std::io::Result<cefrelay_wal::Entry>>)>,
+    },
 }
 
 /// Why a batch was not buffered.
@@ -75,9 +155,19 @@ pub fn open(
 ) -> anyhow::Result<(BufferWriter, BufferReader)> {
     let (writer_store, reader_store) = match &config.kind {
         BufferKind::Memory { max_events } => {
-            let batches = (*max_events / BATCH_MAX_EVENTS as usize).max(1);
-            let (tx, rx) = mpsc::channel(batches);
-            (WriterStore::Memory(tx), ReaderStore::Memory(rx))
+            let max_events = (*max_events).clamp(1, Semaphore::MAX_PERMITS);
+            // Every queued batch holds at least one permit, so the channel never fills first.
+            let (tx, rx) = mpsc::channel(max_events);
+            let queue = MemoryQueue {
+                tx,
+                permits: Arc::new(Semaphore::new(max_events)),
+                max_permits: u32::try_from(max_events).unwrap_or(u32::MAX),
+                waiting: Arc::default(),
+            };
+            (
+                WriterStore::Memory(queue.clone()),
+                ReaderStore::Memory { rx, queue },
+            )
         }
         BufferKind::Disk {
             max_bytes,
@@ -102,8 +192,6 @@ pub fn open(
                     dir.display()
                 )
             })?;
-            metrics.queue_depth.add(recovery.events);
-            metrics.buffered_bytes.add(recovery.bytes);
             if recovery.torn_tail_bytes > 0 || recovery.corrupt_entries > 0 {
                 tracing::warn!(
                     sink = %metrics.name,
@@ -121,9 +209,38 @@ pub fn open(
             if let FsyncPolicy::Interval(every) = fsync {
                 tokio::spawn(sync_periodically(wal.clone(), *every, metrics.name.clone()));
             }
+            let shared = Arc::new(DiskShared {
+                wal,
+                closing: AtomicBool::new(false),
+                queued_events: AtomicU64::new(0),
+                queued_bytes: AtomicU64::new(0),
+                persisting: AtomicBool::new(false),
+            });
+            publish_disk(&shared, &metrics);
+            let (tx, rx) = mpsc::channel(DISK_QUEUE_BATCHES);
+            let writer = DiskWriterThread {
+                shared: shared.clone(),
+                metrics: metrics.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("buffer-{}", metrics.name))
+                .spawn(move || writer.run(rx))
+                .map_err(|error| {
+                    anyhow::anyhow!(
+                        "cannot start the disk buffer writer of sink `{}`: {error}",
+                        metrics.name
+                    )
+                })?;
             (
-                WriterStore::Disk(wal.clone()),
-                ReaderStore::Disk(wal, reader),
+                WriterStore::Disk(DiskQueue {
+                    tx,
+                    shared: shared.clone(),
+                }),
+                ReaderStore::Disk {
+                    shared,
+                    reader,
+                    reading: None,
+                },
             )
         }
     };
@@ -162,107 +279,334 @@ async fn sync_periodically(wal: Wal, every: Duration, sink: String) {
 
 impl BufferWriter {
     /// For TCP and TLS readers: under `block`, waits for room (the reader stops reading, so the
-    /// sender's TCP window closes); under `drop_newest`, drops and counts.
+    /// sender's TCP window closes), also while a disk buffer cannot write; under `drop_newest`,
+    /// drops and counts.
     pub async fn push(&self, batch: Batch) -> Result<(), NotBuffered> {
         if self.when_full == WhenFull::DropNewest {
             return self.try_push(batch);
         }
-        let (events, bytes) = (batch.events, batch.data.len() as u64);
         match &self.store {
-            WriterStore::Memory(tx) => {
-                self.accepted(events, bytes);
-                tx.send((batch, unix_ms())).await.map_err(|_| {
-                    self.unaccepted(events, bytes);
-                    NotBuffered::Closed
-                })
+            WriterStore::Memory(queue) => {
+                let permit = queue
+                    .permits
+                    .clone()
+                    .acquire_many_owned(queue.permits_for(&batch))
+                    .await
+                    .map_err(|_| NotBuffered::Closed)?;
+                self.enqueue(queue, batch, permit)
             }
-            WriterStore::Disk(wal) => {
-                let markers = batch.mock_markers.clone();
-                match wal.append_wait(events as u32, &markers, &batch.data).await {
-                    Ok(_) => {
-                        self.accepted(events, bytes);
-                        Ok(())
-                    }
-                    Err(error) => Err(self.append_failed(error, events)),
+            WriterStore::Disk(queue) => {
+                if queue.shared.closing.load(Ordering::Acquire) {
+                    return Err(NotBuffered::Closed);
                 }
+                let (events, bytes) = (batch.events, batch.data.len() as u64);
+                let (reply, outcome) = oneshot::channel();
+                let request = Request::Append {
+                    batch,
+                    block: true,
+                    reply: Some(reply),
+                };
+                queue.queued(events, bytes);
+                if queue.tx.send(request).await.is_err() {
+                    queue.unqueued(events, bytes);
+                    return Err(NotBuffered::Closed);
+                }
+                outcome.await.unwrap_or(Err(NotBuffered::Closed))
             }
         }
     }
 
     /// Never waits (UDP readers cannot push back): a full buffer drops the batch and counts it.
+    /// A disk buffer takes the batch into its writer's queue; a write that fails there is
+    /// counted by the writer (`dropped{reason="write_error"}`).
     pub fn try_push(&self, batch: Batch) -> Result<(), NotBuffered> {
-        let (events, bytes) = (batch.events, batch.data.len() as u64);
+        let events = batch.events;
         match &self.store {
-            WriterStore::Memory(tx) => {
-                self.accepted(events, bytes);
-                tx.try_send((batch, unix_ms())).map_err(|error| {
-                    self.unaccepted(events, bytes);
-                    match error {
-                        mpsc::error::TrySendError::Full(_) => {
-                            self.metrics.dropped_buffer_full.add(events);
-                            NotBuffered::Dropped
+            WriterStore::Memory(queue) => {
+                let permits = queue.permits_for(&batch);
+                match queue.permits.clone().try_acquire_many_owned(permits) {
+                    Ok(permit) => self.enqueue(queue, batch, permit),
+                    Err(tokio::sync::TryAcquireError::NoPermits) => {
+                        self.metrics.dropped_buffer_full.add(events);
+                        Err(NotBuffered::Dropped)
+                    }
+                    Err(tokio::sync::TryAcquireError::Closed) => Err(NotBuffered::Closed),
+                }
+            }
+            WriterStore::Disk(queue) => {
+                if queue.shared.closing.load(Ordering::Acquire) {
+                    return Err(NotBuffered::Closed);
+                }
+                let bytes = batch.data.len() as u64;
+                let request = Request::Append {
+                    batch,
+                    block: false,
+                    reply: None,
+                };
+                queue.queued(events, bytes);
+                match queue.tx.try_send(request) {
+                    Ok(()) => Ok(()),
+                    Err(error) => {
+                        queue.unqueued(events, bytes);
+                        match error {
+                            mpsc::error::TrySendError::Full(_) => {
+                                self.metrics.dropped_buffer_full.add(events);
+                                Err(NotBuffered::Dropped)
+                            }
+                            mpsc::error::TrySendError::Closed(_) => Err(NotBuffered::Closed),
                         }
-                        mpsc::error::TrySendError::Closed(_) => NotBuffered::Closed,
                     }
-                })
-            }
-            WriterStore::Disk(wal) => {
-                match wal.append(events as u32, &batch.mock_markers, &batch.data) {
-                    Ok(_) => {
-                        self.accepted(events, bytes);
-                        Ok(())
-                    }
-                    Err(error) => Err(self.append_failed(error, events)),
                 }
             }
         }
     }
 
-    fn accepted(&self, events: u64, bytes: u64) {
-        self.metrics.queue_depth.add(events);
-        self.metrics.buffered_bytes.add(bytes);
-    }
-
-    fn unaccepted(&self, events: u64, bytes: u64) {
-        self.metrics.queue_depth.sub(events);
-        self.metrics.buffered_bytes.sub(bytes);
-    }
-
-    fn append_failed(&self, error: AppendError, events: u64) -> NotBuffered {
-        match error {
-            AppendError::Closed => return NotBuffered::Closed,
-            AppendError::Full => self.metrics.dropped_buffer_full.add(events),
-            other => {
-                self.metrics.dropped_write_error.add(events);
-                if let Some(held_back) = WRITE_ERROR.allow() {
-                    tracing::error!(sink = %self.metrics.name, error = %other, held_back, "cannot write to the disk buffer; batch dropped");
+    /// Queues a batch that holds its permits.
+    fn enqueue(
+        &self,
+        queue: &MemoryQueue,
+        batch: Batch,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), NotBuffered> {
+        let (events, bytes) = (batch.events, batch.data.len() as u64);
+        // Under the lock, so that the times are in channel order and the reader, which pops
+        // under it too, never counts a batch out before it was counted in.
+        let mut waiting = queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        match queue.tx.try_send(Queued { batch, permit }) {
+            Ok(()) => {
+                let now = unix_ms();
+                waiting.push_back(now);
+                if waiting.len() == 1 {
+                    self.metrics.oldest_unix_ms.set(now);
                 }
+                self.metrics.queue_depth.add(events);
+                self.metrics.buffered_bytes.add(bytes);
+                Ok(())
             }
+            // Cannot happen (see `open`), but if it did, it is a full buffer.
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics.dropped_buffer_full.add(events);
+                Err(NotBuffered::Dropped)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(NotBuffered::Closed),
         }
-        NotBuffered::Dropped
     }
 
     /// No more batches: the reader ends once it has returned everything (a disk buffer keeps
-    /// what is left for the next start).
+    /// what is left for the next start). Batches already queued for the disk are written first.
     pub fn close(&self) {
-        if let WriterStore::Disk(wal) = &self.store {
-            wal.close();
+        if let WriterStore::Disk(queue) = &self.store {
+            queue.shared.closing.store(true, Ordering::Release);
+            // If the queue is full, the writer is busy and sees `closing` after this request.
+            let _ = queue.tx.try_send(Request::Wake);
+        }
+    }
+}
+
+impl MemoryQueue {
+    fn permits_for(&self, batch: &Batch) -> u32 {
+        u32::try_from(batch.events)
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.max_permits)
+    }
+}
+
+impl DiskQueue {
+    fn queued(&self, events: u64, bytes: u64) {
+        self.shared
+            .queued_events
+            .fetch_add(events, Ordering::Relaxed);
+        self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn unqueued(&self, events: u64, bytes: u64) {
+        self.shared
+            .queued_events
+            .fetch_sub(events, Ordering::Relaxed);
+        self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Sets a disk buffer's gauges from the log's own counts (under its lock, so that of two
+/// threads publishing at once the later count wins) plus the writer's queue.
+fn publish_disk(shared: &DiskShared, metrics: &SinkMetrics) {
+    shared.wal.with_stats(|stats| {
+        let queued_events = shared.queued_events.load(Ordering::Relaxed);
+        let queued_bytes = shared.queued_bytes.load(Ordering::Relaxed);
+        metrics.queue_depth.set(stats.unread_events + queued_events);
+        metrics
+            .unreleased_events
+            .set(stats.events.saturating_sub(stats.unread_events));
+        metrics.buffered_bytes.set(stats.bytes + queued_bytes);
+        metrics
+            .oldest_unix_ms
+            .set(stats.oldest_unread_unix_ms.unwrap_or(0));
+    });
+}
+
+/// The thread that writes a disk buffer: the only one that appends to it.
+struct DiskWriterThread {
+    shared: Arc<DiskShared>,
+    metrics: Arc<SinkMetrics>,
+}
+
+impl DiskWriterThread {
+    fn run(self, mut requests: mpsc::Receiver<Request>) {
+        while let Some(request) = requests.blocking_recv() {
+            if let Request::Append {
+                batch,
+                block,
+                reply,
+            } = request
+            {
+                let outcome = self.append(&batch, block);
+                self.shared
+                    .queued_events
+                    .fetch_sub(batch.events, Ordering::Relaxed);
+                self.shared
+                    .queued_bytes
+                    .fetch_sub(batch.data.len() as u64, Ordering::Relaxed);
+                publish_disk(&self.shared, &self.metrics);
+                if let Some(reply) = reply {
+                    let _ = reply.send(outcome);
+                }
+            }
+            if self.shared.closing.load(Ordering::Acquire) {
+                // No new requests; the ones queued already are written, then the queue ends.
+                requests.close();
+            }
+        }
+        self.shared.wal.close();
+    }
+
+    fn append(&self, batch: &Batch, block: bool) -> Result<(), NotBuffered> {
+        let wal = &self.shared.wal;
+        let events = batch.events;
+        let mut retry_in = Duration::from_millis(10);
+        loop {
+            let seen = wal.room_generation();
+            let error = match wal.append(events as u32, &batch.mock_markers, &batch.data) {
+                Ok(_) => {
+                    self.writable();
+                    return Ok(());
+                }
+                Err(error) => error,
+            };
+            let closing = self.shared.closing.load(Ordering::Acquire);
+            match error {
+                AppendError::Closed => return Err(NotBuffered::Closed),
+                AppendError::Full if block && !closing => {
+                    // Acknowledgements make room; the timeout only re-checks `closing`.
+                    wal.wait_for_room(seen, WRITE_RETRY_MAX);
+                }
+                AppendError::Full => {
+                    self.metrics.dropped_buffer_full.add(events);
+                    return Err(NotBuffered::Dropped);
+                }
+                AppendError::Io(error) if block && !closing => {
+                    self.failing(&error);
+                    // Space may come back from delivered entries (freed here if the blocking
+                    // pool has not done it yet) or from outside: try again now and then.
+                    if wal.persist_needed() {
+                        let _ = wal.persist();
+                    }
+                    wal.wait_for_room(seen, retry_in);
+                    retry_in = (retry_in * 2).min(WRITE_RETRY_MAX);
+                }
+                other => {
+                    if let AppendError::Io(error) = &other {
+                        self.failing(error);
+                    }
+                    self.metrics.dropped_write_error.add(events);
+                    if let Some(held_back) = WRITE_ERROR.allow() {
+                        tracing::error!(sink = %self.metrics.name, error = %other, events, held_back, "cannot write to the disk buffer; batch dropped");
+                    }
+                    return Err(NotBuffered::Dropped);
+                }
+            }
+        }
+    }
+
+    /// The disk refused a write: the sink is degraded until a write succeeds.
+    fn failing(&self, error: &std::io::Error) {
+        let reason = error.to_string();
+        {
+            let mut current = self
+                .metrics
+                .buffer_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if *current != reason {
+                *current = reason;
+            }
+        }
+        if self.metrics.buffer_write_failing.get() == 0 {
+            self.metrics.buffer_write_failing.set(1);
+            tracing::error!(sink = %self.metrics.name, %error, "the disk buffer cannot write; TCP input waits (UDP input is dropped and counted) until it can");
+        } else if let Some(held_back) = WRITE_ERROR.allow() {
+            tracing::error!(sink = %self.metrics.name, %error, held_back, "the disk buffer still cannot write");
+        }
+    }
+
+    fn writable(&self) {
+        if self.metrics.buffer_write_failing.get() != 0 {
+            self.metrics.buffer_write_failing.set(0);
+            tracing::info!(sink = %self.metrics.name, "the disk buffer writes again");
         }
     }
 }
 
 impl BufferReader {
     /// The next batch in order; `None` once the writers are closed and everything was read.
+    /// Cancel safe.
     pub async fn next(&mut self) -> Option<Entry> {
-        let (seq, batch, enqueued) = match &mut self.store {
-            ReaderStore::Memory(rx) => {
-                let (batch, enqueued) = rx.recv().await?;
+        match &mut self.store {
+            ReaderStore::Memory { rx, queue } => {
+                let Queued { batch, permit } = rx.recv().await?;
+                {
+                    let mut waiting = queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                    waiting.pop_front();
+                    self.metrics
+                        .oldest_unix_ms
+                        .set(waiting.front().copied().unwrap_or(0));
+                    self.metrics.queue_depth.sub(batch.events);
+                    self.metrics.unreleased_events.add(batch.events);
+                }
+                // Read: its room is free again, whatever the sink does with it now.
+                drop(permit);
                 let seq = self.next_memory_seq;
                 self.next_memory_seq += 1;
-                (seq, batch, enqueued)
+                self.unacked
+                    .push_back((seq, batch.events, batch.data.len() as u64));
+                Some(Entry { seq, batch })
             }
-            ReaderStore::Disk(_, reader) => {
-                let entry = reader.next().await?;
+            ReaderStore::Disk {
+                shared,
+                reader,
+                reading,
+            } => loop {
+                if reading.is_none() {
+                    let unread = reader.next_unread().await?;
+                    let task = unread.clone();
+                    *reading = Some((unread, tokio::task::spawn_blocking(move || task.read())));
+                }
+                let (_, task) = reading.as_mut().expect("set above");
+                let read = task.await.unwrap_or_else(|error| {
+                    Err(std::io::Error::other(format!("read task failed: {error}")))
+                });
+                let (unread, _) = reading.take().expect("set above");
+                let entry = reader.advance(&unread, read);
+                let corrupt = shared.wal.stats().corrupt_entries;
+                if corrupt > self.corrupt_counted {
+                    self.metrics
+                        .corrupt_buffer_entries
+                        .add(corrupt - self.corrupt_counted);
+                    self.corrupt_counted = corrupt;
+                }
+                publish_disk(shared, &self.metrics);
+                let Some(entry) = entry else {
+                    continue;
+                };
                 if entry.replayed {
                     self.metrics.replayed_events.add(u64::from(entry.events));
                 }
@@ -272,48 +616,72 @@ impl BufferReader {
                     events: u64::from(entry.events),
                     mock_markers: entry.markers,
                 };
-                (entry.seq, batch, entry.enqueued_unix_ms)
-            }
-        };
-        self.unacked
-            .push_back((seq, batch.events, batch.data.len() as u64, enqueued));
-        self.update_oldest();
-        Some(Entry { seq, batch })
+                return Some(Entry {
+                    seq: entry.seq,
+                    batch,
+                });
+            },
+        }
     }
 
     /// Every batch up to and including `seq` was delivered (or given up on and counted).
+    /// Never blocks: a disk buffer records it in memory at once (room for writers) and writes
+    /// the ack record and frees disk space on the blocking pool.
     pub fn ack(&mut self, seq: u64) {
-        while let Some(&(front, events, bytes, _)) = self.unacked.front() {
-            if front > seq {
-                break;
-            }
-            self.unacked.pop_front();
-            self.metrics.queue_depth.sub(events);
-            self.metrics.buffered_bytes.sub(bytes);
-        }
-        if let ReaderStore::Disk(wal, _) = &self.store {
-            if let Err(error) = wal.ack(seq) {
-                if let Some(held_back) = WRITE_ERROR.allow() {
-                    tracing::error!(sink = %self.metrics.name, %error, held_back, "cannot record delivery in the disk buffer; the batch may be sent again after a restart");
+        match &self.store {
+            ReaderStore::Memory { .. } => {
+                while let Some(&(front, events, bytes)) = self.unacked.front() {
+                    if front > seq {
+                        break;
+                    }
+                    self.unacked.pop_front();
+                    self.metrics.unreleased_events.sub(events);
+                    self.metrics.buffered_bytes.sub(bytes);
                 }
             }
+            ReaderStore::Disk { shared, .. } => {
+                if shared.wal.release(seq) {
+                    persist_in_background(shared.clone(), self.metrics.clone());
+                }
+                publish_disk(shared, &self.metrics);
+            }
         }
-        self.update_oldest();
     }
+}
 
-    fn update_oldest(&mut self) {
-        let oldest = match &self.store {
-            ReaderStore::Disk(wal, _) => {
-                let stats = wal.stats();
-                let newly_corrupt = stats.corrupt_entries - self.corrupt_counted;
-                if newly_corrupt > 0 {
-                    self.corrupt_counted = stats.corrupt_entries;
-                    self.metrics.corrupt_buffer_entries.add(newly_corrupt);
-                }
-                stats.oldest_unix_ms
+impl Drop for BufferReader {
+    /// The sink is gone: writers waiting for room stop waiting.
+    fn drop(&mut self) {
+        if let ReaderStore::Memory { queue, .. } = &self.store {
+            queue.permits.close();
+        }
+    }
+}
+
+/// Writes the ack record and frees delivered segments on the blocking pool; one run at a time,
+/// which goes on while acknowledgements keep coming. A failure is logged and left to the next
+/// acknowledgement (or the writer, which persists before retrying a refused write).
+fn persist_in_background(shared: Arc<DiskShared>, metrics: Arc<SinkMetrics>) {
+    if shared.persisting.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let work = move || loop {
+        let result = shared.wal.persist();
+        shared.persisting.store(false, Ordering::Release);
+        if let Err(error) = result {
+            if let Some(held_back) = WRITE_ERROR.allow() {
+                tracing::error!(sink = %metrics.name, %error, held_back, "cannot record delivery in the disk buffer; delivered events may be sent again after a restart");
             }
-            ReaderStore::Memory(_) => self.unacked.front().map(|&(_, _, _, at)| at),
-        };
-        self.metrics.oldest_unix_ms.set(oldest.unwrap_or(0));
+            return;
+        }
+        if !shared.wal.persist_needed() || shared.persisting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(work);
+        }
+        Err(_) => work(),
     }
 }

@@ -69,7 +69,26 @@ async fn answer(
                 .filter(|sink| sink.connected.get() == 0)
                 .map(|sink| sink.name.as_str())
                 .collect();
-            if down.is_empty() {
+            let unwritable: Vec<String> = metrics
+                .sinks
+                .iter()
+                .filter(|sink| sink.buffer_write_failing.get() != 0)
+                .map(|sink| {
+                    let reason = sink.buffer_error.lock().unwrap_or_else(|p| p.into_inner());
+                    format!("{} ({reason})", sink.name)
+                })
+                .collect();
+            let mut problems = Vec::new();
+            if !down.is_empty() {
+                problems.push(format!("not reachable: {}", down.join(", ")));
+            }
+            if !unwritable.is_empty() {
+                problems.push(format!(
+                    "disk buffer cannot write: {}",
+                    unwritable.join(", ")
+                ));
+            }
+            if problems.is_empty() {
                 (
                     "200 OK",
                     "text/plain",
@@ -79,7 +98,7 @@ async fn answer(
                 (
                     "503 Service Unavailable",
                     "text/plain",
-                    format!("degraded: not reachable: {}\n", down.join(", ")),
+                    format!("degraded: {}\n", problems.join("; ")),
                 )
             }
         }

@@ -93,11 +93,18 @@ pub struct SinkMetrics {
     pub send_errors: Counter,
     pub reconnects: Counter,
     pub resent_events: Counter,
-    /// Events accepted into the buffer and not yet delivered.
+    /// Events accepted into the buffer and waiting for the sink to read them.
     pub queue_depth: Gauge,
+    /// Events the sink has read (written, or in a request) and not yet released as delivered.
+    pub unreleased_events: Gauge,
+    /// Bytes held for the sink: waiting and unreleased.
     pub buffered_bytes: Gauge,
-    /// Enqueue time (Unix ms) of the oldest event not yet delivered; 0 when there is none.
+    /// Enqueue time (Unix ms) of the oldest waiting event; 0 when there is none.
     pub oldest_unix_ms: Gauge,
+    /// 1 while the disk buffer cannot write (disk full, I/O error); the reason is in
+    /// `buffer_error`.
+    pub buffer_write_failing: Gauge,
+    pub buffer_error: Mutex<String>,
     /// Events found in the disk buffer at start and sent again.
     pub replayed_events: Counter,
     pub dropped_buffer_full: Counter,
@@ -370,7 +377,7 @@ type SinkReading = fn(&SinkMetrics) -> u64;
 impl Metrics {
     fn render_sinks(&self, out: &mut String) {
         let now_ms = unix_ms();
-        let readings: [(&str, &str, &str, SinkReading); 12] = [
+        let readings: [(&str, &str, &str, SinkReading); 14] = [
             (
                 "cefrelay_sink_sent_events_total",
                 "Events delivered to the sink",
@@ -427,15 +434,27 @@ impl Metrics {
             ),
             (
                 "cefrelay_sink_queue_depth",
-                "Events buffered for the sink and not yet delivered",
+                "Events buffered for the sink and not yet read by it",
                 "gauge",
                 |s| s.queue_depth.get(),
             ),
             (
+                "cefrelay_sink_unreleased_events",
+                "Events the sink has read and sent, held until known to be delivered",
+                "gauge",
+                |s| s.unreleased_events.get(),
+            ),
+            (
                 "cefrelay_sink_buffered_bytes",
-                "Bytes buffered for the sink and not yet delivered",
+                "Bytes held for the sink, waiting and unreleased",
                 "gauge",
                 |s| s.buffered_bytes.get(),
+            ),
+            (
+                "cefrelay_sink_buffer_write_failing",
+                "1 while the disk buffer cannot write (disk full, I/O error)",
+                "gauge",
+                |s| s.buffer_write_failing.get(),
             ),
             (
                 "cefrelay_sink_connected",
@@ -453,7 +472,7 @@ impl Metrics {
         header(
             out,
             "cefrelay_sink_oldest_event_age_seconds",
-            "Age of the oldest event buffered and not yet delivered",
+            "Age of the oldest event buffered and not yet read by the sink",
             "gauge",
         );
         for sink in &self.sinks {

@@ -325,7 +325,8 @@ impl Sender {
                         &records,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "a single record is too large for the far end",
-                    );
+                    )
+                    .await;
                     return None;
                 }
                 Attempt::Unauthorized if !token_refreshed && self.auth.invalidate().await => {
@@ -333,7 +334,7 @@ impl Sender {
                     token_refreshed = true;
                 }
                 Attempt::Rejected { status, reason } => {
-                    self.reject(&records, status, &reason);
+                    self.reject(&records, status, &reason).await;
                     return None;
                 }
                 Attempt::Unauthorized => {
@@ -358,11 +359,12 @@ impl Sender {
         tokio::time::sleep(wait).await;
     }
 
-    fn reject(&self, records: &[Bytes], status: StatusCode, reason: &str) {
+    async fn reject(&self, records: &[Bytes], status: StatusCode, reason: &str) {
         let events = records.len() as u64;
         if self
             .dead_letter
             .write(&self.config.name, records, status, reason)
+            .await
         {
             self.sink.dead_lettered_events.add(events);
         } else {
