@@ -231,3 +231,53 @@ fn a_busy_agent_killed_twice_at_full_speed_loses_nothing() {
     assert_eq!(outcome.lost, 0);
     drop(standin);
 }
+
+/// A long grace period, so that a relay waiting it out would be seen to hang.
+fn relay_with_long_grace(agent_port: u16, state: &Path) -> Relay {
+    Relay::with_config(
+        agent_port,
+        &format!(
+            "state_dir = \"{}\"\nshutdown_grace_secs = 600\n\
+             [[listener]]\naddress = \"tcp://127.0.0.1:{{port}}\"\n",
+            state.display()
+        ),
+        state,
+    )
+}
+
+/// Waits for the relay to exit; the limit is far below the grace period it must not wait out.
+fn exit_code(relay: &mut Relay) -> Option<i32> {
+    let mut code = None;
+    wait_until(Duration::from_secs(60), || {
+        code = relay.child.try_wait().expect("try_wait").map(|s| s.code());
+        code.is_some()
+    });
+    code.flatten()
+}
+
+#[test]
+fn sigterm_with_nothing_pending_and_the_agent_down_exits_at_once() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let mut relay = relay_with_long_grace(free_port(), state.path());
+    relay.signal("TERM");
+    assert_eq!(exit_code(&mut relay), Some(0));
+}
+
+#[test]
+fn sigterm_after_the_agent_read_everything_and_died_exits_0_reporting_no_loss() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let state = tempfile::tempdir().expect("temp dir");
+    let standin = StandIn::start(free_port(), out.path());
+    let mut relay = relay_with_long_grace(standin.port, state.path());
+    let prefix = "readall";
+    let sender = send(&relay, prefix, 3_000, Some(3_000));
+    let outcome = settle(&relay, out.path(), prefix, 3_000, sender);
+    assert_eq!(outcome.lost, 0);
+    // Released as soon as the agent was seen reading: nothing is held for it any more.
+    assert!(wait_until(Duration::from_secs(30), || relay
+        .metric("cefrelay_sink_unreleased_events")
+        == 0));
+    standin.kill();
+    relay.signal("TERM");
+    assert_eq!(exit_code(&mut relay), Some(0));
+}

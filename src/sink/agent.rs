@@ -28,8 +28,10 @@ use crate::pipeline::Batch;
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::RateLimited;
 
-/// How often the sink asks the kernel what the agent has read while anything waits for release.
+/// How long the sink lets written batches wait before asking the kernel what the agent has read,
+/// when nothing else happens; with the window full (no batch may be taken), how often it asks.
 const RELEASE_CHECK: Duration = Duration::from_millis(25);
+const RELEASE_CHECK_WINDOW_FULL: Duration = Duration::from_millis(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Slack above the kernels' buffers for a window that must prove reading by bytes alone.
 const WINDOW_SLACK: u64 = 1024 * 1024;
@@ -132,8 +134,6 @@ impl AgentSink {
     /// buffer once the agent process has read it.
     pub async fn run(mut self, abort: CancellationToken) {
         let mut connection: Option<Connection> = None;
-        let mut release_tick = tokio::time::interval(RELEASE_CHECK);
-        release_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut pending: Option<Entry> = None;
         loop {
             // Nothing to write and nothing to prove: wait for work before (re)connecting, so an
@@ -158,9 +158,14 @@ impl AgentSink {
                 Some(entry) => Some(entry),
                 None => {
                     let window_full = self.window_bytes >= self.window_limit(current);
+                    let recheck = if window_full {
+                        RELEASE_CHECK_WINDOW_FULL
+                    } else {
+                        RELEASE_CHECK
+                    };
                     tokio::select! {
                         entry = self.buffer.next(), if !window_full => entry,
-                        _ = release_tick.tick() => {
+                        () = tokio::time::sleep(recheck), if !self.window.is_empty() => {
                             self.release(current);
                             continue;
                         }
