@@ -288,21 +288,26 @@ async fn serve(
         }
         () = tokio::time::sleep(config.shutdown_grace) => {
             abort_sink.cancel();
-            let left = |disk: bool| -> u64 {
+            // Waiting: never sent. Unreleased: sent, but not known to have been delivered (the
+            // agent may have read them). Disk buffers keep both for the next start.
+            let left = |disk: bool, reading: fn(&SinkMetrics) -> u64| -> u64 {
                 metrics
                     .sinks
                     .iter()
                     .zip(&on_disk)
                     .filter(|(_, &on_disk)| on_disk == disk)
-                    .map(|(sink, _)| sink.queue_depth.get())
+                    .map(|(sink, _)| reading(sink))
                     .sum()
             };
-            let (lost, kept) = (left(false), left(true));
-            if lost == 0 {
+            let waiting = |sink: &SinkMetrics| sink.queue_depth.get();
+            let unreleased = |sink: &SinkMetrics| sink.unreleased_events.get();
+            let kept = left(true, waiting) + left(true, unreleased);
+            let (lost, unconfirmed) = (left(false, waiting), left(false, unreleased));
+            if lost == 0 && unconfirmed == 0 {
                 tracing::info!(events_kept = kept, "grace period over: the undelivered events stay in the disk buffers and go first on the next start");
                 Ok(0)
             } else {
-                tracing::warn!(events_lost = lost, events_kept = kept, "grace period over before the memory buffers were drained");
+                tracing::warn!(events_lost = lost, events_sent_unconfirmed = unconfirmed, events_kept = kept, "grace period over before the memory buffers were drained: the lost events were never sent; the unconfirmed ones were sent but not seen read");
                 Ok(1)
             }
         }

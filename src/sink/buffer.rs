@@ -125,7 +125,10 @@ pub struct BufferReader {
 enum ReaderStore {
     Memory {
         rx: mpsc::Receiver<Queued>,
-        queue: MemoryQueue,
+        /// The queue's shared parts without its sender, so that the channel ends once every
+        /// writer is gone.
+        waiting: Arc<Mutex<VecDeque<u64>>>,
+        permits: Arc<Semaphore>,
     },
     Disk {
         shared: Arc<DiskShared>,
@@ -164,10 +167,12 @@ pub fn open(
                 max_permits: u32::try_from(max_events).unwrap_or(u32::MAX),
                 waiting: Arc::default(),
             };
-            (
-                WriterStore::Memory(queue.clone()),
-                ReaderStore::Memory { rx, queue },
-            )
+            let reader = ReaderStore::Memory {
+                rx,
+                waiting: queue.waiting.clone(),
+                permits: queue.permits.clone(),
+            };
+            (WriterStore::Memory(queue), reader)
         }
         BufferKind::Disk {
             max_bytes,
@@ -561,10 +566,10 @@ impl BufferReader {
     /// Cancel safe.
     pub async fn next(&mut self) -> Option<Entry> {
         match &mut self.store {
-            ReaderStore::Memory { rx, queue } => {
+            ReaderStore::Memory { rx, waiting, .. } => {
                 let Queued { batch, permit } = rx.recv().await?;
                 {
-                    let mut waiting = queue.waiting.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut waiting = waiting.lock().unwrap_or_else(|p| p.into_inner());
                     waiting.pop_front();
                     self.metrics
                         .oldest_unix_ms
@@ -652,8 +657,8 @@ impl BufferReader {
 impl Drop for BufferReader {
     /// The sink is gone: writers waiting for room stop waiting.
     fn drop(&mut self) {
-        if let ReaderStore::Memory { queue, .. } = &self.store {
-            queue.permits.close();
+        if let ReaderStore::Memory { permits, .. } = &self.store {
+            permits.close();
         }
     }
 }
@@ -683,5 +688,215 @@ fn persist_in_background(shared: Arc<DiskShared>, metrics: Arc<SinkMetrics>) {
             runtime.spawn_blocking(work);
         }
         Err(_) => work(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(events: u64) -> Batch {
+        Batch {
+            data: BytesMut::from(&b"x\n".repeat(events as usize)[..]),
+            events,
+            mock_markers: Vec::new(),
+        }
+    }
+
+    fn memory(max_events: usize) -> (BufferWriter, BufferReader, Arc<SinkMetrics>) {
+        let metrics = Arc::new(SinkMetrics::new("test", "test"));
+        let dir = std::path::PathBuf::from("/nonexistent");
+        let (writer, reader) =
+            open(&BufferConfig::memory(max_events), &dir, metrics.clone()).unwrap();
+        (writer, reader, metrics)
+    }
+
+    #[tokio::test]
+    async fn the_memory_bound_counts_events_not_batches() {
+        let (writer, mut reader, metrics) = memory(1000);
+        for _ in 0..1000 {
+            writer.try_push(batch(1)).unwrap();
+        }
+        assert_eq!(writer.try_push(batch(1)), Err(NotBuffered::Dropped));
+        assert_eq!(metrics.dropped_buffer_full.get(), 1);
+        assert_eq!(metrics.queue_depth.get(), 1000);
+        // Reading gives the room back, long before the sink acknowledges anything.
+        let first = reader.next().await.unwrap();
+        assert_eq!(
+            (metrics.queue_depth.get(), metrics.unreleased_events.get()),
+            (999, 1)
+        );
+        writer.try_push(batch(1)).unwrap();
+        assert_eq!(writer.try_push(batch(1)), Err(NotBuffered::Dropped));
+        reader.ack(first.seq);
+        assert_eq!(metrics.unreleased_events.get(), 0);
+        assert_eq!(metrics.buffered_bytes.get(), 2000);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_push_goes_on_when_the_sink_reads_and_the_depth_never_passes_the_bound() {
+        let (writer, mut reader, metrics) = memory(512);
+        let pusher = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                for _ in 0..40 {
+                    writer.push(batch(100)).await.unwrap();
+                }
+            }
+        });
+        let mut read = 0;
+        while read < 40 * 100 {
+            assert!(metrics.queue_depth.get() <= 512);
+            let entry = reader.next().await.unwrap();
+            read += entry.batch.events;
+            reader.ack(entry.seq);
+        }
+        pusher.await.unwrap();
+        assert_eq!(metrics.queue_depth.get(), 0);
+        assert_eq!(metrics.oldest_unix_ms.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_the_whole_bound_still_goes_through_alone() {
+        let (writer, mut reader, _) = memory(10);
+        writer.push(batch(256)).await.unwrap();
+        assert_eq!(writer.try_push(batch(1)), Err(NotBuffered::Dropped));
+        assert_eq!(reader.next().await.unwrap().batch.events, 256);
+        writer.try_push(batch(1)).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_stopped_sink_releases_writers_waiting_for_room() {
+        let (writer, reader, _) = memory(1);
+        writer.push(batch(1)).await.unwrap();
+        let waiting = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.push(batch(1)).await }
+        });
+        drop(reader);
+        assert_eq!(waiting.await.unwrap(), Err(NotBuffered::Closed));
+    }
+
+    fn disk(state: &Path, when_full: WhenFull) -> (BufferWriter, BufferReader, Arc<SinkMetrics>) {
+        let metrics = Arc::new(SinkMetrics::new("test", "test"));
+        let config = BufferConfig {
+            kind: BufferKind::Disk {
+                max_bytes: 64 << 20,
+                segment_bytes: 64 << 20,
+                fsync: FsyncPolicy::Never,
+            },
+            when_full,
+        };
+        let (writer, reader) = open(&config, state, metrics.clone()).unwrap();
+        (writer, reader, metrics)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_disk_buffer_counts_waiting_and_unreleased_apart_and_ends_after_close() {
+        let state = tempfile::tempdir().unwrap();
+        let (writer, mut reader, metrics) = disk(state.path(), WhenFull::Block);
+        for _ in 0..3 {
+            writer.push(batch(2)).await.unwrap();
+        }
+        assert_eq!(metrics.queue_depth.get(), 6);
+        assert!(metrics.oldest_unix_ms.get() > 0);
+        let first = reader.next().await.unwrap();
+        assert_eq!(
+            (metrics.queue_depth.get(), metrics.unreleased_events.get()),
+            (4, 2)
+        );
+        reader.ack(first.seq);
+        assert_eq!(metrics.unreleased_events.get(), 0);
+        // UDP's way in: queued to the writer, written in order.
+        writer.try_push(batch(1)).unwrap();
+        writer.close();
+        let mut events = Vec::new();
+        while let Some(entry) = reader.next().await {
+            events.push(entry.batch.events);
+            reader.ack(entry.seq);
+        }
+        assert_eq!(events, [2, 2, 1]);
+        assert_eq!(metrics.queue_depth.get(), 0);
+        assert_eq!(writer.try_push(batch(1)), Err(NotBuffered::Closed));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_holds_a_blocking_push_until_space_returns_and_drops_a_udp_one() {
+        let Some(disk_dir) = SmallDisk::mount("1m") else {
+            return;
+        };
+        let (writer, mut reader, metrics) = disk(disk_dir.path(), WhenFull::Block);
+        let filler = disk_dir.path().join("filler");
+        {
+            let mut file = std::fs::File::create(&filler).unwrap();
+            while std::io::Write::write_all(&mut file, &[0u8; 4096]).is_ok() {}
+            while std::io::Write::write_all(&mut file, &[0u8]).is_ok() {}
+        }
+        // UDP: dropped and counted as a write error.
+        writer.try_push(batch(3)).unwrap();
+        let counted = tokio::time::timeout(Duration::from_secs(60), async {
+            while metrics.dropped_write_error.get() == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        counted.await.expect("the UDP batch is counted");
+        assert_eq!(metrics.dropped_write_error.get(), 3);
+        assert_eq!(metrics.buffer_write_failing.get(), 1);
+        assert!(metrics
+            .buffer_error
+            .lock()
+            .unwrap()
+            .contains("No space left"));
+        // TCP: waits, is not dropped.
+        let pushed = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.push(batch(5)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!pushed.is_finished(), "a full disk must hold the push back");
+        assert_eq!(metrics.dropped_write_error.get(), 3);
+        std::fs::remove_file(&filler).unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(60), pushed)
+            .await
+            .expect("the push goes through once space returns")
+            .unwrap();
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(metrics.buffer_write_failing.get(), 0);
+        assert_eq!(reader.next().await.unwrap().batch.events, 5);
+    }
+
+    /// A tmpfs, unmounted when dropped; `None` (after one line) where mounting is not possible.
+    struct SmallDisk {
+        dir: tempfile::TempDir,
+    }
+
+    impl SmallDisk {
+        fn mount(size: &str) -> Option<SmallDisk> {
+            let dir = tempfile::tempdir().unwrap();
+            let mounted = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success());
+            if !mounted {
+                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+                return None;
+            }
+            Some(SmallDisk { dir })
+        }
+
+        fn path(&self) -> &Path {
+            self.dir.path()
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
     }
 }
