@@ -1,5 +1,6 @@
 //! Listeners: one per configured address, one task per TCP connection or UDP socket.
 
+pub mod connections;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -22,3 +23,10 @@ pub type SharedRef = Arc<Shared>;
 pub static MALFORMED_WARNING: RateLimited = RateLimited::new(10);
 pub static OVERSIZED_WARNING: RateLimited = RateLimited::new(10);
 pub static HANDSHAKE_WARNING: RateLimited = RateLimited::new(10);
+/// Connection warnings (refused at a limit, closed to make room or for a stalled frame, bytes
+/// thrown away on close, accept failing): the same, so a flood of connections cannot flood the log.
+pub static REFUSED_WARNING: RateLimited = RateLimited::new(10);
+pub static EVICTED_WARNING: RateLimited = RateLimited::new(10);
+pub static FRAME_TIMEOUT_WARNING: RateLimited = RateLimited::new(10);
+pub static ABANDONED_WARNING: RateLimited = RateLimited::new(10);
+pub static ACCEPT_WARNING: RateLimited = RateLimited::new(10);

@@ -1,5 +1,13 @@
 //! TCP and TLS syslog (RFC 6587, RFC 5425): octet-counted or LF-framed, decided per frame unless
 //! forced.
+//!
+//! Connections cannot lock senders out: each sender (IP address) may hold at most
+//! `max_connections_per_sender`; at `max_connections` the connection that completed no frame for
+//! the longest time is closed to admit the new one ([`super::connections`]); a frame begun must be
+//! completed within `frame_timeout_secs`, so bytes trickled without ever completing a frame keep
+//! nothing open. On stop, each connection sends its FIN and reads what its sender had already sent
+//! (until the sender closes, goes quiet, or [`SHUTDOWN_DRAIN`] passes) before closing; what is
+//! left unread is counted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,20 +16,36 @@ use std::time::Duration;
 use bytes::BytesMut;
 use cefrelay_syslog::framing::{Frame, FrameDecoder};
 use time::OffsetDateTime;
-use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_rustls::server::TlsStream;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::connections::{
+    return_freed_memory, unread_bytes, Admission, Connections, Ticket, TRIM_INTERVAL,
+};
 use super::tls::{Accepted, TlsTerminator};
-use super::{SharedRef, HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING};
+use super::{
+    SharedRef, ABANDONED_WARNING, ACCEPT_WARNING, EVICTED_WARNING, FRAME_TIMEOUT_WARNING,
+    HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING, REFUSED_WARNING,
+};
 use crate::config::Listener;
-use crate::pipeline::{any_events, any_full};
+use crate::pipeline::{any_events, any_full, Batch};
+use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 
-const READ_BUFFER: usize = 64 * 1024;
+/// A connection's read buffer starts this small (an idle connection holds no more) and doubles
+/// up to [`READ_MAX`] while reads fill it; it shrinks back when reads get small again.
+const READ_MIN: usize = 4 * 1024;
+const READ_MAX: usize = 64 * 1024;
+
+/// On stop, how long a connection may go on reading what its sender had already sent.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
+/// On stop, a connection on which nothing arrives for this long has nothing more in flight.
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
 
 pub struct TcpSource {
     pub listener: TcpListener,
@@ -32,144 +56,397 @@ pub struct TcpSource {
     pub tls: Option<Arc<TlsTerminator>>,
 }
 
+/// A plain or TLS connection, with the TCP socket beneath for what the kernel knows.
+pub trait Connection: AsyncRead + AsyncWrite + Unpin {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Connection for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Connection for Box<TlsStream<TcpStream>> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// What starting a connection needs, shared by the accept loop and the drain of the backlog.
+struct Starter {
+    config: Listener,
+    index: usize,
+    tls: Option<Arc<TlsTerminator>>,
+    connections: Arc<Connections>,
+    shared: SharedRef,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+    /// This listener's connections, to report on them once they have all ended.
+    mine: TaskTracker,
+}
+
 impl TcpSource {
     /// Accepts connections until `stop` fires; each connection runs on its own task in `tasks`.
+    /// Then accepts what the kernel had already completed (those senders may have written too),
+    /// closes the listening socket and waits for its connections to drain.
     pub async fn run(self, shared: SharedRef, stop: CancellationToken, tasks: TaskTracker) {
-        let limit = Arc::new(Semaphore::new(self.config.max_connections));
-        let metrics = &shared.pipeline.metrics.listeners[self.index];
+        let TcpSource {
+            listener,
+            config,
+            index,
+            tls,
+        } = self;
+        let starter = Starter {
+            connections: Connections::new(
+                config.max_connections,
+                config.max_connections_per_sender,
+            ),
+            config,
+            index,
+            tls,
+            shared,
+            stop,
+            tasks,
+            mine: TaskTracker::new(),
+        };
+        let metrics = &starter.shared.pipeline.metrics.listeners[index];
+        let mut trim = tokio::time::interval(TRIM_INTERVAL);
         loop {
             let accepted = tokio::select! {
-                accepted = self.listener.accept() => accepted,
-                () = stop.cancelled() => return,
-            };
-            let (stream, peer) = match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    // EMFILE and friends: wait for descriptors to free up, never end the listener.
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                accepted = listener.accept() => accepted,
+                () = starter.stop.cancelled() => break,
+                _ = trim.tick() => {
+                    return_freed_memory();
                     continue;
                 }
             };
-            let Ok(permit) = limit.clone().try_acquire_owned() else {
-                metrics.connections_rejected.inc();
-                tracing::warn!(%peer, max = self.config.max_connections, "connection refused: max_connections reached");
-                continue;
-            };
-            metrics.connections_total.inc();
-            let shared = shared.clone();
-            let config = self.config.clone();
-            let index = self.index;
-            let stop = stop.clone();
-            let tls = self.tls.clone();
-            let span = tracing::info_span!("connection", %peer);
-            tasks.spawn(
-                async move {
-                    let Some(tls) = tls else {
-                        serve_connection(stream, peer, &config, index, &shared, &stop).await;
-                        return;
-                    };
-                    let accepted = tokio::select! {
-                        accepted = tls.accept(stream) => accepted,
-                        () = stop.cancelled() => return,
-                    };
-                    match accepted {
-                        Ok(Accepted::Tls(stream)) => {
-                            serve_connection(stream, peer, &config, index, &shared, &stop).await
-                        }
-                        Ok(Accepted::Plain(stream)) => {
-                            serve_connection(stream, peer, &config, index, &shared, &stop).await
-                        }
-                        Err(error) => {
-                            shared.pipeline.metrics.listeners[index]
-                                .tls_handshake_failures
-                                .inc();
-                            if let Some(held_back) = HANDSHAKE_WARNING.allow() {
-                                tracing::warn!(%peer, %error, held_back, "TLS handshake failed");
-                            }
-                        }
+            match accepted {
+                Ok((stream, peer)) => starter.start(stream, peer),
+                Err(error) => {
+                    // EMFILE and friends: never end the listener. Out of descriptors, the
+                    // longest-idle connection gives its own up, as at max_connections.
+                    let out_of_descriptors =
+                        matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+                    let evicted = out_of_descriptors && starter.connections.evict_longest_idle();
+                    if let Some(held_back) = ACCEPT_WARNING.allow() {
+                        tracing::warn!(%error, evicted_longest_idle = evicted, held_back, "accept failed");
                     }
-                    drop(permit);
+                    let pause = if evicted { 10 } else { 100 };
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
-                .instrument(span),
-            );
+            }
+        }
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                accepted = listener.accept() => accepted,
+                () = std::future::ready(()) => break,
+            };
+            match accepted {
+                Ok((stream, peer)) => starter.start(stream, peer),
+                Err(_) => break,
+            }
+        }
+        drop(listener);
+        starter.mine.close();
+        starter.mine.wait().await;
+        let abandoned = metrics.abandoned(CloseReason::Shutdown).get();
+        let drained = metrics.closed(CloseReason::Shutdown).get();
+        let frames = metrics.frames.get();
+        if abandoned > 0 {
+            tracing::warn!(listener = %metrics.name, connections_drained = drained, frames_received = frames, abandoned_bytes = abandoned, "listener stopped: bytes still arriving after the drain were thrown away");
+        } else {
+            tracing::info!(listener = %metrics.name, connections_drained = drained, frames_received = frames, abandoned_bytes = 0, "listener stopped: every connection drained");
         }
     }
 }
 
-/// Reads frames until the peer closes, the idle timeout passes or `stop` fires. A bad frame is
-/// counted and skipped; the connection goes on with the next one.
-pub async fn serve_connection(
-    mut stream: impl AsyncRead + Unpin,
+impl Starter {
+    fn start(&self, stream: TcpStream, peer: SocketAddr) {
+        let metrics = &self.shared.pipeline.metrics.listeners[self.index];
+        let ticket = match self.connections.admit(peer.ip()) {
+            Admission::Admitted { ticket, evicted } => {
+                if evicted {
+                    if let Some(held_back) = EVICTED_WARNING.allow() {
+                        tracing::warn!(%peer, max = self.config.max_connections, held_back, "max_connections reached: the longest-idle connection was closed to admit a new one");
+                    }
+                }
+                ticket
+            }
+            Admission::PerSenderLimit => {
+                metrics.connections_rejected_per_sender.inc();
+                if let Some(held_back) = REFUSED_WARNING.allow() {
+                    tracing::warn!(%peer, max = self.config.max_connections_per_sender, held_back, "connection refused: max_connections_per_sender reached for this sender");
+                }
+                return;
+            }
+            Admission::Full => {
+                metrics.connections_rejected.inc();
+                if let Some(held_back) = REFUSED_WARNING.allow() {
+                    tracing::warn!(%peer, max = self.config.max_connections, held_back, "connection refused: max_connections reached and every connection is busy");
+                }
+                return;
+            }
+        };
+        metrics.connections_total.inc();
+        let shared = self.shared.clone();
+        let config = self.config.clone();
+        let index = self.index;
+        let stop = self.stop.clone();
+        let tls = self.tls.clone();
+        let span = tracing::info_span!("connection", %peer);
+        let task = async move {
+            let connection = Served {
+                peer,
+                config: &config,
+                metrics: &shared.pipeline.metrics.listeners[index],
+                shared: &shared,
+                stop: &stop,
+                ticket: &ticket,
+            };
+            let Some(tls) = tls else {
+                connection.serve(stream).await;
+                return;
+            };
+            let accepted = tokio::select! {
+                accepted = tls.accept(stream) => accepted,
+                () = stop.cancelled() => return,
+                () = ticket.evicted() => {
+                    connection.metrics.closed(CloseReason::EvictedIdle).inc();
+                    return;
+                }
+            };
+            match accepted {
+                Ok(Accepted::Tls(stream)) => connection.serve(stream).await,
+                Ok(Accepted::Plain(stream)) => connection.serve(stream).await,
+                Err(error) => {
+                    connection.metrics.tls_handshake_failures.inc();
+                    if let Some(held_back) = HANDSHAKE_WARNING.allow() {
+                        tracing::warn!(%peer, %error, held_back, "TLS handshake failed");
+                    }
+                }
+            }
+        };
+        self.tasks
+            .spawn(self.mine.track_future(task.instrument(span)));
+    }
+}
+
+/// Reading on after the relay decided to close: until `until`, or until nothing arrived for
+/// `quiet` (from `started` or the last bytes, whichever is later).
+struct Drain {
+    reason: CloseReason,
+    started: Instant,
+    until: Instant,
+    quiet: Duration,
+}
+
+/// One connection being served.
+struct Served<'a> {
     peer: SocketAddr,
-    config: &Listener,
-    index: usize,
-    shared: &SharedRef,
-    stop: &CancellationToken,
-) {
-    let metrics = &shared.pipeline.metrics.listeners[index];
-    metrics.connections_active.add(1);
-    let mut decoder = FrameDecoder::new(config.framing, config.max_message_bytes);
-    let mut buffer = BytesMut::with_capacity(READ_BUFFER);
-    loop {
-        buffer.reserve(READ_BUFFER);
-        let read = tokio::select! {
-            read = tokio::time::timeout(config.idle_timeout, stream.read_buf(&mut buffer)) => read,
-            () = stop.cancelled() => break,
-        };
-        let at_eof = match read {
-            Ok(Ok(0)) => true,
-            Ok(Ok(_)) => false,
-            Ok(Err(error)) => {
-                tracing::debug!(%error, "connection error");
-                true
+    config: &'a Listener,
+    metrics: &'a ListenerMetrics,
+    shared: &'a SharedRef,
+    stop: &'a CancellationToken,
+    ticket: &'a Ticket,
+}
+
+/// Every sink has stopped: nothing more can be accepted.
+struct SinksGone;
+
+impl Served<'_> {
+    /// Reads frames until the peer closes or the relay closes the connection (idle, stalled
+    /// frame, evicted, stopping). A bad frame is counted and skipped; the connection goes on with
+    /// the next one.
+    async fn serve(&self, mut stream: impl Connection) {
+        self.metrics.connections_active.add(1);
+        let mut decoder = FrameDecoder::new(self.config.framing, self.config.max_message_bytes);
+        let mut buffer = BytesMut::new();
+        let mut read_size = READ_MIN;
+        let mut last_bytes = Instant::now();
+        // When the first byte after the last completed frame arrived: a frame is under way.
+        let mut frame_started: Option<Instant> = None;
+        let mut drain: Option<Drain> = None;
+        // Some(reason) when the relay closed the connection, None when the peer did.
+        let cut = loop {
+            if drain.is_none() {
+                let now = Instant::now();
+                if self.stop.is_cancelled() {
+                    drain = Some(Drain {
+                        reason: CloseReason::Shutdown,
+                        started: now,
+                        until: now + SHUTDOWN_DRAIN,
+                        quiet: SHUTDOWN_QUIET,
+                    });
+                    // FIN (TLS: close_notify first): a sender that watches its connection stops
+                    // writing and closes its side, which ends the drain once all of it is read.
+                    let _ = tokio::time::timeout(SHUTDOWN_QUIET, stream.shutdown()).await;
+                } else if self.ticket.is_evicted() {
+                    // Idle by choice, so usually nothing is waiting: one read of what is.
+                    drain = Some(Drain {
+                        reason: CloseReason::EvictedIdle,
+                        started: now,
+                        until: now,
+                        quiet: Duration::ZERO,
+                    });
+                }
             }
-            Err(_) => {
-                tracing::debug!("idle timeout");
-                true
+            let (deadline, reason) = match &drain {
+                Some(d) => (d.until.min(last_bytes.max(d.started) + d.quiet), d.reason),
+                None => {
+                    let idle = last_bytes + self.config.idle_timeout;
+                    match frame_started.map(|t| t + self.config.frame_timeout) {
+                        Some(stalled) if stalled < idle => (stalled, CloseReason::FrameTimeout),
+                        _ => (idle, CloseReason::IdleTimeout),
+                    }
+                }
+            };
+            // A buffer grown for a burst goes back to the allocator once the burst is over.
+            if buffer.is_empty() && buffer.capacity() > 2 * read_size {
+                buffer = BytesMut::new();
+            }
+            buffer.reserve(read_size);
+            // Reading comes first: data already there is taken before a deadline or a stop.
+            let read = tokio::select! {
+                biased;
+                read = stream.read_buf(&mut buffer) => read,
+                () = self.ticket.evicted(), if drain.is_none() => continue,
+                () = self.stop.cancelled(), if drain.is_none() => continue,
+                () = tokio::time::sleep_until(deadline) => break Some(reason),
+            };
+            let n = match read {
+                Ok(0) => 0,
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::debug!(%error, "connection error");
+                    0
+                }
+            };
+            let now = Instant::now();
+            if n == 0 {
+                // End of stream: what is left is decoded as the last frame (or counted).
+                let _ = self.push(&mut decoder, &mut buffer, true).await;
+                break None;
+            }
+            frame_started.get_or_insert(now);
+            if n >= read_size {
+                read_size = (read_size * 2).min(READ_MAX);
+            } else if n < read_size / 4 {
+                read_size = (read_size / 2).max(READ_MIN);
+            }
+            match self.push(&mut decoder, &mut buffer, false).await {
+                Err(SinksGone) => break Some(CloseReason::Shutdown),
+                Ok(true) => {
+                    self.ticket.frame_completed();
+                    // What is left is the start of the next frame, which began with this read.
+                    frame_started = (!buffer.is_empty()).then_some(now);
+                }
+                Ok(false) => {}
+            }
+            // Time spent waiting for room in the buffers is neither the sender's silence nor its
+            // stall.
+            let after = Instant::now();
+            frame_started = frame_started.map(|started| started + (after - now));
+            last_bytes = after;
+            if let Some(d) = &drain {
+                if after >= d.until {
+                    break Some(d.reason);
+                }
+            } else if frame_started.is_some_and(|t| after >= t + self.config.frame_timeout) {
+                break Some(CloseReason::FrameTimeout);
             }
         };
+        if let Some(reason) = cut.or(drain.as_ref().map(|d| d.reason)) {
+            self.metrics.closed(reason).inc();
+        }
+        if let Some(reason) = cut {
+            self.closed(reason, &buffer, unread_bytes(stream.tcp()));
+        }
+        self.metrics.connections_active.sub(1);
+    }
+
+    /// The relay closes the connection: counts what it throws away (the start of a frame in the
+    /// buffer, the bytes waiting in the kernel) and says so, rate-limited.
+    fn closed(&self, reason: CloseReason, buffer: &BytesMut, unread: u64) {
+        let peer = self.peer;
+        let abandoned = buffer.len() as u64 + unread;
+        if abandoned > 0 {
+            self.metrics.abandoned(reason).add(abandoned);
+            if let Some(held_back) = ABANDONED_WARNING.allow() {
+                tracing::warn!(%peer, reason = reason.label(), unfinished_frame_bytes = buffer.len(), unread_bytes = unread, held_back, "connection closed with bytes that never became a frame");
+            }
+        }
+        match reason {
+            CloseReason::FrameTimeout => {
+                if let Some(held_back) = FRAME_TIMEOUT_WARNING.allow() {
+                    tracing::warn!(%peer, frame_timeout_secs = self.config.frame_timeout.as_secs(), held_back, "connection closed: a frame begun was not completed in time");
+                }
+            }
+            reason => tracing::debug!(reason = reason.label(), "connection closed"),
+        }
+    }
+
+    /// Decodes every complete frame in `buffer` (at the end of the stream, the rest too) and hands
+    /// the events to the sinks, waiting for room (the backpressure: no read until it is taken).
+    /// True when a frame was completed.
+    async fn push(
+        &self,
+        decoder: &mut FrameDecoder,
+        buffer: &mut BytesMut,
+        at_eof: bool,
+    ) -> Result<bool, SinksGone> {
         let received_at = OffsetDateTime::now_utc();
-        let mut batches = shared.sinks.batches();
+        let mut batches = self.shared.sinks.batches();
+        let mut completed = false;
         loop {
             let frame = if at_eof {
-                decoder.decode_eof(&mut buffer)
+                decoder.decode_eof(buffer)
             } else {
-                decoder.decode(&mut buffer)
+                decoder.decode(buffer)
             };
             let Ok(Some(frame)) = frame else { break };
+            completed = true;
             match frame {
                 Frame::Message(bytes) => {
-                    metrics.frames.inc();
-                    metrics.bytes.add(bytes.len() as u64);
-                    shared
+                    self.metrics.frames.inc();
+                    self.metrics.bytes.add(bytes.len() as u64);
+                    self.shared
                         .pipeline
-                        .process(&bytes, peer.ip(), received_at, &mut batches);
-                    if any_full(&batches) && !shared.sinks.send(&mut batches).await {
-                        break;
+                        .process(&bytes, self.peer.ip(), received_at, &mut batches);
+                    if any_full(&batches) {
+                        self.send(&mut batches).await?;
                     }
                 }
                 Frame::Oversized { len } => {
-                    metrics.oversized.inc();
+                    self.metrics.oversized.inc();
                     if let Some(held_back) = OVERSIZED_WARNING.allow() {
-                        tracing::warn!(%peer, len, max = config.max_message_bytes, held_back, "oversized frame skipped");
+                        tracing::warn!(peer = %self.peer, len, max = self.config.max_message_bytes, held_back, "oversized frame skipped");
                     }
                 }
                 Frame::Malformed { reason } => {
-                    metrics.malformed.inc();
+                    self.metrics.malformed.inc();
                     if let Some(held_back) = MALFORMED_WARNING.allow() {
-                        tracing::warn!(%peer, reason, held_back, "malformed frame skipped");
+                        tracing::warn!(peer = %self.peer, reason, held_back, "malformed frame skipped");
                     }
                 }
             }
         }
-        // Waiting here for room in the buffers is the backpressure: no read until it is accepted.
-        if any_events(&batches) && !shared.sinks.send(&mut batches).await {
-            break;
+        if any_events(&batches) {
+            self.send(&mut batches).await?;
         }
-        if at_eof {
-            break;
+        Ok(completed)
+    }
+
+    async fn send(&self, batches: &mut [Batch]) -> Result<(), SinksGone> {
+        // Frames in hand: never the connection closed to make room while it waits.
+        self.ticket.set_busy(true);
+        let open = self.shared.sinks.send(batches).await;
+        self.ticket.set_busy(false);
+        if open {
+            Ok(())
+        } else {
+            Err(SinksGone)
         }
     }
-    metrics.connections_active.sub(1);
 }

@@ -58,7 +58,15 @@ pub struct ListenerMetrics {
     pub oversized: Counter,
     pub connections_active: Gauge,
     pub connections_total: Counter,
+    /// Refused at `max_connections`, every open connection being busy.
     pub connections_rejected: Counter,
+    /// Refused at `max_connections_per_sender`.
+    pub connections_rejected_per_sender: Counter,
+    /// Connections the relay closed, by [`CloseReason`].
+    pub connections_closed: [Counter; CloseReason::ALL.len()],
+    /// Bytes received (a frame's start) or waiting in the kernel that never became a frame
+    /// because the relay closed the connection, by [`CloseReason`].
+    pub abandoned_bytes: [Counter; CloseReason::ALL.len()],
     pub tls_handshake_failures: Counter,
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
@@ -75,9 +83,53 @@ impl ListenerMetrics {
             connections_active: Gauge::default(),
             connections_total: Counter::default(),
             connections_rejected: Counter::default(),
+            connections_rejected_per_sender: Counter::default(),
+            connections_closed: Default::default(),
+            abandoned_bytes: Default::default(),
             tls_handshake_failures: Counter::default(),
             queue_full_drops: Counter::default(),
         }
+    }
+}
+
+/// Why the relay closed a TCP/TLS connection (a peer closing its connection is not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Nothing received for `idle_timeout_secs`.
+    IdleTimeout,
+    /// A frame begun and not completed within `frame_timeout_secs` (a slow trickle).
+    FrameTimeout,
+    /// Closed at `max_connections` to admit a new connection, as the longest idle.
+    EvictedIdle,
+    /// Open when the relay was told to stop.
+    Shutdown,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 4] = [
+        CloseReason::IdleTimeout,
+        CloseReason::FrameTimeout,
+        CloseReason::EvictedIdle,
+        CloseReason::Shutdown,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CloseReason::IdleTimeout => "idle_timeout",
+            CloseReason::FrameTimeout => "frame_timeout",
+            CloseReason::EvictedIdle => "evicted_idle",
+            CloseReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl ListenerMetrics {
+    pub fn closed(&self, reason: CloseReason) -> &Counter {
+        &self.connections_closed[reason as usize]
+    }
+
+    pub fn abandoned(&self, reason: CloseReason) -> &Counter {
+        &self.abandoned_bytes[reason as usize]
     }
 }
 
@@ -218,7 +270,7 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, udp_kernel_drops: &[(String, u64)]) -> String {
         let mut out = String::with_capacity(4096);
-        let listener_counters: [(&str, &str, ListenerReading); 8] = [
+        let listener_counters: [(&str, &str, ListenerReading); 7] = [
             ("cefrelay_received_frames_total", "Frames received", |l| {
                 l.frames.get()
             }),
@@ -241,11 +293,6 @@ impl Metrics {
                 l.connections_total.get()
             }),
             (
-                "cefrelay_connections_rejected_total",
-                "Connections refused at max_connections",
-                |l| l.connections_rejected.get(),
-            ),
-            (
                 "cefrelay_tls_handshake_failures_total",
                 "TLS handshakes that failed or timed out",
                 |l| l.tls_handshake_failures.get(),
@@ -260,6 +307,50 @@ impl Metrics {
             header(&mut out, name, help, "counter");
             for l in &self.listeners {
                 let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
+            }
+        }
+        header(
+            &mut out,
+            "cefrelay_connections_rejected_total",
+            "Connections refused: per_sender_limit, or max_connections with every open one busy",
+            "counter",
+        );
+        for l in &self.listeners {
+            for (reason, counter) in [
+                ("max_connections", &l.connections_rejected),
+                ("per_sender_limit", &l.connections_rejected_per_sender),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "cefrelay_connections_rejected_total{{listener=\"{}\",reason=\"{reason}\"}} {}",
+                    l.name,
+                    counter.get()
+                );
+            }
+        }
+        for (name, help, counters) in [
+            (
+                "cefrelay_connections_closed_total",
+                "Connections the relay closed, by reason",
+                (|l| &l.connections_closed) as fn(&ListenerMetrics) -> &[Counter; 4],
+            ),
+            (
+                "cefrelay_abandoned_bytes_total",
+                "Bytes of unfinished frames and unread bytes in the kernel thrown away when the relay closed a connection",
+                |l| &l.abandoned_bytes,
+            ),
+        ] {
+            header(&mut out, name, help, "counter");
+            for l in &self.listeners {
+                for (reason, counter) in CloseReason::ALL.iter().zip(counters(l)) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{listener=\"{}\",reason=\"{}\"}} {}",
+                        l.name,
+                        reason.label(),
+                        counter.get()
+                    );
+                }
             }
         }
         header(
