@@ -766,6 +766,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_memory_reader_ends_once_every_writer_is_gone() {
+        let (writer, mut reader, _) = memory(100);
+        writer.push(batch(2)).await.unwrap();
+        let clone = writer.clone();
+        drop(writer);
+        clone.try_push(batch(1)).unwrap();
+        drop(clone);
+        assert_eq!(reader.next().await.unwrap().batch.events, 2);
+        assert_eq!(reader.next().await.unwrap().batch.events, 1);
+        assert!(reader.next().await.is_none(), "nothing can come any more");
+    }
+
+    #[tokio::test]
     async fn a_stopped_sink_releases_writers_waiting_for_room() {
         let (writer, reader, _) = memory(1);
         writer.push(batch(1)).await.unwrap();
