@@ -236,7 +236,7 @@ fn own_fixtures_hold_every_panos_log_type_and_framing() {
             |_, l| l.contains("|LF|2.0|") && l.contains(" logforwarder - panwlogs - "),
         ),
         ("CEF over RFC 3164 (CEF: as the tag)", |_, l| {
-            l.starts_with('<') && l.contains(" CEF:0|")
+            l.starts_with('<') && !l.contains(">1 ") && l.contains(" CEF:0|")
         }),
         ("CEF without a syslog header", |_, l| {
             l.starts_with("CEF:0|")
