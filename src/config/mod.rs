@@ -64,7 +64,7 @@ pub struct Listener {
     pub udp_sockets: usize,
     pub receive_buffer_bytes: usize,
     pub max_connections: usize,
-    /// Connections one sender (IP address) may hold open at once; more are refused.
+    /// Connections one sender (IPv4 address, IPv6 /64) may hold open at once; more are refused.
     pub max_connections_per_sender: usize,
     pub idle_timeout: Duration,
     /// How long a frame may take from its first byte to its last (slow trickles are closed).

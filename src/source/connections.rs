@@ -1,6 +1,7 @@
 //! The open connections of one TCP/TLS listener, so that idle ones cannot lock senders out: at most
-//! `max_connections_per_sender` from one IP address, and at `max_connections` the connection idle
-//! the longest (no completed frame for the longest time) is closed to admit the new one.
+//! `max_connections_per_sender` from one sender (IPv4 address, IPv6 /64), and at `max_connections`
+//! the connection idle the longest (no completed frame for the longest time) is closed to admit
+//! the new one.
 //!
 //! The table is bounded by `max_connections` (one slot per open connection, one count per sender
 //! with at least one open connection) and a slot goes when its connection ends.
@@ -10,7 +11,7 @@
 //! after many closes [`return_freed_memory`] asks it to give the free pages back.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -105,7 +106,8 @@ impl Connections {
 
     /// Takes a place for a connection from `sender`, closing the longest-idle connection when
     /// every place is taken.
-    pub fn admit(self: &Arc<Self>, sender: IpAddr) -> Admission {
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Admission {
+        let sender = sender_of(peer);
         let now = self.now_ms();
         let mut table = self.table();
         if table.per_sender.get(&sender).copied().unwrap_or(0) >= self.max_per_sender {
@@ -144,6 +146,21 @@ impl Connections {
     #[cfg(test)]
     fn open(&self) -> usize {
         self.table().open.len()
+    }
+}
+
+/// Who counts as one sender: an IPv4 address, or an IPv6 /64 (a host picks any address in its
+/// /64 at will, so per address would not limit it).
+fn sender_of(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -283,6 +300,22 @@ mod tests {
         // Dropping the evicted ticket frees nothing twice.
         drop(active);
         assert_eq!(connections.open(), 3);
+    }
+
+    #[test]
+    fn an_ipv6_sender_is_its_64_and_a_mapped_ipv4_address_is_the_ipv4_sender() {
+        let connections = Connections::new(10, 1);
+        let _a = admitted(connections.admit("2001:db8:1:2::1".parse().unwrap()));
+        assert!(matches!(
+            connections.admit("2001:db8:1:2:ffff::9".parse().unwrap()),
+            Admission::PerSenderLimit
+        ));
+        let _b = admitted(connections.admit("2001:db8:1:3::1".parse().unwrap()));
+        let _c = admitted(connections.admit(ip(2)));
+        assert!(matches!(
+            connections.admit("::ffff:127.0.0.2".parse().unwrap()),
+            Admission::PerSenderLimit
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! TCP and TLS syslog (RFC 6587, RFC 5425): octet-counted or LF-framed, decided per frame unless
 //! forced.
 //!
-//! Connections cannot lock senders out: each sender (IP address) may hold at most
+//! Connections cannot lock senders out: each sender (IPv4 address, IPv6 /64) may hold at most
 //! `max_connections_per_sender`; at `max_connections` the connection that completed no frame for
 //! the longest time is closed to admit the new one ([`super::connections`]); a frame begun must be
 //! completed within `frame_timeout_secs`, so bytes trickled without ever completing a frame keep
