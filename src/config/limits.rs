@@ -135,6 +135,9 @@ mod validation {
         ("[[listener]]\naddress = \"udp://127.0.0.1:5514\"\nreceive_buffer_bytes = {v}\n", "listener[0].receive_buffer_bytes", 3, &RECEIVE_BUFFER_BYTES),
         ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nmax_connections = {v}\n", "listener[0].max_connections", 3, &MAX_CONNECTIONS),
         ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nidle_timeout_secs = {v}\n", "listener[0].idle_timeout_secs", 3, &IDLE_TIMEOUT_SECS),
+        ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nmax_connections_per_sender = {v}\n", "listener[0].max_connections_per_sender", 3, &MAX_CONNECTIONS),
+        ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nframe_timeout_secs = {v}\n", "listener[0].frame_timeout_secs", 3, &IDLE_TIMEOUT_SECS),
+        ("[[listener]]\naddress = \"tls://127.0.0.1:5514\"\ntls_cert = \"{dir}/server.pem\"\ntls_key = \"{dir}/server.key\"\ntls_handshake_timeout_secs = {v}\n", "listener[0].tls_handshake_timeout_secs", 5, &TLS_HANDSHAKE_TIMEOUT_SECS),
         ("[forward]\nqueue_events = {v}\n", "forward.queue_events", 2, &MAX_EVENTS),
         ("[forward]\nresend_window_bytes = {v}\n", "forward.resend_window_bytes", 2, &RESEND_WINDOW_BYTES),
         ("[forward]\nreconnect_min_ms = {v}\n", "forward.reconnect_min_ms", 2, &RECONNECT_MIN_MS),
@@ -171,6 +174,14 @@ mod validation {
     fn every_size_count_and_duration_is_refused_outside_its_range_naming_key_and_line() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("token"), "secret").expect("token");
+        let tls = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+            .expect("self-signed certificate");
+        std::fs::write(dir.path().join("server.pem"), tls.cert.pem()).expect("certificate");
+        std::fs::write(
+            dir.path().join("server.key"),
+            tls.signing_key.serialize_pem(),
+        )
+        .expect("key");
         for &(template, key, line, limit) in KEYS {
             let (min, max) = (*limit.range.start(), *limit.range.end());
             for inside in [min, max] {
