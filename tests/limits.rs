@@ -118,7 +118,7 @@ fn sizes_that_would_discard_every_datagram_or_abort_on_allocation_exit_64_naming
 
 #[test]
 fn udp_max_message_bytes_at_the_top_of_its_range_relays_the_largest_datagrams() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -269,7 +269,7 @@ fn markers(lines: &[String]) -> std::collections::BTreeSet<usize> {
 
 #[test]
 fn a_huge_octet_count_is_counted_as_malformed_and_the_frames_after_it_on_the_connection_arrive() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -296,7 +296,7 @@ fn a_huge_octet_count_is_counted_as_malformed_and_the_frames_after_it_on_the_con
 
 #[test]
 fn an_octet_count_over_max_message_bytes_that_lies_costs_only_its_own_frame() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -323,7 +323,7 @@ fn an_octet_count_over_max_message_bytes_that_lies_costs_only_its_own_frame() {
 
 #[test]
 fn failed_reloads_are_counted_apart_from_those_that_applied() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -396,7 +396,7 @@ fn relay_logging_to(log: &Path, agent_port: u16, dir: &Path) -> Relay {
 
 #[test]
 fn invalid_utf8_frames_are_logged_once_per_burst_with_the_peer_not_once_per_frame() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("relay.log");
     let relay = relay_logging_to(&log, agent.address.port(), dir.path());

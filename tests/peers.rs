@@ -44,7 +44,7 @@ fn logger(port: u16, transport: &str) {
 
 #[test]
 fn logger_mock_messages_pass_the_filter_over_udp_and_tcp() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(agent.address.port(), &[]);
     for _ in 0..5 {
         logger(relay.port, "--udp");
@@ -100,8 +100,8 @@ fn rsyslog(dir: &Path, listen: u16, agent: u16) -> Child {
 #[test]
 fn traditional_output_matches_rsyslogs_forward_format() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ours = Agent::start(free_port(), Duration::ZERO);
-    let theirs = Agent::start(free_port(), Duration::ZERO);
+    let ours = Agent::start(0, Duration::ZERO);
+    let theirs = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(
         ours.address.port(),
         &["--agent", "ama", "--filter", "legacy"],
@@ -193,7 +193,7 @@ fn wait_for_port(port: u16) {
 #[test]
 fn rsyslog_forwards_into_cefrelay_over_tcp_and_tls() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let ca = Ca::new("peer test CA");
     ca.write_server_files(dir.path());
     let tls_port = free_port();

@@ -32,7 +32,7 @@ fn markers(lines: &[String]) -> std::collections::BTreeSet<String> {
 
 #[test]
 fn tcp_lf_frames_reach_the_agent_byte_identical_in_raw_format() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(agent.address.port(), &["--filter", "cef"]);
     let lines: Vec<String> = (0..100).map(cef_threat).collect();
     send_lines(&relay, &lines);
@@ -53,7 +53,7 @@ fn tcp_lf_frames_reach_the_agent_byte_identical_in_raw_format() {
 
 #[test]
 fn raw_format_is_byte_identical() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -68,7 +68,7 @@ fn raw_format_is_byte_identical() {
 
 #[test]
 fn tcp_octet_counted_frames_are_split_by_their_counts() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(agent.address.port(), &[]);
     let mut stream = relay.tcp();
     for id in 0..50 {
@@ -85,7 +85,7 @@ fn tcp_octet_counted_frames_are_split_by_their_counts() {
 
 #[test]
 fn udp_datagrams_reach_the_agent() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(agent.address.port(), &[]);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     for id in 0..50 {
@@ -104,7 +104,7 @@ fn udp_datagrams_reach_the_agent() {
 
 #[test]
 fn agent_filter_counts_a_mixed_input() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let relay = Relay::start(agent.address.port(), &[]);
     let mixed = vec![
         cef_threat(1),
@@ -144,7 +144,7 @@ fn agent_filter_counts_a_mixed_input() {
 
 #[test]
 fn oversized_and_malformed_frames_are_counted_and_valid_frames_keep_flowing() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -213,7 +213,7 @@ fn agent_restarted_mid_stream_loses_nothing() {
 
 #[test]
 fn slow_agent_throttles_the_sender_and_loses_nothing() {
-    let agent = Agent::start(free_port(), Duration::from_micros(200));
+    let agent = Agent::start(0, Duration::from_micros(200));
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = Relay::with_config(
         agent.address.port(),
@@ -289,7 +289,7 @@ fn bad_config_exits_64_naming_key_file_and_line() {
 
 #[test]
 fn sighup_reloads_the_filter_and_a_bad_file_changes_nothing() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let config = "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[filter]\nmode = \"cef\"\n";
     let relay = Relay::with_config(agent.address.port(), config, dir.path());

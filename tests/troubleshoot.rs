@@ -80,7 +80,7 @@ fn check(json: &Value, number: u64) -> (String, String, String) {
 
 #[test]
 fn a_healthy_relay_passes_and_every_mock_is_counted() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, admin) = (free_port(), admin_address());
     let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");
@@ -221,7 +221,7 @@ fn a_sender_whose_every_message_the_filter_drops_is_told_why() {
 /// Check 10 of a run during which one sender repeats `line` to a healthy relay with filter "cef":
 /// (status, what it saw, its fixes). The mocks must still pass: only the live traffic is dropped.
 fn live_traffic_of(line: &'static str) -> (String, String, String) {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, admin) = (free_port(), admin_address());
     let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");

@@ -81,8 +81,11 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Listens on `port`; 0 takes a free one (no race with other tests for a number picked
+    /// earlier), which `address` then says.
     pub fn start(port: u16, delay_per_line: Duration) -> Agent {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind agent port");
+        let address = listener.local_addr().expect("agent address");
         listener.set_nonblocking(true).expect("nonblocking");
         let lines = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -133,7 +136,7 @@ impl Agent {
             }
         });
         Agent {
-            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            address,
             lines,
             stop,
             thread: Some(thread),
