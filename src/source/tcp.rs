@@ -45,7 +45,9 @@ const READ_MAX: usize = 64 * 1024;
 /// On stop, how long a connection may go on reading what its sender had already sent.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 /// On stop, a connection on which nothing arrives for this long has nothing more in flight.
-const SHUTDOWN_QUIET: Duration = Duration::from_millis(200);
+/// (A round trip on most networks, and a sender that checks its connection before each write, as
+/// rsyslog does, has seen the FIN by then.)
+const SHUTDOWN_QUIET: Duration = Duration::from_millis(500);
 
 pub struct TcpSource {
     pub listener: TcpListener,
@@ -441,7 +443,10 @@ impl Served<'_> {
     async fn send(&self, batches: &mut [Batch]) -> Result<(), SinksGone> {
         // Frames in hand: never the connection closed to make room while it waits.
         self.ticket.set_busy(true);
+        let in_hand = batches.iter().map(|batch| batch.events).sum();
+        self.metrics.events_awaiting_buffer.add(in_hand);
         let open = self.shared.sinks.send(batches).await;
+        self.metrics.events_awaiting_buffer.sub(in_hand);
         self.ticket.set_busy(false);
         if open {
             Ok(())

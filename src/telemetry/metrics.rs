@@ -67,6 +67,9 @@ pub struct ListenerMetrics {
     /// Bytes received (a frame's start) or waiting in the kernel that never became a frame
     /// because the relay closed the connection, by [`CloseReason`].
     pub abandoned_bytes: [Counter; CloseReason::ALL.len()],
+    /// Events read from connections and waiting for room in the buffers: lost if the process
+    /// exits before they are taken (summed over the sinks a connection is waiting for).
+    pub events_awaiting_buffer: Gauge,
     pub tls_handshake_failures: Counter,
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
@@ -86,6 +89,7 @@ impl ListenerMetrics {
             connections_rejected_per_sender: Counter::default(),
             connections_closed: Default::default(),
             abandoned_bytes: Default::default(),
+            events_awaiting_buffer: Gauge::default(),
             tls_handshake_failures: Counter::default(),
             queue_full_drops: Counter::default(),
         }
@@ -353,19 +357,22 @@ impl Metrics {
                 }
             }
         }
-        header(
-            &mut out,
-            "cefrelay_connections_active",
-            "Open connections",
-            "gauge",
-        );
-        for l in &self.listeners {
-            let _ = writeln!(
-                out,
-                "cefrelay_connections_active{{listener=\"{}\"}} {}",
-                l.name,
-                l.connections_active.get()
-            );
+        for (name, help, value) in [
+            (
+                "cefrelay_connections_active",
+                "Open connections",
+                (|l| l.connections_active.get()) as ListenerReading,
+            ),
+            (
+                "cefrelay_events_awaiting_buffer",
+                "Events read from TCP/TLS connections and waiting for room in the buffers",
+                |l| l.events_awaiting_buffer.get(),
+            ),
+        ] {
+            header(&mut out, name, help, "gauge");
+            for l in &self.listeners {
+                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
+            }
         }
         header(
             &mut out,
