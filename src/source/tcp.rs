@@ -49,6 +49,9 @@ pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 /// rsyslog does, has seen the FIN by then.)
 const SHUTDOWN_QUIET: Duration = Duration::from_millis(500);
 
+/// The listen backlog `run` binds with: connections the kernel completes before they are accepted.
+const BACKLOG: usize = 1024;
+
 pub struct TcpSource {
     pub listener: TcpListener,
     pub config: Listener,
@@ -139,18 +142,22 @@ impl TcpSource {
                 }
             }
         }
-        loop {
-            let accepted = tokio::select! {
-                biased;
-                accepted = listener.accept() => accepted,
-                () = std::future::ready(()) => break,
-            };
-            match accepted {
-                Ok((stream, peer)) => starter.start(stream, peer),
-                Err(_) => break,
+        // Asked of the kernel directly (the std listener is non-blocking): the runtime may not
+        // have seen the last connections' readiness yet. At most a backlog's worth.
+        if let Ok(listener) = listener.into_std() {
+            for _ in 0..BACKLOG {
+                let Ok((stream, peer)) = listener.accept() else {
+                    break;
+                };
+                match stream
+                    .set_nonblocking(true)
+                    .and_then(|()| TcpStream::from_std(stream))
+                {
+                    Ok(stream) => starter.start(stream, peer),
+                    Err(error) => tracing::debug!(%peer, %error, "connection lost at stop"),
+                }
             }
         }
-        drop(listener);
         starter.mine.close();
         starter.mine.wait().await;
         let abandoned = metrics.abandoned(CloseReason::Shutdown).get();
