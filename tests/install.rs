@@ -240,8 +240,36 @@ fn bad_flags_exit_64_naming_the_flag_and_write_nothing() {
 }
 
 #[test]
+fn a_tls_certificate_that_is_not_there_exits_64_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let (output, _) = run(
+        root.path(),
+        &[
+            "install",
+            "--tls-cert",
+            "/etc/pki/none.pem",
+            "--tls-key",
+            "/etc/pki/none.key",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("none.pem"), "{stderr}");
+    assert!(files(root.path()).is_empty());
+}
+
+#[test]
 fn tls_files_reach_the_service_as_credentials() {
     let root = tempfile::tempdir().unwrap();
+    // The files must exist where the installed system has them: install loads them as run will.
+    let pki = root.path().join("etc/pki");
+    fs::create_dir_all(&pki).unwrap();
+    let (cert, key) = common::Ca::new("install test").issue(
+        &["relay.example"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    fs::write(pki.join("relay.pem"), cert).unwrap();
+    fs::write(pki.join("relay.key"), key).unwrap();
     let (_, stdout) = run(
         root.path(),
         &[

@@ -281,26 +281,64 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
          # {EXAMPLE_PATH}. After an edit: `cefrelay check-config {CONFIG_PATH}`, then\n\
          # `systemctl reload cefrelay` (filter, certificates) or `systemctl restart cefrelay` (the rest).\n"
     );
-    for url in &listeners {
+    let tail = format!(
+        "\n[filter]\nmode = \"{filter}\"\n\n[forward]\nagent = \"{agent}\"\naddress = [{}]\n\n[admin]\nlisten = \"127.0.0.1:9514\"\n",
+        toml_string(&forward)
+    );
+    // The service reads the TLS files where systemd hands them over, which exists only while it
+    // runs; the files given now (under --root, where that system has them) are checked in their
+    // place, as `run` will load them.
+    let credential = |name: &str| Some(PathBuf::from(format!("{CREDENTIALS_DIR}/{name}")));
+    let as_written = TlsPaths {
+        cert: credential("tls-cert.pem"),
+        key: credential("tls-key.pem"),
+        client_ca: args
+            .tls_client_ca
+            .as_ref()
+            .and(credential("tls-client-ca.pem")),
+    };
+    let on_target = |path: &PathBuf| args.target.on_disk(&absolute(path).display().to_string());
+    let as_given = TlsPaths {
+        cert: args.tls_cert.as_ref().map(on_target),
+        key: args.tls_key.as_ref().map(on_target),
+        client_ca: args.tls_client_ca.as_ref().map(on_target),
+    };
+    let checked = format!("{text}{}{tail}", listener_tables(&listeners, &as_given));
+    Config::from_toml(&checked, Path::new(CONFIG_PATH)).map_err(|e| e.to_string())?;
+    text.push_str(&listener_tables(&listeners, &as_written));
+    text.push_str(&tail);
+    Ok(text)
+}
+
+struct TlsPaths {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    client_ca: Option<PathBuf>,
+}
+
+fn listener_tables(listeners: &[String], tls: &TlsPaths) -> String {
+    let mut text = String::new();
+    for url in listeners {
         text.push_str(&format!("\n[[listener]]\naddress = {}\n", toml_string(url)));
-        if url.starts_with("tls://") {
-            text.push_str(&format!("tls_cert = \"{CREDENTIALS_DIR}/tls-cert.pem\"\n"));
-            text.push_str(&format!("tls_key = \"{CREDENTIALS_DIR}/tls-key.pem\"\n"));
-            if args.tls_client_ca.is_some() {
-                text.push_str(&format!(
-                    "tls_client_ca = \"{CREDENTIALS_DIR}/tls-client-ca.pem\"\n"
-                ));
+        if !url.starts_with("tls://") {
+            continue;
+        }
+        for (key, path) in [
+            ("tls_cert", &tls.cert),
+            ("tls_key", &tls.key),
+            ("tls_client_ca", &tls.client_ca),
+        ] {
+            if let Some(path) = path {
+                let value = toml_string(&path.display().to_string());
+                text.push_str(&format!("{key} = {value}\n"));
             }
         }
     }
-    text.push_str(&format!("\n[filter]\nmode = \"{filter}\"\n"));
-    text.push_str(&format!(
-        "\n[forward]\nagent = \"{agent}\"\naddress = [{}]\n",
-        toml_string(&forward)
-    ));
-    text.push_str("\n[admin]\nlisten = \"127.0.0.1:9514\"\n");
-    Config::from_toml(&text, Path::new(CONFIG_PATH)).map_err(|e| e.to_string())?;
-    Ok(text)
+    text
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 fn toml_string(value: &str) -> String {
@@ -311,7 +349,6 @@ fn toml_string(value: &str) -> String {
 fn tls_drop_in(args: &InstallArgs) -> Option<String> {
     let cert = args.tls_cert.as_ref()?;
     let key = args.tls_key.as_ref()?;
-    let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
     let mut text = format!(
         "# Written by `cefrelay install`: the TLS files, readable by the service only at {CREDENTIALS_DIR}.\n\
          # They are read when the service starts: after renewing them, `systemctl restart cefrelay`.\n\
