@@ -242,16 +242,12 @@ fn bad_flags_exit_64_naming_the_flag_and_write_nothing() {
 #[test]
 fn a_tls_certificate_that_is_not_there_exits_64_and_writes_nothing() {
     let root = tempfile::tempdir().unwrap();
-    let (output, _) = run(
-        root.path(),
-        &[
-            "install",
-            "--tls-cert",
-            "/etc/pki/none.pem",
-            "--tls-key",
-            "/etc/pki/none.key",
-        ],
-    );
+    let output = cefrelay()
+        .args(["install", "--tls-cert", "/etc/pki/none.pem"])
+        .args(["--tls-key", "/etc/pki/none.key", "--root"])
+        .arg(root.path())
+        .output()
+        .expect("run cefrelay");
     assert_eq!(output.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("none.pem"), "{stderr}");
