@@ -120,6 +120,13 @@ def main():
             if args.payload:
                 for s in sockets:
                     s.sendall(line)
+            # Every line read: the relay's memory with the connections open and used.
+            expected = cycle * args.connections if args.payload else 0
+            for _ in range(500):
+                if (metric(admin, "cefrelay_received_frames_total") or 0) >= expected:
+                    break
+                time.sleep(0.02)
+            open_rss = rss_kb(relay.pid)
             for s in sockets:
                 s.close()
             for _ in range(500):
@@ -129,7 +136,8 @@ def main():
             time.sleep(args.settle)
             print(
                 f"cycle {cycle:3}   VmRSS {rss_kb(relay.pid) / 1024:6.1f} MiB"
-                f"   (frames {metric(admin, 'cefrelay_received_frames_total'):.0f},"
+                f"   ({open_rss / 1024:6.1f} MiB with them open;"
+                f" frames {metric(admin, 'cefrelay_received_frames_total'):.0f},"
                 f" queued {metric(admin, 'cefrelay_sink_queue_depth'):.0f})",
                 flush=True,
             )

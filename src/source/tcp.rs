@@ -63,18 +63,40 @@ pub struct TcpSource {
 
 /// A plain or TLS connection, with the TCP socket beneath for what the kernel knows.
 pub trait Connection: AsyncRead + AsyncWrite + Unpin {
+    /// Whether the socket alone says when there is something to read, so that the connection
+    /// can wait for it without holding a read buffer. Not for TLS: rustls may hold decrypted
+    /// bytes already.
+    const SOCKET_TELLS: bool;
     fn tcp(&self) -> &TcpStream;
+    /// Reads what is there without waiting; `None` when nothing is (or, without
+    /// [`Self::SOCKET_TELLS`], always).
+    fn read_now(&mut self, buffer: &mut BytesMut) -> Option<std::io::Result<usize>>;
 }
 
 impl Connection for TcpStream {
+    const SOCKET_TELLS: bool = true;
+
     fn tcp(&self) -> &TcpStream {
         self
+    }
+
+    fn read_now(&mut self, buffer: &mut BytesMut) -> Option<std::io::Result<usize>> {
+        match self.try_read_buf(buffer) {
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => None,
+            done => Some(done),
+        }
     }
 }
 
 impl Connection for Box<TlsStream<TcpStream>> {
+    const SOCKET_TELLS: bool = false;
+
     fn tcp(&self) -> &TcpStream {
         self.get_ref().0
+    }
+
+    fn read_now(&mut self, _: &mut BytesMut) -> Option<std::io::Result<usize>> {
+        None
     }
 }
 
@@ -219,7 +241,8 @@ impl Starter {
                 return;
             };
             let accepted = tokio::select! {
-                accepted = tls.accept(stream) => accepted,
+                // Boxed: the handshake state is large and plain connections need none of it.
+                accepted = Box::pin(tls.accept(stream)) => accepted,
                 () = stop.cancelled() => return,
                 () = ticket.evicted() => {
                     connection.metrics.closed(CloseReason::EvictedIdle).inc();
@@ -268,7 +291,7 @@ impl Served<'_> {
     /// Reads frames until the peer closes or the relay closes the connection (idle, stalled
     /// frame, evicted, stopping). A bad frame is counted and skipped; the connection goes on with
     /// the next one.
-    async fn serve(&self, mut stream: impl Connection) {
+    async fn serve<C: Connection>(&self, mut stream: C) {
         self.metrics.connections_active.add(1);
         let mut decoder = FrameDecoder::new(self.config.framing, self.config.max_message_bytes);
         let mut buffer = BytesMut::new();
@@ -315,11 +338,25 @@ impl Served<'_> {
             if buffer.is_empty() && buffer.capacity() > 2 * read_size {
                 buffer = BytesMut::new();
             }
-            buffer.reserve(read_size);
+            let read = async {
+                if C::SOCKET_TELLS && buffer.is_empty() {
+                    buffer.reserve(read_size);
+                    if let Some(done) = stream.read_now(&mut buffer) {
+                        return done;
+                    }
+                    // Nothing there: wait for the socket without a read buffer, so an idle
+                    // connection holds none (a new socket starts out "readable" in tokio, hence
+                    // the peek rather than readiness alone).
+                    buffer = BytesMut::new();
+                    stream.tcp().peek(&mut [0u8; 1]).await?;
+                }
+                buffer.reserve(read_size);
+                stream.read_buf(&mut buffer).await
+            };
             // Reading comes first: data already there is taken before a deadline or a stop.
             let read = tokio::select! {
                 biased;
-                read = stream.read_buf(&mut buffer) => read,
+                read = read => read,
                 () = self.ticket.evicted(), if drain.is_none() => continue,
                 () = self.stop.cancelled(), if drain.is_none() => continue,
                 () = tokio::time::sleep_until(deadline) => break Some(reason),
