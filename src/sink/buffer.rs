@@ -311,11 +311,14 @@ impl BufferWriter {
                     block: true,
                     reply: Some(reply),
                 };
-                queue.queued(events, bytes);
+                // Counted before it is in the queue (the writer may take it out at once), and
+                // counted out again if it never gets there, also when this future is dropped
+                // while it waits for a place (a connection closed at shutdown).
+                let counted = QueuedCount::new(queue, events, bytes);
                 if queue.tx.send(request).await.is_err() {
-                    queue.unqueued(events, bytes);
                     return Err(NotBuffered::Closed);
                 }
+                counted.handed_over();
                 outcome.await.unwrap_or(Err(NotBuffered::Closed))
             }
         }
@@ -413,6 +416,36 @@ impl MemoryQueue {
         u32::try_from(batch.events)
             .unwrap_or(u32::MAX)
             .clamp(1, self.max_permits)
+    }
+}
+
+/// Events and bytes counted into a disk buffer's queue; counted out when dropped before
+/// [`QueuedCount::handed_over`].
+struct QueuedCount<'a> {
+    queue: &'a DiskQueue,
+    events: u64,
+    bytes: u64,
+}
+
+impl<'a> QueuedCount<'a> {
+    fn new(queue: &'a DiskQueue, events: u64, bytes: u64) -> Self {
+        queue.queued(events, bytes);
+        QueuedCount {
+            queue,
+            events,
+            bytes,
+        }
+    }
+
+    /// The writer has it: the writer counts it out.
+    fn handed_over(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for QueuedCount<'_> {
+    fn drop(&mut self) {
+        self.queue.unqueued(self.events, self.bytes);
     }
 }
 
@@ -791,10 +824,18 @@ mod tests {
     }
 
     fn disk(state: &Path, when_full: WhenFull) -> (BufferWriter, BufferReader, Arc<SinkMetrics>) {
+        disk_of(state, when_full, 64 << 20)
+    }
+
+    fn disk_of(
+        state: &Path,
+        when_full: WhenFull,
+        max_bytes: u64,
+    ) -> (BufferWriter, BufferReader, Arc<SinkMetrics>) {
         let metrics = Arc::new(SinkMetrics::new("test", "test"));
         let config = BufferConfig {
             kind: BufferKind::Disk {
-                max_bytes: 64 << 20,
+                max_bytes,
                 segment_bytes: 64 << 20,
                 fsync: FsyncPolicy::Never,
             },
@@ -876,6 +917,56 @@ mod tests {
         assert_eq!(outcome, Ok(()));
         assert_eq!(metrics.buffer_write_failing.get(), 0);
         assert_eq!(reader.next().await.unwrap().batch.events, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_push_given_up_while_the_disk_queue_is_full_is_not_counted_as_waiting() {
+        let state = tempfile::tempdir().unwrap();
+        // Room for one entry of one event: the writer waits for room from the second on.
+        let (writer, mut reader, metrics) = disk_of(state.path(), WhenFull::Block, 40);
+        writer.push(batch(1)).await.unwrap();
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.push(batch(1)).await }
+        });
+        // Let the writer take the second push and wait for room with it; then nothing leaves
+        // the queue, and it fills.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut queued = 0;
+        while writer.try_push(batch(1)).is_ok() {
+            queued += 1;
+        }
+        assert_eq!(queued, DISK_QUEUE_BATCHES as u64, "the writer is waiting");
+        // The batch that found the queue full.
+        assert_eq!(metrics.dropped_buffer_full.get(), 1);
+        // A connection closed while it waits for a place in the queue.
+        let given_up = tokio::time::timeout(Duration::from_millis(50), writer.push(batch(1))).await;
+        assert!(
+            given_up.is_err(),
+            "the queue was full, the push had to wait"
+        );
+        // Deliver everything: the queued UDP batches are written or, when there was no room at
+        // their turn, dropped and counted.
+        let settled = tokio::time::timeout(Duration::from_secs(60), async {
+            let mut read = 0;
+            while read + metrics.dropped_buffer_full.get() < 2 + queued + 1
+                || metrics.queue_depth.get() != 0
+            {
+                if let Ok(Some(entry)) =
+                    tokio::time::timeout(Duration::from_millis(20), reader.next()).await
+                {
+                    read += entry.batch.events;
+                    reader.ack(entry.seq);
+                }
+            }
+        });
+        assert!(
+            settled.await.is_ok(),
+            "the push given up is still counted: {} waiting",
+            metrics.queue_depth.get()
+        );
+        assert_eq!(second.await.unwrap(), Ok(()));
+        assert_eq!(metrics.buffered_bytes.get(), 0);
     }
 
     /// A tmpfs, unmounted when dropped; `None` (after one line) where mounting is not possible.
