@@ -302,12 +302,21 @@ async fn serve(
             let waiting = |sink: &SinkMetrics| sink.queue_depth.get();
             let unreleased = |sink: &SinkMetrics| sink.unreleased_events.get();
             let kept = left(true, waiting) + left(true, unreleased);
-            let (lost, unconfirmed) = (left(false, waiting), left(false, unreleased));
-            if lost == 0 && unconfirmed == 0 {
+            // Read from a connection and still waiting for buffer room: in no buffer at all.
+            let stranded: u64 = metrics
+                .listeners
+                .iter()
+                .map(|listener| listener.events_awaiting_buffer.get())
+                .sum();
+            // Everything in memory that was not seen delivered is lost, though the agent may
+            // have read some of what the sinks had in hand (counted apart).
+            let in_hand = left(false, unreleased);
+            let lost = left(false, waiting) + in_hand + stranded;
+            if lost == 0 {
                 tracing::info!(events_kept = kept, "grace period over: the undelivered events stay in the disk buffers and go first on the next start");
                 Ok(0)
             } else {
-                tracing::warn!(events_lost = lost, events_sent_unconfirmed = unconfirmed, events_kept = kept, "grace period over before the memory buffers were drained: the lost events were never sent; the unconfirmed ones were sent but not seen read");
+                tracing::warn!(events_lost = lost, of_which_sent_unconfirmed = in_hand, events_kept = kept, "grace period over before the memory buffers were drained: events not seen delivered are lost (those sent but not seen read may have reached the far end)");
                 Ok(1)
             }
         }

@@ -281,3 +281,64 @@ fn sigterm_after_the_agent_read_everything_and_died_exits_0_reporting_no_loss() 
     relay.signal("TERM");
     assert_eq!(exit_code(&mut relay), Some(0));
 }
+
+/// The agent never comes: when the grace period ends, everything accepted and not sent is
+/// reported lost — what waits in the memory buffer and what a reader holds waiting for room —
+/// and the exit code says so.
+#[test]
+fn sigterm_with_the_agent_down_reports_every_event_it_loses() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let config = state.path().join("cefrelay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = \"{}\"\nshutdown_grace_secs = 1\n\
+             [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
+             [forward]\naddress = [\"tcp://127.0.0.1:{}\"]\nqueue_events = 100\n",
+            state.path().display(),
+            free_port()
+        ),
+    )
+    .expect("write config");
+    let log = state.path().join("relay.log");
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut command = cefrelay();
+    command
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .args(["--admin", &admin.to_string()])
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"));
+    let mut relay = Relay::try_spawn(command, port, admin).expect("relay started");
+    let mut sender = send(&relay, "lost", 300, None);
+    // The buffer fills (100 events); the reader holds the next batch, waiting for room, and
+    // the sink holds what it took while trying to reach the agent.
+    let held = |relay: &Relay| {
+        relay.metric("cefrelay_sink_queue_depth")
+            + relay.metric("cefrelay_sink_unreleased_events")
+            + relay.metric("cefrelay_events_awaiting_buffer")
+    };
+    let (mut last, mut same) = (0, 0);
+    assert!(wait_until(Duration::from_secs(30), || {
+        let now = held(&relay);
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        relay.metric("cefrelay_events_awaiting_buffer") > 0 && same >= 10
+    }));
+    let accepted = held(&relay);
+    relay.signal("TERM");
+    assert_eq!(exit_code(&mut relay), Some(1));
+    let _ = sender.kill();
+    let _ = sender.wait();
+    let text = std::fs::read_to_string(&log).expect("read the log");
+    let reported = text
+        .split("events_lost=")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|number| number.parse::<u64>().ok());
+    assert_eq!(reported, Some(accepted), "{text}");
+}
