@@ -148,6 +148,8 @@ pub enum NotBuffered {
 }
 
 static WRITE_ERROR: RateLimited = RateLimited::new(10);
+static CANNOT_WRITE: RateLimited = RateLimited::new(10);
+static WRITES_AGAIN: RateLimited = RateLimited::new(10);
 
 /// Opens a sink's buffer. A disk buffer lives in `state_dir/buffer/<sink name>` and comes back
 /// with whatever a previous run left unacknowledged, which the reader returns first.
@@ -578,18 +580,20 @@ impl DiskWriterThread {
                 *current = reason;
             }
         }
-        if self.metrics.buffer_write_failing.get() == 0 {
-            self.metrics.buffer_write_failing.set(1);
-            tracing::error!(sink = %self.metrics.name, %error, "the disk buffer cannot write; TCP input waits (UDP input is dropped and counted) until it can");
-        } else if let Some(held_back) = WRITE_ERROR.allow() {
-            tracing::error!(sink = %self.metrics.name, %error, held_back, "the disk buffer still cannot write");
+        self.metrics.buffer_write_failing.set(1);
+        // Rate-limited, transitions included: while a disk refills as fast as it drains, the
+        // state flips many times a second. The gauge and /health tell the current state.
+        if let Some(held_back) = CANNOT_WRITE.allow() {
+            tracing::error!(sink = %self.metrics.name, %error, held_back, "the disk buffer cannot write: under when_full = \"block\" TCP input waits until it can; UDP input is dropped and counted");
         }
     }
 
     fn writable(&self) {
         if self.metrics.buffer_write_failing.get() != 0 {
             self.metrics.buffer_write_failing.set(0);
-            tracing::info!(sink = %self.metrics.name, "the disk buffer writes again");
+            if let Some(held_back) = WRITES_AGAIN.allow() {
+                tracing::info!(sink = %self.metrics.name, held_back, "the disk buffer writes again");
+            }
         }
     }
 }
