@@ -66,6 +66,8 @@ pub const TLS_HANDSHAKE_TIMEOUT_SECS: Limit = limit(1, 300, "seconds");
 // The agent forward.
 /// A memory buffer's events (`queue_events`, `buffer.max_events`).
 pub const MAX_EVENTS: Limit = limit(1, 16 * 1024 * 1024, "events");
+/// A memory buffer's bytes (`buffer.max_bytes` of a memory buffer): at least one whole batch.
+pub const MEMORY_MAX_BYTES: Limit = limit(64 * KIB, 16 * GIB, "bytes");
 /// At least one whole batch (64 KiB).
 pub const RESEND_WINDOW_BYTES: Limit = limit(64 * KIB, GIB, "bytes");
 pub const RECONNECT_MIN_MS: Limit = limit(1, 60_000, "milliseconds");
@@ -144,6 +146,7 @@ mod validation {
         ("[forward]\nreconnect_max_ms = {v}\n", "forward.reconnect_max_ms", 2, &RECONNECT_MAX_MS),
         ("[forward]\nbuffer = { max_events = {v} }\n", "forward.buffer.max_events", 2, &MAX_EVENTS),
         ("state_dir = \"{dir}\"\n[forward]\nbuffer = { type = \"disk\", max_bytes = {v} }\n", "forward.buffer.max_bytes", 3, &DISK_MAX_BYTES),
+        ("[forward]\nbuffer = { max_bytes = {v} }\n", "forward.buffer.max_bytes", 2, &MEMORY_MAX_BYTES),
         ("state_dir = \"{dir}\"\n[forward]\nbuffer = { type = \"disk\", max_bytes = 1099511627776, segment_bytes = {v} }\n", "forward.buffer.segment_bytes", 3, &SEGMENT_BYTES),
         ("state_dir = \"{dir}\"\n[forward]\nbuffer = { type = \"disk\", fsync_interval_ms = {v} }\n", "forward.buffer.fsync_interval_ms", 3, &FSYNC_INTERVAL_MS),
         ("state_dir = \"{dir}\"\n[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://x\"\ntimeout_secs = {v}\n", "sink[0].timeout_secs", 6, &TIMEOUT_SECS),

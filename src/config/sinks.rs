@@ -37,10 +37,14 @@ pub enum FsyncPolicy {
     Never,
 }
 
+/// What a memory buffer holds at most in bytes unless told: ~32 000 PAN-OS events of ~1 KB, and a
+/// bound on the relay's memory whatever the events' size.
+pub const DEFAULT_MEMORY_MAX_BYTES: u64 = 32 * 1024 * 1024;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum BufferKind {
-    /// Lost when the process dies; holds `max_events` events.
-    Memory { max_events: usize },
+    /// Lost when the process dies; holds at most `max_events` events and `max_bytes` bytes.
+    Memory { max_events: usize, max_bytes: u64 },
     /// A write-ahead log under `<state_dir>/buffer/<sink>/`; survives `kill -9` and restarts.
     Disk {
         max_bytes: u64,
@@ -58,7 +62,10 @@ pub struct BufferConfig {
 impl BufferConfig {
     pub fn memory(max_events: usize) -> Self {
         BufferConfig {
-            kind: BufferKind::Memory { max_events },
+            kind: BufferKind::Memory {
+                max_events,
+                max_bytes: DEFAULT_MEMORY_MAX_BYTES,
+            },
             when_full: WhenFull::Block,
         }
     }
@@ -277,9 +284,6 @@ impl Validator<'_> {
         };
         let kind = match kind_name {
             "memory" => {
-                if let Some(v) = &raw.max_bytes {
-                    return Err(stray("max_bytes", v.span(), "memory"));
-                }
                 if let Some(v) = &raw.fsync {
                     return Err(stray("fsync", v.span(), "memory"));
                 }
@@ -289,7 +293,16 @@ impl Validator<'_> {
                     &limits::MAX_EVENTS,
                     default_max_events as u64,
                 )?;
-                BufferKind::Memory { max_events }
+                let max_bytes = self.number(
+                    &format!("{key}.max_bytes"),
+                    raw.max_bytes.as_ref(),
+                    &limits::MEMORY_MAX_BYTES,
+                    DEFAULT_MEMORY_MAX_BYTES,
+                )?;
+                BufferKind::Memory {
+                    max_events,
+                    max_bytes,
+                }
             }
             "disk" => {
                 if let Some(v) = &raw.max_events {

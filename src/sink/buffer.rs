@@ -71,6 +71,9 @@ struct MemoryQueue {
     /// One permit per event that may wait.
     permits: Arc<Semaphore>,
     max_permits: u32,
+    /// One permit per byte that may wait.
+    byte_permits: Arc<Semaphore>,
+    max_byte_permits: u32,
     /// Enqueue times (Unix ms) of the waiting batches, in channel order: the front is the age of
     /// the oldest waiting event. Pushed and popped under this lock together with the channel.
     waiting: Arc<Mutex<VecDeque<u64>>>,
@@ -79,7 +82,7 @@ struct MemoryQueue {
 struct Queued {
     batch: Batch,
     /// Given back when the sink reads the batch.
-    permit: OwnedSemaphorePermit,
+    permit: MemoryPermit,
 }
 
 /// The disk buffer's writer side: requests to the writer thread.
@@ -129,6 +132,7 @@ enum ReaderStore {
         /// writer is gone.
         waiting: Arc<Mutex<VecDeque<u64>>>,
         permits: Arc<Semaphore>,
+        byte_permits: Arc<Semaphore>,
     },
     Disk {
         shared: Arc<DiskShared>,
@@ -159,20 +163,29 @@ pub fn open(
     metrics: Arc<SinkMetrics>,
 ) -> anyhow::Result<(BufferWriter, BufferReader)> {
     let (writer_store, reader_store) = match &config.kind {
-        BufferKind::Memory { max_events } => {
+        BufferKind::Memory {
+            max_events,
+            max_bytes,
+        } => {
             let max_events = (*max_events).clamp(1, Semaphore::MAX_PERMITS);
+            let max_bytes = usize::try_from(*max_bytes)
+                .unwrap_or(usize::MAX)
+                .clamp(1, Semaphore::MAX_PERMITS);
             // Every queued batch holds at least one permit, so the channel never fills first.
             let (tx, rx) = mpsc::channel(max_events);
             let queue = MemoryQueue {
                 tx,
                 permits: Arc::new(Semaphore::new(max_events)),
                 max_permits: u32::try_from(max_events).unwrap_or(u32::MAX),
+                byte_permits: Arc::new(Semaphore::new(max_bytes)),
+                max_byte_permits: u32::try_from(max_bytes).unwrap_or(u32::MAX),
                 waiting: Arc::default(),
             };
             let reader = ReaderStore::Memory {
                 rx,
                 waiting: queue.waiting.clone(),
                 permits: queue.permits.clone(),
+                byte_permits: queue.byte_permits.clone(),
             };
             (WriterStore::Memory(queue), reader)
         }
@@ -294,12 +307,24 @@ impl BufferWriter {
         }
         match &self.store {
             WriterStore::Memory(queue) => {
-                let permit = queue
-                    .permits
-                    .clone()
-                    .acquire_many_owned(queue.permits_for(&batch))
-                    .await
-                    .map_err(|_| NotBuffered::Closed)?;
+                let (events, bytes) = queue.permits_for(&batch);
+                let closed = |_| NotBuffered::Closed;
+                // Events first, then bytes: the reader gives both back on every read, so a
+                // writer holding one while it waits for the other never stops it.
+                let permit = MemoryPermit {
+                    _events: queue
+                        .permits
+                        .clone()
+                        .acquire_many_owned(events)
+                        .await
+                        .map_err(closed)?,
+                    _bytes: queue
+                        .byte_permits
+                        .clone()
+                        .acquire_many_owned(bytes)
+                        .await
+                        .map_err(closed)?,
+                };
                 self.enqueue(queue, batch, permit)
             }
             WriterStore::Disk(queue) => {
@@ -333,8 +358,22 @@ impl BufferWriter {
         let events = batch.events;
         match &self.store {
             WriterStore::Memory(queue) => {
-                let permits = queue.permits_for(&batch);
-                match queue.permits.clone().try_acquire_many_owned(permits) {
+                let (events_needed, bytes_needed) = queue.permits_for(&batch);
+                let permit = queue
+                    .permits
+                    .clone()
+                    .try_acquire_many_owned(events_needed)
+                    .and_then(|events| {
+                        let bytes = queue
+                            .byte_permits
+                            .clone()
+                            .try_acquire_many_owned(bytes_needed)?;
+                        Ok(MemoryPermit {
+                            _events: events,
+                            _bytes: bytes,
+                        })
+                    });
+                match permit {
                     Ok(permit) => self.enqueue(queue, batch, permit),
                     Err(tokio::sync::TryAcquireError::NoPermits) => {
                         self.metrics.dropped_buffer_full.add(events);
@@ -376,7 +415,7 @@ impl BufferWriter {
         &self,
         queue: &MemoryQueue,
         batch: Batch,
-        permit: OwnedSemaphorePermit,
+        permit: MemoryPermit,
     ) -> Result<(), NotBuffered> {
         let (events, bytes) = (batch.events, batch.data.len() as u64);
         // Under the lock, so that the times are in channel order and the reader, which pops
@@ -413,11 +452,20 @@ impl BufferWriter {
     }
 }
 
+/// A waiting batch's room in a memory buffer, in events and in bytes.
+struct MemoryPermit {
+    _events: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
 impl MemoryQueue {
-    fn permits_for(&self, batch: &Batch) -> u32 {
-        u32::try_from(batch.events)
-            .unwrap_or(u32::MAX)
-            .clamp(1, self.max_permits)
+    /// (events, bytes) a batch takes; one larger than the whole buffer takes all of it.
+    fn permits_for(&self, batch: &Batch) -> (u32, u32) {
+        let clamp = |n: usize, max: u32| u32::try_from(n).unwrap_or(u32::MAX).clamp(1, max);
+        (
+            clamp(batch.events as usize, self.max_permits),
+            clamp(batch.data.len(), self.max_byte_permits),
+        )
     }
 }
 
@@ -694,8 +742,14 @@ impl BufferReader {
 impl Drop for BufferReader {
     /// The sink is gone: writers waiting for room stop waiting.
     fn drop(&mut self) {
-        if let ReaderStore::Memory { permits, .. } = &self.store {
+        if let ReaderStore::Memory {
+            permits,
+            byte_permits,
+            ..
+        } = &self.store
+        {
             permits.close();
+            byte_permits.close();
         }
     }
 }
@@ -791,6 +845,33 @@ mod tests {
         pusher.await.unwrap();
         assert_eq!(metrics.queue_depth.get(), 0);
         assert_eq!(metrics.oldest_unix_ms.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_memory_bound_counts_bytes_too() {
+        let metrics = Arc::new(SinkMetrics::new("test", "test"));
+        let config = BufferConfig {
+            kind: BufferKind::Memory {
+                max_events: 1000,
+                max_bytes: 64 * 1024,
+            },
+            when_full: WhenFull::Block,
+        };
+        let dir = std::path::PathBuf::from("/nonexistent");
+        let (writer, mut reader) = open(&config, &dir, metrics.clone()).unwrap();
+        let big = || Batch {
+            data: BytesMut::from(&[b'x'; 16 * 1024][..]),
+            events: 1,
+            mock_markers: Vec::new(),
+        };
+        for _ in 0..4 {
+            writer.try_push(big()).unwrap();
+        }
+        // 4 events of 1000, but 64 KiB of 64 KiB: full.
+        assert_eq!(writer.try_push(big()), Err(NotBuffered::Dropped));
+        assert_eq!(metrics.buffered_bytes.get(), 64 * 1024);
+        reader.next().await.unwrap();
+        writer.try_push(big()).unwrap();
     }
 
     #[tokio::test]
