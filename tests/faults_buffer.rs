@@ -11,58 +11,16 @@ mod common;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::small_disk::SmallDisk;
 use common::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
 
 /// Bounds the waits for a whole backlog to go through (debug build, two shared cores).
 const BACKLOG_PATIENCE: Duration = Duration::from_secs(240);
-
-/// A tmpfs of a few MiB, unmounted when dropped.
-struct SmallDisk {
-    dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Option<SmallDisk> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !mounted {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-            return None;
-        }
-        Some(SmallDisk { dir })
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Takes every free byte with a file of its own; removing the file gives them back.
-    fn fill(&self) -> PathBuf {
-        let path = self.path().join("filler");
-        let mut file = std::fs::File::create(&path).expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-        while file.write_all(&[0]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
-    }
-}
 
 fn ids(lines: &[String]) -> BTreeSet<usize> {
     lines
@@ -262,7 +220,7 @@ fn udp_into_a_full_disk_is_dropped_and_counted_and_flows_again_when_space_return
         &disk_config(&state, UDP_LISTENER, "type = \"disk\""),
         config_dir.path(),
     );
-    let filler = disk.fill();
+    let filler = disk.fill("filler");
     let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let send = |range: std::ops::Range<usize>| {
         for id in range {

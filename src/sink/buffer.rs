@@ -1054,38 +1054,8 @@ mod tests {
         assert_eq!(metrics.buffered_bytes.get(), 0);
     }
 
-    /// A tmpfs, unmounted when dropped; `None` (after one line) where mounting is not possible.
-    struct SmallDisk {
-        dir: tempfile::TempDir,
-    }
-
-    impl SmallDisk {
-        fn mount(size: &str) -> Option<SmallDisk> {
-            let dir = tempfile::tempdir().unwrap();
-            let mounted = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-                .arg(dir.path())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
-            if !mounted {
-                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-                return None;
-            }
-            Some(SmallDisk { dir })
-        }
-
-        fn path(&self) -> &Path {
-            self.dir.path()
-        }
-    }
-
-    impl Drop for SmallDisk {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(self.dir.path())
-                .status();
-        }
-    }
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/common/small_disk.rs"
+    ));
 }

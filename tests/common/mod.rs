@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 pub mod http_server;
 pub mod panos_corpus;
+pub mod small_disk;
 
 /// The binary under test. Proxy variables of the environment running the tests are removed:
 /// the tests' HTTP sinks are on loopback and must be reached directly.

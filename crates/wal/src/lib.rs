@@ -1114,52 +1114,10 @@ mod tests {
         format!("event number {i} with some padding to fill segments\n").into_bytes()
     }
 
-    /// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped. `None` (after one
-    /// line on stderr) where mounting is not possible: not root, or no tmpfs.
-    struct SmallDisk {
-        dir: tempfile::TempDir,
-    }
-
-    impl SmallDisk {
-        fn mount(size: &str) -> Option<SmallDisk> {
-            let dir = tempfile::tempdir().unwrap();
-            let mounted = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-                .arg(dir.path())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success());
-            if !mounted {
-                eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-                return None;
-            }
-            Some(SmallDisk { dir })
-        }
-
-        fn path(&self) -> &Path {
-            self.dir.path()
-        }
-
-        /// Takes every free byte of the disk with a file of its own; removing it gives it back.
-        fn fill(&self, name: &str) -> PathBuf {
-            let path = self.path().join(name);
-            let mut file = File::create(&path).unwrap();
-            let chunk = vec![0u8; 4096];
-            while io::Write::write_all(&mut file, &chunk).is_ok() {}
-            // The last partial chunk may have left a few bytes free: take them one by one.
-            while io::Write::write_all(&mut file, &[0]).is_ok() {}
-            path
-        }
-    }
-
-    impl Drop for SmallDisk {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount")
-                .arg("-l")
-                .arg(self.dir.path())
-                .status();
-        }
-    }
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/common/small_disk.rs"
+    ));
 
     fn is_disk_full(error: &AppendError) -> bool {
         matches!(error, AppendError::Io(error) if error.raw_os_error() == Some(28))
