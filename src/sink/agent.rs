@@ -136,20 +136,9 @@ impl AgentSink {
         let mut connection: Option<Connection> = None;
         let mut pending: Option<Entry> = None;
         loop {
-            // Nothing to write and nothing to prove: wait for work before (re)connecting, so an
-            // idle relay whose agent is down can still stop at once.
-            if connection.is_none() && self.window.is_empty() && pending.is_none() {
-                pending = tokio::select! {
-                    entry = self.buffer.next() => match entry {
-                        Some(entry) => Some(entry),
-                        None => return,
-                    },
-                    () = abort.cancelled() => return,
-                };
-            }
             let current = match connection.as_mut() {
                 Some(current) => current,
-                None => match self.connect(&abort).await {
+                None => match self.connect(&abort, &mut pending).await {
                     Some(fresh) => connection.insert(fresh),
                     None => return,
                 },
@@ -336,8 +325,15 @@ impl AgentSink {
         }
     }
 
-    /// Connects with exponential backoff, then replays the resend window.
-    async fn connect(&mut self, abort: &CancellationToken) -> Option<Connection> {
+    /// Connects with exponential backoff, then replays the resend window. Between attempts it
+    /// takes the next batch into `pending` when it holds nothing to deliver, so that it notices a
+    /// closed buffer: with nothing left to deliver the sink ends (`None`) at once, even with the
+    /// agent down.
+    async fn connect(
+        &mut self,
+        abort: &CancellationToken,
+        pending: &mut Option<Entry>,
+    ) -> Option<Connection> {
         let mut delay = self.config.reconnect_min;
         loop {
             let address = self.config.addresses[self.next_address % self.config.addresses.len()];
@@ -361,8 +357,13 @@ impl AgentSink {
                     self.next_address += 1;
                 }
             }
+            let idle = pending.is_none() && self.window.is_empty();
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
+                entry = self.buffer.next(), if idle => match entry {
+                    Some(entry) => *pending = Some(entry),
+                    None => return None,
+                },
                 () = abort.cancelled() => return None,
             }
             delay = (delay * 2).min(self.config.reconnect_max);
