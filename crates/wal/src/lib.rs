@@ -1101,6 +1101,20 @@ mod tests {
         files
     }
 
+    /// `Wal::open`, waiting out a lock held for an instant by a child that another test of this
+    /// binary is starting (`mount`): between fork and exec a child has every descriptor.
+    fn reopen(options: Options) -> io::Result<(Wal, Reader, Recovery)> {
+        for _ in 0..500 {
+            match Wal::open(options.clone()) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                other => return other,
+            }
+        }
+        Wal::open(options)
+    }
+
     async fn read_all(reader: &mut Reader, wal: &Wal) -> Vec<Entry> {
         wal.close();
         let mut entries = Vec::new();
@@ -1131,7 +1145,7 @@ mod tests {
             ..options(dir.path())
         };
         {
-            let (wal, mut reader, _) = Wal::open(big_segments.clone()).unwrap();
+            let (wal, mut reader, _) = reopen(big_segments.clone()).unwrap();
             for i in 1..=50 {
                 wal.append(1, &[], &payload(i)).unwrap();
             }
@@ -1156,7 +1170,7 @@ mod tests {
             let entry = reader.next().await.unwrap();
             assert_eq!((entry.seq, entry.data), (51, payload(51)));
         }
-        let (wal, mut reader, recovery) = Wal::open(big_segments).unwrap();
+        let (wal, mut reader, recovery) = reopen(big_segments).unwrap();
         assert_eq!(
             (
                 recovery.entries,
@@ -1178,7 +1192,7 @@ mod tests {
     #[tokio::test]
     async fn unread_and_unacknowledged_are_told_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
         for i in 1..=3 {
             wal.append(2, &[], &payload(i)).unwrap();
             std::thread::sleep(Duration::from_millis(5));
@@ -1199,7 +1213,7 @@ mod tests {
     #[test]
     fn a_blocked_writer_wakes_when_an_acknowledgement_makes_room() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, _reader, _) = Wal::open(Options {
+        let (wal, _reader, _) = reopen(Options {
             max_bytes: 1000,
             ..options(dir.path())
         })
@@ -1232,7 +1246,7 @@ mod tests {
                 segment_bytes,
                 fsync,
             };
-            let (wal, mut reader, _) = Wal::open(options.clone()).unwrap();
+            let (wal, mut reader, _) = reopen(options.clone()).unwrap();
             let mut appended = 0u64;
             let error = loop {
                 match wal.append(1, &[], &[b'x'; 1000]) {
@@ -1271,7 +1285,7 @@ mod tests {
                 wal.append(1, &[], &[b'z'; 1000]).unwrap();
             }
             drop((wal, reader));
-            let (_wal, mut reader, recovery) = Wal::open(options).unwrap();
+            let (_wal, mut reader, recovery) = reopen(options).unwrap();
             assert_eq!(
                 (recovery.entries, recovery.corrupt_entries),
                 (again, 0),
@@ -1296,7 +1310,7 @@ mod tests {
         fs::create_dir_all(&options.dir).unwrap();
         // Full before the log exists: opening it still works, appends are refused.
         let filler = disk.fill("filler");
-        let (wal, mut reader, _) = Wal::open(options.clone()).unwrap();
+        let (wal, mut reader, _) = reopen(options.clone()).unwrap();
         assert!(is_disk_full(&wal.append(1, &[], &payload(1)).unwrap_err()));
         fs::remove_file(filler).unwrap();
         for i in 1..=3 {
@@ -1317,7 +1331,7 @@ mod tests {
         assert_eq!(fs::metadata(&ack_file).unwrap().len(), 12);
         assert!(!wal.persist_needed());
         drop((wal, reader));
-        let (wal, _reader, recovery) = Wal::open(options).unwrap();
+        let (wal, _reader, recovery) = reopen(options).unwrap();
         assert!(!recovery.ack_file_damaged);
         assert_eq!(recovery.entries, 0, "delivered entries are not replayed");
         drop(wal);
@@ -1326,7 +1340,7 @@ mod tests {
     #[tokio::test]
     async fn entries_come_back_in_order_with_their_markers() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
         assert_eq!(recovery, Recovery::default());
         let markers = vec!["mock-1".to_string(), String::new()];
         assert_eq!(wal.append(3, &markers, b"abc").unwrap(), 1);
@@ -1352,7 +1366,7 @@ mod tests {
     async fn unacknowledged_entries_are_replayed_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
             for i in 1..=200 {
                 wal.append(1, &[], &payload(i)).unwrap();
             }
@@ -1362,7 +1376,7 @@ mod tests {
             wal.ack(120).unwrap();
             assert!(segment_files(dir.path()).len() > 1, "segments rolled over");
         }
-        let (wal, mut reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
         assert_eq!((recovery.entries, recovery.events), (80, 80));
         assert_eq!(recovery.torn_tail_bytes, 0);
         assert_eq!(wal.append(1, &[], b"new").unwrap(), 201);
@@ -1377,7 +1391,7 @@ mod tests {
     #[tokio::test]
     async fn acknowledging_deletes_finished_segments_and_keeps_numbering() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
         for i in 1..=300 {
             wal.append(1, &[], &payload(i)).unwrap();
         }
@@ -1395,7 +1409,7 @@ mod tests {
             "and it holds nothing once everything in it was delivered"
         );
         drop((wal, reader));
-        let (wal, _reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (wal, _reader, recovery) = reopen(options(dir.path())).unwrap();
         assert_eq!(recovery.entries, 0);
         assert!(segment_files(dir.path()).is_empty());
         assert_eq!(
@@ -1412,7 +1426,7 @@ mod tests {
             max_bytes: 1000,
             ..options(dir.path())
         };
-        let (wal, mut reader, _) = Wal::open(options).unwrap();
+        let (wal, mut reader, _) = reopen(options).unwrap();
         assert!(matches!(
             wal.append(1, &[], &[0; 2000]),
             Err(AppendError::TooLarge)
@@ -1448,7 +1462,7 @@ mod tests {
             max_bytes: 200,
             ..options(dir.path())
         };
-        let (wal, mut reader, _) = Wal::open(options).unwrap();
+        let (wal, mut reader, _) = reopen(options).unwrap();
         wal.append(1, &[], &[1; 100]).unwrap();
         let waiting = tokio::spawn({
             let wal = wal.clone();
@@ -1473,7 +1487,7 @@ mod tests {
     #[tokio::test]
     async fn next_is_cancel_safe() {
         let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
         let timed_out = tokio::time::timeout(Duration::from_millis(20), reader.next()).await;
         assert!(timed_out.is_err());
         wal.append(1, &[], b"after the timeout").unwrap();
@@ -1488,7 +1502,7 @@ mod tests {
     async fn a_torn_tail_is_cut_and_the_log_goes_on() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _, _) = Wal::open(options(dir.path())).unwrap();
+            let (wal, _, _) = reopen(options(dir.path())).unwrap();
             for i in 1..=3 {
                 wal.append(1, &[], &payload(i)).unwrap();
             }
@@ -1503,7 +1517,7 @@ mod tests {
             .unwrap()
             .set_len(cut)
             .unwrap();
-        let (wal, mut reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
         assert_eq!(recovery.entries, 2);
         assert_eq!(recovery.torn_tail_bytes, cut - 2 * (full_len / 3));
         assert_eq!(recovery.corrupt_entries, 0);
@@ -1520,7 +1534,7 @@ mod tests {
     async fn a_flipped_byte_costs_exactly_its_entry() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, _, _) = Wal::open(options(dir.path())).unwrap();
+            let (wal, _, _) = reopen(options(dir.path())).unwrap();
             for i in 1..=3 {
                 wal.append(1, &[], &payload(i)).unwrap();
             }
@@ -1530,7 +1544,7 @@ mod tests {
         let record_len = bytes.len() / 3;
         bytes[record_len + HEADER_LEN + 30] ^= 0x40;
         fs::write(&segment, bytes).unwrap();
-        let (wal, mut reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
         assert_eq!(recovery.corrupt_entries, 1);
         assert_eq!(recovery.entries, 2);
         assert_eq!(wal.stats().corrupt_entries, 1);
@@ -1546,7 +1560,7 @@ mod tests {
     async fn a_damaged_ack_file_replays_everything_rather_than_losing_it() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
             for i in 1..=5 {
                 wal.append(1, &[], &payload(i)).unwrap();
             }
@@ -1556,7 +1570,7 @@ mod tests {
             wal.ack(3).unwrap();
         }
         fs::write(dir.path().join(ACK_FILE), b"garbage!garbage!").unwrap();
-        let (_wal, _reader, recovery) = Wal::open(options(dir.path())).unwrap();
+        let (_wal, _reader, recovery) = reopen(options(dir.path())).unwrap();
         assert!(recovery.ack_file_damaged);
         assert_eq!(recovery.entries, 5);
     }
@@ -1574,7 +1588,7 @@ mod tests {
         for fsync in [Fsync::Always, Fsync::Interval, Fsync::Never] {
             let dir = tempfile::tempdir().unwrap();
             {
-                let (wal, _, _) = Wal::open(Options {
+                let (wal, _, _) = reopen(Options {
                     fsync,
                     ..options(dir.path())
                 })
@@ -1584,7 +1598,7 @@ mod tests {
                 }
                 wal.sync().unwrap();
             }
-            let (_, _, recovery) = Wal::open(options(dir.path())).unwrap();
+            let (_, _, recovery) = reopen(options(dir.path())).unwrap();
             assert_eq!((recovery.entries, recovery.events), (100, 200), "{fsync:?}");
         }
     }
@@ -1595,7 +1609,7 @@ mod tests {
         for round in 0..200u64 {
             let dir = tempfile::tempdir().unwrap();
             {
-                let (wal, _, _) = Wal::open(options(dir.path())).unwrap();
+                let (wal, _, _) = reopen(options(dir.path())).unwrap();
                 for i in 0..(round % 7) {
                     wal.append(1, &["m".into()], &payload(i)).unwrap();
                 }
@@ -1615,7 +1629,7 @@ mod tests {
                 }
             }
             fs::write(&path, &bytes).unwrap();
-            let (wal, mut reader, _) = Wal::open(options(dir.path())).unwrap();
+            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
             let entries = read_all(&mut reader, &wal).await;
             assert!(entries.windows(2).all(|pair| pair[0].seq < pair[1].seq));
         }
