@@ -7,6 +7,7 @@ use clap::Parser;
 mod cli;
 mod config;
 mod event;
+mod exit;
 mod generator;
 mod install;
 mod parse;
@@ -56,12 +57,6 @@ fn check_config(args: &cli::CheckConfigArgs) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
-        Err(error) => {
-            eprintln!(
-                "cefrelay: bad configuration: {}",
-                sanitize::lines_for_terminal(&error.to_string())
-            );
-            Ok(run::EXIT_BAD_CONFIG)
-        }
+        Err(error) => Ok(exit::bad_config(error)),
     }
 }

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::cli::RunArgs;
 use crate::config::AGENT_SINK_NAME;
 use crate::config::{BufferKind, Config, ConfigError, Protocol};
+use crate::exit;
 use crate::pipeline::Pipeline;
 use crate::sink::agent::{self, AgentSink};
 use crate::sink::buffer;
@@ -24,9 +25,6 @@ use crate::source::udp::{self, UdpDropReader};
 use crate::source::Shared;
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::{self, admin};
-
-/// Exit status for a configuration that cannot be used (sysexits EX_USAGE).
-pub const EXIT_BAD_CONFIG: u8 = 64;
 
 /// The configuration `run` would use: the file (or the defaults) with the command-line flags on top.
 pub fn effective_config(args: &RunArgs) -> Result<Config, ConfigError> {
@@ -41,10 +39,7 @@ pub fn effective_config(args: &RunArgs) -> Result<Config, ConfigError> {
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
     let config = match effective_config(args) {
         Ok(config) => config,
-        Err(error) => {
-            eprintln!("cefrelay: bad configuration: {error}");
-            return Ok(EXIT_BAD_CONFIG);
-        }
+        Err(error) => return Ok(exit::bad_config(error)),
     };
     telemetry::init_logging(&config.log);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -134,10 +129,7 @@ async fn serve(
             sink_metrics.clone(),
         ) {
             Ok(task) => http_sinks.push(task),
-            Err(error) => {
-                eprintln!("cefrelay: bad configuration: {error:#}");
-                return Ok(EXIT_BAD_CONFIG);
-            }
+            Err(error) => return Ok(exit::bad_config(format!("{error:#}"))),
         }
     }
     let shared = Arc::new(Shared {
@@ -176,15 +168,14 @@ async fn serve(
             Protocol::Tcp | Protocol::Tls => {
                 let tls = match &listener.tls {
                     None => None,
-                    Some(settings) => {
-                        match TlsTerminator::load(settings) {
-                            Ok(terminator) => Some(Arc::new(terminator)),
-                            Err(error) => {
-                                eprintln!("cefrelay: bad configuration: listener[{index}] {name}: {error:#}");
-                                return Ok(EXIT_BAD_CONFIG);
-                            }
+                    Some(settings) => match TlsTerminator::load(settings) {
+                        Ok(terminator) => Some(Arc::new(terminator)),
+                        Err(error) => {
+                            return Ok(exit::bad_config(format!(
+                                "listener[{index}] {name}: {error:#}"
+                            )));
                         }
-                    }
+                    },
                 };
                 tls_listeners.extend(tls.iter().map(|t| (name.clone(), t.clone())));
                 let bound = bind_tcp(listener.address)

@@ -65,7 +65,7 @@ pub fn run(args: &SendArgs) -> anyhow::Result<u8> {
         Ok(destination) => destination,
         Err(message) => {
             eprintln!("cefrelay send: {}", for_terminal(&message));
-            return Ok(crate::run::EXIT_BAD_CONFIG);
+            return Ok(crate::exit::BAD_CONFIG);
         }
     };
     let source = Source::load(args)?;

@@ -18,7 +18,7 @@ use crate::cli::AgentArg;
 use crate::config::{
     listener_at, parse_endpoint, Config, Protocol, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
 };
-use crate::run::EXIT_BAD_CONFIG;
+use crate::exit;
 use crate::sanitize::for_terminal;
 
 /// The unit file: `deploy/cefrelay.service` is the one source of truth.
@@ -112,7 +112,7 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<u8> {
         Ok(config) => config,
         Err(error) => {
             eprintln!("cefrelay install: {error}");
-            return Ok(EXIT_BAD_CONFIG);
+            return Ok(exit::BAD_CONFIG);
         }
     };
     let target = &args.target;
