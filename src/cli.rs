@@ -31,12 +31,12 @@ pub enum Command {
     /// Send generated PAN-OS CEF (or the lines of a file) to a syslog receiver and report the rate.
     Send(Box<SendArgs>),
     /// Check the relay, the agent, the host and the senders, read-only; exit 1 if anything FAILs.
-    CefTroubleshoot(crate::troubleshoot::Args),
+    CefTroubleshoot(TroubleshootArgs),
     /// Install the relay as a hardened systemd service, its configuration, and (when asked)
     /// disable rsyslog/syslog-ng inputs that compete for port 514; idempotent.
-    Install(Box<crate::install::InstallArgs>),
+    Install(Box<InstallArgs>),
     /// Reverse `install`: stop and remove the service, restore the disabled syslog lines.
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -344,4 +344,81 @@ fn parse_rate(s: &str) -> Result<f64, String> {
         .ok()
         .filter(|rate| rate.is_finite() && *rate > 0.0)
         .ok_or_else(|| format!("`{s}` is not a positive number of messages per second"))
+}
+
+/// `cefrelay cef-troubleshoot`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TroubleshootArgs {
+    /// The relay's configuration [default: /etc/cefrelay/cefrelay.toml if it exists, else the built-in defaults].
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds to wait for the mock messages to reach the agent.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+    /// Seconds of live traffic to watch per sending host (0 skips the check).
+    #[arg(long, default_value_t = 10)]
+    pub live: u64,
+    /// Mock messages to send over each of UDP and TCP.
+    #[arg(long, default_value_t = 5)]
+    pub mocks: usize,
+    /// When nothing listens on the agent port, listen there during the end-to-end check and show
+    /// what the relay would deliver.
+    #[arg(long)]
+    pub capture: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330).
+    #[arg(long, value_enum, default_value_t = AgentArg::Legacy)]
+    pub agent: AgentArg,
+    /// Listener URL (repeatable), e.g. udp://0.0.0.0:514 [default: UDP and TCP 514 on IPv4 and IPv6].
+    #[arg(long = "listen", value_name = "URL")]
+    pub listen: Vec<String>,
+    /// Where to send, tcp:// or udp:// [default: the agent's port on 127.0.0.1 over TCP].
+    #[arg(long, value_name = "URL")]
+    pub forward: Option<String>,
+    /// Agent filter mode [default: cef].
+    #[arg(long, value_enum)]
+    pub filter: Option<FilterArg>,
+    /// PEM certificate chain for TLS listeners (given to the service with LoadCredential=). Adds
+    /// tls://0.0.0.0:6514 and tls://[::]:6514 unless a tls:// --listen is given.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (may stay readable by root only).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA that client certificates must chain to (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Comment out rsyslog/syslog-ng inputs on 514 and old agent forwarding rules, in place.
+    #[arg(long)]
+    pub disable_conflicting_inputs: bool,
+    /// Replace an existing /etc/cefrelay/cefrelay.toml (the old one is kept as .cefrelay.bak).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    /// Also remove /etc/cefrelay/cefrelay.toml.
+    #[arg(long)]
+    pub purge: bool,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Install under this directory instead of / (nothing is started; the commands are printed).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Print every change and command without making any.
+    #[arg(long)]
+    pub dry_run: bool,
 }

@@ -14,7 +14,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-use crate::cli::AgentArg;
+use crate::cli::{AgentArg, InstallArgs, Target, UninstallArgs};
 use crate::config::{
     listener_at, parse_endpoint, Config, Protocol, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
 };
@@ -35,59 +35,6 @@ const SERVICE: &str = "cefrelay.service";
 /// Where systemd puts `LoadCredential=` files for the service (readable by its dynamic user only).
 const CREDENTIALS_DIR: &str = "/run/credentials/cefrelay.service";
 const SYSLOG_DAEMONS: [&str; 2] = ["rsyslog.service", "syslog-ng.service"];
-
-#[derive(Debug, clap::Args)]
-pub struct InstallArgs {
-    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330).
-    #[arg(long, value_enum, default_value_t = AgentArg::Legacy)]
-    pub agent: AgentArg,
-    /// Listener URL (repeatable), e.g. udp://0.0.0.0:514 [default: UDP and TCP 514 on IPv4 and IPv6].
-    #[arg(long = "listen", value_name = "URL")]
-    pub listen: Vec<String>,
-    /// Where to send, tcp:// or udp:// [default: the agent's port on 127.0.0.1 over TCP].
-    #[arg(long, value_name = "URL")]
-    pub forward: Option<String>,
-    /// Agent filter mode [default: cef].
-    #[arg(long, value_enum)]
-    pub filter: Option<crate::cli::FilterArg>,
-    /// PEM certificate chain for TLS listeners (given to the service with LoadCredential=). Adds
-    /// tls://0.0.0.0:6514 and tls://[::]:6514 unless a tls:// --listen is given.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key of --tls-cert (may stay readable by root only).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// PEM CA that client certificates must chain to (mutual TLS).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
-    /// Comment out rsyslog/syslog-ng inputs on 514 and old agent forwarding rules, in place.
-    #[arg(long)]
-    pub disable_conflicting_inputs: bool,
-    /// Replace an existing /etc/cefrelay/cefrelay.toml (the old one is kept as .cefrelay.bak).
-    #[arg(long)]
-    pub force: bool,
-    #[command(flatten)]
-    pub target: Target,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct UninstallArgs {
-    /// Also remove /etc/cefrelay/cefrelay.toml.
-    #[arg(long)]
-    pub purge: bool,
-    #[command(flatten)]
-    pub target: Target,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct Target {
-    /// Install under this directory instead of / (nothing is started; the commands are printed).
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// Print every change and command without making any.
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 impl Target {
     /// systemd is driven only on the live system; otherwise its commands are printed.

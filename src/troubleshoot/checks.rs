@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::sockets::{self, Transport};
-use super::{Args, Check, Context, Status, DEFAULT_CONFIG, POLL};
+use super::{Check, Context, Status, DEFAULT_CONFIG, POLL};
+use crate::cli::TroubleshootArgs;
 use crate::config::{Agent, Config, FilterMode, Protocol};
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
@@ -21,7 +22,7 @@ pub const MOCK_BODY: &str = "0|TestCommonEventFormat|MOCK|common=event-format-te
 const PANOS_CEF_HINT: &str = "PAN-OS: Device > Server Profiles > Syslog > Custom Log Format: set the CEF format for each log type (PAN-OS 10+ has no CEF preset), and attach the profile to a Log Forwarding profile on the security rules";
 
 /// Check 1: The configuration is valid, exactly as `check-config` and `run` validate it.
-pub fn configuration(args: Args) -> (Option<Context>, Check) {
+pub fn configuration(args: TroubleshootArgs) -> (Option<Context>, Check) {
     let mut check = Check::new(1, "configuration");
     let path = args.config.clone().or_else(|| {
         Path::new(DEFAULT_CONFIG)

@@ -11,34 +11,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::cli::TroubleshootArgs;
 use crate::config::Config;
 use crate::sanitize::for_terminal;
 
 /// Where `install` writes the configuration, and so where the troubleshooter looks first.
 pub const DEFAULT_CONFIG: &str = "/etc/cefrelay/cefrelay.toml";
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
-    /// The relay's configuration [default: /etc/cefrelay/cefrelay.toml if it exists, else the built-in defaults].
-    #[arg(long, short)]
-    pub config: Option<PathBuf>,
-    /// Print the results as one JSON object.
-    #[arg(long)]
-    pub json: bool,
-    /// Seconds to wait for the mock messages to reach the agent.
-    #[arg(long, default_value_t = 10)]
-    pub timeout: u64,
-    /// Seconds of live traffic to watch per sending host (0 skips the check).
-    #[arg(long, default_value_t = 10)]
-    pub live: u64,
-    /// Mock messages to send over each of UDP and TCP.
-    #[arg(long, default_value_t = 5)]
-    pub mocks: usize,
-    /// When nothing listens on the agent port, listen there during the end-to-end check and show
-    /// what the relay would deliver.
-    #[arg(long)]
-    pub capture: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,7 +79,7 @@ pub struct Context {
     /// The file the configuration came from; `None` for the built-in defaults.
     pub config_path: Option<PathBuf>,
     pub admin: Option<SocketAddr>,
-    pub args: Args,
+    pub args: TroubleshootArgs,
 }
 
 impl Context {
@@ -114,7 +92,7 @@ impl Context {
     }
 }
 
-pub fn run(args: Args) -> anyhow::Result<u8> {
+pub fn run(args: TroubleshootArgs) -> anyhow::Result<u8> {
     let json_output = args.json;
     let mut results = Vec::new();
     let (context, config_check) = checks::configuration(args);
