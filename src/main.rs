@@ -24,6 +24,9 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        stop_quietly_on_a_closed_pipe();
+    }
     let result = match &cli.command {
         Command::Parse(args) => parse::run(args),
         Command::Run(args) => run::run(args),
@@ -42,6 +45,16 @@ fn main() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`cefrelay parse x.log | head`) panics.
+/// A command that prints exits quietly instead, as `cat` does; `run` keeps ignoring it (its
+/// sockets are written with MSG_NOSIGNAL, and it prints nothing to a pipe that matters).
+fn stop_quietly_on_a_closed_pipe() {
+    // SAFETY: restoring a signal's default disposition, before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
