@@ -1,9 +1,7 @@
 //! deploy/cefrelay.toml is the reference for every key: it must stay valid, commented-out
 //! examples included.
 
-mod common;
-
-use common::{cefrelay, project_path, Ca};
+use crate::util::{cefrelay, project_path, Ca};
 
 fn check(text: &str) -> std::process::Output {
     let dir = tempfile::tempdir().expect("temp dir");

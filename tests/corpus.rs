@@ -1,16 +1,14 @@
 //! Corpus test over PAN-OS syslog lines: the project's own `fixtures/panos/*.log` (written by us
 //! from the formats) always, and the external corpus of real lines (`../shared/fixtures/panos`, or
 //! the directory given by `PANOS_FIXTURES`) when it is there, following the rule of
-//! `common/panos_corpus.rs`. Every line becomes exactly one event, CEF lines give a complete CEF
+//! `util/panos_corpus.rs`. Every line becomes exactly one event, CEF lines give a complete CEF
 //! record with valid keys, and CSV lines keep their whole payload in `message`.
-
-mod common;
 
 use std::fs;
 use std::path::Path;
 
-use common::panos_corpus::{self, LineSet};
-use common::{json_lines, parse_file};
+use crate::util::panos_corpus::{self, LineSet};
+use crate::util::{json_lines, parse_file};
 
 fn is_valid_key(key: &str) -> bool {
     let mut chars = key.chars();

@@ -1,13 +1,11 @@
 //! The files under deploy/ that the relay cannot run itself: checked by their own tools where this
 //! machine has them (haproxy), and against the binary (configurations, flags).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::process::Command;
 
-use common::{cefrelay, project_path};
+use crate::util::{cefrelay, project_path};
 
 fn deploy(name: &str) -> String {
     fs::read_to_string(project_path(&format!("deploy/{name}"))).expect("read deploy file")

@@ -1,9 +1,7 @@
 //! Fault injection on the agent forward: the agent stand-in is a separate process
-//! (`common/agent_standin.py`) that is paused with SIGSTOP and killed with SIGKILL while
+//! (`util/agent_standin.py`) that is paused with SIGSTOP and killed with SIGKILL while
 //! `cefrelay send` streams unique markers through the real relay. Every scenario must lose
 //! nothing; duplicates (the resend window written again) are reported, not failed.
-
-mod common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -11,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use common::{cefrelay, free_port, project_path, wait_until, Relay};
+use crate::util::{cefrelay, free_port, project_path, wait_until, Relay};
 
 /// The agent stand-in process; killed when dropped.
 struct StandIn {
@@ -28,7 +26,7 @@ impl StandIn {
     /// A stand-in that reads at most `rate` bytes per second per connection (0: as fast as it can).
     fn reading_at(port: u16, dir: &Path, rate: u64) -> StandIn {
         let child = Command::new("python3")
-            .arg(project_path("tests/common/agent_standin.py"))
+            .arg(project_path("tests/util/agent_standin.py"))
             .arg(port.to_string())
             .arg(dir)
             .arg(rate.to_string())

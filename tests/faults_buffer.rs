@@ -6,8 +6,6 @@
 //! The full-disk tests put the state directory on a 5 MiB tmpfs (`mount -t tmpfs`, root only:
 //! elsewhere they say so on one line and pass without running).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
@@ -16,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::small_disk::SmallDisk;
-use common::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::small_disk::SmallDisk;
+use crate::util::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
 
 /// Bounds the waits for a whole backlog to go through (debug build, two shared cores).
 const BACKLOG_PATIENCE: Duration = Duration::from_secs(240);

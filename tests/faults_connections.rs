@@ -3,8 +3,6 @@
 //! addresses across 127.0.0.0/8 stand for different senders), unique markers counted at the agent
 //! stand-in. Time limits only bound a failing test.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
@@ -15,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
 
 /// The relay on a configuration with `{port}`, `{agent}`, `{admin}` and `{dir}` filled in, JSON
 /// logs at info level in `dir/relay.log`.

@@ -2,8 +2,6 @@
 //! contracts (token request, headers, bodies) and the faults (5xx, 429, 413, 400, an outage, a
 //! `kill -9` of the relay, a full disk buffer). Every test counts unique event ids.
 
-mod common;
-
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -14,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::http_server::{HttpServer, Reply, Seen};
-use common::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::http_server::{HttpServer, Reply, Seen};
+use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
 
 /// A relay whose only outputs are the `[[sink]]`s in `sinks` (the agent forward is off unless
 /// `sinks` has a [forward] table of its own).
@@ -72,7 +70,7 @@ impl Setup {
     /// Should a port be taken by another test meanwhile, it starts again on fresh ports.
     fn start_with(&self, customize: impl Fn(&mut Command)) -> Relay {
         for _ in 0..3 {
-            let mut command = common::cefrelay();
+            let mut command = cefrelay();
             command
                 .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
                 .env("RUST_LOG", "warn")
@@ -453,7 +451,7 @@ fn generic_sink_posts_the_parse_shape_with_auth_and_headers() {
 
 #[test]
 fn https_sink_trusts_exactly_the_configured_ca() {
-    let ca = common::Ca::new("cefrelay test sink CA");
+    let ca = Ca::new("cefrelay test sink CA");
     let (cert, key) = ca.issue(&["127.0.0.1"], rcgen::ExtendedKeyUsagePurpose::ServerAuth);
     let server = HttpServer::start_tls(&cert, &key, |_| Reply::status(200));
 
@@ -997,7 +995,7 @@ fn sink_configuration_errors_name_the_key_and_line() {
     ] {
         let path = dir.path().join("cefrelay.toml");
         std::fs::write(&path, toml).unwrap();
-        let output = common::cefrelay()
+        let output = cefrelay()
             .args(["check-config", path.to_str().unwrap()])
             .output()
             .unwrap();

@@ -1,15 +1,13 @@
 //! `cefrelay install` and `uninstall` into a temporary `--root`, with the real rsyslog, syslog-ng
 //! and systemd-analyze checking what they leave behind.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{cefrelay, project_path};
+use crate::util::{cefrelay, project_path, Ca};
 
 fn run(root: &Path, args: &[&str]) -> (Output, String) {
     let output = cefrelay()
@@ -260,7 +258,7 @@ fn tls_files_reach_the_service_as_credentials() {
     // The files must exist where the installed system has them: install loads them as run will.
     let pki = root.path().join("etc/pki");
     fs::create_dir_all(&pki).unwrap();
-    let (cert, key) = common::Ca::new("install test").issue(
+    let (cert, key) = Ca::new("install test").issue(
         &["relay.example"],
         rcgen::ExtendedKeyUsagePurpose::ServerAuth,
     );

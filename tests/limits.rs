@@ -1,15 +1,13 @@
 //! Issue 10: limits and inputs that passed `check-config` and then lost events or crashed, and
 //! counters and logs that did not say what happened. Black-box: the real binary, loopback only.
 
-mod common;
-
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
 
 fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("cefrelay.toml");

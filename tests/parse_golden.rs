@@ -1,11 +1,9 @@
 //! Golden tests: every `fixtures/parse/<case>.log` must parse to exactly `<case>.json`.
 //! After a deliberate change of output, review and rewrite them with `CEFRELAY_BLESS=1 cargo test`.
 
-mod common;
-
 use std::fs;
 
-use common::{json_lines, parse_file, project_path};
+use crate::util::{cefrelay, json_lines, parse_file, project_path};
 
 #[test]
 fn every_fixture_matches_its_golden_json() {
@@ -115,7 +113,7 @@ fn unreadable_file_fails_clearly_but_other_files_are_parsed() {
 #[test]
 fn standard_input_is_read_when_no_file_is_given() {
     use std::io::Write;
-    let mut child = common::cefrelay()
+    let mut child = cefrelay()
         .args(["parse"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

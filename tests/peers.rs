@@ -3,13 +3,11 @@
 //! `cef_installer.py` leaves it, forwards the same input so that our traditional output can be
 //! compared with the format the agent has always received.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{cef_threat, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
+use crate::util::{cef_threat, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
 const MOCK: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";

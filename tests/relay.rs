@@ -1,13 +1,11 @@
 //! Black-box tests of `cefrelay run`: the real binary, real sockets on 127.0.0.1, an agent
 //! stand-in that records every line it receives.
 
-mod common;
-
 use std::io::Write;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use common::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
 
 fn send_lines(relay: &Relay, lines: &[String]) {
     let mut stream = relay.tcp();

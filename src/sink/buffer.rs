@@ -1056,6 +1056,6 @@ mod tests {
 
     include!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/common/small_disk.rs"
+        "/tests/util/small_disk.rs"
     ));
 }

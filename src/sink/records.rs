@@ -1318,13 +1318,13 @@ PanOSContentVer=AppThreat-8371-6531";
     mod panos_corpus {
         include!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/common/panos_corpus.rs"
+            "/tests/util/panos_corpus.rs"
         ));
     }
 
     /// The PAN-OS sample lines as (file, line), one list per set: the project's own
     /// `fixtures/panos` always, and the external corpus of real lines when it is there (the rule
-    /// and the skip line are those of `tests/common/panos_corpus.rs`).
+    /// and the skip line are those of `tests/util/panos_corpus.rs`).
     fn fixtures() -> Vec<Vec<(String, String)>> {
         let project = panos_corpus::from_manifest("");
         let mut sets = Vec::new();

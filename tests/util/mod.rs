@@ -1,7 +1,5 @@
 //! Helpers shared by the black-box tests: run the real `cefrelay` binary.
 
-#![allow(dead_code)] // each test file uses its own subset
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

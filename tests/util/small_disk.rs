@@ -1,4 +1,4 @@
-// A small tmpfs for disk-full tests. Shared by the black-box tests (`common::small_disk`) and, via
+// A small tmpfs for disk-full tests. Shared by the black-box tests (`util::small_disk`) and, via
 // `include!`, by the unit tests of `src/sink/buffer.rs` and `crates/wal`: plain items only, std
 // and tempfile.
 

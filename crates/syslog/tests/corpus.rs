@@ -1,11 +1,11 @@
 //! Corpus test over PAN-OS syslog lines: the project's own `fixtures/panos/*.log` always, and the
 //! external corpus of real lines (`../shared/fixtures/panos`, or the directory given by
-//! `PANOS_FIXTURES`) when it is there, by the rule of `tests/common/panos_corpus.rs` at the
+//! `PANOS_FIXTURES`) when it is there, by the rule of `tests/util/panos_corpus.rs` at the
 //! project's root. Every line's header is recognised where it has one, and the CSV / CEF payload
 //! reaches `body` (and `msg` when no tag was split off) untouched.
 
 #[allow(dead_code)]
-#[path = "../../../tests/common/panos_corpus.rs"]
+#[path = "../../../tests/util/panos_corpus.rs"]
 mod panos_corpus;
 
 use bytes::BytesMut;

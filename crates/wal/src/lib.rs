@@ -1130,7 +1130,7 @@ mod tests {
 
     include!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/common/small_disk.rs"
+        "/../../tests/util/small_disk.rs"
     ));
 
     fn is_disk_full(error: &AppendError) -> bool {

@@ -1,0 +1,21 @@
+//! The black-box tests of the `cefrelay` binary, as one test binary (`autotests = false` in
+//! Cargo.toml): one module per area, and `util` with the helpers they share. Run one area with a
+//! filter, e.g. `cargo test --test tests corpus::`.
+
+mod util;
+
+mod config;
+mod corpus;
+mod deploy;
+mod faults_agent;
+mod faults_buffer;
+mod faults_connections;
+mod http_sinks;
+mod install;
+mod limits;
+mod parse_golden;
+mod peers;
+mod relay;
+mod send;
+mod tls;
+mod troubleshoot;
