@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use crate::util::{cefrelay, free_port, project_path, wait_until, Relay};
+use crate::util::{cefrelay, free_port, project_path, wait_until, RefusingPort, Relay};
 
 /// The agent stand-in process; killed when dropped.
 struct StandIn {
@@ -256,7 +256,8 @@ fn exit_code(relay: &mut Relay) -> Option<i32> {
 #[test]
 fn sigterm_with_nothing_pending_and_the_agent_down_exits_at_once() {
     let state = tempfile::tempdir().expect("temp dir");
-    let mut relay = relay_with_long_grace(free_port(), state.path());
+    let agent = RefusingPort::new();
+    let mut relay = relay_with_long_grace(agent.port, state.path());
     relay.signal("TERM");
     assert_eq!(exit_code(&mut relay), Some(0));
 }
@@ -286,6 +287,7 @@ fn sigterm_after_the_agent_read_everything_and_died_exits_0_reporting_no_loss() 
 #[test]
 fn sigterm_with_the_agent_down_reports_every_event_it_loses() {
     let state = tempfile::tempdir().expect("temp dir");
+    let agent = RefusingPort::new();
     let port = free_port();
     let config = state.path().join("cefrelay.toml");
     std::fs::write(
@@ -295,7 +297,7 @@ fn sigterm_with_the_agent_down_reports_every_event_it_loses() {
              [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
              [forward]\naddress = [\"tcp://127.0.0.1:{}\"]\nqueue_events = 100\n",
             state.path().display(),
-            free_port()
+            agent.port
         ),
     )
     .expect("write config");

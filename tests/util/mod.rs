@@ -367,3 +367,30 @@ impl Ca {
         std::fs::write(dir.join("ca.pem"), &self.pem).expect("write CA");
     }
 }
+
+/// A loopback TCP port where nothing listens and that no other test can take while this lives:
+/// bound, never listening, so connections to it are refused (an agent that is down).
+pub struct RefusingPort {
+    _socket: socket2::Socket,
+    pub port: u16,
+}
+
+impl RefusingPort {
+    pub fn new() -> RefusingPort {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("bind port 0");
+        let port = socket
+            .local_addr()
+            .expect("local address")
+            .as_socket()
+            .expect("an IP address")
+            .port();
+        RefusingPort {
+            _socket: socket,
+            port,
+        }
+    }
+}
