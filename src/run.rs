@@ -307,7 +307,7 @@ async fn serve(
                 tracing::info!(events_kept = kept, "grace period over: the undelivered events stay in the disk buffers and go first on the next start");
                 Ok(0)
             } else {
-                tracing::warn!(events_lost = lost, of_which_sent_unconfirmed = in_hand, events_kept = kept, "grace period over before the memory buffers were drained: events not seen delivered are lost (those sent but not seen read may have reached the far end)");
+                tracing::warn!(events_lost = lost, of_which_taken_by_sinks = in_hand, events_kept = kept, "grace period over before the memory buffers were drained: events not seen delivered are lost (some a sink had taken, being sent or sent and not seen read, may have reached the far end)");
                 Ok(1)
             }
         }
