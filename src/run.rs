@@ -278,7 +278,8 @@ async fn serve(
             Ok(0)
         }
         () = tokio::time::sleep(config.shutdown_grace) => {
-            abort_sink.cancel();
+            // Counted before the sinks are stopped: stopping them ends the pushes that wait for
+            // room, which takes those events out of every gauge.
             // Waiting: never sent. Unreleased: sent, but not known to have been delivered (the
             // agent may have read them). Disk buffers keep both for the next start.
             let left = |disk: bool, reading: fn(&SinkMetrics) -> u64| -> u64 {
@@ -303,6 +304,7 @@ async fn serve(
             // have read some of what the sinks had in hand (counted apart).
             let in_hand = left(false, unreleased);
             let lost = left(false, waiting) + in_hand + stranded;
+            abort_sink.cancel();
             if lost == 0 {
                 tracing::info!(events_kept = kept, "grace period over: the undelivered events stay in the disk buffers and go first on the next start");
                 Ok(0)
