@@ -25,6 +25,9 @@ impl StandIn {
 
     /// A stand-in that reads at most `rate` bytes per second per connection (0: as fast as it can).
     fn reading_at(port: u16, dir: &Path, rate: u64) -> StandIn {
+        // It writes its port once it listens (the one asked for, or a free one for 0).
+        let port_file = dir.join("port");
+        let _ = std::fs::remove_file(&port_file);
         let child = Command::new("python3")
             .arg(project_path("tests/util/agent_standin.py"))
             .arg(port.to_string())
@@ -33,10 +36,15 @@ impl StandIn {
             .stdin(Stdio::null())
             .spawn()
             .expect("start the agent stand-in (python3)");
+        let mut listening = None;
         let up = wait_until(Duration::from_secs(30), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            listening = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|text| text.parse::<u16>().ok());
+            listening.is_some()
         });
-        assert!(up, "the agent stand-in never listened on {port}");
+        assert!(up, "the agent stand-in never listened");
+        let port = listening.expect("port");
         StandIn {
             port,
             dir: dir.to_path_buf(),
@@ -166,7 +174,7 @@ fn relay_for(agent_port: u16, state: &Path, buffer: &str) -> Relay {
 fn paused_then_killed(prefix: &str, down: Duration, buffer: &str) -> Outcome {
     let out = tempfile::tempdir().expect("temp dir");
     let state = tempfile::tempdir().expect("temp dir");
-    let standin = StandIn::start(free_port(), out.path());
+    let standin = StandIn::start(0, out.path());
     let relay = relay_for(standin.port, state.path(), buffer);
     let count = 40_000;
     let sender = send(&relay, prefix, count, Some(5_000));
@@ -213,7 +221,7 @@ fn a_busy_agent_killed_twice_at_full_speed_loses_nothing() {
     // Slower than the relay can write (~20 MB/s against ~1 KB events at full speed): the relay's
     // send queue and the agent's receive queue stay full, as in front of a busy agent.
     let rate = 20_000_000;
-    let mut standin = StandIn::reading_at(free_port(), out.path(), rate);
+    let mut standin = StandIn::reading_at(0, out.path(), rate);
     let relay = relay_for(standin.port, state.path(), "");
     let sender = send(&relay, prefix, count, None);
     for kill_at in [30_000, 80_000] {
@@ -266,7 +274,7 @@ fn sigterm_with_nothing_pending_and_the_agent_down_exits_at_once() {
 fn sigterm_after_the_agent_read_everything_and_died_exits_0_reporting_no_loss() {
     let out = tempfile::tempdir().expect("temp dir");
     let state = tempfile::tempdir().expect("temp dir");
-    let standin = StandIn::start(free_port(), out.path());
+    let standin = StandIn::start(0, out.path());
     let mut relay = relay_with_long_grace(standin.port, state.path());
     let prefix = "readall";
     let sender = send(&relay, prefix, 3_000, Some(3_000));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::util::small_disk::SmallDisk;
-use crate::util::{cef_threat, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::{cef_threat, wait_until, Agent, RefusingPort, Relay, PATIENCE};
 
 /// Bounds the waits for a whole backlog to go through (debug build, two shared cores).
 const BACKLOG_PATIENCE: Duration = Duration::from_secs(240);
@@ -128,7 +128,8 @@ fn a_full_disk_holds_tcp_senders_back_and_loses_nothing_once_space_returns() {
         TCP_LISTENER,
         "type = \"disk\", when_full = \"block\"",
     );
-    let agent_port = free_port();
+    let down = RefusingPort::new();
+    let agent_port = down.port;
     let relay = Relay::with_config(agent_port, &config, config_dir.path());
     let (sender, written) = tcp_sender(relay.port, 0..EVENTS);
 
@@ -169,7 +170,7 @@ fn a_full_disk_holds_tcp_senders_back_and_loses_nothing_once_space_returns() {
     );
 
     // The agent comes back: the backlog goes out, its disk space is freed, the sender resumes.
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = down.start_agent(Duration::ZERO);
     assert!(
         wait_until(BACKLOG_PATIENCE, || ids(&agent.lines()).len() == EVENTS),
         "only {} of {EVENTS} events reached the agent",
@@ -214,7 +215,8 @@ fn udp_into_a_full_disk_is_dropped_and_counted_and_flows_again_when_space_return
     };
     let state = disk.path().join("state");
     let config_dir = tempfile::tempdir().expect("temp dir");
-    let agent_port = free_port();
+    let down = RefusingPort::new();
+    let agent_port = down.port;
     let relay = Relay::with_config(
         agent_port,
         &disk_config(&state, UDP_LISTENER, "type = \"disk\""),
@@ -255,7 +257,7 @@ fn udp_into_a_full_disk_is_dropped_and_counted_and_flows_again_when_space_return
     std::fs::remove_file(filler).expect("remove the filler");
     let dropped_while_full = dropped(&relay);
     send(EVENTS..2 * EVENTS);
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = down.start_agent(Duration::ZERO);
     let arrived = || ids(&agent.lines()).range(EVENTS..).count() as u64;
     let received_after = || received(&relay) - dropped_while_full;
     assert!(
@@ -278,7 +280,8 @@ fn a_slow_udp_sender_with_the_agent_down_loses_nothing_in_the_memory_buffer() {
     // One datagram every 5 ms: every batch holds one event. The buffer holds 65 536 events,
     // not 256 batches.
     const EVENTS: usize = 1000;
-    let agent_port = free_port();
+    let down = RefusingPort::new();
+    let agent_port = down.port;
     let relay = Relay::start(agent_port, &[]);
     let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
     for id in 0..EVENTS {
@@ -301,7 +304,7 @@ fn a_slow_udp_sender_with_the_agent_down_loses_nothing_in_the_memory_buffer() {
         relay.metric("cefrelay_sink_dropped_events_total{sink=\"agent\",reason=\"buffer_full\"}"),
         0
     );
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = down.start_agent(Duration::ZERO);
     assert!(
         wait_until(PATIENCE, || ids(&agent.lines()).len() == EVENTS),
         "{} of {EVENTS} arrived",
@@ -314,7 +317,8 @@ fn a_slow_udp_sender_with_the_agent_down_loses_nothing_in_the_memory_buffer() {
 #[test]
 fn small_tcp_batches_are_not_throttled_after_256_of_them() {
     const EVENTS: usize = 1000;
-    let agent_port = free_port();
+    let down = RefusingPort::new();
+    let agent_port = down.port;
     let relay = Relay::start(agent_port, &[]);
     let mut stream = relay.tcp();
     for id in 0..EVENTS {
@@ -329,7 +333,7 @@ fn small_tcp_batches_are_not_throttled_after_256_of_them() {
         "{} of {EVENTS} were taken in",
         held(&relay, "agent")
     );
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = down.start_agent(Duration::ZERO);
     assert!(wait_until(PATIENCE, || ids(&agent.lines()).len() == EVENTS));
     let (lost, _) = tally(
         "memory buffer, small TCP batches",

@@ -2,7 +2,8 @@
 """Agent stand-in for the fault-injection tests, run as its own process so that it can be paused
 (SIGSTOP) and killed (SIGKILL) like a real agent.
 
-Usage: agent_standin.py PORT DIR [BYTES_PER_SECOND]. Listens on 127.0.0.1:PORT and appends what each connection
+Usage: agent_standin.py PORT DIR [BYTES_PER_SECOND]. Listens on 127.0.0.1:PORT (0: a free one,
+written to DIR/port once listening) and appends what each connection
 carries to DIR/conn-<n>.log. Data is written to the file before it is taken off the socket (peek,
 write, then read the same bytes), so a kill at any moment can duplicate a chunk but never lose
 one: whatever the relay sees as read by this process is already in a file. With a rate, each
@@ -25,6 +26,9 @@ if rate:
     server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024 * 1024)
 server.bind(("127.0.0.1", port))
 server.listen(128)
+with open(os.path.join(out, "port.tmp"), "w") as port_file:
+    port_file.write(str(server.getsockname()[1]))
+os.replace(os.path.join(out, "port.tmp"), os.path.join(out, "port"))
 numbers = itertools.count()
 # The file name carries the process id too, so a restarted stand-in never appends to a file a
 # killed one left with a torn last line.

@@ -180,62 +180,65 @@ pub struct Relay {
 impl Relay {
     /// Starts `cefrelay run` listening on UDP and TCP `port`, with extra arguments.
     pub fn start(agent_port: u16, extra: &[&str]) -> Relay {
-        let port = free_port();
-        let listen_udp = format!("udp://127.0.0.1:{port}");
-        let listen_tcp = format!("tcp://127.0.0.1:{port}");
-        let mut args = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
+        let forward = format!("tcp://127.0.0.1:{agent_port}");
+        let mut args = vec!["--forward", forward.as_str()];
         args.extend_from_slice(extra);
-        Self::spawn(port, agent_port, &args)
+        Self::start_with(&args)
     }
 
     /// Starts `cefrelay run` with a configuration file; `{port}` in `toml` is the listen port.
     pub fn with_config(agent_port: u16, toml: &str, dir: &Path) -> Relay {
-        let port = free_port();
-        let path = dir.join("cefrelay.toml");
-        std::fs::write(&path, toml.replace("{port}", &port.to_string())).expect("write config");
-        Self::spawn(
-            port,
-            agent_port,
-            &["--config", path.to_str().expect("utf-8 path")],
-        )
-    }
-
-    fn spawn(port: u16, agent_port: u16, args: &[&str]) -> Relay {
         let forward = format!("tcp://127.0.0.1:{agent_port}");
-        let mut all = vec!["--forward", &forward];
-        all.extend_from_slice(args);
-        Self::spawn_with(port, &all)
+        let path = dir.join("cefrelay.toml");
+        Self::on_fresh_ports(|port, admin| {
+            std::fs::write(&path, toml.replace("{port}", &port.to_string())).expect("write config");
+            let config = path.to_str().expect("utf-8 path");
+            Self::try_command(port, admin, &["--forward", &forward, "--config", config])
+        })
     }
 
     /// Starts `cefrelay run` listening on UDP and TCP `port` with exactly these extra arguments
     /// (no `--forward` added).
     pub fn start_with(args: &[&str]) -> Relay {
-        let port = free_port();
-        let listen_udp = format!("udp://127.0.0.1:{port}");
-        let listen_tcp = format!("tcp://127.0.0.1:{port}");
-        let mut all = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
-        all.extend_from_slice(args);
-        Self::spawn_with(port, &all)
+        Self::on_fresh_ports(|port, admin| {
+            let listen_udp = format!("udp://127.0.0.1:{port}");
+            let listen_tcp = format!("tcp://127.0.0.1:{port}");
+            let mut all = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
+            all.extend_from_slice(args);
+            Self::try_command(port, admin, &all)
+        })
     }
 
     /// Starts `cefrelay run --config FILE` and nothing else: the file says where everything is.
     pub fn from_file(path: &Path, port: u16, admin: SocketAddr) -> Relay {
-        Self::spawn_command(
+        Self::try_command_as_is(
             port,
             admin,
             &["--config", path.to_str().expect("utf-8 path")],
         )
+        .expect("the relay exited before its admin endpoint answered")
     }
 
-    fn spawn_with(port: u16, args: &[&str]) -> Relay {
-        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    /// Launches on a fresh listen port and admin address until one start binds both: another
+    /// test may take a number between `free_port` and the relay binding it.
+    fn on_fresh_ports(mut launch: impl FnMut(u16, SocketAddr) -> Option<Relay>) -> Relay {
+        for _ in 0..5 {
+            let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            if let Some(relay) = launch(free_port(), admin) {
+                return relay;
+            }
+        }
+        panic!("the relay exited before its admin endpoint answered, five times");
+    }
+
+    fn try_command(port: u16, admin: SocketAddr, args: &[&str]) -> Option<Relay> {
         let admin_flag = admin.to_string();
         let mut all = vec!["--admin", admin_flag.as_str()];
         all.extend_from_slice(args);
-        Self::spawn_command(port, admin, &all)
+        Self::try_command_as_is(port, admin, &all)
     }
 
-    fn spawn_command(port: u16, admin: SocketAddr, args: &[&str]) -> Relay {
+    fn try_command_as_is(port: u16, admin: SocketAddr, args: &[&str]) -> Option<Relay> {
         let mut command = cefrelay();
         command
             .arg("run")
@@ -243,7 +246,6 @@ impl Relay {
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null());
         Self::try_spawn(command, port, admin)
-            .expect("the relay exited before its admin endpoint answered")
     }
 
     /// Spawns `command` (a `cefrelay run …` listening on `port`, its admin endpoint on `admin`)
@@ -392,5 +394,15 @@ impl RefusingPort {
             _socket: socket,
             port,
         }
+    }
+}
+
+impl RefusingPort {
+    /// The agent comes up on this port: released and bound again at once, so no other test can
+    /// have taken it meanwhile.
+    pub fn start_agent(self, delay_per_line: Duration) -> Agent {
+        let port = self.port;
+        drop(self);
+        Agent::start(port, delay_per_line)
     }
 }
