@@ -251,14 +251,11 @@ fn relay_with_long_grace(agent_port: u16, state: &Path) -> Relay {
     )
 }
 
-/// Waits for the relay to exit; the limit is far below the grace period it must not wait out.
+/// The relay's exit code; the limit is far below the grace period it must not wait out.
 fn exit_code(relay: &mut Relay) -> Option<i32> {
-    let mut code = None;
-    wait_until(Duration::from_secs(60), || {
-        code = relay.child.try_wait().expect("try_wait").map(|s| s.code());
-        code.is_some()
-    });
-    code.flatten()
+    relay
+        .exited_within(Duration::from_secs(60))
+        .and_then(|status| status.code())
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -63,17 +63,6 @@ fn log_records(dir: &Path, message: &str) -> Vec<serde_json::Value> {
                 .is_some_and(|m| m.contains(message))
         })
         .collect()
-}
-
-fn wait_for_exit(relay: &mut Relay) -> ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = relay.child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(start.elapsed() < PATIENCE, "the relay did not exit");
-        thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The `externalId` markers the agent received, and how many lines carried one already seen.
@@ -392,7 +381,9 @@ fn sigterm_reads_what_senders_had_sent_before_closing_and_loses_none_of_it() {
     // Mid-stream: every sender is writing.
     assert!(wait_until(PATIENCE, || agent.count() >= 4_000));
     relay.signal("TERM");
-    let status = wait_for_exit(&mut relay);
+    let status = relay
+        .exited_within(PATIENCE)
+        .expect("the relay did not exit");
     let mut expected = BTreeSet::new();
     for (s, sender) in senders.into_iter().enumerate() {
         sender.thread.join().expect("sender");
@@ -431,7 +422,9 @@ fn sigterm_with_a_sender_that_never_stops_delivers_everything_it_read() {
     assert!(wait_until(PATIENCE, || agent.count() >= 2_000));
     relay.signal("TERM");
     // The drain is bounded although the sender keeps writing.
-    let status = wait_for_exit(&mut relay);
+    let status = relay
+        .exited_within(PATIENCE)
+        .expect("the relay did not exit");
     sender.thread.join().expect("sender");
     let written = sender.written.load(Ordering::Acquire);
     let (got, duplicates) = delivered(&agent);
@@ -470,7 +463,9 @@ fn sigterm_counts_an_unfinished_frame_as_abandoned_and_delivers_the_whole_ones()
     stream.write_all(unfinished).expect("write");
     assert!(wait_until(PATIENCE, || agent.count() >= 500));
     relay.signal("TERM");
-    let status = wait_for_exit(&mut relay);
+    let status = relay
+        .exited_within(PATIENCE)
+        .expect("the relay did not exit");
     assert_eq!(status.code(), Some(0));
     assert_eq!(delivered(&agent).0, (0..500).collect::<BTreeSet<_>>());
     let stopped = log_records(dir.path(), "listener stopped");

@@ -298,6 +298,17 @@ impl Relay {
         TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the relay")
     }
 
+    /// Waits for the relay to exit by itself; `None` while it still runs after `limit` (which
+    /// only bounds a failing test).
+    pub fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut status = None;
+        wait_until(limit, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        status
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args(["-s", signal, &self.child.id().to_string()])
