@@ -184,7 +184,7 @@ impl AgentSink {
                 Ok(()) => {
                     current.written += batch.data.len() as u64;
                     let end = current.written;
-                    self.first_write(&batch);
+                    count_first_write(&self.metrics, &self.sink, &batch);
                     self.remember(seq, batch, Some(end), true);
                     if self.window_bytes >= self.window_limit(current) / 4 {
                         self.release(current);
@@ -297,12 +297,6 @@ impl AgentSink {
         }
     }
 
-    fn first_write(&self, batch: &Batch) {
-        self.metrics.observer.mocks_written(&batch.mock_markers);
-        self.sink.sent_events.add(batch.events);
-        self.sink.sent_bytes.add(batch.data.len() as u64);
-    }
-
     fn remember(&mut self, seq: u64, batch: Batch, end: Option<u64>, sent: bool) {
         self.window_bytes += batch.data.len() as u64;
         self.window.push_back(Written {
@@ -401,11 +395,7 @@ impl AgentSink {
                 resent += written.batch.events;
             } else {
                 written.sent = true;
-                self.sink.sent_events.add(written.batch.events);
-                self.sink.sent_bytes.add(written.batch.data.len() as u64);
-                self.metrics
-                    .observer
-                    .mocks_written(&written.batch.mock_markers);
+                count_first_write(&self.metrics, &self.sink, &written.batch);
             }
         }
         if resent > 0 {
@@ -417,6 +407,13 @@ impl AgentSink {
         }
         Ok(connection)
     }
+}
+
+/// A batch written for the first time is sent (a replay of it is a resend, counted apart).
+fn count_first_write(metrics: &Metrics, sink: &SinkMetrics, batch: &Batch) {
+    metrics.observer.mocks_written(&batch.mock_markers);
+    sink.sent_events.add(batch.events);
+    sink.sent_bytes.add(batch.data.len() as u64);
 }
 
 /// Resolves when the agent closes its end or the connection fails. The agent never sends data,

@@ -28,6 +28,8 @@ pub struct Queues {
 /// A netlink socket for asking about single TCP sockets; one per agent sink.
 pub struct TcpQueues {
     socket: Socket,
+    /// The request being sent and the answer received, kept between queries.
+    request: Vec<u8>,
     buffer: Vec<u8>,
 }
 
@@ -38,6 +40,7 @@ impl TcpQueues {
         socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
         Ok(TcpQueues {
             socket,
+            request: Vec::new(),
             buffer: vec![0; 8192],
         })
     }
@@ -71,9 +74,9 @@ impl TcpQueues {
             .into(),
         );
         request.finalize();
-        let mut bytes = vec![0; request.buffer_len()];
-        request.serialize(&mut bytes);
-        self.socket.send(&bytes, 0)?;
+        self.request.resize(request.buffer_len(), 0);
+        request.serialize(&mut self.request);
+        self.socket.send(&self.request, 0)?;
 
         let received = self.socket.recv(&mut &mut self.buffer[..], 0)?;
         let answer = NetlinkMessage::<SockDiagMessage>::deserialize(&self.buffer[..received])
