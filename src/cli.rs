@@ -4,10 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{
-    duplicate_listener, listener_at, parse_endpoint, Agent, Config, ConfigError, FilterMode,
-    Protocol, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
-};
+use crate::config::{Agent, FilterMode, Framing, Overrides};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,11 +52,11 @@ pub struct RunArgs {
 
     /// Which agent listens: legacy (OMS, port 25226) or ama (Azure Monitor Agent, port 28330).
     #[arg(long, value_enum)]
-    pub agent: Option<AgentArg>,
+    pub agent: Option<Agent>,
 
     /// Agent filter: cef (valid CEF but not TRAFFIC), cef-all, legacy (text has CEF: or ASA-), all.
     #[arg(long, value_enum)]
-    pub filter: Option<FilterArg>,
+    pub filter: Option<FilterMode>,
 
     /// Loopback address of /metrics and /health ("" turns it off).
     #[arg(long, value_name = "ADDR")]
@@ -71,100 +68,16 @@ pub struct CheckConfigArgs {
     pub file: PathBuf,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AgentArg {
-    Legacy,
-    Ama,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FilterArg {
-    Cef,
-    CefAll,
-    Legacy,
-    All,
-}
-
 impl RunArgs {
-    /// Lays the command-line flags over a configuration, with the same validation as the file.
-    pub fn apply(&self, config: &mut Config) -> Result<(), ConfigError> {
-        let flag_error = |flag: &str, message: String| ConfigError {
-            file: PathBuf::from("<command line>"),
-            line: None,
-            key: Some(flag.to_string()),
-            message,
-        };
-        if !self.listen.is_empty() {
-            config.listeners = self
-                .listen
-                .iter()
-                .map(|url| listener_at(url).map_err(|m| flag_error("--listen", m)))
-                .collect::<Result<_, _>>()?;
-            if let Some((earlier, later)) = duplicate_listener(&config.listeners) {
-                return Err(flag_error(
-                    "--listen",
-                    format!(
-                        "{} binds what {} binds: each address once per transport",
-                        self.listen[later], self.listen[earlier]
-                    ),
-                ));
-            }
+    /// The flags that lay over the configuration file, validated with it.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen.clone(),
+            forward: self.forward.clone(),
+            agent: self.agent,
+            filter: self.filter,
+            admin: self.admin.clone(),
         }
-        if let Some(agent) = self.agent {
-            let (agent, port, other_port) = match agent {
-                AgentArg::Legacy => (Agent::Legacy, LEGACY_AGENT_PORT, AMA_AGENT_PORT),
-                AgentArg::Ama => (Agent::Ama, AMA_AGENT_PORT, LEGACY_AGENT_PORT),
-            };
-            config.forward.agent = agent;
-            // Follow the agent's port unless an address was chosen on purpose.
-            for address in &mut config.forward.addresses {
-                if address.ip().is_loopback() && address.port() == other_port {
-                    address.set_port(port);
-                }
-            }
-        }
-        if let Some(url) = &self.forward {
-            let (protocol, address) =
-                parse_endpoint(url).map_err(|m| flag_error("--forward", m))?;
-            if protocol == Protocol::Tls {
-                return Err(flag_error(
-                    "--forward",
-                    "the agent forward speaks tcp:// or udp://".into(),
-                ));
-            }
-            if protocol == Protocol::Udp {
-                // One message per datagram: nothing else delimits them.
-                config.forward.framing = crate::config::OutputFraming::Lf;
-            }
-            config.forward.protocol = protocol;
-            config.forward.addresses = vec![address];
-        }
-        if let Some(filter) = self.filter {
-            config.filter = match filter {
-                FilterArg::Cef => FilterMode::Cef,
-                FilterArg::CefAll => FilterMode::CefAll,
-                FilterArg::Legacy => FilterMode::Legacy,
-                FilterArg::All => FilterMode::All,
-            };
-        }
-        if let Some(admin) = &self.admin {
-            config.admin = match admin.as_str() {
-                "" => None,
-                text => {
-                    let address: std::net::SocketAddr = text.parse().map_err(|_| {
-                        flag_error("--admin", format!("`{text}` is not an IP:port address"))
-                    })?;
-                    if !address.ip().is_loopback() {
-                        return Err(flag_error(
-                            "--admin",
-                            "bind the admin endpoint to a loopback address".into(),
-                        ));
-                    }
-                    Some(address)
-                }
-            };
-        }
-        Ok(())
     }
 }
 
@@ -174,8 +87,8 @@ pub struct ParseArgs {
     pub files: Vec<PathBuf>,
 
     /// How messages are delimited in the input.
-    #[arg(long, value_enum, default_value_t = FramingArg::Lf)]
-    pub framing: FramingArg,
+    #[arg(long, value_enum, default_value_t = Framing::Lf)]
+    pub framing: Framing,
 
     /// Largest message accepted, in bytes (at most 64 MiB); longer frames are reported and skipped.
     #[arg(long, default_value_t = cefrelay_syslog::framing::DEFAULT_MAX_FRAME, value_parser = parse_max_frame)]
@@ -190,32 +103,12 @@ pub struct ParseArgs {
     pub timezone: time::UtcOffset,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FramingArg {
-    /// One message per line (LF, CRLF or NUL terminated).
-    Lf,
-    /// RFC 6587 octet counting: `LEN SP MSG`.
-    Octet,
-    /// Decide per frame: a frame that starts with `LEN SP` is octet-counted, others end at LF.
-    Auto,
-}
-
 /// 1 to 64 MiB: the framing decoder's limit, as for a listener.
 fn parse_max_frame(text: &str) -> Result<usize, String> {
     let limit = cefrelay_syslog::framing::MAX_FRAME_LIMIT;
     match text.parse::<usize>() {
         Ok(n) if (1..=limit).contains(&n) => Ok(n),
         _ => Err(format!("a number of bytes from 1 to {limit} (64 MiB)")),
-    }
-}
-
-impl From<FramingArg> for cefrelay_syslog::framing::FramingMode {
-    fn from(arg: FramingArg) -> Self {
-        match arg {
-            FramingArg::Lf => Self::NonTransparent,
-            FramingArg::Octet => Self::OctetCounted,
-            FramingArg::Auto => Self::Auto,
-        }
     }
 }
 
@@ -373,8 +266,8 @@ pub struct TroubleshootArgs {
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
     /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330).
-    #[arg(long, value_enum, default_value_t = AgentArg::Legacy)]
-    pub agent: AgentArg,
+    #[arg(long, value_enum, default_value_t = Agent::Legacy)]
+    pub agent: Agent,
     /// Listener URL (repeatable), e.g. udp://0.0.0.0:514 [default: UDP and TCP 514 on IPv4 and IPv6].
     #[arg(long = "listen", value_name = "URL")]
     pub listen: Vec<String>,
@@ -383,7 +276,7 @@ pub struct InstallArgs {
     pub forward: Option<String>,
     /// Agent filter mode [default: cef].
     #[arg(long, value_enum)]
-    pub filter: Option<FilterArg>,
+    pub filter: Option<FilterMode>,
     /// PEM certificate chain for TLS listeners (given to the service with LoadCredential=). Adds
     /// tls://0.0.0.0:6514 and tls://[::]:6514 unless a tls:// --listen is given.
     #[arg(long, value_name = "FILE", requires = "tls_key")]

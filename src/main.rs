@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod check_config;
 mod cli;
 mod config;
 mod event;
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Parse(args) => parse::run(args),
         Command::Run(args) => run::run(args),
-        Command::CheckConfig(args) => check_config(args),
+        Command::CheckConfig(args) => check_config::run(args),
         Command::Send(args) => send::run(args),
         Command::CefTroubleshoot(args) => troubleshoot::run(args.clone()),
         Command::Install(args) => install::install(args),
@@ -55,21 +56,5 @@ fn stop_quietly_on_a_closed_pipe() {
     // SAFETY: restoring a signal's default disposition, before any thread is started.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
-fn check_config(args: &cli::CheckConfigArgs) -> anyhow::Result<u8> {
-    match config::Config::load(&args.file) {
-        Ok(config) => {
-            println!(
-                "{}: ok ({} listeners, filter {:?}, forward to {:?})",
-                sanitize::for_terminal(&args.file.display().to_string()),
-                config.listeners.len(),
-                config.filter,
-                config.forward.addresses
-            );
-            Ok(0)
-        }
-        Err(error) => Ok(exit::bad_config(error)),
     }
 }

@@ -28,12 +28,7 @@ use crate::telemetry::{self, admin};
 
 /// The configuration `run` would use: the file (or the defaults) with the command-line flags on top.
 pub fn effective_config(args: &RunArgs) -> Result<Config, ConfigError> {
-    let mut config = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    args.apply(&mut config)?;
-    Ok(config)
+    Config::load_with(args.config.as_deref(), &args.overrides())
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<u8> {

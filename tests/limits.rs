@@ -426,3 +426,48 @@ fn invalid_utf8_frames_are_logged_once_per_burst_with_the_peer_not_once_per_fram
         warnings[0]
     );
 }
+
+#[test]
+fn a_log_level_that_would_silence_the_relay_exits_64_in_check_config_and_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A bare word that is not a level is, to tracing, a module name: nothing would be logged.
+    assert_refused(dir.path(), "[log]\nlevel = \"verbose\"\n", 2, "log.level");
+    for valid in ["debug", "info,cefrelay=debug", "off"] {
+        let path = write_config(dir.path(), &format!("[log]\nlevel = \"{valid}\"\n"));
+        let output = check_config(&path);
+        assert!(output.status.success(), "{valid}: {output:?}");
+    }
+}
+
+#[test]
+fn flags_are_checked_by_the_same_rules_as_the_file_and_named_in_the_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A UDP forward cannot carry octet-counted framing, whether the address is in the file or
+    // given with --forward (the flag used to change the framing behind the file's back).
+    let path = write_config(dir.path(), "[forward]\nframing = \"octet-counted\"\n");
+    let output = run_expecting_exit(&[
+        "--config",
+        path.to_str().expect("utf-8 path"),
+        "--forward",
+        "udp://127.0.0.1:9",
+        "--admin",
+        "",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(64), "{stderr}");
+    assert!(stderr.contains("key `forward.framing`"), "{stderr}");
+
+    for (flag, value, says) in [
+        ("--forward", "tls://127.0.0.1:9", "tcp:// or udp://"),
+        ("--admin", "0.0.0.0:9514", "loopback"),
+        ("--listen", "smtp://127.0.0.1:25", "udp, tcp or tls"),
+    ] {
+        let output = run_expecting_exit(&[flag, value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(64), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.contains(&format!("<command line>: key `{flag}`")) && stderr.contains(says),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}

@@ -8,56 +8,53 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::raw::Validator;
-use super::{ConfigError, Tls};
+use super::listener::Tls;
+use super::validate::Validator;
+use super::ConfigError;
 
-impl Validator<'_> {
-    /// Every TLS file readable, then the certificate, key and client CA loaded the way the
-    /// listener loads them (PEM that parses, a key that matches the certificate).
-    pub(super) fn tls_files(
-        &self,
-        key: &dyn Fn(&str) -> String,
-        tls: &Tls,
-        spans: [(&str, Option<&Spanned<PathBuf>>); 3],
-    ) -> Result<(), ConfigError> {
-        let paths = [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()];
-        for ((name, span), path) in spans.into_iter().zip(paths) {
-            let Some(path) = path else { continue };
-            readable_file(path)
-                .map_err(|message| self.error(key(name), span.map(Spanned::span), message))?;
-        }
-        crate::source::tls::TlsTerminator::load(tls).map_err(|error| {
-            self.error(
-                key("tls_cert"),
-                spans[0].1.map(Spanned::span),
-                format!("{error:#}"),
-            )
-        })?;
-        Ok(())
+/// Every TLS file readable, then the certificate, key and client CA loaded the way the
+/// listener loads them (PEM that parses, a key that matches the certificate).
+pub fn tls_files(
+    check: &Validator<'_>,
+    key: &dyn Fn(&str) -> String,
+    tls: &Tls,
+    spans: [(&str, Option<&Spanned<PathBuf>>); 3],
+) -> Result<(), ConfigError> {
+    let paths = [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()];
+    for ((name, span), path) in spans.into_iter().zip(paths) {
+        let Some(path) = path else { continue };
+        readable_file(path)
+            .map_err(|message| check.error(key(name), span.map(Spanned::span), message))?;
     }
+    crate::source::tls::TlsTerminator::load(tls).map_err(|error| {
+        check.error(
+            key("tls_cert"),
+            spans[0].1.map(Spanned::span),
+            format!("{error:#}"),
+        )
+    })?;
+    Ok(())
 }
 
-impl Validator<'_> {
-    /// An HTTP sink's extra CA file: read and parsed as the sink reads it (PEM certificates, at
-    /// least one).
-    pub(super) fn ca_file(
-        &self,
-        key: &str,
-        value: &Spanned<PathBuf>,
-    ) -> Result<PathBuf, ConfigError> {
-        let path = self.beside_file(value.get_ref());
-        let error = |message: String| self.error(key.to_string(), Some(value.span()), message);
-        readable_file(&path).map_err(error)?;
-        let pem = std::fs::read(&path)
-            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
-        match reqwest::Certificate::from_pem_bundle(&pem) {
-            Ok(certificates) if !certificates.is_empty() => Ok(path),
-            Ok(_) => Err(error(format!("{} holds no certificate", path.display()))),
-            Err(e) => Err(error(format!(
-                "{} holds no usable PEM certificate: {e}",
-                path.display()
-            ))),
-        }
+/// An HTTP sink's extra CA file: read and parsed as the sink reads it (PEM certificates, at
+/// least one).
+pub fn ca_file(
+    check: &Validator<'_>,
+    key: &str,
+    value: &Spanned<PathBuf>,
+) -> Result<PathBuf, ConfigError> {
+    let path = check.beside_file(value.get_ref());
+    let error = |message: String| check.error(key.to_string(), Some(value.span()), message);
+    readable_file(&path).map_err(error)?;
+    let pem =
+        std::fs::read(&path).map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if !certificates.is_empty() => Ok(path),
+        Ok(_) => Err(error(format!("{} holds no certificate", path.display()))),
+        Err(e) => Err(error(format!(
+            "{} holds no usable PEM certificate: {e}",
+            path.display()
+        ))),
     }
 }
 

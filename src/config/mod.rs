@@ -1,28 +1,44 @@
-//! Configuration in two layers: [`raw`] is what serde reads from TOML (unknown keys rejected), and
-//! [`Config`] is the validated form that `run` uses. `check-config` runs exactly the same
-//! validation. Every error names the key, the file and the line.
+//! Configuration in layers: [`raw`] is what serde reads from TOML (unknown keys rejected); the
+//! validated types ([`Config`] and a module per table: [`listener`], [`forward`], [`buffer`],
+//! [`sinks`]) are what `run` uses; [`validate`] is the leaf every check goes through, naming the
+//! key, the file and the line; [`overrides`] lays command-line flags over the file *before*
+//! validation, so flags and file are checked by the same code. `check-config` runs exactly this.
 
+mod buffer;
 mod files;
+mod forward;
 pub mod limits;
+mod listener;
+mod overrides;
 mod raw;
 mod sinks;
+mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cefrelay_syslog::framing::FramingMode;
+use toml::Spanned;
 
-pub use raw::{listener_at, parse_endpoint, RawConfig, AGENT_SINK_NAME};
-pub use sinks::{
-    AzureAuth, BodyFormat, BufferConfig, BufferKind, FsyncPolicy, HttpAuth, HttpSink, HttpSinkKind,
+pub use buffer::{BufferConfig, BufferKind, FsyncPolicy};
+pub use forward::{Forward, AGENT_SINK_NAME};
+pub use listener::{
+    duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, Tls, DEFAULT_LISTENERS,
+};
+pub use overrides::Overrides;
+pub use raw::{
+    Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, RawConfig,
     WhenFull,
 };
+pub use sinks::{AzureAuth, HttpAuth, HttpSink, HttpSinkKind};
 
-/// Legacy OMS/MMA agent: TCP 127.0.0.1:25226. Azure Monitor Agent (≥ 1.28.11): TCP 127.0.0.1:28330.
-pub const LEGACY_AGENT_PORT: u16 = 25226;
-pub const AMA_AGENT_PORT: u16 = 28330;
+use raw::RawListener;
+use validate::Validator;
+
+/// The admin endpoint unless told otherwise.
+pub const DEFAULT_ADMIN: &str = "127.0.0.1:9514";
+const DEFAULT_STATE_DIR: &str = "/var/lib/cefrelay";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,125 +53,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Protocol {
-    Udp,
-    Tcp,
-    Tls,
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-            Protocol::Tls => "tls",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Listener {
-    pub protocol: Protocol,
-    pub address: SocketAddr,
-    pub framing: FramingMode,
-    pub max_message_bytes: usize,
-    /// UDP: sockets sharing the port through SO_REUSEPORT.
-    pub udp_sockets: usize,
-    pub receive_buffer_bytes: usize,
-    pub max_connections: usize,
-    /// Connections one sender (IPv4 address, IPv6 /64) may hold open at once; more are refused.
-    pub max_connections_per_sender: usize,
-    pub idle_timeout: Duration,
-    /// How long a frame may take from its first byte to its last (slow trickles are closed).
-    pub frame_timeout: Duration,
-    pub tls: Option<Tls>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tls {
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub client_ca: Option<PathBuf>,
-    pub handshake_timeout: Duration,
-    /// Accept plain TCP syslog on the same port, told apart by the first byte (downgrade risk).
-    pub accept_plain: bool,
-}
-
-/// Which messages go to the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FilterMode {
-    /// Valid CEF whose Name is not TRAFFIC (PAN-OS traffic logs dropped).
-    Cef,
-    /// Every valid CEF record.
-    CefAll,
-    /// Raw text contains `CEF:` or `ASA-`: the old rsyslog rule.
-    Legacy,
-    /// Everything.
-    All,
-}
-
-impl FilterMode {
-    pub const ALL: [FilterMode; 4] = [
-        FilterMode::Cef,
-        FilterMode::CefAll,
-        FilterMode::Legacy,
-        FilterMode::All,
-    ];
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Agent {
-    Legacy,
-    Ama,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputFormat {
-    /// The received message bytes, unchanged.
-    Raw,
-    /// `<PRI>Mmm dd hh:mm:ss HOST TAG MSG`, rsyslog's traditional forward format.
-    Traditional,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OutputFraming {
-    Lf,
-    OctetCounted,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Forward {
-    pub enabled: bool,
-    pub agent: Agent,
-    pub protocol: Protocol,
-    pub addresses: Vec<SocketAddr>,
-    pub format: OutputFormat,
-    pub framing: OutputFraming,
-    /// Events that may wait for the agent; when full, TCP reads stop and UDP drops are counted.
-    pub buffer: BufferConfig,
-    /// Bytes written to the agent that are re-sent after a broken connection, because TCP accepts
-    /// writes to a peer that is already gone.
-    pub resend_window_bytes: usize,
-    pub reconnect_min: Duration,
-    pub reconnect_max: Duration,
-}
-
 #[derive(Debug, Clone)]
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// A configuration that cannot be used: names the file, line and key, and says what is wrong.
@@ -185,18 +86,33 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: None,
-            message: format!("cannot read the file: {e}"),
-        })?;
-        Self::from_toml(&text, path)
+        Self::load_with(Some(path), &Overrides::default())
+    }
+
+    /// The configuration `run` uses: the file (or the built-in defaults without one) with the
+    /// command-line flags laid over it, validated as one.
+    pub fn load_with(path: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let (text, file) = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    file: path.to_path_buf(),
+                    line: None,
+                    key: None,
+                    message: format!("cannot read the file: {e}"),
+                })?;
+                (text, path)
+            }
+            None => (String::new(), Path::new("<defaults>")),
+        };
+        let mut raw: RawConfig = validate::parse(&text, file)?;
+        let flags = overrides.apply(&mut raw);
+        validate(&raw, &Validator::new(&text, file, &flags))
     }
 
     /// Validates TOML text; `file` is only used to name the source in errors.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        raw::parse(text, file)?.validate(text, file)
+        let raw: RawConfig = validate::parse(text, file)?;
+        validate(&raw, &Validator::new(text, file, &[]))
     }
 }
 
@@ -204,28 +120,170 @@ impl Default for Config {
     /// The defaults `cefrelay run` uses without a file: UDP and TCP on port 514 (IPv4 and IPv6),
     /// the agent filter, and the legacy agent port.
     fn default() -> Self {
-        RawConfig::default()
-            .validate("", Path::new("<defaults>"))
-            .expect("the built-in defaults are valid")
+        Config::from_toml("", Path::new("<defaults>")).expect("the built-in defaults are valid")
     }
 }
 
-/// The first listener that would bind what an earlier one binds — the same address over UDP, or
-/// over TCP (tcp:// and tls:// alike) — as `(earlier, later)`. Two UDP sockets on one address
-/// would both bind (SO_REUSEPORT) and split the traffic; TCP would fail at the bind.
-pub fn duplicate_listener(listeners: &[Listener]) -> Option<(usize, usize)> {
-    let udp = |l: &Listener| l.protocol == Protocol::Udp;
-    listeners.iter().enumerate().find_map(|(later, listener)| {
-        listeners[..later]
+/// The validated configuration: every default decided, every value checked.
+fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigError> {
+    let listeners = if raw.listener.is_empty() {
+        DEFAULT_LISTENERS
             .iter()
-            .position(|e| e.address == listener.address && udp(e) == udp(listener))
-            .map(|earlier| (earlier, later))
+            .enumerate()
+            .map(|(index, endpoint)| listener::validate(check, index, &RawListener::at(endpoint)))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        raw.listener
+            .iter()
+            .enumerate()
+            .map(|(index, raw)| listener::validate(check, index, raw))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if let Some((earlier, later)) = duplicate_listener(&listeners) {
+        return Err(check.error(
+            format!("listener[{later}].address"),
+            raw.listener.get(later).map(|raw| raw.address.span()),
+            format!(
+                "{} binds what listener[{earlier}] ({}) binds: each address once per transport \
+                 (tcp:// and tls:// are both TCP)",
+                listeners[later].name(),
+                listeners[earlier].name()
+            ),
+        ));
+    }
+    let admin = match &raw.admin.listen {
+        None => Some(
+            DEFAULT_ADMIN
+                .parse()
+                .expect("default admin address is valid"),
+        ),
+        Some(value) if value.get_ref().is_empty() => None,
+        Some(value) => {
+            let address: SocketAddr = value.get_ref().parse().map_err(|_| {
+                check.error(
+                    "admin.listen".into(),
+                    Some(value.span()),
+                    format!("`{}` is not an IP:port address", value.get_ref()),
+                )
+            })?;
+            if !address.ip().is_loopback() {
+                return Err(check.error(
+                    "admin.listen".into(),
+                    Some(value.span()),
+                    "the admin endpoint has no authentication: bind it to a loopback address"
+                        .into(),
+                ));
+            }
+            Some(address)
+        }
+    };
+    let sinks = raw
+        .sink
+        .iter()
+        .enumerate()
+        .map(|(index, raw)| sinks::validate(check, index, raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (index, sink) in sinks.iter().enumerate() {
+        if sinks[..index].iter().any(|other| other.name == sink.name)
+            || sink.name == AGENT_SINK_NAME
+        {
+            return Err(check.error(
+                format!("sink[{index}].name"),
+                Some(raw.sink[index].name.span()),
+                format!("the name `{}` is taken: every sink needs its own (`{AGENT_SINK_NAME}` is the agent forward)", sink.name),
+            ));
+        }
+    }
+    let forward = forward::validate(check, &raw.forward)?;
+    if !forward.enabled && sinks.is_empty() {
+        return Err(check.error(
+            "forward.enabled".into(),
+            None,
+            "with the agent forward off, at least one [[sink]] is needed".into(),
+        ));
+    }
+    let state_dir = match &raw.state_dir {
+        Some(dir) => check.beside_file(dir.get_ref()),
+        // systemd's StateDirectory= sets STATE_DIRECTORY.
+        None => std::env::var_os("STATE_DIRECTORY")
+            .map_or_else(|| PathBuf::from(DEFAULT_STATE_DIR), PathBuf::from),
+    };
+    // Disk buffers and dead-letter files: refused now rather than failing at the first
+    // write. Each directory is checked itself when it exists (one made by another user).
+    let mut needed = Vec::new();
+    if forward.enabled && matches!(forward.buffer.kind, BufferKind::Disk { .. }) {
+        needed.push(state_dir.join("buffer").join(AGENT_SINK_NAME));
+    }
+    for sink in &sinks {
+        if matches!(sink.buffer.kind, BufferKind::Disk { .. }) {
+            needed.push(state_dir.join("buffer").join(&sink.name));
+        }
+        needed.push(state_dir.join("dead-letter"));
+    }
+    for dir in needed {
+        files::writable_dir(&dir).map_err(|message| {
+            let from = match raw.state_dir {
+                Some(_) => String::new(),
+                None => {
+                    format!(" (state_dir defaults to $STATE_DIRECTORY, else {DEFAULT_STATE_DIR})")
+                }
+            };
+            check.error(
+                "state_dir".into(),
+                raw.state_dir.as_ref().map(Spanned::span),
+                format!("{message}{from}"),
+            )
+        })?;
+    }
+    Ok(Config {
+        listeners,
+        filter: raw.filter.mode.unwrap_or(FilterMode::Cef),
+        forward,
+        sinks,
+        state_dir,
+        admin,
+        log: Log {
+            format: raw.log.format.unwrap_or(LogFormat::Text),
+            level: log_level(check, raw.log.level.as_ref())?,
+        },
+        shutdown_grace: check.secs(
+            "shutdown_grace_secs",
+            raw.shutdown_grace_secs.as_ref(),
+            &limits::SHUTDOWN_GRACE_SECS,
+            10,
+        )?,
     })
 }
 
-impl Listener {
-    /// `udp://0.0.0.0:514`: how logs and metrics name the listener.
-    pub fn name(&self) -> String {
-        format!("{}://{}", self.protocol, self.address)
+/// `log.level`: a level (`error` … `trace`, `off`), or `RUST_LOG`-style directives such as
+/// `info,cefrelay=debug`. A bare word that is not a level would be taken as a module name and log
+/// nothing at all, so it is refused here rather than silencing the relay.
+fn log_level(
+    check: &Validator<'_>,
+    level: Option<&Spanned<String>>,
+) -> Result<String, ConfigError> {
+    let Some(level) = level else {
+        return Ok("info".into());
+    };
+    let text = level.get_ref();
+    let is_level = |word: &str| {
+        word.parse::<tracing_subscriber::filter::LevelFilter>()
+            .is_ok()
+    };
+    let each_directive_ok = text.split(',').all(|directive| {
+        let directive = directive.trim();
+        is_level(directive) || (directive.contains('=') || directive.contains('['))
+    });
+    let parses = tracing_subscriber::EnvFilter::builder().parse(text).is_ok();
+    if text.trim().is_empty() || !each_directive_ok || !parses {
+        return Err(check.error(
+            "log.level".into(),
+            Some(level.span()),
+            format!(
+                "`{text}` is not a log level: use error, warn, info, debug, trace or off, or \
+                 directives such as \"info,cefrelay=debug\""
+            ),
+        ));
     }
+    Ok(text.clone())
 }

@@ -14,9 +14,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context};
 
-use crate::cli::{AgentArg, InstallArgs, Target, UninstallArgs};
+use crate::cli::{InstallArgs, Target, UninstallArgs};
 use crate::config::{
-    listener_at, parse_endpoint, Config, Protocol, AMA_AGENT_PORT, LEGACY_AGENT_PORT,
+    listener_at, parse_endpoint, Config, FilterMode, Protocol, DEFAULT_ADMIN, DEFAULT_LISTENERS,
 };
 use crate::exit;
 use crate::sanitize::for_terminal;
@@ -182,14 +182,7 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<u8> {
 fn render_config(args: &InstallArgs) -> Result<String, String> {
     let mut listeners = args.listen.clone();
     if listeners.is_empty() {
-        listeners = [
-            "udp://0.0.0.0:514",
-            "udp://[::]:514",
-            "tcp://0.0.0.0:514",
-            "tcp://[::]:514",
-        ]
-        .map(String::from)
-        .to_vec();
+        listeners = DEFAULT_LISTENERS.map(String::from).to_vec();
     }
     for url in &listeners {
         listener_at(url).map_err(|message| format!("--listen {url}: {message}"))?;
@@ -200,10 +193,8 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
     } else if tls_given && args.tls_cert.is_none() {
         return Err("a tls:// listener needs --tls-cert and --tls-key".into());
     }
-    let (agent, port) = match args.agent {
-        AgentArg::Legacy => ("legacy", LEGACY_AGENT_PORT),
-        AgentArg::Ama => ("ama", AMA_AGENT_PORT),
-    };
+    let agent = value_name(args.agent);
+    let port = args.agent.port();
     let forward = match &args.forward {
         Some(url) => {
             let (protocol, _) = parse_endpoint(url).map_err(|m| format!("--forward {url}: {m}"))?;
@@ -216,12 +207,7 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
         }
         None => format!("tcp://127.0.0.1:{port}"),
     };
-    let filter = match args.filter.unwrap_or(crate::cli::FilterArg::Cef) {
-        crate::cli::FilterArg::Cef => "cef",
-        crate::cli::FilterArg::CefAll => "cef-all",
-        crate::cli::FilterArg::Legacy => "legacy",
-        crate::cli::FilterArg::All => "all",
-    };
+    let filter = value_name(args.filter.unwrap_or(FilterMode::Cef));
 
     let mut text = format!(
         "# cefrelay configuration, written by `cefrelay install`. Every key, with its default and meaning:\n\
@@ -229,7 +215,7 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
          # `systemctl reload cefrelay` (filter, certificates) or `systemctl restart cefrelay` (the rest).\n"
     );
     let tail = format!(
-        "\n[filter]\nmode = \"{filter}\"\n\n[forward]\nagent = \"{agent}\"\naddress = [{}]\n\n[admin]\nlisten = \"127.0.0.1:9514\"\n",
+        "\n[filter]\nmode = \"{filter}\"\n\n[forward]\nagent = \"{agent}\"\naddress = [{}]\n\n[admin]\nlisten = \"{DEFAULT_ADMIN}\"\n",
         toml_string(&forward)
     );
     // The service reads the TLS files where systemd hands them over, which exists only while it
@@ -255,6 +241,14 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
     text.push_str(&listener_tables(&listeners, &as_written));
     text.push_str(&tail);
     Ok(text)
+}
+
+/// How the configuration file (and the command line) spells `value`.
+fn value_name(value: impl clap::ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|possible| possible.get_name().to_string())
+        .unwrap_or_default()
 }
 
 struct TlsPaths {
