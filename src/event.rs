@@ -2,11 +2,13 @@
 //! one, and the JSON shape (`cefrelay parse`, HTTP sinks) that other tools depend on.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use cefrelay_cef::{Cef, CefError};
 use cefrelay_syslog::{Format, Message, ParseOptions, SdElement, Status};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
 
 /// One parsed message. Borrows from the received text; nothing is copied unless unescaping forces it.
 #[derive(Debug)]
@@ -16,6 +18,13 @@ pub struct Event<'a> {
     pub cef: Option<Result<Cef<'a>, CefError>>,
     /// The received bytes were not valid UTF-8 and were decoded lossily (U+FFFD replacements).
     pub lossy_utf8: bool,
+}
+
+/// Where a message came from, for the fields a sender left out.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin {
+    pub peer: IpAddr,
+    pub received_at: OffsetDateTime,
 }
 
 /// How much of a message was understood, from best to worst.

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod buffer;
 mod check_config;
 mod cli;
 mod config;

@@ -10,13 +10,14 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::buffer;
 use crate::cli::RunArgs;
 use crate::config::AGENT_SINK_NAME;
 use crate::config::{BufferKind, Config, ConfigError, Protocol};
 use crate::exit;
+use crate::pipeline::filter::Decision;
 use crate::pipeline::Pipeline;
 use crate::sink::agent::{self, AgentSink};
-use crate::sink::buffer;
 use crate::sink::http::HttpSinkTask;
 use crate::sink::Sinks;
 use crate::source::tcp::TcpSource;
@@ -102,7 +103,11 @@ async fn serve(
         sink_metrics.push(SinkMetrics::new(&sink.name, sink.type_name()));
         buffers.push(&sink.buffer);
     }
-    let metrics = Arc::new(Metrics::new(listener_names, sink_metrics));
+    let metrics = Arc::new(Metrics::new(
+        listener_names,
+        sink_metrics,
+        &Decision::reasons(),
+    ));
     let on_disk: Vec<bool> = buffers
         .iter()
         .map(|buffer| matches!(buffer.kind, BufferKind::Disk { .. }))

@@ -2,6 +2,8 @@
 
 use crate::config::FilterMode;
 use crate::event::Event;
+use crate::telemetry::metrics::FilterReason;
+use crate::telemetry::observe::Outcome;
 
 /// The vendor of `cef_troubleshoot.py`'s mock messages; they always pass, counted on their own.
 pub const MOCK_VENDOR: &str = "TestCommonEventFormat";
@@ -39,6 +41,30 @@ impl Decision {
                 | Decision::ForwardLegacyMatch
                 | Decision::ForwardAll
         )
+    }
+
+    /// Every decision as a row of the filter metrics, in the order of [`Self::ALL`].
+    pub fn reasons() -> [FilterReason; 8] {
+        Decision::ALL.map(|decision| FilterReason {
+            forwards: decision.forwards(),
+            label: decision.label(),
+        })
+    }
+
+    /// This decision's position in [`Self::ALL`] (and [`Self::reasons`]).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// What the per-sender counts make of it.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            d if d.forwards() => Outcome::Forwarded,
+            Decision::DropTraffic => Outcome::DroppedTraffic,
+            Decision::DropNotCef => Outcome::DroppedNotCef,
+            Decision::DropInvalidCef => Outcome::DroppedInvalidCef,
+            _ => Outcome::DroppedOther,
+        }
     }
 
     pub fn label(self) -> &'static str {
@@ -88,6 +114,14 @@ pub fn decide(mode: FilterMode, event: &Event<'_>, raw_text: &str) -> Decision {
 mod tests {
     use super::*;
     use cefrelay_syslog::ParseOptions;
+
+    #[test]
+    fn a_decisions_index_is_its_place_in_all_so_each_counts_on_its_own_row() {
+        for (place, decision) in Decision::ALL.into_iter().enumerate() {
+            assert_eq!(decision.index(), place);
+            assert_eq!(Decision::reasons()[place].label, decision.label());
+        }
+    }
 
     fn decide_text(mode: FilterMode, text: &str) -> Decision {
         let options = ParseOptions::new(time::OffsetDateTime::UNIX_EPOCH);

@@ -8,13 +8,13 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use cefrelay_syslog::{Format, ParseOptions};
 use time::OffsetDateTime;
 
+use crate::buffer::Batch;
 use crate::config::{Config, FilterMode};
-use crate::event::Event;
-use crate::sink::encode::{Encoder, Origin, RecordEncoder};
+use crate::event::{Event, Origin};
+use crate::sink::encode::{Encoder, RecordEncoder};
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::{looks_like_panos_csv, Seen};
 use crate::telemetry::RateLimited;
@@ -22,34 +22,6 @@ use filter::Decision;
 
 /// One warning per interval about frames that are not UTF-8; the rest are counted.
 static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
-
-/// Encoded messages on their way to the sink. Batches, not single messages, cross task boundaries.
-#[derive(Debug, Default)]
-pub struct Batch {
-    pub data: BytesMut,
-    pub events: u64,
-    /// Markers of the troubleshooter's mock messages in this batch (almost always none).
-    pub mock_markers: Vec<String>,
-}
-
-/// A batch is handed to the sink once it holds this many events or bytes.
-pub const BATCH_MAX_EVENTS: u64 = 256;
-pub const BATCH_MAX_BYTES: usize = 64 * 1024;
-
-impl Batch {
-    pub fn is_full(&self) -> bool {
-        self.events >= BATCH_MAX_EVENTS || self.data.len() >= BATCH_MAX_BYTES
-    }
-}
-
-/// One batch per sink: they go out together as soon as any of them is full.
-pub fn any_full(batches: &[Batch]) -> bool {
-    batches.iter().any(Batch::is_full)
-}
-
-pub fn any_events(batches: &[Batch]) -> bool {
-    batches.iter().any(|batch| batch.events > 0)
-}
 
 pub struct Pipeline {
     /// Swapped by a SIGHUP reload while frames flow, hence an atomic.
@@ -131,7 +103,7 @@ impl Pipeline {
         }
 
         let decision = filter::decide(self.filter(), &event, &text);
-        self.metrics.filter(decision).inc();
+        self.metrics.filter(decision.index()).inc();
         if decision != Decision::ForwardMock {
             // Per-sender counts describe the real senders, not the troubleshooter's own probes.
             self.metrics.observer.message(
@@ -139,7 +111,7 @@ impl Pipeline {
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
                     panos_csv: looks_like_panos_csv(event.syslog.msg),
-                    decision,
+                    outcome: decision.outcome(),
                 },
             );
         } else {

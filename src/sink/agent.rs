@@ -21,10 +21,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
-use super::buffer::{BufferReader, Entry};
 use super::tcp_queues::TcpQueues;
+use crate::buffer::Batch;
+use crate::buffer::{BufferReader, Entry};
 use crate::config::Forward;
-use crate::pipeline::Batch;
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::RateLimited;
 

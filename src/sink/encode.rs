@@ -3,15 +3,14 @@
 //! writes it: `<PRI>Mmm dd hh:mm:ss HOST TAG MSG`.
 
 use std::io::Write;
-use std::net::IpAddr;
 
 use bytes::{BufMut, BytesMut};
 use cefrelay_syslog::Format;
-use time::OffsetDateTime;
 
 use super::records::{self, HecOptions, Received};
 use crate::config::{Agent, HttpSink, HttpSinkKind, OutputFormat, OutputFraming};
 use crate::event::Event;
+pub use crate::event::Origin;
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
 const LEGACY_TAG_CHARS: usize = 32;
@@ -86,13 +85,6 @@ impl RecordEncoder {
         }
         out.put_u8(b'\n');
     }
-}
-
-/// Where a message came from, for the fields a sender left out.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin {
-    pub peer: IpAddr,
-    pub received_at: OffsetDateTime,
 }
 
 impl Encoder {

@@ -1,15 +1,13 @@
 //! Where kept messages go: the local agent over TCP or UDP ([`agent`]) and the HTTP sinks
-//! ([`http`]), each behind its own bounded [`buffer`]. Every kept message goes to every sink.
+//! ([`http`]), each behind its own bounded [`crate::buffer`]. Every kept message goes to every sink.
 
 pub mod agent;
-pub mod buffer;
 pub mod encode;
 pub mod http;
 pub mod records;
 mod tcp_queues;
 
-use crate::pipeline::Batch;
-use buffer::{BufferWriter, NotBuffered};
+use crate::buffer::{Batch, BufferWriter, NotBuffered};
 
 /// The listener side of every sink's buffer, in sink order (the order of the pipeline's encoders).
 pub struct Sinks {

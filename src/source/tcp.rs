@@ -33,8 +33,8 @@ use super::{
     SharedRef, ABANDONED_WARNING, ACCEPT_WARNING, EVICTED_WARNING, FRAME_TIMEOUT_WARNING,
     HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING, REFUSED_WARNING,
 };
+use crate::buffer::batch::{any_events, any_full, Batch};
 use crate::config::Listener;
-use crate::pipeline::{any_events, any_full, Batch};
 use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 
 /// A connection's read buffer starts this small (an idle connection holds no more) and doubles

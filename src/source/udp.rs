@@ -11,8 +11,8 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use super::{SharedRef, OVERSIZED_WARNING};
+use crate::buffer::batch::{any_events, any_full};
 use crate::config::Listener;
-use crate::pipeline::{any_events, any_full};
 
 /// Binds `count` sockets to one address. A receive buffer the kernel clamped is reported with the
 /// sysctl that raises the cap.

@@ -6,8 +6,6 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
-use crate::pipeline::filter::Decision;
-
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
 
@@ -233,11 +231,19 @@ pub struct ParseMetrics {
     pub invalid_utf8: Counter,
 }
 
+/// A reason the filter gives for its decision: a row of `cefrelay_filter_total`.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterReason {
+    pub forwards: bool,
+    pub label: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     pub listeners: Vec<ListenerMetrics>,
     pub parse: ParseMetrics,
-    filter: [Counter; Decision::ALL.len()],
+    /// `cefrelay_filter_total`, one row per reason the filter gives, in its order.
+    filter: Vec<(FilterReason, Counter)>,
     pub sinks: Vec<Arc<SinkMetrics>>,
     /// SIGHUP reloads that applied: the configuration validated and every certificate loaded.
     pub reloads: Counter,
@@ -248,14 +254,23 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(listener_names: Vec<String>, sinks: Vec<SinkMetrics>) -> Self {
+    /// `filter_reasons` lists every decision the filter can make; [`Self::filter`] takes the
+    /// position of one in that list.
+    pub fn new(
+        listener_names: Vec<String>,
+        sinks: Vec<SinkMetrics>,
+        filter_reasons: &[FilterReason],
+    ) -> Self {
         Metrics {
             listeners: listener_names
                 .into_iter()
                 .map(ListenerMetrics::new)
                 .collect(),
             parse: ParseMetrics::default(),
-            filter: Default::default(),
+            filter: filter_reasons
+                .iter()
+                .map(|reason| (*reason, Counter::default()))
+                .collect(),
             sinks: sinks.into_iter().map(Arc::new).collect(),
             reloads: Counter::default(),
             reloads_failed: Counter::default(),
@@ -263,12 +278,9 @@ impl Metrics {
         }
     }
 
-    pub fn filter(&self, decision: Decision) -> &Counter {
-        let index = Decision::ALL
-            .iter()
-            .position(|d| *d == decision)
-            .unwrap_or_default();
-        &self.filter[index]
+    /// The counter of the filter reason at `index` in the list given to [`Self::new`].
+    pub fn filter(&self, index: usize) -> &Counter {
+        &self.filter[index].1
     }
 
     /// The Prometheus text exposition format (version 0.0.4).
@@ -438,17 +450,13 @@ impl Metrics {
             "Agent filter decisions by reason",
             "counter",
         );
-        for decision in Decision::ALL {
-            let action = if decision.forwards() {
-                "forward"
-            } else {
-                "drop"
-            };
+        for (reason, counter) in &self.filter {
+            let action = if reason.forwards { "forward" } else { "drop" };
             let _ = writeln!(
                 out,
                 "cefrelay_filter_total{{action=\"{action}\",reason=\"{}\"}} {}",
-                decision.label(),
-                self.filter(decision).get()
+                reason.label,
+                counter.get()
             );
         }
 

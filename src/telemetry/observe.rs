@@ -8,8 +8,6 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::pipeline::filter::Decision;
-
 /// Senders tracked one by one; any more are added up under `other`, so a spoofed-source UDP flood
 /// cannot grow the map.
 const MAX_PEERS: usize = 1024;
@@ -52,7 +50,17 @@ struct Peers {
 pub struct Seen {
     pub cef_valid: bool,
     pub panos_csv: bool,
-    pub decision: Decision,
+    pub outcome: Outcome,
+}
+
+/// What the filter did with a message, as the per-sender counts tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Forwarded,
+    DroppedTraffic,
+    DroppedNotCef,
+    DroppedInvalidCef,
+    DroppedOther,
 }
 
 impl Observer {
@@ -67,13 +75,13 @@ impl Observer {
         counts.received += 1;
         counts.cef_valid += u64::from(seen.cef_valid);
         counts.panos_csv += u64::from(seen.panos_csv);
-        match seen.decision {
-            d if d.forwards() => counts.forwarded += 1,
-            Decision::DropTraffic => counts.dropped_traffic += 1,
-            Decision::DropNotCef => counts.dropped_not_cef += 1,
-            Decision::DropInvalidCef => counts.dropped_invalid_cef += 1,
-            _ => counts.dropped_other += 1,
-        }
+        *match seen.outcome {
+            Outcome::Forwarded => &mut counts.forwarded,
+            Outcome::DroppedTraffic => &mut counts.dropped_traffic,
+            Outcome::DroppedNotCef => &mut counts.dropped_not_cef,
+            Outcome::DroppedInvalidCef => &mut counts.dropped_invalid_cef,
+            Outcome::DroppedOther => &mut counts.dropped_other,
+        } += 1;
     }
 
     /// A mock passed the filter (they always do) on its way to the sink.
@@ -153,7 +161,7 @@ mod tests {
         let seen = Seen {
             cef_valid: true,
             panos_csv: false,
-            decision: Decision::ForwardCef,
+            outcome: Outcome::Forwarded,
         };
         for n in 0..(MAX_PEERS as u32 + 10) {
             observer.message(IpAddr::from(n.to_be_bytes()), &seen);

@@ -24,8 +24,9 @@ use reqwest::StatusCode;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::buffer::{BufferReader, Entry};
 use super::records;
+use crate::buffer::batch::split_records;
+use crate::buffer::{BufferReader, Entry};
 use crate::config::{BodyFormat, HttpSink, HttpSinkKind};
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::RateLimited;
@@ -630,22 +631,6 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
         .min(max);
     let half = step / 2;
     half + Duration::from_micros(fastrand::u64(0..=half.as_micros() as u64))
-}
-
-/// One buffer entry's records: the JSON objects between its LFs.
-fn split_records(data: &Bytes) -> Vec<Bytes> {
-    let mut records = Vec::new();
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', data) {
-        if end > start {
-            records.push(data.slice(start..end));
-        }
-        start = end + 1;
-    }
-    if start < data.len() {
-        records.push(data.slice(start..));
-    }
-    records
 }
 
 #[cfg(test)]

@@ -33,9 +33,11 @@ use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::{BufferConfig, BufferKind, FsyncPolicy, WhenFull};
-use crate::pipeline::Batch;
+pub mod batch;
+
 use crate::telemetry::metrics::{unix_ms, SinkMetrics};
 use crate::telemetry::RateLimited;
+pub use batch::Batch;
 
 /// Batches on their way to a disk buffer's writer thread (at most 64 KiB and 256 events each):
 /// accepted, not yet on disk.
