@@ -27,6 +27,21 @@ pub struct Origin {
     pub received_at: OffsetDateTime,
 }
 
+/// An event on its way to the sinks, as every encoder takes it: the parsed event, the frame it
+/// came from, and the fields that the enrich stage added. `format = "raw"` forwards `received`
+/// byte for byte, so it cannot carry added fields; every format that rebuilds the message can.
+#[derive(Debug, Clone, Copy)]
+pub struct Enriched<'e, 'a> {
+    pub event: &'e Event<'a>,
+    /// The frame as received.
+    pub received: &'e [u8],
+    /// `received` as text (decoded lossily when it was not UTF-8).
+    pub text: &'e str,
+    pub origin: Origin,
+    /// Fields the enrich stage added, in the order added.
+    pub added: &'e [(&'static str, Cow<'a, str>)],
+}
+
 /// How much of a message was understood, from best to worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

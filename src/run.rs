@@ -16,8 +16,10 @@ use crate::config::AGENT_SINK_NAME;
 use crate::config::{BufferKind, Config, ConfigError, Protocol};
 use crate::exit;
 use crate::pipeline::filter::Decision;
-use crate::pipeline::Pipeline;
+use crate::pipeline::route::Route;
+use crate::pipeline::{Pipeline, SinkStage};
 use crate::sink::agent::{self, AgentSink};
+use crate::sink::encode::{Encoder, RecordEncoder};
 use crate::sink::http::HttpSinkTask;
 use crate::sink::Sinks;
 use crate::source::tcp::TcpSource;
@@ -133,7 +135,7 @@ async fn serve(
         }
     }
     let shared = Arc::new(Shared {
-        pipeline: Pipeline::new(&config, metrics.clone()),
+        pipeline: Pipeline::new(config.filter, sink_stages(&config), metrics.clone()),
         sinks: Sinks::new(writers),
     });
 
@@ -318,6 +320,30 @@ async fn serve(
             Ok(130)
         }
     }
+}
+
+/// What the pipeline needs of each sink, in sink order: the agent forward first, then [[sink]]s.
+fn sink_stages(config: &Config) -> Vec<SinkStage> {
+    let mut stages = Vec::new();
+    if config.forward.enabled {
+        stages.push(SinkStage {
+            route: Route {
+                own_filter: config.forward.filter,
+            },
+            encoder: RecordEncoder::Agent(Encoder {
+                format: config.forward.format,
+                framing: config.forward.framing,
+                agent: config.forward.agent,
+            }),
+        });
+    }
+    stages.extend(config.sinks.iter().map(|sink| SinkStage {
+        route: Route {
+            own_filter: sink.filter,
+        },
+        encoder: RecordEncoder::for_sink(sink),
+    }));
+    stages
 }
 
 /// SIGHUP: re-read the configuration and the certificates. The filter changes at once; TLS

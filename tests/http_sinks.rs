@@ -1007,3 +1007,47 @@ fn sink_configuration_errors_name_the_key_and_line() {
         );
     }
 }
+
+#[test]
+fn a_sink_with_its_own_filter_gets_what_the_agent_filter_drops_and_the_agent_does_not() {
+    let server = HttpServer::start(|_| Reply::status(200));
+    let agent = Agent::start(0, Duration::ZERO);
+    let sinks = format!(
+        "[filter]\nmode = \"cef\"\n[forward]\naddress = [\"tcp://{}\"]\n{}",
+        agent.address,
+        generic_sink(&server.url(), "filter = \"all\"")
+    );
+    let setup = Setup::new(&sinks);
+    let relay = setup.start();
+    let traffic = "<14>Nov 22 10:00:00 fw01 CEF:0|Palo Alto Networks|PAN-OS|10.1.8|end|TRAFFIC|1|src=192.0.2.1 externalId=1001";
+    let plain = "<14>Nov 22 10:00:00 fw01 sshd[7]: not CEF at all externalId=1002";
+    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    let mut text = format!("{traffic}\n{plain}\n");
+    for id in 0..5 {
+        text.push_str(&cef_threat(id));
+        text.push('\n');
+    }
+    stream.write_all(text.as_bytes()).expect("send");
+    drop(stream);
+    let everything: BTreeSet<usize> = [0, 1, 2, 3, 4, 1001, 1002].into();
+    assert!(wait_until(PATIENCE, || delivered(&server) == everything));
+    assert!(wait_until(PATIENCE, || agent.count() == 5));
+    assert!(
+        agent.lines().iter().all(|line| line.contains("|THREAT|")),
+        "{:?}",
+        agent.lines()
+    );
+    assert_eq!(
+        relay.metric("cefrelay_sink_filtered_events_total{sink=\"agent\"}"),
+        2
+    );
+    assert_eq!(
+        relay.metric("cefrelay_sink_filtered_events_total{sink=\"web\"}"),
+        0
+    );
+    // The agent filter's own rows still count the global decisions.
+    assert_eq!(
+        relay.metric("cefrelay_filter_total{action=\"drop\",reason=\"traffic\"}"),
+        1
+    );
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::buffer::{self, BufferConfig};
 use super::limits;
 use super::listener::{parse_endpoint, Protocol};
-use super::raw::{Agent, OutputFormat, OutputFraming, RawForward};
+use super::raw::{Agent, FilterMode, OutputFormat, OutputFraming, RawForward};
 use super::validate::Validator;
 use super::ConfigError;
 
@@ -41,6 +41,8 @@ pub struct Forward {
     pub resend_window_bytes: usize,
     pub reconnect_min: Duration,
     pub reconnect_max: Duration,
+    /// Its own filter; `None` follows `[filter] mode`.
+    pub filter: Option<FilterMode>,
 }
 
 /// `[forward]`, validated.
@@ -133,5 +135,6 @@ pub fn validate(check: &Validator<'_>, raw: &RawForward) -> Result<Forward, Conf
         resend_window_bytes,
         reconnect_min,
         reconnect_max: reconnect_max.max(reconnect_min),
+        filter: raw.filter,
     })
 }

@@ -71,6 +71,8 @@ pub struct RawForward {
     pub resend_window_bytes: Option<Spanned<u64>>,
     pub reconnect_min_ms: Option<Spanned<u64>>,
     pub reconnect_max_ms: Option<Spanned<u64>>,
+    /// The agent forward's own filter, in place of `[filter] mode`.
+    pub filter: Option<FilterMode>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -192,6 +194,8 @@ pub struct RawSink {
     #[serde(rename = "type")]
     pub kind: Spanned<String>,
     pub buffer: Option<RawBuffer>,
+    /// This sink's own filter, in place of `[filter] mode`.
+    pub filter: Option<FilterMode>,
     // Azure Logs Ingestion
     pub endpoint: Option<Spanned<String>>,
     pub dcr_immutable_id: Option<Spanned<String>>,

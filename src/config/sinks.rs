@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::buffer::{self, BufferConfig};
 use super::files;
 use super::limits;
-use super::raw::{BodyFormat, RawAuth, RawSink};
+use super::raw::{BodyFormat, FilterMode, RawAuth, RawSink};
 use super::validate::{Secret, Span, Validator};
 use super::ConfigError;
 
@@ -69,6 +69,8 @@ pub struct HttpSink {
     pub name: String,
     pub kind: HttpSinkKind,
     pub buffer: BufferConfig,
+    /// Its own filter; `None` follows `[filter] mode`.
+    pub filter: Option<FilterMode>,
     /// Extra PEM roots trusted besides the built-in web PKI roots.
     pub ca_file: Option<PathBuf>,
     pub timeout: Duration,
@@ -356,6 +358,7 @@ pub fn validate(
         name: name.clone(),
         kind,
         buffer: buffer::validate(check, &key("buffer"), raw.buffer.as_ref(), 65_536)?,
+        filter: raw.filter,
         ca_file: match &raw.ca_file {
             Some(path) => Some(files::ca_file(check, &key("ca_file"), path)?),
             None => None,

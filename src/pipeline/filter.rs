@@ -1,12 +1,11 @@
-//! The agent filter: which messages the Azure Monitor agent gets.
+//! Filter: the agent filter, which messages the Azure Monitor agent gets — and, with a sink's own
+//! `filter`, which messages that sink gets.
 
+use super::mock;
 use crate::config::FilterMode;
 use crate::event::Event;
 use crate::telemetry::metrics::FilterReason;
 use crate::telemetry::observe::Outcome;
-
-/// The vendor of `cef_troubleshoot.py`'s mock messages; they always pass, counted on their own.
-pub const MOCK_VENDOR: &str = "TestCommonEventFormat";
 
 /// Why a message was forwarded or dropped; also the `reason` label of the filter metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,10 +81,7 @@ impl Decision {
 }
 
 pub fn decide(mode: FilterMode, event: &Event<'_>, raw_text: &str) -> Decision {
-    if event
-        .valid_cef()
-        .is_some_and(|cef| cef.device_vendor == MOCK_VENDOR)
-    {
+    if mock::is_mock(event) {
         return Decision::ForwardMock;
     }
     match mode {

@@ -1,50 +1,49 @@
-//! What happens to every frame between a listener and the sink queue: parse, count, filter, encode.
-//! It runs inside the connection (or UDP socket) task that read the frame, so the work spreads over
-//! as many cores as there are senders, and only whole batches cross to the sink task.
+//! What happens to every frame between a listener and the sinks' buffers, stage by stage:
+//! decode → filter → rules → enrich → route → encode. It runs inside the connection (or UDP
+//! socket) task that read the frame, so the work spreads over as many cores as there are senders,
+//! and only whole batches cross to the sink tasks.
 
+pub mod decode;
+pub mod enrich;
 pub mod filter;
+pub mod mock;
+pub mod route;
+pub mod rules;
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
-use cefrelay_syslog::{Format, ParseOptions};
 use time::OffsetDateTime;
 
 use crate::buffer::Batch;
-use crate::config::{Config, FilterMode};
-use crate::event::{Event, Origin};
-use crate::sink::encode::{Encoder, RecordEncoder};
+use crate::config::FilterMode;
+use crate::event::{Enriched, Event, Origin};
+use crate::sink::encode::RecordEncoder;
 use crate::telemetry::metrics::Metrics;
-use crate::telemetry::observe::{looks_like_panos_csv, Seen};
-use crate::telemetry::RateLimited;
+use crate::telemetry::observe::Seen;
 use filter::Decision;
+use route::Route;
 
-/// One warning per interval about frames that are not UTF-8; the rest are counted.
-static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
+/// One sink as the pipeline sees it: which events it takes, and how it wants them written.
+#[derive(Debug, Clone)]
+pub struct SinkStage {
+    pub route: Route,
+    pub encoder: RecordEncoder,
+}
 
 pub struct Pipeline {
-    /// Swapped by a SIGHUP reload while frames flow, hence an atomic.
+    /// The global filter mode; swapped by a SIGHUP reload while frames flow, hence an atomic.
     filter: AtomicU8,
-    /// One per sink, in sink order.
-    encoders: Vec<RecordEncoder>,
+    /// One per sink, in sink order (the order of the batches handed to [`Self::process`]).
+    sinks: Vec<SinkStage>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
-        let mut encoders = Vec::new();
-        if config.forward.enabled {
-            encoders.push(RecordEncoder::Agent(Encoder {
-                format: config.forward.format,
-                framing: config.forward.framing,
-                agent: config.forward.agent,
-            }));
-        }
-        encoders.extend(config.sinks.iter().map(RecordEncoder::for_sink));
+    pub fn new(filter: FilterMode, sinks: Vec<SinkStage>, metrics: Arc<Metrics>) -> Self {
         Pipeline {
-            filter: AtomicU8::new(config.filter as u8),
-            encoders,
+            filter: AtomicU8::new(filter as u8),
+            sinks,
             metrics,
         }
     }
@@ -60,7 +59,7 @@ impl Pipeline {
         self.filter.store(mode as u8, Relaxed);
     }
 
-    /// Parses one frame and, if the filter keeps it, appends it to each sink's batch.
+    /// Takes one frame through every stage, appending it to the batch of each sink that takes it.
     pub fn process(
         &self,
         frame: &[u8],
@@ -68,65 +67,61 @@ impl Pipeline {
         received_at: OffsetDateTime,
         batches: &mut [Batch],
     ) {
-        // `from_utf8` first: it is much faster than `from_utf8_lossy` on the valid text that
-        // nearly every frame is.
-        let (text, lossy) = match std::str::from_utf8(frame) {
-            Ok(text) => (Cow::Borrowed(text), false),
-            Err(_) => (String::from_utf8_lossy(frame), true),
+        let origin = Origin { peer, received_at };
+        let (text, lossy) = decode::text(frame, origin, &self.metrics.parse);
+        let event = decode::parse(&text, lossy, origin, &self.metrics.parse);
+        let global = (
+            self.filter(),
+            self.filter_and_observe(&event, &text, origin, batches),
+        );
+        if !rules::keep(&event) {
+            return;
+        }
+        let added = enrich::added(&event);
+        let enriched = Enriched {
+            event: &event,
+            received: frame,
+            text: &text,
+            origin,
+            added: &added,
         };
-        let options = ParseOptions::new(received_at);
-        let event = Event::parse(&text, lossy, &options);
-
-        let parse = &self.metrics.parse;
-        match event.syslog.format {
-            Format::Rfc3164 => parse.rfc3164.inc(),
-            Format::Rfc5424 => parse.rfc5424.inc(),
-            Format::None => parse.no_header.inc(),
-        }
-        match &event.cef {
-            Some(Ok(_)) => parse.cef_valid.inc(),
-            Some(Err(_)) => parse.cef_invalid.inc(),
-            None => {}
-        }
-        if lossy {
-            parse.invalid_utf8.inc();
-            if let Some(held_back) = INVALID_UTF8_WARNING.allow() {
-                let valid_up_to = std::str::from_utf8(frame).err().map(|e| e.valid_up_to());
-                tracing::warn!(
-                    %peer,
-                    len = frame.len(),
-                    valid_up_to,
-                    held_back,
-                    "frame is not valid UTF-8: decoded lossily, invalid bytes as U+FFFD"
-                );
+        for ((sink, batch), metrics) in self.sinks.iter().zip(batches).zip(&self.metrics.sinks) {
+            if sink.route.takes(global, &event, &text) {
+                sink.encoder.encode(&enriched, &mut batch.data);
+                batch.events += 1;
+            } else {
+                metrics.filtered_events.inc();
             }
         }
+    }
 
-        let decision = filter::decide(self.filter(), &event, &text);
+    /// The global filter's decision, counted; per-sender counts for real senders, and the
+    /// journey of the troubleshooter's mocks (which pass every filter) for its probes.
+    fn filter_and_observe(
+        &self,
+        event: &Event<'_>,
+        text: &str,
+        origin: Origin,
+        batches: &mut [Batch],
+    ) -> Decision {
+        let decision = filter::decide(self.filter(), event, text);
         self.metrics.filter(decision.index()).inc();
-        if decision != Decision::ForwardMock {
-            // Per-sender counts describe the real senders, not the troubleshooter's own probes.
-            self.metrics.observer.message(
-                peer,
-                &Seen {
-                    cef_valid: event.valid_cef().is_some(),
-                    panos_csv: looks_like_panos_csv(event.syslog.msg),
-                    outcome: decision.outcome(),
-                },
-            );
-        } else {
-            let marker = event.syslog.hostname.unwrap_or_default();
+        if decision == Decision::ForwardMock {
+            let marker = mock::marker(event);
             self.metrics.observer.mock_forwarded(marker);
             for batch in batches.iter_mut() {
                 batch.mock_markers.push(marker.to_string());
             }
+        } else {
+            self.metrics.observer.message(
+                origin.peer,
+                &Seen {
+                    cef_valid: event.valid_cef().is_some(),
+                    panos_csv: crate::telemetry::observe::looks_like_panos_csv(event.syslog.msg),
+                    outcome: decision.outcome(),
+                },
+            );
         }
-        if decision.forwards() {
-            let origin = Origin { peer, received_at };
-            for (encoder, batch) in self.encoders.iter().zip(batches.iter_mut()) {
-                encoder.encode(&event, frame, &text, origin, &mut batch.data);
-                batch.events += 1;
-            }
-        }
+        decision
     }
 }

@@ -9,8 +9,8 @@ use cefrelay_syslog::Format;
 
 use super::records::{self, HecOptions, Received};
 use crate::config::{Agent, HttpSink, HttpSinkKind, OutputFormat, OutputFraming};
-use crate::event::Event;
 pub use crate::event::Origin;
+use crate::event::{Enriched, Event};
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
 const LEGACY_TAG_CHARS: usize = 32;
@@ -60,22 +60,18 @@ impl RecordEncoder {
         }
     }
 
-    /// Appends one message; `text` is `raw` as (lossily) decoded UTF-8.
-    pub fn encode(
-        &self,
-        event: &Event<'_>,
-        raw: &[u8],
-        text: &str,
-        origin: Origin,
-        out: &mut BytesMut,
-    ) {
+    /// Appends one message.
+    pub fn encode(&self, enriched: &Enriched<'_, '_>, out: &mut BytesMut) {
         let received = Received {
-            event,
-            raw: text,
-            origin,
+            event: enriched.event,
+            raw: enriched.text,
+            origin: enriched.origin,
         };
+        let text = enriched.text;
         match self {
-            RecordEncoder::Agent(encoder) => return encoder.encode(event, raw, origin, out),
+            RecordEncoder::Agent(encoder) => {
+                return encoder.encode(enriched.event, enriched.received, enriched.origin, out)
+            }
             RecordEncoder::CommonSecurityLog => records::write_csl(&received, out),
             // HEC answers 400 to a blank `event` and would reject the whole request with it:
             // a message with nothing in it is left out rather than take its batch down.
@@ -319,7 +315,14 @@ mod tests {
         let mut out = BytesMut::new();
         for text in ["  ", "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|N|3|a=b"] {
             let event = Event::parse(text, false, &options);
-            hec.encode(&event, text.as_bytes(), text, origin, &mut out);
+            let enriched = Enriched {
+                event: &event,
+                received: text.as_bytes(),
+                text,
+                origin,
+                added: &[],
+            };
+            hec.encode(&enriched, &mut out);
         }
         let text = String::from_utf8(out.to_vec()).expect("utf-8");
         assert_eq!(text.lines().count(), 1, "{text}");

@@ -162,6 +162,8 @@ pub struct SinkMetrics {
     /// Events found in the disk buffer at start and sent again.
     pub replayed_events: Counter,
     pub dropped_buffer_full: Counter,
+    /// Events this sink's filter (its own `filter`, or `[filter] mode`) left out.
+    pub filtered_events: Counter,
     /// Rejected by the far end (HTTP 400/403, …) and written to the dead-letter file.
     pub dead_lettered_events: Counter,
     /// Rejected, but the dead-letter file was full or could not be written.
@@ -483,7 +485,7 @@ type SinkReading = fn(&SinkMetrics) -> u64;
 impl Metrics {
     fn render_sinks(&self, out: &mut String) {
         let now_ms = unix_ms();
-        let readings: [(&str, &str, &str, SinkReading); 14] = [
+        let readings: [(&str, &str, &str, SinkReading); 15] = [
             (
                 "cefrelay_sink_sent_events_total",
                 "Events delivered to the sink",
@@ -537,6 +539,12 @@ impl Metrics {
                 "Disk buffer entries (whole batches) that failed their checksum and were skipped",
                 "counter",
                 |s| s.corrupt_buffer_entries.get(),
+            ),
+            (
+                "cefrelay_sink_filtered_events_total",
+                "Events the sink's filter (its own, or [filter] mode) left out",
+                "counter",
+                |s| s.filtered_events.get(),
             ),
             (
                 "cefrelay_sink_queue_depth",

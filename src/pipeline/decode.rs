@@ -1,0 +1,52 @@
+//! Decode: the frame's bytes as text (lossily when they are not UTF-8, counted and warned about),
+//! then the syslog header and the CEF record, each counted by what it turned out to be. Parsing
+//! never drops: anything becomes an event, with a status saying how much was understood.
+
+use std::borrow::Cow;
+
+use cefrelay_syslog::{Format, ParseOptions};
+
+use crate::event::{Event, Origin};
+use crate::telemetry::metrics::ParseMetrics;
+use crate::telemetry::RateLimited;
+
+/// One warning per interval about frames that are not UTF-8; the rest are counted.
+static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
+
+/// The frame as text, and whether invalid bytes had to be replaced (U+FFFD).
+pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'f, str>, bool) {
+    // `from_utf8` first: it is much faster than `from_utf8_lossy` on the valid text that nearly
+    // every frame is.
+    match std::str::from_utf8(frame) {
+        Ok(text) => (Cow::Borrowed(text), false),
+        Err(error) => {
+            parse.invalid_utf8.inc();
+            if let Some(held_back) = INVALID_UTF8_WARNING.allow() {
+                tracing::warn!(
+                    peer = %origin.peer,
+                    len = frame.len(),
+                    valid_up_to = error.valid_up_to(),
+                    held_back,
+                    "frame is not valid UTF-8: decoded lossily, invalid bytes as U+FFFD"
+                );
+            }
+            (String::from_utf8_lossy(frame), true)
+        }
+    }
+}
+
+/// The syslog header and CEF record of `text`, counted by format and validity.
+pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, parse: &ParseMetrics) -> Event<'t> {
+    let event = Event::parse(text, lossy, &ParseOptions::new(origin.received_at));
+    match event.syslog.format {
+        Format::Rfc3164 => parse.rfc3164.inc(),
+        Format::Rfc5424 => parse.rfc5424.inc(),
+        Format::None => parse.no_header.inc(),
+    }
+    match &event.cef {
+        Some(Ok(_)) => parse.cef_valid.inc(),
+        Some(Err(_)) => parse.cef_invalid.inc(),
+        None => {}
+    }
+    event
+}
