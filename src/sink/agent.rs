@@ -53,6 +53,8 @@ struct Connection {
     written: u64,
     /// Whether the agent's own socket is visible, so its unread bytes can be asked for.
     peer_visible: bool,
+    /// Our side is shut down (FIN sent): once the agent has it, its unread count includes it.
+    fin_sent: bool,
 }
 
 /// The most bytes a kernel holds for a socket, from the sysctls that cap its buffers (doubled, as
@@ -205,6 +207,7 @@ impl AgentSink {
     /// (or closed its end after reading it). False when the connection broke first.
     async fn finish(&mut self, connection: &mut Connection, abort: &CancellationToken) -> bool {
         let _ = connection.stream.shutdown().await;
+        connection.fin_sent = true;
         let mut tick = tokio::time::interval(RELEASE_CHECK);
         loop {
             self.release(connection);
@@ -270,6 +273,15 @@ impl AgentSink {
                 .flatten()
                 .map(|theirs| theirs.unread),
             _ => None,
+        };
+        // Our FIN takes a sequence number: once the agent has acknowledged it (nothing of ours
+        // unacknowledged), its unread count holds the FIN too until it reads the end of stream,
+        // which is not data of ours it has yet to read.
+        let unread = match unread {
+            Some(unread) if connection.fin_sent && unacknowledged == 0 => {
+                Some(unread.saturating_sub(1))
+            }
+            other => other,
         };
         acknowledged.saturating_sub(unread.unwrap_or(self.bounds.receive))
     }
@@ -385,6 +397,7 @@ impl AgentSink {
             peer,
             written: 0,
             peer_visible,
+            fin_sent: false,
         };
         let mut resent = 0;
         for written in &mut self.window {
