@@ -17,3 +17,6 @@ pub fn bad_config(why: impl Display) -> u8 {
     );
     BAD_CONFIG
 }
+
+/// Stopped at once by a second signal (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;

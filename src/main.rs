@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod app;
 mod buffer;
 mod check_config;
 mod cli;
@@ -14,7 +15,7 @@ mod generator;
 mod install;
 mod parse;
 mod pipeline;
-mod run;
+
 mod sanitize;
 mod send;
 mod sink;
@@ -31,7 +32,7 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Parse(args) => parse::run(args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => app::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::Send(args) => send::run(args),
         Command::CefTroubleshoot(args) => troubleshoot::run(args.clone()),

@@ -1,5 +1,6 @@
 //! Listeners: one per configured address, one task per TCP connection or UDP socket.
 
+pub mod bind;
 pub mod connections;
 pub mod tcp;
 pub mod tls;

@@ -1,0 +1,346 @@
+//! `cefrelay run`: build every source and sink from the configuration ([`App::build`]), then
+//! relay until told to stop ([`App::run`]). The binary drives it with signals; tests drive the
+//! same app in-process with the [`Shutdown`] tokens.
+
+pub mod reload;
+pub mod shutdown;
+mod sinks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cli::RunArgs;
+use crate::config::{Config, ConfigError, Protocol};
+use crate::exit;
+use crate::pipeline::filter::Decision;
+use crate::pipeline::Pipeline;
+use crate::sink::Sinks;
+use crate::source::bind::{bind_error, bind_tcp};
+use crate::source::tcp::TcpSource;
+use crate::source::tls::TlsTerminator;
+use crate::source::udp::{self, UdpDropReader};
+use crate::source::Shared;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::{self, admin};
+use shutdown::Leftover;
+pub use shutdown::Shutdown;
+use sinks::Delivery;
+
+/// Why the app did not start.
+#[derive(Debug)]
+pub enum Refused {
+    /// The configuration cannot work (exit 64).
+    BadConfig(String),
+    /// Something else failed: a port taken, a buffer that cannot open.
+    Failed(anyhow::Error),
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
+    let load = || Config::load_with(args.config.as_deref(), &args.overrides());
+    let config = match load() {
+        Ok(config) => config,
+        Err(error) => return Ok(exit::bad_config(error)),
+    };
+    telemetry::init_logging(&config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cefrelay")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let app = match App::build(config).await {
+            Ok(app) => app,
+            Err(Refused::BadConfig(why)) => return Ok(exit::bad_config(why)),
+            Err(Refused::Failed(error)) => return Err(error),
+        };
+        let shutdown = Shutdown::default();
+        shutdown.on_signals()?;
+        app.run(shutdown, Some(&load)).await
+    })
+}
+
+/// Everything bound and built, not yet serving.
+pub struct App {
+    config: Config,
+    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
+    deliveries: Vec<Delivery>,
+    on_disk: Vec<bool>,
+    sources: Vec<Source>,
+    admin: Option<TcpListener>,
+    udp_drops: Arc<UdpDropReader>,
+    tls_listeners: Vec<(String, Arc<TlsTerminator>)>,
+}
+
+/// A bound listener.
+enum Source {
+    Tcp(TcpSource),
+    Udp {
+        socket: tokio::net::UdpSocket,
+        index: usize,
+    },
+}
+
+impl App {
+    /// Binds every listener and opens every sink's buffer, so that a bad address or buffer fails
+    /// the start, not half of it.
+    pub async fn build(config: Config) -> Result<App, Refused> {
+        let listener_names = config.listeners.iter().map(|l| l.name()).collect();
+        let metrics = Arc::new(Metrics::new(
+            listener_names,
+            sinks::metrics(&config),
+            &Decision::reasons(),
+        ));
+        let mut stages = Vec::new();
+        let mut writers = Vec::new();
+        let mut deliveries = Vec::new();
+        let mut on_disk = Vec::new();
+        for sink in sinks::build(&config, &metrics)? {
+            stages.push(sink.stage);
+            writers.push(sink.writer);
+            deliveries.push(sink.delivery);
+            on_disk.push(sink.on_disk);
+        }
+        let shared = Arc::new(Shared {
+            pipeline: Pipeline::new(config.filter, stages, metrics.clone()),
+            sinks: Sinks::new(writers),
+        });
+
+        let mut sources = Vec::new();
+        let mut udp_drops = UdpDropReader::default();
+        let mut tls_listeners = Vec::new();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for (index, listener) in config.listeners.iter().enumerate() {
+            let name = listener.name();
+            let failed = |e| Refused::Failed(bind_error(&listener.protocol, listener.address, e));
+            match listener.protocol {
+                Protocol::Udp => {
+                    let count = match listener.udp_sockets {
+                        0 => cores,
+                        count => count,
+                    };
+                    for socket in udp::bind(listener, count).map_err(failed)? {
+                        udp_drops.add(&name, &socket);
+                        sources.push(Source::Udp { socket, index });
+                    }
+                }
+                Protocol::Tcp | Protocol::Tls => {
+                    let tls = match &listener.tls {
+                        None => None,
+                        Some(settings) => {
+                            let terminator = TlsTerminator::load(settings).map_err(|error| {
+                                Refused::BadConfig(format!("listener[{index}] {name}: {error:#}"))
+                            })?;
+                            Some(Arc::new(terminator))
+                        }
+                    };
+                    tls_listeners.extend(tls.iter().map(|t| (name.clone(), t.clone())));
+                    sources.push(Source::Tcp(TcpSource {
+                        listener: bind_tcp(listener.address).map_err(failed)?,
+                        config: listener.clone(),
+                        index,
+                        tls,
+                    }));
+                }
+            }
+        }
+        let admin = match config.admin {
+            None => None,
+            Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
+                Refused::Failed(anyhow::anyhow!(
+                    "cannot open the admin endpoint on {address}: {error}"
+                ))
+            })?),
+        };
+        Ok(App {
+            config,
+            metrics,
+            shared,
+            deliveries,
+            on_disk,
+            sources,
+            admin,
+            udp_drops: Arc::new(udp_drops),
+            tls_listeners,
+        })
+    }
+
+    /// Where each listener is bound, in listener order (UDP listeners once per socket): the
+    /// ports a `:0` address was given.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.sources
+            .iter()
+            .filter_map(|source| match source {
+                Source::Tcp(tcp) => tcp.listener.local_addr().ok(),
+                Source::Udp { socket, .. } => socket.local_addr().ok(),
+            })
+            .collect()
+    }
+
+    /// Serves until `shutdown.drain`, then drains within the grace period (or until
+    /// `shutdown.now`). `reload` re-reads the configuration on SIGHUP. Returns the exit code: 0
+    /// drained (or kept on disk), 1 events lost, 130 stopped at once.
+    pub async fn run(
+        self,
+        shutdown: Shutdown,
+        reload: Option<&(dyn Fn() -> Result<Config, ConfigError> + Sync)>,
+    ) -> anyhow::Result<u8> {
+        let App {
+            config,
+            metrics,
+            shared,
+            deliveries,
+            on_disk,
+            sources,
+            admin,
+            udp_drops,
+            tls_listeners,
+        } = self;
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        for source in sources {
+            match source {
+                Source::Udp { socket, index } => {
+                    let listener = config.listeners[index].clone();
+                    tasks.spawn(udp::serve(
+                        socket,
+                        listener,
+                        index,
+                        shared.clone(),
+                        stop.clone(),
+                    ));
+                }
+                Source::Tcp(tcp) => {
+                    tasks.spawn(tcp.run(shared.clone(), stop.clone(), tasks.clone()));
+                }
+            }
+        }
+        for listener in &config.listeners {
+            tracing::info!(listener = %listener.name(), "listening");
+        }
+        if let Some(admin) = admin {
+            if let Ok(address) = admin.local_addr() {
+                tracing::info!(%address, "metrics on http://{address}/metrics");
+            }
+            tokio::spawn(admin::serve(
+                admin,
+                metrics.clone(),
+                udp_drops,
+                stop.clone(),
+            ));
+        }
+        let abort_sinks = CancellationToken::new();
+        let sink_tasks: Vec<_> = deliveries
+            .into_iter()
+            .map(|delivery| delivery.spawn(&metrics, abort_sinks.clone()))
+            .collect();
+
+        let mut hangup = match reload {
+            Some(_) => Some(signal(SignalKind::hangup()).context("installing the SIGHUP handler")?),
+            None => None,
+        };
+        loop {
+            let reloading = async {
+                match &mut hangup {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown.drain.cancelled() => break,
+                _ = reloading => {
+                    if let Some(reload) = reload {
+                        if reload::apply(&config, reload(), &shared.pipeline, &tls_listeners) {
+                            metrics.reloads.inc();
+                        } else {
+                            metrics.reloads_failed.inc();
+                        }
+                    }
+                }
+            }
+        }
+        // Listener tasks hold the buffers' writers; this one must go too for the sinks to see
+        // the end.
+        drop(shared);
+        tracing::info!(
+            grace_secs = config.shutdown_grace.as_secs(),
+            "stopping: no new data accepted, draining the buffers to the sinks"
+        );
+        stop.cancel();
+        tasks.close();
+        let drain = async {
+            tasks.wait().await;
+            // Every buffer writer is gone once the listener tasks are: each sink ends when its
+            // buffer is empty.
+            for task in sink_tasks {
+                let _ = task.await;
+            }
+        };
+        tokio::select! {
+            () = drain => {
+                tracing::info!("drained; bye");
+                Ok(0)
+            }
+            () = tokio::time::sleep(config.shutdown_grace) => {
+                let leftover = Leftover::read(&metrics, &on_disk);
+                abort_sinks.cancel();
+                Ok(leftover.report())
+            }
+            () = shutdown.now.cancelled() => {
+                tracing::warn!("second signal: exiting at once");
+                Ok(exit::INTERRUPTED)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    #[tokio::test]
+    async fn an_app_run_in_process_relays_and_drains_when_its_token_is_cancelled() {
+        let agent = TcpListener::bind("127.0.0.1:0").await.expect("agent port");
+        let state = tempfile::tempdir().expect("state dir");
+        let text = format!(
+            "state_dir = \"{}\"\n[admin]\nlisten = \"\"\n[[listener]]\naddress = \"tcp://127.0.0.1:0\"\n\
+             [forward]\naddress = [\"tcp://{}\"]\n",
+            state.path().display(),
+            agent.local_addr().expect("agent address")
+        );
+        let config = Config::from_toml(&text, std::path::Path::new("test.toml")).expect("valid");
+        let Ok(app) = App::build(config).await else {
+            panic!("the app did not build");
+        };
+        let address = app.local_addrs()[0];
+        let shutdown = Shutdown::default();
+        let running = tokio::spawn(app.run(shutdown.clone(), None));
+
+        let mut sender = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        for id in 0..3 {
+            let line = format!(
+                "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1|url|THREAT|1|externalId={id}\n"
+            );
+            sender.write_all(line.as_bytes()).await.expect("send");
+        }
+        drop(sender);
+        let (stream, _) = agent.accept().await.expect("the forward connects");
+        let mut lines = BufReader::new(stream).lines();
+        for id in 0..3 {
+            let line = lines.next_line().await.expect("read").expect("a line");
+            assert!(line.ends_with(&format!("externalId={id}")), "{line}");
+        }
+        shutdown.drain.cancel();
+        let code = running.await.expect("the app task").expect("the app ran");
+        assert_eq!(code, 0, "drained");
+    }
+}

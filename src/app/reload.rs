@@ -1,0 +1,52 @@
+//! SIGHUP: re-read the configuration and the certificates. The filter changes at once; TLS
+//! certificates are used by new connections (open ones keep theirs); listener, forward and sink
+//! changes need a restart, which the log says. A configuration that does not validate changes
+//! nothing.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::pipeline::Pipeline;
+use crate::source::tls::TlsTerminator;
+
+/// Applies what can change while running; false when the configuration or a certificate was
+/// refused (the running ones stay).
+pub fn apply(
+    running: &Config,
+    reloaded: Result<Config, ConfigError>,
+    pipeline: &Pipeline,
+    tls_listeners: &[(String, Arc<TlsTerminator>)],
+) -> bool {
+    let mut applied = true;
+    match reloaded {
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: configuration not reloaded, the running one stays");
+            applied = false;
+        }
+        Ok(fresh) => {
+            let filter = fresh.filter;
+            if filter != pipeline.filter() {
+                tracing::info!(?filter, "SIGHUP: agent filter changed");
+                pipeline.set_filter(filter);
+            }
+            if fresh.listeners != running.listeners
+                || fresh.forward != running.forward
+                || fresh.sinks != running.sinks
+            {
+                tracing::warn!(
+                    "SIGHUP: listener, forward or sink settings changed; restart cefrelay to apply them"
+                );
+            }
+        }
+    }
+    for (name, terminator) in tls_listeners {
+        match terminator.reload() {
+            Ok(()) => tracing::info!(listener = %name, "SIGHUP: TLS certificates reloaded"),
+            Err(error) => {
+                tracing::error!(listener = %name, error = format!("{error:#}"), "SIGHUP: TLS certificates not reloaded, the old ones stay");
+                applied = false;
+            }
+        }
+    }
+    applied
+}

@@ -1,0 +1,133 @@
+//! The sinks, built once from the configuration, in one order everywhere (the agent forward
+//! first, then the `[[sink]]`s): for each, its metrics, what the pipeline needs of it (route and
+//! encoder), the listener side of its buffer, and the task that delivers from the other side.
+
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Refused;
+use crate::buffer::{self, BufferReader, BufferWriter};
+use crate::config::{BufferKind, Config, Forward, Protocol, AGENT_SINK_NAME};
+use crate::pipeline::route::Route;
+use crate::pipeline::SinkStage;
+use crate::sink::agent::{self, AgentSink};
+use crate::sink::encode::{Encoder, RecordEncoder};
+use crate::sink::http::HttpSinkTask;
+use crate::telemetry::metrics::{Metrics, SinkMetrics};
+
+/// One sink, ready to run.
+pub struct BuiltSink {
+    pub stage: SinkStage,
+    pub writer: BufferWriter,
+    pub on_disk: bool,
+    pub delivery: Delivery,
+}
+
+/// The task that takes a sink's batches from its buffer to the far end.
+pub enum Delivery {
+    AgentTcp(AgentSink),
+    AgentUdp(Forward, Arc<SinkMetrics>, BufferReader),
+    Http(HttpSinkTask, BufferReader),
+}
+
+/// Every sink's name and kind, for its metrics, in sink order.
+pub fn metrics(config: &Config) -> Vec<SinkMetrics> {
+    let mut sinks = Vec::new();
+    if config.forward.enabled {
+        let address = config
+            .forward
+            .addresses
+            .first()
+            .map_or_else(String::new, |a| a.to_string());
+        let kind = format!("agent {}://{address}", config.forward.protocol);
+        sinks.push(SinkMetrics::new(AGENT_SINK_NAME, &kind));
+    }
+    for sink in &config.sinks {
+        sinks.push(SinkMetrics::new(&sink.name, sink.type_name()));
+    }
+    sinks
+}
+
+/// Opens every sink's buffer and builds its delivery; `metrics.sinks` is in sink order.
+pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, Refused> {
+    let mut built = Vec::new();
+    let mut sink_metrics = metrics.sinks.iter().cloned();
+    let mut next_metrics = || {
+        sink_metrics
+            .next()
+            .ok_or_else(|| Refused::Failed(anyhow::anyhow!("a sink has no metrics")))
+    };
+    if config.forward.enabled {
+        let forward = &config.forward;
+        let sink = next_metrics()?;
+        let (writer, reader) = buffer::open(&forward.buffer, &config.state_dir, sink.clone())
+            .map_err(Refused::Failed)?;
+        let delivery = match forward.protocol {
+            Protocol::Udp => Delivery::AgentUdp(forward.clone(), sink, reader),
+            Protocol::Tcp | Protocol::Tls => Delivery::AgentTcp(AgentSink::new(
+                forward.clone(),
+                metrics.clone(),
+                sink,
+                reader,
+            )),
+        };
+        built.push(BuiltSink {
+            stage: SinkStage {
+                route: Route {
+                    own_filter: forward.filter,
+                },
+                encoder: RecordEncoder::Agent(Encoder {
+                    format: forward.format,
+                    framing: forward.framing,
+                    agent: forward.agent,
+                }),
+            },
+            writer,
+            on_disk: matches!(forward.buffer.kind, BufferKind::Disk { .. }),
+            delivery,
+        });
+    }
+    for config_sink in &config.sinks {
+        let sink = next_metrics()?;
+        let (writer, reader) = buffer::open(&config_sink.buffer, &config.state_dir, sink.clone())
+            .map_err(Refused::Failed)?;
+        let task = HttpSinkTask::new(
+            config_sink.clone(),
+            &config.state_dir,
+            metrics.clone(),
+            sink,
+        )
+        .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
+        built.push(BuiltSink {
+            stage: SinkStage {
+                route: Route {
+                    own_filter: config_sink.filter,
+                },
+                encoder: RecordEncoder::for_sink(config_sink),
+            },
+            writer,
+            on_disk: matches!(config_sink.buffer.kind, BufferKind::Disk { .. }),
+            delivery: Delivery::Http(task, reader),
+        });
+    }
+    Ok(built)
+}
+
+impl Delivery {
+    /// Starts delivering; the task ends once the buffer is closed and empty, or on `abort`.
+    pub fn spawn(self, metrics: &Arc<Metrics>, abort: CancellationToken) -> JoinHandle<()> {
+        match self {
+            Delivery::AgentTcp(sink) => tokio::spawn(sink.run(abort)),
+            Delivery::AgentUdp(forward, sink, reader) => tokio::spawn(agent::run_udp(
+                forward,
+                metrics.clone(),
+                sink,
+                reader,
+                abort,
+            )),
+            Delivery::Http(task, reader) => tokio::spawn(task.run(reader, abort)),
+        }
+    }
+}
