@@ -8,7 +8,6 @@ mod cli;
 mod config;
 mod event;
 mod exit;
-mod generator;
 mod install;
 mod parse;
 mod pipeline;

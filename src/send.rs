@@ -3,7 +3,7 @@
 //! troubleshooting a relay.
 //!
 //! Speed comes from doing per message only what must differ: the records are built once (see
-//! [`crate::generator::Pool`]), each message copies pre-built bytes and splices in its marker, and
+//! [`cefrelay_panos::generate::Pool`]), each message copies pre-built bytes and splices in its marker, and
 //! a connection writes about 64 KiB of frames per system call.
 
 use std::future::Future;
@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use cefrelay_panos::generate::{write_decimal, HeaderFormat, Mix, Pool, SyslogHeader};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
@@ -29,7 +30,6 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{SendArgs, SendFramingArg, SyslogFormatArg};
-use crate::generator::{write_decimal, HeaderFormat, Mix, Pool, SyslogHeader};
 use crate::sanitize::for_terminal;
 
 /// Messages sent when neither --count nor --duration says otherwise.

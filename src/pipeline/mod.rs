@@ -16,7 +16,7 @@ use crate::config::{Config, FilterMode};
 use crate::event::Event;
 use crate::sink::encode::{Encoder, Origin, RecordEncoder};
 use crate::telemetry::metrics::Metrics;
-use crate::telemetry::observe::{looks_like_panos_csv, Seen};
+use crate::telemetry::observe::Seen;
 use crate::telemetry::RateLimited;
 use filter::Decision;
 
@@ -138,7 +138,7 @@ impl Pipeline {
                 peer,
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
-                    panos_csv: looks_like_panos_csv(event.syslog.msg),
+                    panos_csv: cefrelay_panos::looks_like_csv(event.syslog.msg),
                     decision,
                 },
             );
