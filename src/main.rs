@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod event;
 mod exit;
+mod host;
 mod install;
 mod parse;
 mod pipeline;
