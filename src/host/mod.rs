@@ -2,3 +2,4 @@
 //! and the telemetry.
 
 pub mod proc_net;
+pub mod syslog_conf;
