@@ -3,6 +3,7 @@
 pub mod connections;
 pub mod tcp;
 pub mod tls;
+pub mod tls_files;
 pub mod udp;
 
 use std::sync::Arc;
