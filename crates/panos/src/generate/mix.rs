@@ -53,7 +53,7 @@ impl LogKind {
 
 /// How THREAT logs split into subtypes when `--mix` says just `threat`: URL filtering logs are
 /// the bulk of THREAT volume on a typical firewall, WildFire submissions the rarest.
-pub(super) const THREAT_SPLIT: [(LogKind, u64); 5] = [
+const THREAT_SPLIT: [(LogKind, u64); 5] = [
     (LogKind::Url, 40),
     (LogKind::Vulnerability, 25),
     (LogKind::Spyware, 20),

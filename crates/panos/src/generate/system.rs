@@ -8,7 +8,7 @@ use super::rng::Rng;
 
 /// SYSTEM events: subtype, event id, module, PAN severity, object, description.
 /// `{user}` and `{ip}` are filled in.
-pub(super) const SYSTEM_EVENTS: [(&str, &str, &str, u64, &str, &str); 7] = [
+const SYSTEM_EVENTS: [(&str, &str, &str, u64, &str, &str); 7] = [
     (
         "general",
         "general",
@@ -98,7 +98,7 @@ pub(super) fn system(device: &Device, rng: &mut Rng, now: OffsetDateTime) -> Rec
 }
 
 /// CONFIG changes: command, path (PAN-OS starts it with a space), before and after detail.
-pub(super) const CONFIG_CHANGES: [(&str, &str, &str, &str); 5] = [
+const CONFIG_CHANGES: [(&str, &str, &str, &str); 5] = [
     (
         "set",
         " config shared log-settings syslog Sentinel-Syslog server cefrelay",

@@ -14,7 +14,7 @@ use super::traffic::Session;
 /// One threat signature: name with id (the Set A class id), PAN severity, threat category,
 /// App-ID service, and `$misc` exactly as PAN-OS writes it (in literal double quotes).
 #[derive(Clone, Copy)]
-pub(super) struct Signature {
+struct Signature {
     threat_id: &'static str,
     severity: u64,
     category: &'static str,
@@ -22,7 +22,7 @@ pub(super) struct Signature {
     misc: &'static str,
 }
 
-pub(super) const VULNERABILITIES: [Signature; 5] = [
+const VULNERABILITIES: [Signature; 5] = [
     Signature {
         threat_id: "Microsoft Windows SMB Remote Code Execution Vulnerability(41964)",
         severity: 5,
@@ -60,7 +60,7 @@ pub(super) const VULNERABILITIES: [Signature; 5] = [
     },
 ];
 
-pub(super) const SPYWARE: [Signature; 3] = [
+const SPYWARE: [Signature; 3] = [
     Signature {
         threat_id: "generic:www.virussign.com(327891564)",
         severity: 3,
@@ -84,7 +84,7 @@ pub(super) const SPYWARE: [Signature; 3] = [
     },
 ];
 
-pub(super) const VIRUSES: [Signature; 3] = [
+const VIRUSES: [Signature; 3] = [
     Signature {
         threat_id: "Virus/Win32.WGeneric.cxbhmf(452157632)",
         severity: 3,
@@ -109,7 +109,7 @@ pub(super) const VIRUSES: [Signature; 3] = [
 ];
 
 /// URL log `$misc`: host and path with unescaped query strings (`=` inside the value).
-pub(super) const URLS: [&str; 6] = [
+const URLS: [&str; 6] = [
     "\"www.bing.com/search?q=palo+alto+cef&form=QBLH&sp=-1\"",
     "\"consent.cmp.oath.com/\"",
     "\"b.scorecardresearch.com/p?c1=2&c2=7241469&ns_ap_sv=2.1\"",
@@ -282,7 +282,7 @@ pub(super) fn threat(kind: LogKind, device: &Device, rng: &mut Rng, now: OffsetD
 }
 
 /// From `PanOSSrcUUID` to `PanOSPPID`: the threat templates' common tail.
-pub(super) fn write_threat_tail(cef: &mut CefWriter, rng: &mut Rng, threat_category: &str) {
+fn write_threat_tail(cef: &mut CefWriter, rng: &mut Rng, threat_category: &str) {
     cef.kv("PanOSSrcUUID", "")
         .kv("PanOSDstUUID", "")
         .kv("PanOSTunnelID", 0)
