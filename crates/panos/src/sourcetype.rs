@@ -1,7 +1,8 @@
 //! The sourcetypes of the Splunk Add-on for Palo Alto Networks (`pan:traffic`, `pan:threat`, ...)
 //! for a PAN-OS log, whether it came as CEF or as CSV.
 //!
-//! Source: the add-on's "Source types" page (splunk.github.io/splunk-add-on-for-palo-alto-networks).
+//! Source: the add-on's "Source types" page
+//! (splunk.github.io/splunk-add-on-for-palo-alto-networks).
 
 use crate::looks_like_csv;
 
