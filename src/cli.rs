@@ -193,10 +193,10 @@ pub struct SendArgs {
     /// vulnerability, spyware, virus, wildfire), system, config, globalprotect, userid, hipmatch.
     /// Default: traffic=70,threat=20,system=5,config=2,globalprotect=1,userid=1,hipmatch=1.
     #[arg(long, value_name = "KIND=WEIGHT,...", conflicts_with = "file")]
-    pub mix: Option<crate::generator::Mix>,
+    pub mix: Option<cefrelay_panos::generate::Mix>,
 
     /// Seed of the generator: the same seed sends the same messages.
-    #[arg(long, default_value_t = crate::generator::DEFAULT_SEED, conflicts_with = "file")]
+    #[arg(long, default_value_t = cefrelay_panos::generate::DEFAULT_SEED, conflicts_with = "file")]
     pub seed: u64,
 
     /// Syslog header of generated messages.

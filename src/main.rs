@@ -11,7 +11,7 @@ mod cli;
 mod config;
 mod event;
 mod exit;
-mod generator;
+mod host;
 mod install;
 mod parse;
 mod pipeline;

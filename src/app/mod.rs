@@ -18,13 +18,14 @@ use tokio_util::task::TaskTracker;
 use crate::cli::RunArgs;
 use crate::config::{Config, ConfigError, Protocol};
 use crate::exit;
+use crate::host::proc_net::UdpDropReader;
 use crate::pipeline::filter::Decision;
 use crate::pipeline::Pipeline;
 use crate::sink::Sinks;
 use crate::source::bind::{bind_error, bind_tcp};
 use crate::source::tcp::TcpSource;
 use crate::source::tls::TlsTerminator;
-use crate::source::udp::{self, UdpDropReader};
+use crate::source::udp;
 use crate::source::Shared;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::{self, admin};
@@ -171,16 +172,21 @@ impl App {
         })
     }
 
-    /// Where each listener is bound, in listener order (UDP listeners once per socket): the
-    /// ports a `:0` address was given.
+    /// Where each listener is bound, in listener order: the port a `:0` address was given.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.sources
-            .iter()
-            .filter_map(|source| match source {
-                Source::Tcp(tcp) => tcp.listener.local_addr().ok(),
-                Source::Udp { socket, .. } => socket.local_addr().ok(),
-            })
-            .collect()
+        let mut bound: Vec<(usize, SocketAddr)> = Vec::new();
+        for source in &self.sources {
+            let (index, address) = match source {
+                Source::Tcp(tcp) => (tcp.index, tcp.listener.local_addr()),
+                Source::Udp { socket, index } => (*index, socket.local_addr()),
+            };
+            // A UDP listener's sockets share one address (SO_REUSEPORT).
+            let seen = bound.iter().any(|(i, _)| *i == index);
+            if let (Ok(address), false) = (address, seen) {
+                bound.push((index, address));
+            }
+        }
+        bound.into_iter().map(|(_, address)| address).collect()
     }
 
     /// Serves until `shutdown.drain`, then drains within the grace period (or until
@@ -191,6 +197,9 @@ impl App {
         shutdown: Shutdown,
         reload: Option<&(dyn Fn() -> Result<Config, ConfigError> + Sync)>,
     ) -> anyhow::Result<u8> {
+        for (listener, bound) in self.config.listeners.iter().zip(self.local_addrs()) {
+            tracing::info!(listener = %listener.name(), %bound, "listening");
+        }
         let App {
             config,
             metrics,
@@ -220,9 +229,6 @@ impl App {
                     tasks.spawn(tcp.run(shared.clone(), stop.clone(), tasks.clone()));
                 }
             }
-        }
-        for listener in &config.listeners {
-            tracing::info!(listener = %listener.name(), "listening");
         }
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use buffer::{BufferConfig, BufferKind, FsyncPolicy};
-pub use forward::{Forward, AGENT_SINK_NAME};
+pub use forward::{Forward, AGENT_SINK_NAME, AMA_AGENT_PORT, LEGACY_AGENT_PORT};
 pub use listener::{
     duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, Tls, DEFAULT_LISTENERS,
 };

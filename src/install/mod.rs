@@ -1,10 +1,8 @@
 //! `cefrelay install` and `cefrelay uninstall`: what cef_installer.py did, done safely. Our own
 //! files are written whole (temp file and rename); the admin's configuration is kept unless
 //! `--force`; rsyslog and syslog-ng files are only ever edited line by line, in place (see
-//! [`conflicts`]). Every step says what it did or, with `--dry-run`, `--root` or no systemd, what it
-//! would do; a second run with the same flags changes nothing and says so.
-
-pub mod conflicts;
+//! [`syslog_conf`]). Every step says what it did or, with `--dry-run`, `--root` or no systemd,
+//! what it would do; a second run with the same flags changes nothing and says so.
 
 use std::fs;
 use std::io::{self, Write};
@@ -19,6 +17,7 @@ use crate::config::{
     listener_at, parse_endpoint, Config, FilterMode, Protocol, DEFAULT_ADMIN, DEFAULT_LISTENERS,
 };
 use crate::exit;
+use crate::host::syslog_conf;
 use crate::sanitize::for_terminal;
 
 /// The unit file: `deploy/cefrelay.service` is the one source of truth.
@@ -150,10 +149,10 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<u8> {
     } else if target.on_disk(CONFIG_PATH).exists() {
         println!("kept {CONFIG_PATH} (--purge removes it)");
     }
-    for edit in conflicts::plan_restore(&target.root)? {
+    for edit in syslog_conf::plan_restore(&target.root)? {
         show_edit("restore", &edit);
         if !target.dry_run {
-            conflicts::apply(&edit)?;
+            syslog_conf::apply(&edit)?;
         }
         outcome.changed = true;
         outcome.syslog_daemons_edited = true;
@@ -324,7 +323,7 @@ fn write_config(
                 );
                 return Ok(true);
             }
-            let backup = format!("{}{}", path.display(), conflicts::BACKUP_SUFFIX);
+            let backup = format!("{}{}", path.display(), syslog_conf::BACKUP_SUFFIX);
             if !target.dry_run {
                 fs::copy(&path, &backup)
                     .with_context(|| format!("copying {} to {backup}", path.display()))?;
@@ -332,7 +331,7 @@ fn write_config(
             println!(
                 "{} {CONFIG_PATH} (--force; the old one is {CONFIG_PATH}{})",
                 verb(target, "replaced"),
-                conflicts::BACKUP_SUFFIX
+                syslog_conf::BACKUP_SUFFIX
             );
             write_atomically(target, &path, text.as_bytes(), 0o644)?;
             outcome.changed = true;
@@ -424,7 +423,7 @@ fn remove_dir_if_empty(target: &Target, path: &str) -> anyhow::Result<()> {
 
 /// Prints the conflicts and, when asked, comments them out.
 fn handle_conflicts(target: &Target, disable: bool, outcome: &mut Outcome) -> anyhow::Result<()> {
-    let found = conflicts::find(&target.root);
+    let found = syslog_conf::find(&target.root);
     for conflict in &found {
         println!("conflict: {}", for_terminal(&conflict.to_string()));
     }
@@ -442,10 +441,10 @@ fn handle_conflicts(target: &Target, disable: bool, outcome: &mut Outcome) -> an
         );
         return Ok(());
     }
-    for edit in conflicts::plan_disable(&target.root, &to_disable)? {
+    for edit in syslog_conf::plan_disable(&target.root, &to_disable)? {
         show_edit("disable", &edit);
         if !target.dry_run {
-            conflicts::apply(&edit)
+            syslog_conf::apply(&edit)
                 .with_context(|| format!("editing {}", edit.on_disk.display()))?;
         }
     }
@@ -454,11 +453,11 @@ fn handle_conflicts(target: &Target, disable: bool, outcome: &mut Outcome) -> an
     Ok(())
 }
 
-fn show_edit(what: &str, edit: &conflicts::Edit) {
+fn show_edit(what: &str, edit: &syslog_conf::Edit) {
     let path = edit.path.display().to_string();
     println!(
         "{what} in {path} (in place; the file before is {path}{}):",
-        conflicts::BACKUP_SUFFIX
+        syslog_conf::BACKUP_SUFFIX
     );
     print!("{}", diff(&edit.before, &edit.after, &path));
 }

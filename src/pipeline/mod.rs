@@ -117,7 +117,7 @@ impl Pipeline {
                 origin.peer,
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
-                    panos_csv: crate::telemetry::observe::looks_like_panos_csv(event.syslog.msg),
+                    panos_csv: cefrelay_panos::looks_like_csv(event.syslog.msg),
                     outcome: decision.outcome(),
                 },
             );

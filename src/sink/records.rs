@@ -9,13 +9,13 @@ use std::fmt;
 use std::sync::OnceLock;
 
 use bytes::{BufMut, BytesMut};
+use cefrelay_panos::sourcetype;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 use crate::event::{key_hash, Event};
 use crate::sink::encode::Origin;
-use crate::telemetry::observe::looks_like_panos_csv;
 
 /// What an encoder needs about one received message.
 pub struct Received<'e, 'a> {
@@ -563,73 +563,14 @@ pub fn write_hec(message: &Received<'_, '_>, options: &HecOptions, out: &mut Byt
     write_json(out, &HecEnvelope { message, options });
 }
 
-/// The sourcetype of the Splunk Add-on for Palo Alto Networks for a PAN-OS log type (the CSV
-/// `type` field; the CEF Name). `None`: a PAN-OS type the add-on has no sourcetype for.
-/// Source: the add-on's "Source types" page (splunk.github.io/splunk-add-on-for-palo-alto-networks).
-const PANOS_TYPES: &[(&str, Option<&str>)] = &[
-    ("TRAFFIC", Some("pan:traffic")),
-    ("THREAT", Some("pan:threat")),
-    ("SYSTEM", Some("pan:system")),
-    ("CONFIG", Some("pan:config")),
-    ("HIPMATCH", Some("pan:hipmatch")),
-    ("GLOBALPROTECT", Some("pan:globalprotect")),
-    ("USERID", Some("pan:userid")),
-    ("DECRYPTION", Some("pan:decryption")),
-    ("CORRELATION", Some("pan:correlation")),
-    ("AUTHENTICATION", None),
-    // Strata Logging Service ("LF") CEF names the authentication type AUTH.
-    ("AUTH", None),
-    ("IPTAG", None),
-    ("GTP", None),
-    ("SCTP", None),
-    // Tunnel inspection logs carry START or END in the type field.
-    ("START", None),
-    ("END", None),
-];
-
-/// PAN-OS writes the log type as an exact upper-case token, so no case folding: lower-case
-/// subtypes such as SYSTEM's `globalprotect` must not be mistaken for a type.
-fn panos_type(token: &str) -> Option<Option<&'static str>> {
-    PANOS_TYPES
-        .iter()
-        .find(|(name, _)| *name == token)
-        .map(|(_, sourcetype)| *sourcetype)
-}
-
 /// The Splunk Add-on for Palo Alto Networks sourcetype for a PAN-OS log (`pan:traffic`,
 /// `pan:threat`, ...), `cef` for any other CEF, and `syslog` for anything else.
-///
-/// Native PAN-OS CEF puts the log type in Name, but its GlobalProtect format and Strata's "LF"
-/// CEF put it in Device Event Class ID (reference/panos-formats.md §1.3), so both are tried, Name
-/// first. In CSV the type is the first type token among the first 8 fields (index 3 normally,
-/// 2 for Strata, 5 in the PAN-OS 9.1.0–9.1.2 GlobalProtect layout).
 pub fn splunk_sourcetype(message: &Received<'_, '_>) -> &'static str {
     if let Some(cef) = message.event.valid_cef() {
-        if cef.device_vendor == "Palo Alto Networks" {
-            let found = panos_type(&cef.name).or_else(|| panos_type(&cef.signature_id));
-            if let Some(Some(sourcetype)) = found {
-                return sourcetype;
-            }
-        }
-        return "cef";
+        return sourcetype::for_cef(&cef.device_vendor, &cef.name, &cef.signature_id)
+            .unwrap_or("cef");
     }
-    panos_csv_sourcetype(message.event.syslog.msg).unwrap_or("syslog")
-}
-
-fn panos_csv_sourcetype(msg: &str) -> Option<&'static str> {
-    // A relay that prepends its own header leaves the device's header in MSG
-    // (`Feb 24 22:06:07 BD-Panorama 1,2016/...`): the CSV starts after the last space before
-    // the first comma.
-    let first_comma = msg.find(',')?;
-    let start = msg
-        .get(..first_comma)?
-        .rfind(' ')
-        .map_or(0, |space| space + 1);
-    let csv = msg.get(start..)?;
-    if !looks_like_panos_csv(csv) {
-        return None;
-    }
-    csv.split(',').take(8).find_map(panos_type).flatten()
+    sourcetype::for_csv(message.event.syslog.msg).unwrap_or("syslog")
 }
 
 /// The `cefrelay parse` JSON shape of the message, for the generic HTTP sink.

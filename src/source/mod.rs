@@ -4,6 +4,7 @@ pub mod bind;
 pub mod connections;
 pub mod tcp;
 pub mod tls;
+pub mod tls_files;
 pub mod udp;
 
 use std::sync::Arc;

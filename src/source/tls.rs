@@ -3,18 +3,16 @@
 //! same port told apart by the first byte.
 
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use anyhow::{bail, Context};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use anyhow::Context;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::ServerConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
+use super::tls_files;
 use crate::config::Tls;
 
 /// The first byte of every TLS record that opens a connection (a handshake record).
@@ -85,13 +83,8 @@ async fn starts_with_tls(stream: &TcpStream) -> io::Result<bool> {
 }
 
 fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {
-    let certificates = read_certificates(&settings.cert, "tls_cert")?;
-    let key = PrivateKeyDer::from_pem_file(&settings.key).with_context(|| {
-        format!(
-            "tls_key {}: no PEM private key could be read",
-            settings.key.display()
-        )
-    })?;
+    let certificates = tls_files::certificates(&settings.cert, "tls_cert")?;
+    let key = tls_files::private_key(&settings.key, "tls_key")?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -99,12 +92,7 @@ fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {
     let builder = match &settings.client_ca {
         None => builder.with_no_client_auth(),
         Some(path) => {
-            let mut roots = RootCertStore::empty();
-            for certificate in read_certificates(path, "tls_client_ca")? {
-                roots.add(certificate).with_context(|| {
-                    format!("tls_client_ca {}: unusable CA certificate", path.display())
-                })?;
-            }
+            let roots = tls_files::roots(path, "tls_client_ca")?;
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .with_context(|| format!("tls_client_ca {}", path.display()))?;
@@ -120,15 +108,4 @@ fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {
                 settings.key.display()
             )
         })
-}
-
-fn read_certificates(path: &Path, key: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certificates = CertificateDer::pem_file_iter(path)
-        .with_context(|| format!("{key} {}: cannot read", path.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("{key} {}: not PEM certificates", path.display()))?;
-    if certificates.is_empty() {
-        bail!("{key} {}: no certificate in the file", path.display());
-    }
-    Ok(certificates)
 }

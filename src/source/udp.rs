@@ -2,9 +2,6 @@
 //! SO_REUSEPORT so the kernel spreads senders over cores, each with a large receive buffer.
 //! UDP cannot be paused: when a sink's buffer is full the batch is dropped and counted.
 
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::MetadataExt;
-
 use socket2::{Domain, Protocol, Socket, Type};
 use time::OffsetDateTime;
 use tokio::net::UdpSocket;
@@ -113,51 +110,6 @@ fn trim_trailer(datagram: &[u8]) -> &[u8] {
         .rposition(|&b| !matches!(b, b'\n' | b'\r' | b'\0'))
         .map_or(0, |last| last + 1);
     &datagram[..end]
-}
-
-/// Reads the kernel's drop counters of our UDP sockets from `/proc/net/udp` and `/proc/net/udp6`.
-#[derive(Debug, Default)]
-pub struct UdpDropReader {
-    /// (listener name, socket inode)
-    sockets: Vec<(String, u64)>,
-}
-
-impl UdpDropReader {
-    pub fn add(&mut self, listener: &str, socket: &UdpSocket) {
-        let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
-        if let Ok(metadata) = std::fs::metadata(path) {
-            self.sockets.push((listener.to_string(), metadata.ino()));
-        }
-    }
-
-    /// Drops per listener, summed over its sockets.
-    pub fn read(&self) -> Vec<(String, u64)> {
-        let mut totals: Vec<(String, u64)> = Vec::new();
-        if self.sockets.is_empty() {
-            return totals;
-        }
-        let tables = ["/proc/net/udp", "/proc/net/udp6"]
-            .iter()
-            .filter_map(|path| std::fs::read_to_string(path).ok())
-            .collect::<Vec<_>>();
-        for line in tables.iter().flat_map(|table| table.lines().skip(1)) {
-            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref pointer drops
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(inode), Some(drops)) = (fields.get(9), fields.last()) else {
-                continue;
-            };
-            let (Ok(inode), Ok(drops)) = (inode.parse::<u64>(), drops.parse::<u64>()) else {
-                continue;
-            };
-            for (listener, _) in self.sockets.iter().filter(|(_, ino)| *ino == inode) {
-                match totals.iter_mut().find(|(name, _)| name == listener) {
-                    Some((_, total)) => *total += drops,
-                    None => totals.push((listener.clone(), drops)),
-                }
-            }
-        }
-        totals
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::Metrics;
-use crate::source::udp::UdpDropReader;
+use crate::host::proc_net::UdpDropReader;
 
 const MAX_REQUEST: usize = 8 * 1024;
 

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::sockets::{self, Transport};
 use super::{Check, Context, Status, DEFAULT_CONFIG, POLL};
 use crate::cli::TroubleshootArgs;
 use crate::config::{Agent, Config, FilterMode, Protocol};
+use crate::host::proc_net::{self, Transport};
+use crate::host::syslog_conf;
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
 pub const MOCK_BODY: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";
@@ -155,9 +156,9 @@ fn listeners(context: &Context) -> Check {
             Protocol::Tcp | Protocol::Tls => Transport::Tcp,
         };
         let name = listener.name();
-        let bound = sockets::listening(transport, listener.address);
+        let bound = proc_net::listening(transport, listener.address);
         let inodes: Vec<u64> = bound.iter().map(|b| b.inode).collect();
-        let owners = sockets::owners(&inodes);
+        let owners = proc_net::owners(&inodes);
         let mut names: Vec<String> = owners.values().map(|o| o.to_string()).collect();
         names.sort();
         names.dedup();
@@ -198,7 +199,7 @@ fn listeners(context: &Context) -> Check {
 /// would give duplicate events.
 fn conflicts() -> Check {
     let mut check = Check::new(4, "conflicting syslog daemons");
-    let found = crate::install::conflicts::find(Path::new("/"));
+    let found = syslog_conf::find(Path::new("/"));
     if found.is_empty() {
         check.saw("no rsyslog or syslog-ng input on 514 and no old CEF forwarding rule");
     }
@@ -234,8 +235,8 @@ fn agent_port(context: &Context) -> Check {
                 );
             continue;
         }
-        let bound = sockets::listening(Transport::Tcp, *address);
-        let owners = sockets::owners(&bound.iter().map(|b| b.inode).collect::<Vec<_>>());
+        let bound = proc_net::listening(Transport::Tcp, *address);
+        let owners = proc_net::owners(&bound.iter().map(|b| b.inode).collect::<Vec<_>>());
         let owner = owners.values().next().map_or_else(
             || "a process this user cannot see".to_string(),
             |o| o.to_string(),

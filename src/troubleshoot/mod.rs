@@ -3,7 +3,6 @@
 //! exact command or setting that fixes it. Exit 0 when nothing FAILs, 1 otherwise.
 
 mod checks;
-mod sockets;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

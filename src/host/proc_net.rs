@@ -1,8 +1,13 @@
-//! Who listens where, from `/proc` alone (no `ss`, `netstat` or `lsof` needed): the kernel's socket
-//! tables in `/proc/net/{tcp,tcp6,udp,udp6}`, and the owning process from `/proc/PID/fd` links.
+//! Sockets of this host, from `/proc` alone (no `ss`, `netstat` or `lsof` needed): the kernel's
+//! socket tables in `/proc/net/{tcp,tcp6,udp,udp6}`, the owning process from `/proc/PID/fd`
+//! links, and the drop counters of our own UDP sockets.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+
+use tokio::net::UdpSocket;
 
 /// TCP sockets in LISTEN state (`0A`), UDP sockets unconnected (`07`).
 const TCP_LISTEN: &str = "0A";
@@ -36,14 +41,13 @@ impl std::fmt::Display for Owner {
 /// Sockets listening on `port` whose address covers `address` (the same address, or a wildcard of
 /// the same family).
 pub fn listening(transport: Transport, address: SocketAddr) -> Vec<Bound> {
-    let (files, state) = match transport {
-        Transport::Tcp => (["/proc/net/tcp", "/proc/net/tcp6"], TCP_LISTEN),
-        Transport::Udp => (["/proc/net/udp", "/proc/net/udp6"], UDP_UNCONNECTED),
+    let state = match transport {
+        Transport::Tcp => TCP_LISTEN,
+        Transport::Udp => UDP_UNCONNECTED,
     };
-    files
+    read_tables(transport)
         .iter()
-        .filter_map(|file| std::fs::read_to_string(file).ok())
-        .flat_map(|table| parse_table(&table, state))
+        .flat_map(|table| parse_table(table, state))
         .filter(|bound| covers(bound.address, address))
         .collect()
 }
@@ -58,19 +62,60 @@ fn covers(bound: SocketAddr, wanted: SocketAddr) -> bool {
         || wanted.ip().is_unspecified() && ip.is_ipv4() == wanted.ip().is_ipv4()
 }
 
+/// The files of `transport`'s tables that could be read (IPv4, then IPv6).
+fn read_tables(transport: Transport) -> Vec<String> {
+    let files = match transport {
+        Transport::Tcp => ["/proc/net/tcp", "/proc/net/tcp6"],
+        Transport::Udp => ["/proc/net/udp", "/proc/net/udp6"],
+    };
+    files
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(file).ok())
+        .collect()
+}
+
+/// One socket of a `/proc/net/{tcp,udp}[6]` table, split into its whitespace-separated fields:
+/// `sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode`,
+/// and for UDP then `ref pointer drops`.
+struct Row<'a> {
+    fields: Vec<&'a str>,
+}
+
+impl<'a> Row<'a> {
+    /// The table's sockets; its first line is the column titles.
+    fn all(table: &'a str) -> impl Iterator<Item = Row<'a>> {
+        table.lines().skip(1).map(|line| Row {
+            fields: line.split_whitespace().collect(),
+        })
+    }
+
+    fn local_address(&self) -> Option<SocketAddr> {
+        parse_address(self.fields.get(1)?)
+    }
+
+    fn state(&self) -> Option<&'a str> {
+        self.fields.get(3).copied()
+    }
+
+    fn inode(&self) -> Option<u64> {
+        self.fields.get(9)?.parse().ok()
+    }
+
+    /// Datagrams the kernel dropped for this UDP socket (its receive buffer was full).
+    fn drops(&self) -> Option<u64> {
+        self.fields.last()?.parse().ok()
+    }
+}
+
 /// Rows of a `/proc/net/{tcp,udp}[6]` table in `state`.
 fn parse_table(table: &str, state: &str) -> Vec<Bound> {
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.get(3) != Some(&state) {
-                return None;
-            }
-            let address = parse_address(fields.get(1)?)?;
-            let inode = fields.get(9)?.parse().ok()?;
-            Some(Bound { address, inode })
+    Row::all(table)
+        .filter(|row| row.state() == Some(state))
+        .filter_map(|row| {
+            Some(Bound {
+                address: row.local_address()?,
+                inode: row.inode()?,
+            })
         })
         .collect()
 }
@@ -136,6 +181,43 @@ pub fn owners(inodes: &[u64]) -> HashMap<u64, Owner> {
     found
 }
 
+/// Reads the kernel's drop counters of our UDP sockets from `/proc/net/udp` and `/proc/net/udp6`.
+#[derive(Debug, Default)]
+pub struct UdpDropReader {
+    /// (listener name, socket inode)
+    sockets: Vec<(String, u64)>,
+}
+
+impl UdpDropReader {
+    pub fn add(&mut self, listener: &str, socket: &UdpSocket) {
+        let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
+        if let Ok(metadata) = std::fs::metadata(path) {
+            self.sockets.push((listener.to_string(), metadata.ino()));
+        }
+    }
+
+    /// Drops per listener, summed over its sockets.
+    pub fn read(&self) -> Vec<(String, u64)> {
+        let mut totals: Vec<(String, u64)> = Vec::new();
+        if self.sockets.is_empty() {
+            return totals;
+        }
+        let tables = read_tables(Transport::Udp);
+        for row in tables.iter().flat_map(|table| Row::all(table)) {
+            let (Some(inode), Some(drops)) = (row.inode(), row.drops()) else {
+                continue;
+            };
+            for (listener, _) in self.sockets.iter().filter(|(_, ino)| *ino == inode) {
+                match totals.iter_mut().find(|(name, _)| name == listener) {
+                    Some((_, total)) => *total += drops,
+                    None => totals.push((listener.clone(), drops)),
+                }
+            }
+        }
+        totals
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +231,14 @@ mod tests {
         assert_eq!(rows[0].inode, 12345);
         let v6 = parse_address("00000000000000000000000001000000:0202").unwrap();
         assert_eq!(v6, "[::1]:514".parse().unwrap());
+    }
+
+    #[test]
+    fn udp_rows_end_with_the_drop_counter() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n  123: 00000000:0202 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17\n";
+        let row = Row::all(table).next().unwrap();
+        assert_eq!(row.state(), Some(UDP_UNCONNECTED));
+        assert_eq!((row.inode(), row.drops()), (Some(4242), Some(17)));
     }
 
     #[test]

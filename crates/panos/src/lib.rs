@@ -1,0 +1,40 @@
+#![forbid(unsafe_code)]
+//! What cefrelay knows about PAN-OS firewalls, with no I/O: functions on `&str` and data tables.
+//!
+//! * [`looks_like_csv`]: whether a syslog MSG is in PAN-OS's default CSV format rather than CEF.
+//! * [`sourcetype`]: the Splunk add-on sourcetype of a PAN-OS log type, a CEF header or a CSV
+//!   message.
+//! * [`generate`]: realistic PAN-OS CEF records for `cefrelay send` and the benchmarks.
+
+pub mod generate;
+pub mod sourcetype;
+
+/// PAN-OS's default (non-CEF) format: CSV whose first fields are a number and a date, e.g.
+/// `1,2026/11/22 10:00:00,0123456789,TRAFFIC,…` (or Strata's `2026-11-22T…Z,no-serial,…`).
+pub fn looks_like_csv(message: &str) -> bool {
+    let mut fields = message.splitn(4, ',');
+    let (Some(first), Some(second)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    let date_like = |f: &str| f.len() >= 10 && f.as_bytes()[..4].iter().all(u8::is_ascii_digit);
+    let first_ok = first.bytes().all(|b| b.is_ascii_digit()) && !first.is_empty();
+    (first_ok && date_like(second)) || date_like(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panos_csv_is_recognised() {
+        assert!(looks_like_csv(
+            "1,2012/04/10 04:39:55,001606000003,SYSTEM,general,0"
+        ));
+        assert!(looks_like_csv(
+            "2021-10-22T16:10:10.000000Z,no-serial,TRAFFIC,end"
+        ));
+        assert!(!looks_like_csv("CEF:0|Palo Alto Networks|PAN-OS|"));
+        assert!(!looks_like_csv("a,b,c"));
+        assert!(!looks_like_csv(""));
+    }
+}
