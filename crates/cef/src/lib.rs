@@ -29,6 +29,8 @@
 //!   accepted with an empty severity.
 //! * A record whose last header field is not followed by `|` has no extension.
 
+pub mod time;
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -40,6 +40,7 @@ use std::borrow::Cow;
 
 pub use error::{Field, ParseError, ParseErrorKind};
 pub use time::{OffsetDateTime, UtcOffset};
+pub use timestamp::{month_abbreviation, month_from_abbreviation};
 
 /// Inputs that are not in the message itself.
 #[derive(Debug, Clone, Copy)]
