@@ -53,6 +53,7 @@ fn main() -> ExitCode {
 /// sockets are written with MSG_NOSIGNAL, and it prints nothing to a pipe that matters).
 fn stop_quietly_on_a_closed_pipe() {
     // SAFETY: restoring a signal's default disposition, before any thread is started.
+    #[expect(unsafe_code, reason = "std has no call to set a signal's disposition")]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

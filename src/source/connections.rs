@@ -38,7 +38,13 @@ pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tokio::task::spawn_blocking(|| {
         // SAFETY: malloc_trim only walks and trims glibc's own heaps, under their locks.
-        unsafe { libc::malloc_trim(0) };
+        #[expect(
+            unsafe_code,
+            reason = "glibc keeps freed connection buffers; no safe API returns them"
+        )]
+        unsafe {
+            libc::malloc_trim(0)
+        };
     });
 }
 
@@ -233,6 +239,10 @@ pub fn unread_bytes(stream: &TcpStream) -> u64 {
     let mut queued: libc::c_int = 0;
     // SAFETY: FIONREAD (SIOCINQ) on a socket descriptor that `stream` keeps open writes one
     // c_int to the pointer given, which points at a live c_int.
+    #[expect(
+        unsafe_code,
+        reason = "std and socket2 have no call for the receive queue's length"
+    )]
     let result = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut queued) };
     if result == 0 {
         u64::try_from(queued).unwrap_or(0)

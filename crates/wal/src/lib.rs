@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! A segmented, checksummed write-ahead log with acknowledged truncation: the relay's disk buffer.
 //!
 //! Entries (a batch of events plus a few marker strings) are appended to segment files named
@@ -78,24 +79,32 @@ pub enum Fsync {
     Never,
 }
 
+/// Where the log lives and how big and how durable it is.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The log's directory, created if missing; it holds nothing else.
     pub dir: PathBuf,
     /// Limit on the undelivered (unacknowledged) entries' size on disk. Disk use can exceed it
     /// by the acknowledged part of the oldest and newest segments, at most two segments.
     pub max_bytes: u64,
     /// A segment is closed and a new one started once it would grow past this.
     pub segment_bytes: u64,
+    /// When appended data reaches stable storage.
     pub fsync: Fsync,
 }
 
 /// One appended batch, as the reader returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Sequence number, as [`Wal::append`] returned it; acknowledge up to it with [`Wal::ack`].
     pub seq: u64,
+    /// Events in `data`, as the writer counted them.
     pub events: u32,
+    /// When it was appended, in Unix milliseconds.
     pub enqueued_unix_ms: u64,
+    /// The short strings appended with it, in order.
     pub markers: Vec<String>,
+    /// The batch itself, as appended.
     pub data: Vec<u8>,
     /// Left over from a previous run (returned before anything appended since this open).
     pub replayed: bool,
@@ -104,9 +113,11 @@ pub struct Entry {
 /// What [`Wal::open`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Unacknowledged entries that will be replayed, their events and bytes on disk.
+    /// Unacknowledged entries that will be replayed.
     pub entries: u64,
+    /// Events in those entries.
     pub events: u64,
+    /// Bytes those entries take on disk.
     pub bytes: u64,
     /// Bytes cut off the end of the newest segment: an append interrupted by a crash.
     pub torn_tail_bytes: u64,
@@ -116,11 +127,14 @@ pub struct Recovery {
     pub ack_file_damaged: bool,
 }
 
+/// The log's contents now, for gauges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Unacknowledged entries, their events and bytes on disk.
+    /// Unacknowledged entries.
     pub entries: u64,
+    /// Events in those entries.
     pub events: u64,
+    /// Bytes those entries take on disk.
     pub bytes: u64,
     /// When the oldest unacknowledged entry was appended.
     pub oldest_unix_ms: Option<u64>,
@@ -132,6 +146,7 @@ pub struct Stats {
     pub oldest_unread_unix_ms: Option<u64>,
 }
 
+/// Why an entry was not appended.
 #[derive(Debug)]
 pub enum AppendError {
     /// The unacknowledged entries already take `max_bytes`.
@@ -140,6 +155,7 @@ pub enum AppendError {
     TooLarge,
     /// [`Wal::close`] was called.
     Closed,
+    /// Writing failed (a full disk, EIO); the log is as it was, and the append can be retried.
     Io(io::Error),
 }
 
@@ -592,6 +608,7 @@ impl Wal {
         self.shared.ack_file.sync_data()
     }
 
+    /// A copy of the current [`Stats`].
     pub fn stats(&self) -> Stats {
         self.with_stats(|stats| *stats)
     }
