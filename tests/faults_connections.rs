@@ -89,8 +89,8 @@ fn raise_open_files(wanted: u64) {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    #[expect(unsafe_code, reason = "getrlimit/setrlimit have no safe wrapper")]
     // SAFETY: getrlimit and setrlimit read and write the one rlimit passed.
-    #[expect(unsafe_code, reason = "std has no call for the descriptor limit")]
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
         if limit.rlim_cur < wanted {
@@ -359,11 +359,8 @@ impl Sender {
 fn peer_closed(stream: &TcpStream) -> bool {
     use std::os::fd::AsRawFd;
     let mut byte = 0u8;
+    #[expect(unsafe_code, reason = "a non-blocking recv has no safe wrapper")]
     // SAFETY: a one-byte peek into `byte` on the descriptor `stream` keeps open.
-    #[expect(
-        unsafe_code,
-        reason = "std has no non-blocking peek that leaves the socket's mode alone"
-    )]
     let got = unsafe {
         libc::recv(
             stream.as_raw_fd(),
