@@ -122,7 +122,7 @@ pub struct Message<'a> {
     /// and when no tag was found). Callers search this for "CEF:" because `logger -t CEF:` makes
     /// "CEF:" the tag.
     pub body: &'a str,
-    /// The MSG: after "TAG[pid]: " for 3164, after STRUCTURED-DATA and its spaces (and a UTF-8
+    /// The MSG: after `TAG[pid]: ` for 3164, after STRUCTURED-DATA and its spaces (and a UTF-8
     /// BOM, removed) for 5424. Never ends in LF, CR or NUL.
     pub msg: &'a str,
 }

@@ -70,7 +70,8 @@ impl Reader {
     }
 
     /// Moves past `unread`, given what reading it gave: the entry, or `None` if it was damaged
-    /// (counted in [`Stats::corrupt_entries`]; go on with the next one).
+    /// (counted in [`Stats::corrupt_entries`](crate::Stats::corrupt_entries); go on with the
+    /// next one).
     pub fn advance(&mut self, unread: &Unread, read: io::Result<Entry>) -> Option<Entry> {
         let mut state = self.shared.lock();
         if state.next_read <= unread.meta.seq {
