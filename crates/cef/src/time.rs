@@ -1,5 +1,5 @@
-//! CEF timestamps, as `rt`, `start`, `end` and the other date fields carry them: epoch
-//! milliseconds, or `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]`.
+//! CEF timestamps, as `rt`, `start`, `end` and the other date fields carry them; [`parse`]
+//! reads every form. Pure: the receive time that fills in a missing year is an argument.
 
 use ::time::{Date, Duration, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 use cefrelay_syslog::month_from_abbreviation;
@@ -129,37 +129,31 @@ mod tests {
 
     #[test]
     fn epoch_millis_and_calendar_forms_become_utc() {
-        let at = |text: &str| parse(text, RECEIVED_AT);
-        assert_eq!(
-            at("Feb 08 2021 09:05:48"),
-            Some(datetime!(2021-02-08 09:05:48 UTC))
-        );
-        assert_eq!(
-            at("Feb 8 2021 09:05:48 UTC"),
-            Some(datetime!(2021-02-08 09:05:48 UTC))
-        );
-        assert_eq!(
-            at("feb 08 09:05:48.123 Z"),
-            Some(datetime!(2021-02-08 09:05:48.123 UTC))
-        );
-        assert_eq!(
-            at("Feb 08 2021 09:05:48 -0700"),
-            Some(datetime!(2021-02-08 16:05:48 UTC))
-        );
-        assert_eq!(
-            at("Feb 08 2021 09:05:48 GMT-7"),
-            Some(datetime!(2021-02-08 16:05:48 UTC))
-        );
-        // Year-less and more than a day ahead of the receiver: last year's.
-        assert_eq!(
-            at("Dec 31 23:00:00"),
-            Some(datetime!(2020-12-31 23:00:00 UTC))
-        );
-        assert_eq!(
-            at("Feb 09 09:00:00"),
-            Some(datetime!(2021-02-09 09:00:00 UTC))
-        );
-        assert_eq!(at("0"), Some(datetime!(1970-01-01 00:00:00 UTC)));
+        for (text, expected) in [
+            ("Feb 08 2021 09:05:48", datetime!(2021-02-08 09:05:48 UTC)),
+            (
+                "Feb 8 2021 09:05:48 UTC",
+                datetime!(2021-02-08 09:05:48 UTC),
+            ),
+            (
+                "feb 08 09:05:48.123 Z",
+                datetime!(2021-02-08 09:05:48.123 UTC),
+            ),
+            (
+                "Feb 08 2021 09:05:48 -0700",
+                datetime!(2021-02-08 16:05:48 UTC),
+            ),
+            (
+                "Feb 08 2021 09:05:48 GMT-7",
+                datetime!(2021-02-08 16:05:48 UTC),
+            ),
+            // Year-less and more than a day ahead of the receiver: last year's.
+            ("Dec 31 23:00:00", datetime!(2020-12-31 23:00:00 UTC)),
+            ("Feb 09 09:00:00", datetime!(2021-02-09 09:00:00 UTC)),
+            ("0", datetime!(1970-01-01 00:00:00 UTC)),
+        ] {
+            assert_eq!(parse(text, RECEIVED_AT), Some(expected), "{text:?}");
+        }
         for bad in [
             "",
             "99999999999999999999",
@@ -173,7 +167,7 @@ mod tests {
             "Feb 08 2021 09:05:48.1234567890",
             "Feb 08 2021 09:05:48 +25:00",
         ] {
-            assert_eq!(at(bad), None, "{bad:?}");
+            assert_eq!(parse(bad, RECEIVED_AT), None, "{bad:?}");
         }
     }
 }
