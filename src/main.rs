@@ -55,6 +55,7 @@ fn main() -> ExitCode {
 /// A command that prints exits quietly instead, as `cat` does; `run` keeps ignoring it (its
 /// sockets are written with MSG_NOSIGNAL, and it prints nothing to a pipe that matters).
 fn stop_quietly_on_a_closed_pipe() {
+    #[expect(unsafe_code, reason = "signal() has no safe wrapper")]
     // SAFETY: restoring a signal's default disposition, before any thread is started.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);

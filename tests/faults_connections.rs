@@ -89,6 +89,7 @@ fn raise_open_files(wanted: u64) {
         rlim_cur: 0,
         rlim_max: 0,
     };
+    #[expect(unsafe_code, reason = "getrlimit/setrlimit have no safe wrapper")]
     // SAFETY: getrlimit and setrlimit read and write the one rlimit passed.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
@@ -358,6 +359,7 @@ impl Sender {
 fn peer_closed(stream: &TcpStream) -> bool {
     use std::os::fd::AsRawFd;
     let mut byte = 0u8;
+    #[expect(unsafe_code, reason = "a non-blocking recv has no safe wrapper")]
     // SAFETY: a one-byte peek into `byte` on the descriptor `stream` keeps open.
     let got = unsafe {
         libc::recv(

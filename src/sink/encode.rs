@@ -17,10 +17,6 @@ const LEGACY_TAG_CHARS: usize = 32;
 /// user.notice, what rsyslog assumes for a message without PRI.
 const DEFAULT_PRI: u8 = 13;
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 #[derive(Debug, Clone, Copy)]
 pub struct Encoder {
     pub format: OutputFormat,
@@ -121,7 +117,7 @@ impl Encoder {
             _ => DEFAULT_PRI,
         };
         let time = syslog.timestamp.unwrap_or(origin.received_at);
-        let month = MONTHS[usize::from(u8::from(time.month())) - 1];
+        let month = cefrelay_syslog::month_abbreviation(time.month());
         let mut w = WriteBytes(out);
         let _ = write!(
             w,

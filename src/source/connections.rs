@@ -37,8 +37,11 @@ pub fn return_freed_memory() {
     CLOSED_SINCE_TRIM.store(0, Relaxed);
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     tokio::task::spawn_blocking(|| {
+        #[expect(unsafe_code, reason = "malloc_trim has no safe wrapper")]
         // SAFETY: malloc_trim only walks and trims glibc's own heaps, under their locks.
-        unsafe { libc::malloc_trim(0) };
+        unsafe {
+            libc::malloc_trim(0)
+        };
     });
 }
 
@@ -231,6 +234,7 @@ impl Drop for Ticket {
 /// throw away. 0 when the kernel does not say.
 pub fn unread_bytes(stream: &TcpStream) -> u64 {
     let mut queued: libc::c_int = 0;
+    #[expect(unsafe_code, reason = "the FIONREAD ioctl has no safe wrapper")]
     // SAFETY: FIONREAD (SIOCINQ) on a socket descriptor that `stream` keeps open writes one
     // c_int to the pointer given, which points at a live c_int.
     let result = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut queued) };

@@ -29,6 +29,8 @@
 //!   accepted with an empty severity.
 //! * A record whose last header field is not followed by `|` has no extension.
 
+pub mod time;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -44,12 +46,17 @@ pub const MARKER: &str = "CEF:";
 /// A parsed CEF record, borrowing from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cef<'a> {
+    /// The CEF version: 0 or 1 in practice, any number is accepted.
     pub version: u32,
+    /// Device Vendor, e.g. `Palo Alto Networks`.
     pub device_vendor: Cow<'a, str>,
+    /// Device Product, e.g. `PAN-OS`.
     pub device_product: Cow<'a, str>,
+    /// Device Version: the sender's software version.
     pub device_version: Cow<'a, str>,
     /// Device Event Class ID.
     pub signature_id: Cow<'a, str>,
+    /// Name: what happened, for people.
     pub name: Cow<'a, str>,
     /// As sent (see [`Cef::severity_level`]); empty when the sender omitted the field.
     pub severity: Cow<'a, str>,
@@ -84,11 +91,17 @@ impl fmt::Display for Cef<'_> {
 /// A CEF severity: an integer 0–10 or one of the named levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
+    /// An integer severity, 0 (lowest) to 10.
     Level(u8),
+    /// `Unknown`.
     Unknown,
+    /// `Low` (the band of 0–3).
     Low,
+    /// `Medium` (4–6).
     Medium,
+    /// `High` (7–8).
     High,
+    /// `Very-High` (9–10).
     VeryHigh,
 }
 
@@ -129,15 +142,20 @@ impl Severity {
 pub struct CefError {
     /// Byte offset into the text given to the parser.
     pub offset: usize,
+    /// What is wrong there.
     pub kind: CefErrorKind,
 }
 
+/// What makes a text not a CEF record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CefErrorKind {
     /// No version number followed by `|` (after the `CEF:` marker, when there is one).
     InvalidVersion,
     /// Fewer than the six header fields after the version; `found` says how many ended in `|`.
-    MissingHeaderFields { found: usize },
+    MissingHeaderFields {
+        /// Header fields that ended in `|`.
+        found: usize,
+    },
     /// The extension does not start with `key=`.
     InvalidExtension,
 }

@@ -1,6 +1,11 @@
 //! Parser and framing throughput: RFC 3164 and RFC 5424 headers in front of a ~1 KB PAN-OS-like
 //! CEF message, and the framing decoder over a buffer of many frames.
 
+#![expect(
+    missing_docs,
+    reason = "criterion_group! defines `pub fn benches` without a doc comment"
+)]
+
 use std::hint::black_box;
 
 use bytes::BytesMut;

@@ -8,6 +8,7 @@ use std::fmt;
 pub struct ParseError {
     /// Byte offset into the input where the deviation starts.
     pub offset: usize,
+    /// What deviated there.
     pub kind: ParseErrorKind,
 }
 
@@ -33,9 +34,13 @@ pub enum ParseErrorKind {
 /// A header field named by [`ParseErrorKind::InvalidField`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// HOSTNAME.
     Hostname,
+    /// APP-NAME.
     AppName,
+    /// PROCID.
     ProcId,
+    /// MSGID.
     MsgId,
 }
 

@@ -64,9 +64,15 @@ pub enum Frame {
     Message(Bytes),
     /// A frame longer than `max_frame`, discarded. `len` is its octet count, or for an
     /// LF-terminated frame the number of bytes before the delimiter.
-    Oversized { len: usize },
+    Oversized {
+        /// The frame's length as described above.
+        len: usize,
+    },
     /// Bytes that are not a frame in the configured mode, discarded up to the next LF or NUL.
-    Malformed { reason: &'static str },
+    Malformed {
+        /// What was wrong, for the log.
+        reason: &'static str,
+    },
 }
 
 /// `tokio_util` decoder for RFC 6587 framing; see the [module docs](self) for the contract.

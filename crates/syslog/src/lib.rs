@@ -40,6 +40,7 @@ use std::borrow::Cow;
 
 pub use error::{Field, ParseError, ParseErrorKind};
 pub use time::{OffsetDateTime, UtcOffset};
+pub use timestamp::{month_abbreviation, month_from_abbreviation};
 
 /// Inputs that are not in the message itself.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +95,9 @@ pub enum Status {
 /// A parsed syslog message, borrowing from the input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message<'a> {
+    /// The header grammar that matched.
     pub format: Format,
+    /// How much of that header was recognised.
     pub status: Status,
     /// `PRI / 8` (0..=23), when a PRI was present.
     pub facility: Option<u8>,
@@ -102,6 +105,8 @@ pub struct Message<'a> {
     pub severity: Option<u8>,
     /// RFC 5424 VERSION.
     pub version: Option<u16>,
+    /// TIMESTAMP; a time without an offset took [`ParseOptions::default_offset`], one without a
+    /// year the year nearest to [`ParseOptions::now`].
     pub timestamp: Option<OffsetDateTime>,
     /// `None` for NILVALUE `-` or when absent.
     pub hostname: Option<&'a str>,
@@ -109,13 +114,15 @@ pub struct Message<'a> {
     pub app_name: Option<&'a str>,
     /// RFC 5424 PROCID, or the RFC 3164 `[pid]`.
     pub procid: Option<&'a str>,
+    /// RFC 5424 MSGID.
     pub msgid: Option<&'a str>,
+    /// RFC 5424 STRUCTURED-DATA elements, in input order; empty for NILVALUE and RFC 3164.
     pub structured_data: Vec<SdElement<'a>>,
     /// Everything after the header, starting at the RFC 3164 TAG (equal to `msg` for RFC 5424
     /// and when no tag was found). Callers search this for "CEF:" because `logger -t CEF:` makes
     /// "CEF:" the tag.
     pub body: &'a str,
-    /// The MSG: after "TAG[pid]: " for 3164, after STRUCTURED-DATA and its spaces (and a UTF-8
+    /// The MSG: after `TAG[pid]: ` for 3164, after STRUCTURED-DATA and its spaces (and a UTF-8
     /// BOM, removed) for 5424. Never ends in LF, CR or NUL.
     pub msg: &'a str,
 }
@@ -144,6 +151,7 @@ impl<'a> Message<'a> {
 /// One RFC 5424 SD-ELEMENT: `[id name="value" ...]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SdElement<'a> {
+    /// SD-ID, e.g. `timeQuality` or `origin@32473`.
     pub id: &'a str,
     /// PARAM-NAME and unescaped PARAM-VALUE, in input order (borrowed unless the value had
     /// `\"`, `\\` or `\]` escapes).

@@ -161,9 +161,24 @@ fn offset(negative: bool, hours: u32, minutes: u32) -> Option<UtcOffset> {
     UtcOffset::from_hms(h, m, 0).ok()
 }
 
-const MONTHS: [&[u8; 3]; 12] = [
-    b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
+/// The month names of BSD syslog timestamps (and of CEF's, which copied them), in calendar order.
+const MONTH_ABBREVIATIONS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+
+/// `month` as an RFC 3164 timestamp writes it: `Jan` … `Dec`.
+pub fn month_abbreviation(month: Month) -> &'static str {
+    MONTH_ABBREVIATIONS[usize::from(u8::from(month)) - 1]
+}
+
+/// The month that a three-letter English abbreviation names, in any case (`Nov`, `nov`, `NOV`:
+/// devices differ); `None` for anything else, a longer name included.
+pub fn month_from_abbreviation(name: &[u8]) -> Option<Month> {
+    let index = MONTH_ABBREVIATIONS
+        .iter()
+        .position(|abbreviation| abbreviation.as_bytes().eq_ignore_ascii_case(name))?;
+    Month::try_from(u8::try_from(index + 1).ok()?).ok()
+}
 
 /// BSD `Mmm dd hh:mm:ss` at `start`, as devices send it: the day space-padded (`Nov  2`, the
 /// RFC form), zero-padded (`Apr 09`) or unpadded (`Aug 5`), an optional year after the day
@@ -172,8 +187,7 @@ const MONTHS: [&[u8; 3]; 12] = [
 pub(crate) fn bsd(b: &[u8], start: usize, opts: &ParseOptions) -> Option<Scanned> {
     let mut quirk = None;
     let name = b.get(start..start + 3)?;
-    let lower = [name[0] | 0x20, name[1] | 0x20, name[2] | 0x20];
-    let month = MONTHS.iter().position(|m| **m == lower)? as u32 + 1;
+    let month = u32::from(u8::from(month_from_abbreviation(name)?));
     if !(name[0].is_ascii_uppercase()
         && name[1].is_ascii_lowercase()
         && name[2].is_ascii_lowercase())
@@ -362,6 +376,20 @@ mod tests {
         let t = bsd(b"Feb 29 10:00:00", 0, &o).unwrap();
         assert_eq!(t.value, None);
         assert_eq!(t.end, 15);
+    }
+
+    #[test]
+    fn month_abbreviations_round_trip_in_any_case_and_nothing_else_matches() {
+        for number in 1..=12u8 {
+            let month = Month::try_from(number).unwrap();
+            let name = month_abbreviation(month);
+            assert_eq!(month_from_abbreviation(name.as_bytes()), Some(month));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(month_from_abbreviation(upper.as_bytes()), Some(month));
+        }
+        for other in [&b"Foo"[..], b"June", b"Ju", b"", b"N\xc3\xb6v"] {
+            assert_eq!(month_from_abbreviation(other), None, "{other:?}");
+        }
     }
 
     #[test]

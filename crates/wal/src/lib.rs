@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 //! A segmented, checksummed write-ahead log with acknowledged truncation: the relay's disk buffer.
 //!
 //! Entries (a batch of events plus a few marker strings) are appended to segment files named
@@ -25,7 +26,7 @@
 //!
 //! Why hand-written: the crates that fit (append logs for message queues) either keep the whole
 //! log in memory, have no acknowledged truncation, or bring an async runtime of their own. This
-//! is one file, small enough to read in a sitting, and its recovery rules are tested below.
+//! is one small crate, readable in a sitting, and its recovery rules are tested in `tests.rs`.
 //!
 //! Loss windows by [`Fsync`] setting (what a power loss or kernel crash can take; a `kill -9` of
 //! the process alone loses nothing under any setting, since written data is in the page cache):
@@ -41,25 +42,28 @@
 //! whole batches, so a 1 GiB log of ~1 KB events indexes ~4 000 entries in full batches of 256,
 //! and at worst (a batch per event, a trickle during a long outage) ~1 M entries, ~50 MB.
 
+mod ack;
+mod format;
+mod reader;
+mod segment;
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::Notify;
 
-const MAGIC: u32 = 0xCEF0_0A1B;
-const HEADER_LEN: usize = 12;
-/// Fixed part of the payload before the markers: seq, enqueued time, events, marker count.
-const PAYLOAD_FIXED_LEN: usize = 8 + 8 + 4 + 2;
-/// No entry is larger than this; a bigger length field is damage, not data.
-const MAX_ENTRY_LEN: u64 = 256 * 1024 * 1024;
-const SEGMENT_SUFFIX: &str = ".wal";
+use ack::{read_ack, write_ack, AckRecord};
+use format::{encode_prefix, EntryMeta};
+pub use reader::{Reader, Unread};
+use segment::{scan_segment, segment_first_seq, Segment};
+
 const ACK_FILE: &str = "ack";
 const LOCK_FILE: &str = "lock";
 
@@ -75,24 +79,32 @@ pub enum Fsync {
     Never,
 }
 
+/// Where the log lives and how big and how durable it is.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The log's directory, created if missing; it holds nothing else.
     pub dir: PathBuf,
     /// Limit on the undelivered (unacknowledged) entries' size on disk. Disk use can exceed it
     /// by the acknowledged part of the oldest and newest segments, at most two segments.
     pub max_bytes: u64,
     /// A segment is closed and a new one started once it would grow past this.
     pub segment_bytes: u64,
+    /// When appended data reaches stable storage.
     pub fsync: Fsync,
 }
 
 /// One appended batch, as the reader returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Sequence number, as [`Wal::append`] returned it; acknowledge up to it with [`Wal::ack`].
     pub seq: u64,
+    /// Events in `data`, as the writer counted them.
     pub events: u32,
+    /// When it was appended, in Unix milliseconds.
     pub enqueued_unix_ms: u64,
+    /// The short strings appended with it, in order.
     pub markers: Vec<String>,
+    /// The batch itself, as appended.
     pub data: Vec<u8>,
     /// Left over from a previous run (returned before anything appended since this open).
     pub replayed: bool,
@@ -101,9 +113,11 @@ pub struct Entry {
 /// What [`Wal::open`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Unacknowledged entries that will be replayed, their events and bytes on disk.
+    /// Unacknowledged entries that will be replayed.
     pub entries: u64,
+    /// Events in those entries.
     pub events: u64,
+    /// Bytes those entries take on disk.
     pub bytes: u64,
     /// Bytes cut off the end of the newest segment: an append interrupted by a crash.
     pub torn_tail_bytes: u64,
@@ -113,11 +127,14 @@ pub struct Recovery {
     pub ack_file_damaged: bool,
 }
 
+/// The log's contents now, for gauges.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Unacknowledged entries, their events and bytes on disk.
+    /// Unacknowledged entries.
     pub entries: u64,
+    /// Events in those entries.
     pub events: u64,
+    /// Bytes those entries take on disk.
     pub bytes: u64,
     /// When the oldest unacknowledged entry was appended.
     pub oldest_unix_ms: Option<u64>,
@@ -129,6 +146,7 @@ pub struct Stats {
     pub oldest_unread_unix_ms: Option<u64>,
 }
 
+/// Why an entry was not appended.
 #[derive(Debug)]
 pub enum AppendError {
     /// The unacknowledged entries already take `max_bytes`.
@@ -137,6 +155,7 @@ pub enum AppendError {
     TooLarge,
     /// [`Wal::close`] was called.
     Closed,
+    /// Writing failed (a full disk, EIO); the log is as it was, and the append can be retried.
     Io(io::Error),
 }
 
@@ -157,21 +176,6 @@ impl std::error::Error for AppendError {}
 #[derive(Clone)]
 pub struct Wal {
     shared: Arc<Shared>,
-}
-
-/// The single reader: returns every unacknowledged entry once, in order.
-pub struct Reader {
-    shared: Arc<Shared>,
-    replayed_until: u64,
-}
-
-/// The next entry the reader will return, found but not read yet: [`Unread::read`] reads it (a
-/// blocking call) and [`Reader::advance`] moves the reader past it.
-#[derive(Clone)]
-pub struct Unread {
-    meta: EntryMeta,
-    file: Option<Arc<File>>,
-    replayed: bool,
 }
 
 struct Shared {
@@ -208,29 +212,6 @@ struct State {
     closed: bool,
     /// Held for the log's lifetime: a second process on the same directory fails to open.
     _lock: File,
-}
-
-struct Segment {
-    first_seq: u64,
-    path: PathBuf,
-    file: Arc<File>,
-    /// Where the next entry goes: the end of the last whole entry.
-    len: u64,
-    /// The file may hold bytes past `len` (a failed write or truncation could not be undone):
-    /// they are cut off before the next write.
-    tail_dirty: bool,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct EntryMeta {
-    seq: u64,
-    segment_first_seq: u64,
-    offset: u64,
-    len: u32,
-    /// Bytes of the record before its data (header, fixed fields, markers).
-    data_start: u32,
-    events: u32,
-    enqueued_unix_ms: u64,
 }
 
 impl Wal {
@@ -627,6 +608,7 @@ impl Wal {
         self.shared.ack_file.sync_data()
     }
 
+    /// A copy of the current [`Stats`].
     pub fn stats(&self) -> Stats {
         self.with_stats(|stats| *stats)
     }
@@ -652,83 +634,6 @@ impl Wal {
         };
         f(&stats)
     }
-
-    /// Opens a new active segment starting at `first_seq` (the io lock is held). A file left by
-    /// an earlier attempt that failed is reused: no entry has that number yet.
-    fn start_segment(&self, first_seq: u64) -> io::Result<Arc<File>> {
-        let options = &self.shared.options;
-        let path = options.dir.join(segment_name(first_seq));
-        // The segment being closed must not keep bytes past its last entry.
-        let previous = self.shared.lock().segments.back().and_then(|segment| {
-            segment
-                .tail_dirty
-                .then(|| (segment.file.clone(), segment.first_seq, segment.len))
-        });
-        if let Some((file, first_seq, len)) = previous {
-            self.clean_tail(&file, first_seq, len)?;
-        }
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&path)?;
-        if options.fsync != Fsync::Never {
-            // The new file's directory entry must survive a power loss too.
-            if let Err(error) = File::open(&options.dir).and_then(|dir| dir.sync_all()) {
-                let _ = fs::remove_file(&path);
-                return Err(error);
-            }
-        }
-        let file = Arc::new(file);
-        let mut state = self.shared.lock();
-        if options.fsync == Fsync::Interval {
-            if let Some(previous) = state.segments.back().map(|segment| segment.file.clone()) {
-                state.unsynced.push(previous);
-            }
-        }
-        state.segments.push_back(Segment {
-            first_seq,
-            path,
-            file: file.clone(),
-            len: 0,
-            tail_dirty: false,
-        });
-        Ok(file)
-    }
-
-    /// Cuts a segment back to `len` if an earlier failure left bytes past it (io lock held).
-    fn clean_tail(&self, file: &File, first_seq: u64, len: u64) -> io::Result<()> {
-        let dirty = self
-            .shared
-            .lock()
-            .segments
-            .iter()
-            .any(|segment| segment.first_seq == first_seq && segment.tail_dirty);
-        if dirty {
-            file.set_len(len)?;
-            let mut state = self.shared.lock();
-            if let Some(segment) = state
-                .segments
-                .iter_mut()
-                .find(|segment| segment.first_seq == first_seq)
-            {
-                segment.tail_dirty = false;
-            }
-        }
-        Ok(())
-    }
-
-    fn mark_tail_dirty(&self, first_seq: u64) {
-        let mut state = self.shared.lock();
-        if let Some(segment) = state
-            .segments
-            .iter_mut()
-            .find(|segment| segment.first_seq == first_seq)
-        {
-            segment.tail_dirty = true;
-        }
-    }
 }
 
 /// No unacknowledged entry lives in `active` (the newest segment).
@@ -737,89 +642,6 @@ fn fully_acked(state: &State, active: &Segment) -> bool {
         .entries
         .back()
         .is_none_or(|newest| newest.segment_first_seq != active.first_seq)
-}
-
-impl Reader {
-    /// The next unacknowledged entry not yet returned; `None` once the log is closed and all was
-    /// read. Cancel safe: nothing is consumed unless an entry is returned. Reads the file on the
-    /// calling thread; [`Reader::next_unread`] and [`Unread::read`] split the two.
-    pub async fn next(&mut self) -> Option<Entry> {
-        loop {
-            let unread = self.next_unread().await?;
-            let read = unread.read();
-            if let Some(entry) = self.advance(&unread, read) {
-                return Some(entry);
-            }
-        }
-    }
-
-    /// Waits for the next entry the reader has not returned, without reading it or moving past
-    /// it; `None` once the log is closed and all was returned. Cancel safe. Never blocks on I/O.
-    pub async fn next_unread(&mut self) -> Option<Unread> {
-        loop {
-            let mut appended = pin!(self.shared.appended.notified());
-            appended.as_mut().enable();
-            {
-                let state = self.shared.lock();
-                let index = state
-                    .entries
-                    .partition_point(|entry| entry.seq < state.next_read);
-                match state.entries.get(index) {
-                    Some(meta) => {
-                        let file = state
-                            .segments
-                            .iter()
-                            .find(|segment| segment.first_seq == meta.segment_first_seq)
-                            .map(|segment| segment.file.clone());
-                        return Some(Unread {
-                            meta: *meta,
-                            file,
-                            replayed: meta.seq <= self.replayed_until,
-                        });
-                    }
-                    None if state.closed => return None,
-                    None => {}
-                }
-            }
-            appended.await;
-        }
-    }
-
-    /// Moves past `unread`, given what reading it gave: the entry, or `None` if it was damaged
-    /// (counted in [`Stats::corrupt_entries`]; go on with the next one).
-    pub fn advance(&mut self, unread: &Unread, read: io::Result<Entry>) -> Option<Entry> {
-        let mut state = self.shared.lock();
-        if state.next_read <= unread.meta.seq {
-            state.next_read = unread.meta.seq + 1;
-            state.unread_events -= u64::from(unread.meta.events);
-        }
-        match read {
-            Ok(mut entry) => {
-                entry.replayed = unread.replayed;
-                Some(entry)
-            }
-            Err(_) => {
-                state.corrupt_entries += 1;
-                None
-            }
-        }
-    }
-}
-
-impl Unread {
-    /// Reads the entry and checks its checksum. Blocking.
-    pub fn read(&self) -> io::Result<Entry> {
-        let file = self
-            .file
-            .as_ref()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment gone"))?;
-        read_entry(file, &self.meta)
-    }
-
-    /// Events in the entry, as appended.
-    pub fn events(&self) -> u32 {
-        self.meta.events
-    }
 }
 
 impl Shared {
@@ -843,795 +665,5 @@ fn unix_ms() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-fn segment_name(first_seq: u64) -> String {
-    format!("{first_seq:020}{SEGMENT_SUFFIX}")
-}
-
-fn segment_first_seq(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    let digits = name.strip_suffix(SEGMENT_SUFFIX)?;
-    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// The record up to its data: header, fixed fields and markers, with the checksum of the whole
-/// payload (data included) in the header. The data is written after it as it is, not copied.
-fn encode_prefix(
-    seq: u64,
-    enqueued_unix_ms: u64,
-    events: u32,
-    markers: &[String],
-    data: &[u8],
-) -> Result<Vec<u8>, AppendError> {
-    let too_large = markers.len() > usize::from(u16::MAX)
-        || markers
-            .iter()
-            .any(|marker| marker.len() > usize::from(u16::MAX));
-    let prefix_len = HEADER_LEN
-        + PAYLOAD_FIXED_LEN
-        + markers.iter().map(|marker| 2 + marker.len()).sum::<usize>();
-    if too_large || (prefix_len + data.len()) as u64 > MAX_ENTRY_LEN {
-        return Err(AppendError::TooLarge);
-    }
-    let payload_len = prefix_len - HEADER_LEN + data.len();
-    let mut prefix = Vec::with_capacity(prefix_len);
-    prefix.extend_from_slice(&MAGIC.to_le_bytes());
-    prefix.extend_from_slice(&(payload_len as u32).to_le_bytes());
-    prefix.extend_from_slice(&[0; 4]);
-    prefix.extend_from_slice(&seq.to_le_bytes());
-    prefix.extend_from_slice(&enqueued_unix_ms.to_le_bytes());
-    prefix.extend_from_slice(&events.to_le_bytes());
-    prefix.extend_from_slice(&(markers.len() as u16).to_le_bytes());
-    for marker in markers {
-        prefix.extend_from_slice(&(marker.len() as u16).to_le_bytes());
-        prefix.extend_from_slice(marker.as_bytes());
-    }
-    let crc = payload_crc(&prefix[HEADER_LEN..], data);
-    prefix[8..12].copy_from_slice(&crc.to_le_bytes());
-    Ok(prefix)
-}
-
-fn payload_crc(fields: &[u8], data: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(fields);
-    hasher.update(data);
-    hasher.finalize()
-}
-
-/// An entry's fields before its data, and where its data starts in the record.
-struct Head {
-    seq: u64,
-    enqueued_unix_ms: u64,
-    events: u32,
-    markers: Vec<String>,
-    data_start: usize,
-}
-
-/// Parses the header, fixed fields and markers at the start of `record` (which may hold more).
-fn parse_head(record: &[u8]) -> Option<Head> {
-    if u32_at(record, 0)? != MAGIC {
-        return None;
-    }
-    let payload = record.get(HEADER_LEN..)?;
-    let seq = u64_at(payload, 0)?;
-    let enqueued_unix_ms = u64_at(payload, 8)?;
-    let events = u32_at(payload, 16)?;
-    let marker_count = u16::from_le_bytes(payload.get(20..22)?.try_into().ok()?);
-    let mut at = PAYLOAD_FIXED_LEN;
-    let mut markers = Vec::with_capacity(usize::from(marker_count));
-    for _ in 0..marker_count {
-        let len = usize::from(u16::from_le_bytes(
-            payload.get(at..at + 2)?.try_into().ok()?,
-        ));
-        let text = payload.get(at + 2..at + 2 + len)?;
-        markers.push(String::from_utf8(text.to_vec()).ok()?);
-        at += 2 + len;
-    }
-    Some(Head {
-        seq,
-        enqueued_unix_ms,
-        events,
-        markers,
-        data_start: HEADER_LEN + at,
-    })
-}
-
-/// Checks a whole record read at open: its length field and its checksum.
-fn verify(record: &[u8]) -> Option<Head> {
-    let payload_len = u32_at(record, 4)? as usize;
-    let crc = u32_at(record, 8)?;
-    let payload = record.get(HEADER_LEN..)?;
-    if payload.len() != payload_len || crc != crc32fast::hash(payload) {
-        return None;
-    }
-    parse_head(record).filter(|head| head.data_start <= record.len())
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// Reads an entry found at open or appended since: the prefix and the data apart, so that the
-/// data lands in its own buffer without another copy.
-fn read_entry(file: &File, meta: &EntryMeta) -> io::Result<Entry> {
-    let damaged = || io::Error::new(io::ErrorKind::InvalidData, "checksum mismatch");
-    let mut prefix = vec![0; meta.data_start as usize];
-    file.read_exact_at(&mut prefix, meta.offset)?;
-    let mut data = vec![0; (meta.len - meta.data_start) as usize];
-    file.read_exact_at(&mut data, meta.offset + u64::from(meta.data_start))?;
-    let crc = u32_at(&prefix, 8).ok_or_else(damaged)?;
-    if crc != payload_crc(&prefix[HEADER_LEN..], &data) {
-        return Err(damaged());
-    }
-    let head = parse_head(&prefix)
-        .filter(|head| head.seq == meta.seq && head.data_start == prefix.len())
-        .ok_or_else(damaged)?;
-    Ok(Entry {
-        seq: head.seq,
-        events: head.events,
-        enqueued_unix_ms: head.enqueued_unix_ms,
-        markers: head.markers,
-        data,
-        replayed: false,
-    })
-}
-
-enum AckRecord {
-    Missing,
-    Valid(u64),
-    Damaged,
-}
-
-fn write_ack(file: &File, seq: u64) -> io::Result<()> {
-    let mut record = [0u8; 12];
-    record[..8].copy_from_slice(&seq.to_le_bytes());
-    record[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
-    file.write_all_at(&record, 0)
-}
-
-fn read_ack(file: &File) -> io::Result<AckRecord> {
-    let len = file.metadata()?.len();
-    if len == 0 {
-        return Ok(AckRecord::Missing);
-    }
-    let mut record = [0u8; 12];
-    if len < 12 {
-        return Ok(AckRecord::Damaged);
-    }
-    file.read_exact_at(&mut record, 0)?;
-    let seq = u64::from_le_bytes(record[..8].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(record[8..].try_into().expect("4 bytes"));
-    Ok(if crc == crc32fast::hash(&record[..8]) {
-        AckRecord::Valid(seq)
-    } else {
-        AckRecord::Damaged
-    })
-}
-
-struct SegmentScan {
-    entries: Vec<EntryMeta>,
-    file_len: u64,
-    /// Where the readable entries end; short of `file_len` only for a torn newest segment.
-    valid_len: u64,
-    corrupt_entries: u64,
-}
-
-/// Reads every entry of a segment at open. In the newest segment, a record that is cut short
-/// or fails its checksum at the very end is a torn append: everything from it on is cut. Before
-/// that, and in older segments, a bad checksum with a sane length skips that one entry; a
-/// damaged header loses the rest of the segment (there is no way to find the next record).
-fn scan_segment(file: &File, first_seq: u64, newest: bool) -> io::Result<SegmentScan> {
-    let file_len = file.metadata()?.len();
-    let mut scan = SegmentScan {
-        entries: Vec::new(),
-        file_len,
-        valid_len: file_len,
-        corrupt_entries: 0,
-    };
-    let mut offset = 0u64;
-    let mut expected_seq = first_seq;
-    let mut header = [0u8; HEADER_LEN];
-    while offset < file_len {
-        let remaining = file_len - offset;
-        let header_ok = remaining >= HEADER_LEN as u64
-            && file.read_exact_at(&mut header, offset).is_ok()
-            && u32_at(&header, 0) == Some(MAGIC);
-        let record_len = HEADER_LEN as u64 + u64::from(u32_at(&header, 4).unwrap_or(0));
-        if !header_ok || record_len > MAX_ENTRY_LEN || record_len > remaining {
-            if newest {
-                scan.valid_len = offset;
-            } else {
-                scan.corrupt_entries += 1;
-            }
-            break;
-        }
-        let mut record = vec![0; record_len as usize];
-        file.read_exact_at(&mut record, offset)?;
-        match verify(&record).filter(|head| head.seq >= expected_seq) {
-            Some(head) => {
-                expected_seq = head.seq + 1;
-                scan.entries.push(EntryMeta {
-                    seq: head.seq,
-                    segment_first_seq: first_seq,
-                    offset,
-                    len: record_len as u32,
-                    data_start: head.data_start as u32,
-                    events: head.events,
-                    enqueued_unix_ms: head.enqueued_unix_ms,
-                });
-            }
-            None if newest && offset + record_len == file_len => {
-                scan.valid_len = offset;
-                break;
-            }
-            None => scan.corrupt_entries += 1,
-        }
-        offset += record_len;
-    }
-    Ok(scan)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn options(dir: &Path) -> Options {
-        Options {
-            dir: dir.to_path_buf(),
-            max_bytes: 1 << 20,
-            segment_bytes: 4096,
-            fsync: Fsync::Never,
-        }
-    }
-
-    fn segment_files(dir: &Path) -> Vec<PathBuf> {
-        let mut files: Vec<_> = fs::read_dir(dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| segment_first_seq(path).is_some())
-            .collect();
-        files.sort();
-        files
-    }
-
-    /// `Wal::open`, waiting out a lock held for an instant by a child that another test of this
-    /// binary is starting (`mount`): between fork and exec a child has every descriptor.
-    fn reopen(options: Options) -> io::Result<(Wal, Reader, Recovery)> {
-        for _ in 0..500 {
-            match Wal::open(options.clone()) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                other => return other,
-            }
-        }
-        Wal::open(options)
-    }
-
-    async fn read_all(reader: &mut Reader, wal: &Wal) -> Vec<Entry> {
-        wal.close();
-        let mut entries = Vec::new();
-        while let Some(entry) = reader.next().await {
-            entries.push(entry);
-        }
-        entries
-    }
-
-    fn payload(i: u64) -> Vec<u8> {
-        format!("event number {i} with some padding to fill segments\n").into_bytes()
-    }
-
-    include!(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/util/small_disk.rs"
-    ));
-
-    fn is_disk_full(error: &AppendError) -> bool {
-        matches!(error, AppendError::Io(error) if error.raw_os_error() == Some(28))
-    }
-
-    #[tokio::test]
-    async fn a_drained_log_gives_its_disk_space_back_and_is_not_replayed() {
-        let dir = tempfile::tempdir().unwrap();
-        let big_segments = Options {
-            segment_bytes: 64 << 20,
-            ..options(dir.path())
-        };
-        {
-            let (wal, mut reader, _) = reopen(big_segments.clone()).unwrap();
-            for i in 1..=50 {
-                wal.append(1, &[], &payload(i)).unwrap();
-            }
-            let segment = segment_files(dir.path()).pop().unwrap();
-            assert!(fs::metadata(&segment).unwrap().len() > 2000);
-            for _ in 0..50 {
-                reader.next().await.unwrap();
-            }
-            // Acknowledged in memory only: room at once, the file work later.
-            assert!(wal.release(50));
-            assert_eq!(wal.stats().bytes, 0);
-            assert!(wal.persist_needed());
-            wal.persist().unwrap();
-            assert!(!wal.persist_needed());
-            assert_eq!(
-                fs::metadata(&segment).unwrap().len(),
-                0,
-                "the active segment was truncated"
-            );
-            // The log goes on in the same file.
-            assert_eq!(wal.append(1, &[], &payload(51)).unwrap(), 51);
-            let entry = reader.next().await.unwrap();
-            assert_eq!((entry.seq, entry.data), (51, payload(51)));
-        }
-        let (wal, mut reader, recovery) = reopen(big_segments).unwrap();
-        assert_eq!(
-            (
-                recovery.entries,
-                recovery.corrupt_entries,
-                recovery.torn_tail_bytes
-            ),
-            (1, 0, 0),
-            "only the entry not acknowledged comes back"
-        );
-        assert_eq!(wal.append(1, &[], b"next").unwrap(), 52);
-        let seqs: Vec<u64> = read_all(&mut reader, &wal)
-            .await
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(seqs, [51, 52]);
-    }
-
-    #[tokio::test]
-    async fn unread_and_unacknowledged_are_told_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-        for i in 1..=3 {
-            wal.append(2, &[], &payload(i)).unwrap();
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let first = reader.next().await.unwrap();
-        let stats = wal.stats();
-        assert_eq!((stats.events, stats.unread_events), (6, 4));
-        assert!(stats.oldest_unread_unix_ms > stats.oldest_unix_ms);
-        assert_eq!(stats.oldest_unix_ms, Some(first.enqueued_unix_ms));
-        reader.next().await.unwrap();
-        reader.next().await.unwrap();
-        wal.ack(2).unwrap();
-        let stats = wal.stats();
-        assert_eq!((stats.events, stats.unread_events), (2, 0));
-        assert_eq!(stats.oldest_unread_unix_ms, None);
-    }
-
-    #[test]
-    fn a_blocked_writer_wakes_when_an_acknowledgement_makes_room() {
-        let dir = tempfile::tempdir().unwrap();
-        let (wal, _reader, _) = reopen(Options {
-            max_bytes: 1000,
-            ..options(dir.path())
-        })
-        .unwrap();
-        while wal.append(1, &[], &[7; 100]).is_ok() {}
-        let seen = wal.room_generation();
-        let waiter = std::thread::spawn({
-            let wal = wal.clone();
-            move || {
-                // Far longer than the test can take: only the acknowledgement ends the wait.
-                wal.wait_for_room(seen, Duration::from_secs(600));
-                wal.append(1, &[], &[8; 100])
-            }
-        });
-        wal.release(1);
-        assert!(waiter.join().unwrap().is_ok());
-    }
-
-    #[tokio::test]
-    async fn a_full_disk_refuses_appends_without_damage_and_delivery_frees_it() {
-        // One segment larger than the disk (it never rotates: only truncation frees it), and
-        // small segments synced on every append (rotation and fsync meet the full disk).
-        for (segment_bytes, fsync) in [(64 << 20, Fsync::Never), (64 << 10, Fsync::Always)] {
-            let Some(disk) = SmallDisk::mount("1m") else {
-                return;
-            };
-            let options = Options {
-                dir: disk.path().join("buffer"),
-                max_bytes: 64 << 20,
-                segment_bytes,
-                fsync,
-            };
-            let (wal, mut reader, _) = reopen(options.clone()).unwrap();
-            let mut appended = 0u64;
-            let error = loop {
-                match wal.append(1, &[], &[b'x'; 1000]) {
-                    Ok(_) => appended += 1,
-                    Err(error) => break error,
-                }
-            };
-            assert!(is_disk_full(&error), "{error}");
-            assert!(appended > 500, "{appended} appended on 1 MiB");
-            // Refused again, and the failed appends left nothing behind.
-            assert!(is_disk_full(
-                &wal.append(1, &[], &[b'y'; 1000]).unwrap_err()
-            ));
-            assert_eq!(wal.stats().entries, appended);
-            for _ in 0..appended / 2 {
-                reader.next().await.unwrap();
-            }
-            wal.ack(appended / 2).unwrap();
-            if segment_bytes > 1 << 20 {
-                // Half delivered: the one segment still holds undelivered entries.
-                assert!(wal.append(1, &[], &[b'y'; 1000]).is_err());
-            }
-            // Everything delivered: the disk is free again and appends go on.
-            for _ in appended / 2..appended {
-                reader.next().await.unwrap();
-            }
-            let seen = wal.room_generation();
-            wal.ack(appended).unwrap();
-            assert_ne!(
-                wal.room_generation(),
-                seen,
-                "writers waiting for room are woken"
-            );
-            let again = appended * 9 / 10;
-            for _ in 0..again {
-                wal.append(1, &[], &[b'z'; 1000]).unwrap();
-            }
-            drop((wal, reader));
-            let (_wal, mut reader, recovery) = reopen(options).unwrap();
-            assert_eq!(
-                (recovery.entries, recovery.corrupt_entries),
-                (again, 0),
-                "the delivered entries are not replayed ({fsync:?})"
-            );
-            let entry = reader.next().await.unwrap();
-            assert_eq!((entry.seq, entry.data[0]), (appended + 1, b'z'));
-        }
-    }
-
-    #[tokio::test]
-    async fn an_ack_record_refused_by_a_full_disk_is_written_once_space_returns() {
-        let Some(disk) = SmallDisk::mount("1m") else {
-            return;
-        };
-        let options = Options {
-            dir: disk.path().join("buffer"),
-            max_bytes: 64 << 20,
-            segment_bytes: 64 << 20,
-            fsync: Fsync::Never,
-        };
-        fs::create_dir_all(&options.dir).unwrap();
-        // Full before the log exists: opening it still works, appends are refused.
-        let filler = disk.fill("filler");
-        let (wal, mut reader, _) = reopen(options.clone()).unwrap();
-        assert!(is_disk_full(&wal.append(1, &[], &payload(1)).unwrap_err()));
-        fs::remove_file(filler).unwrap();
-        for i in 1..=3 {
-            wal.append(1, &[], &payload(i)).unwrap();
-        }
-        for _ in 1..=3 {
-            reader.next().await.unwrap();
-        }
-        // Full again: the ack record (never written, so it has no block) cannot be written
-        // until the delivered segment is truncated, which persist does in between.
-        let _filler = disk.fill("filler-again");
-        assert!(is_disk_full(
-            &wal.append(1, &[], &[b'x'; 8192]).unwrap_err()
-        ));
-        let ack_file = options.dir.join(ACK_FILE);
-        assert_eq!(fs::metadata(&ack_file).unwrap().len(), 0, "never written");
-        wal.ack(3).unwrap();
-        assert_eq!(fs::metadata(&ack_file).unwrap().len(), 12);
-        assert!(!wal.persist_needed());
-        drop((wal, reader));
-        let (wal, _reader, recovery) = reopen(options).unwrap();
-        assert!(!recovery.ack_file_damaged);
-        assert_eq!(recovery.entries, 0, "delivered entries are not replayed");
-        drop(wal);
-    }
-
-    #[tokio::test]
-    async fn entries_come_back_in_order_with_their_markers() {
-        let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert_eq!(recovery, Recovery::default());
-        let markers = vec!["mock-1".to_string(), String::new()];
-        assert_eq!(wal.append(3, &markers, b"abc").unwrap(), 1);
-        assert_eq!(wal.append(1, &[], b"").unwrap(), 2);
-        let first = reader.next().await.unwrap();
-        assert_eq!(
-            (first.seq, first.events, first.data.as_slice()),
-            (1, 3, &b"abc"[..])
-        );
-        assert_eq!(first.markers, markers);
-        assert!(!first.replayed);
-        let second = reader.next().await.unwrap();
-        assert_eq!((second.seq, second.data.len()), (2, 0));
-        let stats = wal.stats();
-        assert_eq!((stats.entries, stats.events), (2, 4));
-        assert!(stats.oldest_unix_ms.is_some());
-        wal.ack(2).unwrap();
-        assert_eq!(wal.stats().entries, 0);
-        assert_eq!(wal.stats().bytes, 0);
-    }
-
-    #[tokio::test]
-    async fn unacknowledged_entries_are_replayed_after_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-            for i in 1..=200 {
-                wal.append(1, &[], &payload(i)).unwrap();
-            }
-            for _ in 0..120 {
-                reader.next().await.unwrap();
-            }
-            wal.ack(120).unwrap();
-            assert!(segment_files(dir.path()).len() > 1, "segments rolled over");
-        }
-        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert_eq!((recovery.entries, recovery.events), (80, 80));
-        assert_eq!(recovery.torn_tail_bytes, 0);
-        assert_eq!(wal.append(1, &[], b"new").unwrap(), 201);
-        let entries = read_all(&mut reader, &wal).await;
-        let seqs: Vec<u64> = entries.iter().map(|entry| entry.seq).collect();
-        assert_eq!(seqs, (121..=201).collect::<Vec<_>>());
-        assert_eq!(entries[0].data, payload(121));
-        assert!(entries[..80].iter().all(|entry| entry.replayed));
-        assert!(!entries[80].replayed);
-    }
-
-    #[tokio::test]
-    async fn acknowledging_deletes_finished_segments_and_keeps_numbering() {
-        let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-        for i in 1..=300 {
-            wal.append(1, &[], &payload(i)).unwrap();
-        }
-        let before = segment_files(dir.path()).len();
-        assert!(before >= 4, "{before} segments");
-        for _ in 0..300 {
-            reader.next().await.unwrap();
-        }
-        wal.ack(300).unwrap();
-        let left = segment_files(dir.path());
-        assert_eq!(left.len(), 1, "only the active segment stays");
-        assert_eq!(
-            fs::metadata(&left[0]).unwrap().len(),
-            0,
-            "and it holds nothing once everything in it was delivered"
-        );
-        drop((wal, reader));
-        let (wal, _reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert_eq!(recovery.entries, 0);
-        assert!(segment_files(dir.path()).is_empty());
-        assert_eq!(
-            wal.append(1, &[], b"x").unwrap(),
-            301,
-            "numbering continues"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_full_log_refuses_then_waits_for_an_acknowledgement() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = Options {
-            max_bytes: 1000,
-            ..options(dir.path())
-        };
-        let (wal, mut reader, _) = reopen(options).unwrap();
-        assert!(matches!(
-            wal.append(1, &[], &[0; 2000]),
-            Err(AppendError::TooLarge)
-        ));
-        let mut appended = 0;
-        while wal.append(1, &[], &[7; 100]).is_ok() {
-            appended += 1;
-        }
-        assert!(matches!(
-            wal.append(1, &[], &[7; 100]),
-            Err(AppendError::Full)
-        ));
-        let waiting = tokio::spawn({
-            let wal = wal.clone();
-            async move { wal.append_wait(1, &[], &[8; 100]).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "append_wait must wait while full");
-        let first = reader.next().await.unwrap();
-        wal.ack(first.seq).unwrap();
-        let seq = tokio::time::timeout(Duration::from_secs(5), waiting)
-            .await
-            .expect("an acknowledgement frees room")
-            .unwrap()
-            .unwrap();
-        assert_eq!(seq, appended + 1);
-    }
-
-    #[tokio::test]
-    async fn close_ends_the_reader_and_wakes_waiting_writers() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = Options {
-            max_bytes: 200,
-            ..options(dir.path())
-        };
-        let (wal, mut reader, _) = reopen(options).unwrap();
-        wal.append(1, &[], &[1; 100]).unwrap();
-        let waiting = tokio::spawn({
-            let wal = wal.clone();
-            async move { wal.append_wait(1, &[], &[2; 100]).await }
-        });
-        let pending_read = tokio::spawn(async move {
-            let first = reader.next().await;
-            (first, reader.next().await)
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        wal.close();
-        assert!(matches!(waiting.await.unwrap(), Err(AppendError::Closed)));
-        let (first, second) = pending_read.await.unwrap();
-        assert_eq!(first.unwrap().seq, 1);
-        assert!(second.is_none());
-        assert!(matches!(
-            wal.append(1, &[], b"late"),
-            Err(AppendError::Closed)
-        ));
-    }
-
-    #[tokio::test]
-    async fn next_is_cancel_safe() {
-        let dir = tempfile::tempdir().unwrap();
-        let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-        let timed_out = tokio::time::timeout(Duration::from_millis(20), reader.next()).await;
-        assert!(timed_out.is_err());
-        wal.append(1, &[], b"after the timeout").unwrap();
-        let entry = tokio::time::timeout(Duration::from_secs(5), reader.next())
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(entry.seq, 1);
-    }
-
-    #[tokio::test]
-    async fn a_torn_tail_is_cut_and_the_log_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (wal, _, _) = reopen(options(dir.path())).unwrap();
-            for i in 1..=3 {
-                wal.append(1, &[], &payload(i)).unwrap();
-            }
-        }
-        let segment = segment_files(dir.path()).pop().unwrap();
-        let full_len = fs::metadata(&segment).unwrap().len();
-        // A crash halfway through the third append.
-        let cut = full_len - 10;
-        OpenOptions::new()
-            .write(true)
-            .open(&segment)
-            .unwrap()
-            .set_len(cut)
-            .unwrap();
-        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert_eq!(recovery.entries, 2);
-        assert_eq!(recovery.torn_tail_bytes, cut - 2 * (full_len / 3));
-        assert_eq!(recovery.corrupt_entries, 0);
-        assert_eq!(wal.append(1, &[], b"next").unwrap(), 3);
-        let seqs: Vec<u64> = read_all(&mut reader, &wal)
-            .await
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(seqs, [1, 2, 3]);
-    }
-
-    #[tokio::test]
-    async fn a_flipped_byte_costs_exactly_its_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (wal, _, _) = reopen(options(dir.path())).unwrap();
-            for i in 1..=3 {
-                wal.append(1, &[], &payload(i)).unwrap();
-            }
-        }
-        let segment = segment_files(dir.path()).pop().unwrap();
-        let mut bytes = fs::read(&segment).unwrap();
-        let record_len = bytes.len() / 3;
-        bytes[record_len + HEADER_LEN + 30] ^= 0x40;
-        fs::write(&segment, bytes).unwrap();
-        let (wal, mut reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert_eq!(recovery.corrupt_entries, 1);
-        assert_eq!(recovery.entries, 2);
-        assert_eq!(wal.stats().corrupt_entries, 1);
-        let seqs: Vec<u64> = read_all(&mut reader, &wal)
-            .await
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(seqs, [1, 3]);
-    }
-
-    #[tokio::test]
-    async fn a_damaged_ack_file_replays_everything_rather_than_losing_it() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-            for i in 1..=5 {
-                wal.append(1, &[], &payload(i)).unwrap();
-            }
-            for _ in 0..3 {
-                reader.next().await.unwrap();
-            }
-            wal.ack(3).unwrap();
-        }
-        fs::write(dir.path().join(ACK_FILE), b"garbage!garbage!").unwrap();
-        let (_wal, _reader, recovery) = reopen(options(dir.path())).unwrap();
-        assert!(recovery.ack_file_damaged);
-        assert_eq!(recovery.entries, 5);
-    }
-
-    #[tokio::test]
-    async fn a_second_open_of_the_same_directory_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let _first = Wal::open(options(dir.path())).unwrap();
-        let error = Wal::open(options(dir.path())).err().unwrap();
-        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
-    }
-
-    #[tokio::test]
-    async fn every_fsync_policy_survives_reopen() {
-        for fsync in [Fsync::Always, Fsync::Interval, Fsync::Never] {
-            let dir = tempfile::tempdir().unwrap();
-            {
-                let (wal, _, _) = reopen(Options {
-                    fsync,
-                    ..options(dir.path())
-                })
-                .unwrap();
-                for i in 1..=100 {
-                    wal.append(2, &[], &payload(i)).unwrap();
-                }
-                wal.sync().unwrap();
-            }
-            let (_, _, recovery) = reopen(options(dir.path())).unwrap();
-            assert_eq!((recovery.entries, recovery.events), (100, 200), "{fsync:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn garbage_segments_never_panic() {
-        let mut rng_state = 0x2545_f491_4f6c_dd1du64;
-        for round in 0..200u64 {
-            let dir = tempfile::tempdir().unwrap();
-            {
-                let (wal, _, _) = reopen(options(dir.path())).unwrap();
-                for i in 0..(round % 7) {
-                    wal.append(1, &["m".into()], &payload(i)).unwrap();
-                }
-            }
-            let path = dir.path().join(segment_name(1));
-            let mut bytes = fs::read(&path).unwrap_or_default();
-            let garbage_len = (round * 37 % 300) as usize;
-            for _ in 0..garbage_len {
-                rng_state ^= rng_state << 13;
-                rng_state ^= rng_state >> 7;
-                rng_state ^= rng_state << 17;
-                let at = (rng_state as usize) % (bytes.len() + 1);
-                if at < bytes.len() && round % 2 == 0 {
-                    bytes[at] = rng_state as u8;
-                } else {
-                    bytes.push((rng_state >> 8) as u8);
-                }
-            }
-            fs::write(&path, &bytes).unwrap();
-            let (wal, mut reader, _) = reopen(options(dir.path())).unwrap();
-            let entries = read_all(&mut reader, &wal).await;
-            assert!(entries.windows(2).all(|pair| pair[0].seq < pair[1].seq));
-        }
-    }
-}
+mod tests;
