@@ -81,7 +81,7 @@ pub struct App {
 
 /// A bound listener.
 enum Source {
-    Tcp(TcpSource),
+    Tcp(Box<TcpSource>),
     Udp {
         socket: tokio::net::UdpSocket,
         index: usize,
@@ -142,12 +142,12 @@ impl App {
                         }
                     };
                     tls_listeners.extend(tls.iter().map(|t| (name.clone(), t.clone())));
-                    sources.push(Source::Tcp(TcpSource {
+                    sources.push(Source::Tcp(Box::new(TcpSource {
                         listener: bind_tcp(listener.address).map_err(failed)?,
                         config: listener.clone(),
                         index,
                         tls,
-                    }));
+                    })));
                 }
             }
         }
