@@ -12,9 +12,10 @@ use crate::buffer::{self, BufferReader, BufferWriter};
 use crate::config::{BufferKind, Config, Forward, Protocol, AGENT_SINK_NAME};
 use crate::pipeline::route::Route;
 use crate::pipeline::SinkStage;
-use crate::sink::agent::{self, AgentSink};
-use crate::sink::encode::{Encoder, RecordEncoder};
-use crate::sink::http::HttpSinkTask;
+use crate::sink::agent::encoder::Encoder;
+use crate::sink::agent::tcp::AgentSink;
+use crate::sink::agent::udp;
+use crate::sink::{http_delivery, HttpDelivery, SinkEncoder};
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 
 /// One sink, ready to run.
@@ -29,7 +30,7 @@ pub struct BuiltSink {
 pub enum Delivery {
     AgentTcp(AgentSink),
     AgentUdp(Forward, Arc<SinkMetrics>, BufferReader),
-    Http(HttpSinkTask, BufferReader),
+    Http(Box<dyn HttpDelivery>, BufferReader),
 }
 
 /// Every sink's name and kind, for its metrics, in sink order.
@@ -78,7 +79,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
                 route: Route {
                     own_filter: forward.filter,
                 },
-                encoder: RecordEncoder::Agent(Encoder {
+                encoder: SinkEncoder::Agent(Encoder {
                     format: forward.format,
                     framing: forward.framing,
                     agent: forward.agent,
@@ -93,19 +94,14 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
         let sink = next_metrics()?;
         let (writer, reader) = buffer::open(&config_sink.buffer, &config.state_dir, sink.clone())
             .map_err(Refused::Failed)?;
-        let task = HttpSinkTask::new(
-            config_sink.clone(),
-            &config.state_dir,
-            metrics.clone(),
-            sink,
-        )
-        .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
+        let task = http_delivery(config_sink, &config.state_dir, metrics.clone(), sink)
+            .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
         built.push(BuiltSink {
             stage: SinkStage {
                 route: Route {
                     own_filter: config_sink.filter,
                 },
-                encoder: RecordEncoder::for_sink(config_sink),
+                encoder: SinkEncoder::for_http(config_sink),
             },
             writer,
             on_disk: matches!(config_sink.buffer.kind, BufferKind::Disk { .. }),
@@ -120,14 +116,10 @@ impl Delivery {
     pub fn spawn(self, metrics: &Arc<Metrics>, abort: CancellationToken) -> JoinHandle<()> {
         match self {
             Delivery::AgentTcp(sink) => tokio::spawn(sink.run(abort)),
-            Delivery::AgentUdp(forward, sink, reader) => tokio::spawn(agent::run_udp(
-                forward,
-                metrics.clone(),
-                sink,
-                reader,
-                abort,
-            )),
-            Delivery::Http(task, reader) => tokio::spawn(task.run(reader, abort)),
+            Delivery::AgentUdp(forward, sink, reader) => {
+                tokio::spawn(udp::run_udp(forward, metrics.clone(), sink, reader, abort))
+            }
+            Delivery::Http(task, reader) => task.spawn(reader, abort),
         }
     }
 }

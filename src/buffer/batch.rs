@@ -48,3 +48,20 @@ pub fn split_records(data: &Bytes) -> Vec<Bytes> {
     }
     records
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_the_lines_of_an_entry() {
+        let data = Bytes::from_static(b"{\"a\":1}\n{\"b\":\"x\\ny\"}\n");
+        assert_eq!(
+            split_records(&data),
+            vec![
+                Bytes::from_static(b"{\"a\":1}"),
+                Bytes::from_static(b"{\"b\":\"x\\ny\"}")
+            ]
+        );
+    }
+}

@@ -10,9 +10,9 @@ mod forward;
 pub mod limits;
 mod listener;
 mod overrides;
-mod raw;
+pub(crate) mod raw;
 mod sinks;
-mod validate;
+pub(crate) mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ pub use raw::{
     Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, RawConfig,
     WhenFull,
 };
-pub use sinks::{AzureAuth, HttpAuth, HttpSink, HttpSinkKind};
+pub use sinks::{HttpSink, HttpSinkKind};
 
 use raw::RawListener;
 use validate::Validator;

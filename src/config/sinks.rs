@@ -7,61 +7,17 @@ use std::time::Duration;
 use super::buffer::{self, BufferConfig};
 use super::files;
 use super::limits;
-use super::raw::{BodyFormat, FilterMode, RawAuth, RawSink};
-use super::validate::{Secret, Span, Validator};
+use super::raw::{FilterMode, RawSink};
+use super::validate::{Span, Validator};
 use super::ConfigError;
+use crate::sink::{azure_logs, http_json, splunk_hec};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum AzureAuth {
-    /// Entra ID client credentials (an app registration with a secret).
-    ClientSecret {
-        /// `https://login.microsoftonline.com` unless a sovereign cloud or a test says otherwise.
-        authority: String,
-        tenant_id: String,
-        client_id: String,
-        secret: Secret,
-        scope: String,
-    },
-    /// The VM's managed identity through the instance metadata service.
-    ManagedIdentity {
-        endpoint: String,
-        client_id: Option<String>,
-        resource: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum HttpAuth {
-    None,
-    Bearer(Secret),
-    Basic { user: String, password: Secret },
-}
-
+/// What each sink type has of its own.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HttpSinkKind {
-    AzureLogsIngestion {
-        /// The full POST URL: endpoint, DCR immutable id, stream and api-version.
-        url: String,
-        auth: AzureAuth,
-    },
-    SplunkHec {
-        /// Base URL, e.g. `https://splunk:8088`.
-        endpoint: String,
-        token: Secret,
-        index: Option<String>,
-        source: Option<String>,
-        sourcetype: Option<String>,
-        host: Option<String>,
-        indexer_ack: bool,
-        ack_timeout: Duration,
-        ack_poll_interval: Duration,
-    },
-    Http {
-        url: String,
-        format: BodyFormat,
-        headers: Vec<(String, String)>,
-        auth: HttpAuth,
-    },
+    AzureLogsIngestion(azure_logs::Settings),
+    SplunkHec(splunk_hec::Settings),
+    Http(http_json::Settings),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,23 +47,12 @@ pub struct HttpSink {
 impl HttpSink {
     pub fn type_name(&self) -> &'static str {
         match self.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } => "azure_logs_ingestion",
-            HttpSinkKind::SplunkHec { .. } => "splunk_hec",
-            HttpSinkKind::Http { .. } => "http",
+            HttpSinkKind::AzureLogsIngestion(_) => azure_logs::TYPE,
+            HttpSinkKind::SplunkHec(_) => splunk_hec::TYPE,
+            HttpSinkKind::Http(_) => http_json::TYPE,
         }
     }
 }
-
-/// The Logs Ingestion API takes at most 1 MB per call, compressed or not (specs §3b); the SDK
-/// cuts at 1 MiB of uncompressed JSON. We stay under 1 000 000 bytes.
-pub const AZURE_MAX_BATCH_BYTES: usize = 1_000_000;
-pub const AZURE_API_VERSION: &str = "2023-01-01";
-const AZURE_DEFAULT_STREAM: &str = "Microsoft-CommonSecurityLog";
-const AZURE_DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
-/// The audience as Microsoft's own ingestion samples write it (double slash included).
-const AZURE_DEFAULT_SCOPE: &str = "https://monitor.azure.com//.default";
-const IMDS_TOKEN_ENDPOINT: &str = "http://169.254.169.254/metadata/identity/oauth2/token";
-const AZURE_MONITOR_RESOURCE: &str = "https://monitor.azure.com/";
 
 /// `sink[index]`, validated.
 pub fn validate(
@@ -129,191 +74,51 @@ pub fn validate(
         ));
     }
     let kind_name = raw.kind.get_ref().as_str();
-    let missing = |name: &str| {
-        check.error(
-            key(name),
-            Some(raw.kind.span()),
-            format!("a {kind_name} sink needs `{name}`"),
-        )
-    };
-    // Keys that belong to other sink types.
-    let only_for: [(&str, Option<Span>, &[&str]); 15] = [
-        (
-            "endpoint",
-            raw.endpoint.as_ref().map(|v| v.span()),
-            &["azure_logs_ingestion", "splunk_hec"],
-        ),
-        (
-            "dcr_immutable_id",
-            raw.dcr_immutable_id.as_ref().map(|v| v.span()),
-            &["azure_logs_ingestion"],
-        ),
-        (
-            "stream",
-            raw.stream.as_ref().map(|v| v.span()),
-            &["azure_logs_ingestion"],
-        ),
-        (
-            "auth",
-            raw.auth.as_ref().map(|v| v.kind.span()),
-            &["azure_logs_ingestion", "http"],
-        ),
-        (
-            "token_file",
-            raw.token_file.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        (
-            "token_env",
-            raw.token_env.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        (
-            "index",
-            raw.index.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        (
-            "source",
-            raw.source.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        (
-            "sourcetype",
-            raw.sourcetype.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        ("host", raw.host.as_ref().map(|v| v.span()), &["splunk_hec"]),
-        (
-            "indexer_ack",
-            raw.indexer_ack.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        (
-            "ack_timeout_secs",
-            raw.ack_timeout_secs.as_ref().map(|v| v.span()),
-            &["splunk_hec"],
-        ),
-        ("url", raw.url.as_ref().map(|v| v.span()), &["http"]),
-        ("format", raw.format.as_ref().map(|v| v.span()), &["http"]),
-        ("headers", raw.headers.as_ref().map(|v| v.span()), &["http"]),
-    ];
-    if !["azure_logs_ingestion", "splunk_hec", "http"].contains(&kind_name) {
-        return Err(check.error(
-            key("type"),
-            Some(raw.kind.span()),
-            format!(
-                "`{kind_name}` is not a sink type: use \"azure_logs_ingestion\", \"splunk_hec\" or \"http\" \
-                 (the agent forward is [forward]; the HTTP Data Collector API was retired on 2026-09-14)"
-            ),
-        ));
-    }
-    for (name, span, types) in only_for {
-        if let Some(span) = span {
-            if !types.contains(&kind_name) {
-                return Err(check.error(
-                    key(name),
-                    Some(span),
-                    format!("does not apply to a {kind_name} sink"),
-                ));
-            }
-        }
-    }
-
-    let kind = match kind_name {
-        "azure_logs_ingestion" => {
-            let endpoint = raw.endpoint.as_ref().ok_or_else(|| missing("endpoint"))?;
-            let endpoint = check.url_base(key("endpoint"), endpoint)?;
-            let dcr = raw
-                .dcr_immutable_id
-                .as_ref()
-                .ok_or_else(|| missing("dcr_immutable_id"))?;
-            let stream = raw
-                .stream
-                .as_ref()
-                .map_or(AZURE_DEFAULT_STREAM, |s| s.get_ref().as_str());
-            let auth = raw.auth.as_ref().ok_or_else(|| missing("auth"))?;
-            HttpSinkKind::AzureLogsIngestion {
-                url: format!(
-                    "{endpoint}/dataCollectionRules/{}/streams/{stream}?api-version={AZURE_API_VERSION}",
-                    dcr.get_ref()
-                ),
-                auth: azure_auth(check, &key("auth"), auth)?,
-            }
-        }
-        "splunk_hec" => {
-            let endpoint = raw.endpoint.as_ref().ok_or_else(|| missing("endpoint"))?;
-            HttpSinkKind::SplunkHec {
-                endpoint: check.url_base(key("endpoint"), endpoint)?,
-                token: check.secret(
-                    &key("token"),
-                    raw.token_file
-                        .as_ref()
-                        .map(|v| v.span())
-                        .or(raw.token_env.as_ref().map(|v| v.span()))
-                        .unwrap_or(raw.kind.span()),
-                    raw.token_file.as_ref().map(|v| v.get_ref()),
-                    raw.token_env.as_ref().map(|v| v.get_ref()),
-                )?,
-                index: raw.index.as_ref().map(|v| v.get_ref().clone()),
-                source: raw.source.as_ref().map(|v| v.get_ref().clone()),
-                sourcetype: raw.sourcetype.as_ref().map(|v| v.get_ref().clone()),
-                host: raw.host.as_ref().map(|v| v.get_ref().clone()),
-                indexer_ack: raw.indexer_ack.as_ref().is_some_and(|v| *v.get_ref()),
-                ack_timeout: check.secs(
-                    &key("ack_timeout_secs"),
-                    raw.ack_timeout_secs.as_ref(),
-                    &limits::ACK_TIMEOUT_SECS,
-                    300,
-                )?,
-                ack_poll_interval: check.millis(
-                    &key("ack_poll_interval_ms"),
-                    raw.ack_poll_interval_ms.as_ref(),
-                    &limits::ACK_POLL_INTERVAL_MS,
-                    1000,
-                )?,
-            }
-        }
+    let own_keys = match kind_name {
+        azure_logs::TYPE => azure_logs::KEYS,
+        splunk_hec::TYPE => splunk_hec::KEYS,
+        http_json::TYPE => http_json::KEYS,
         _ => {
-            let url = raw.url.as_ref().ok_or_else(|| missing("url"))?;
-            let mut headers = Vec::new();
-            if let Some(map) = &raw.headers {
-                for (name, value) in map.get_ref() {
-                    let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok()
-                        && reqwest::header::HeaderValue::from_str(value).is_ok();
-                    if !valid {
-                        return Err(check.error(
-                            key("headers"),
-                            Some(map.span()),
-                            format!("`{name}` is not a valid HTTP header name and value"),
-                        ));
-                    }
-                    headers.push((name.clone(), value.clone()));
-                }
-            }
-            HttpSinkKind::Http {
-                url: check.url_base(key("url"), url)?,
-                format: raw
-                    .format
-                    .as_ref()
-                    .map_or(BodyFormat::Ndjson, |v| *v.get_ref()),
-                headers,
-                auth: match &raw.auth {
-                    None => HttpAuth::None,
-                    Some(auth) => http_auth(check, &key("auth"), auth)?,
-                },
-            }
+            return Err(check.error(
+                key("type"),
+                Some(raw.kind.span()),
+                format!(
+                    "`{kind_name}` is not a sink type: use \"{}\", \"{}\" or \"{}\" \
+                     (the agent forward is [forward]; the HTTP Data Collector API was retired on 2026-09-14)",
+                    azure_logs::TYPE,
+                    splunk_hec::TYPE,
+                    http_json::TYPE
+                ),
+            ))
         }
     };
+    // A key that belongs to another sink type is an error, not silently ignored.
+    for (name, span) in type_specific_keys(raw) {
+        if let Some(span) = span.filter(|_| !own_keys.contains(&name)) {
+            return Err(check.error(
+                key(name),
+                Some(span),
+                format!("does not apply to a {kind_name} sink"),
+            ));
+        }
+    }
+    let kind = match kind_name {
+        azure_logs::TYPE => {
+            HttpSinkKind::AzureLogsIngestion(azure_logs::validate(check, &key, raw)?)
+        }
+        splunk_hec::TYPE => HttpSinkKind::SplunkHec(splunk_hec::validate(check, &key, raw)?),
+        _ => HttpSinkKind::Http(http_json::validate(check, &key, raw)?),
+    };
 
-    let is_azure = matches!(kind, HttpSinkKind::AzureLogsIngestion { .. });
+    let is_azure = matches!(kind, HttpSinkKind::AzureLogsIngestion(_));
     let max_batch_bytes = match &raw.max_batch_bytes {
-        Some(v) if is_azure && *v.get_ref() > AZURE_MAX_BATCH_BYTES as u64 => {
+        Some(v) if is_azure && *v.get_ref() > azure_logs::MAX_BATCH_BYTES as u64 => {
             return Err(check.error(
                 key("max_batch_bytes"),
                 Some(v.span()),
                 format!(
-                    "the Logs Ingestion API takes at most {AZURE_MAX_BATCH_BYTES} bytes per call"
+                    "the Logs Ingestion API takes at most {} bytes per call",
+                    azure_logs::MAX_BATCH_BYTES
                 ),
             ))
         }
@@ -322,7 +127,7 @@ pub fn validate(
             value.as_ref(),
             &limits::MAX_BATCH_BYTES,
             if is_azure {
-                AZURE_MAX_BATCH_BYTES as u64
+                azure_logs::MAX_BATCH_BYTES as u64
             } else {
                 1024 * 1024
             },
@@ -338,7 +143,7 @@ pub fn validate(
             ))
         }
         Some(v) => *v.get_ref(),
-        None => !matches!(kind, HttpSinkKind::Http { .. }),
+        None => !matches!(kind, HttpSinkKind::Http(_)),
     };
     let retry_initial = check.millis(
         &key("retry_initial_ms"),
@@ -400,85 +205,27 @@ pub fn validate(
     })
 }
 
-fn azure_auth(check: &Validator<'_>, key: &str, raw: &RawAuth) -> Result<AzureAuth, ConfigError> {
-    let span = raw.kind.span();
-    let need = |value: &Option<String>, name: &str| {
-        value.clone().ok_or_else(|| {
-            check.error(
-                format!("{key}.{name}"),
-                Some(span.clone()),
-                format!("`{}` authentication needs `{name}`", raw.kind.get_ref()),
-            )
-        })
-    };
-    match raw.kind.get_ref().as_str() {
-        "client_secret" => Ok(AzureAuth::ClientSecret {
-            authority: raw
-                .authority
-                .clone()
-                .unwrap_or_else(|| AZURE_DEFAULT_AUTHORITY.into())
-                .trim_end_matches('/')
-                .to_string(),
-            tenant_id: need(&raw.tenant_id, "tenant_id")?,
-            client_id: need(&raw.client_id, "client_id")?,
-            secret: check.secret(
-                &format!("{key}.client_secret"),
-                span.clone(),
-                raw.client_secret_file.as_ref(),
-                raw.client_secret_env.as_ref(),
-            )?,
-            scope: raw
-                .scope
-                .clone()
-                .unwrap_or_else(|| AZURE_DEFAULT_SCOPE.into()),
-        }),
-        "managed_identity" => Ok(AzureAuth::ManagedIdentity {
-            endpoint: raw
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| IMDS_TOKEN_ENDPOINT.into()),
-            client_id: raw.client_id.clone(),
-            resource: raw
-                .resource
-                .clone()
-                .unwrap_or_else(|| AZURE_MONITOR_RESOURCE.into()),
-        }),
-        other => Err(check.error(
-            format!("{key}.type"),
-            Some(span),
-            format!("`{other}`: the Azure sink authenticates with \"client_secret\" or \"managed_identity\""),
-        )),
+/// Every key some sink types take and others do not, with where it was set (if it was).
+fn type_specific_keys(raw: &RawSink) -> [(&'static str, Option<Span>); 16] {
+    fn at<T>(value: &Option<toml::Spanned<T>>) -> Option<Span> {
+        value.as_ref().map(toml::Spanned::span)
     }
-}
-
-fn http_auth(check: &Validator<'_>, key: &str, raw: &RawAuth) -> Result<HttpAuth, ConfigError> {
-    let span = raw.kind.span();
-    match raw.kind.get_ref().as_str() {
-        "bearer" => Ok(HttpAuth::Bearer(check.secret(
-            &format!("{key}.token"),
-            span,
-            raw.token_file.as_ref(),
-            raw.token_env.as_ref(),
-        )?)),
-        "basic" => Ok(HttpAuth::Basic {
-            user: raw.user.clone().ok_or_else(|| {
-                check.error(
-                    format!("{key}.user"),
-                    Some(span.clone()),
-                    "basic authentication needs `user`".into(),
-                )
-            })?,
-            password: check.secret(
-                &format!("{key}.password"),
-                span,
-                raw.password_file.as_ref(),
-                raw.password_env.as_ref(),
-            )?,
-        }),
-        other => Err(check.error(
-            format!("{key}.type"),
-            Some(span),
-            format!("`{other}`: the http sink authenticates with \"bearer\" or \"basic\""),
-        )),
-    }
+    [
+        ("endpoint", at(&raw.endpoint)),
+        ("dcr_immutable_id", at(&raw.dcr_immutable_id)),
+        ("stream", at(&raw.stream)),
+        ("auth", raw.auth.as_ref().map(|auth| auth.kind.span())),
+        ("token_file", at(&raw.token_file)),
+        ("token_env", at(&raw.token_env)),
+        ("index", at(&raw.index)),
+        ("source", at(&raw.source)),
+        ("sourcetype", at(&raw.sourcetype)),
+        ("host", at(&raw.host)),
+        ("indexer_ack", at(&raw.indexer_ack)),
+        ("ack_timeout_secs", at(&raw.ack_timeout_secs)),
+        ("ack_poll_interval_ms", at(&raw.ack_poll_interval_ms)),
+        ("url", at(&raw.url)),
+        ("format", at(&raw.format)),
+        ("headers", at(&raw.headers)),
+    ]
 }

@@ -268,6 +268,32 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// `key` of a `type_name` sink is missing; the error points at the sink's `type`.
+    pub fn missing(&self, key: String, kind: &Spanned<String>, type_name: &str) -> ConfigError {
+        let short = key.rsplit('.').next().unwrap_or_default().to_string();
+        self.error(
+            key,
+            Some(kind.span()),
+            format!("a {type_name} sink needs `{short}`"),
+        )
+    }
+
+    /// `text`, a URL built from the value of `key`, parsed once for every request to come.
+    pub fn whole_url(
+        &self,
+        key: String,
+        value: &Spanned<String>,
+        text: &str,
+    ) -> Result<reqwest::Url, ConfigError> {
+        reqwest::Url::parse(text).map_err(|error| {
+            self.error(
+                key,
+                Some(value.span()),
+                format!("`{text}` is not a URL: {error}"),
+            )
+        })
+    }
+
     /// An http:// or https:// URL without its trailing slash: the base that sinks append their
     /// paths to before they parse the whole.
     pub fn url_base(&self, key: String, value: &Spanned<String>) -> Result<String, ConfigError> {

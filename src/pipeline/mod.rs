@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::buffer::Batch;
 use crate::config::FilterMode;
 use crate::event::{Enriched, Event, Origin};
-use crate::sink::encode::RecordEncoder;
+use crate::sink::SinkEncoder;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::Seen;
 use filter::Decision;
@@ -28,7 +28,7 @@ use route::Route;
 #[derive(Debug, Clone)]
 pub struct SinkStage {
     pub route: Route,
-    pub encoder: RecordEncoder,
+    pub encoder: SinkEncoder,
 }
 
 pub struct Pipeline {

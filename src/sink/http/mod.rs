@@ -1,4 +1,5 @@
-//! The HTTP sinks: Azure Logs Ingestion API, Splunk HEC and generic JSON.
+//! The driver every HTTP sink shares (Azure Logs Ingestion API, Splunk HEC, generic JSON); what
+//! each does its own way is its [`Service`].
 //!
 //! Records arrive from the buffer already encoded, one JSON object per line. The sink gathers
 //! buffer entries into a job (up to the batch limits, or whatever came within `batch_timeout`),
@@ -9,8 +10,9 @@
 //! retried with exponential backoff and jitter (or after `Retry-After`) for as long as it takes:
 //! the buffer, bounded, is what absorbs the outage.
 
-mod auth;
+pub mod auth;
 mod dead_letter;
+pub mod service;
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -19,19 +21,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING};
 use reqwest::StatusCode;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::records;
 use crate::buffer::batch::split_records;
 use crate::buffer::{BufferReader, Entry};
-use crate::config::{BodyFormat, HttpSink, HttpSinkKind};
+use crate::config::HttpSink;
+use crate::sink::json::cut;
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 use crate::telemetry::RateLimited;
-use auth::Auth;
 use dead_letter::DeadLetter;
+use service::{Attempt, Service};
 
 /// Longest `Retry-After` we obey; beyond this we retry sooner rather than sit idle for hours.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
@@ -39,112 +41,68 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 static RETRY_WARNING: RateLimited = RateLimited::new(10);
 static REJECT_WARNING: RateLimited = RateLimited::new(10);
 
-pub struct HttpSinkTask {
-    sender: Arc<Sender>,
+pub struct HttpSinkTask<S> {
+    sender: Arc<Sender<S>>,
 }
 
 /// Everything a request needs; shared by the jobs in flight.
-struct Sender {
+struct Sender<S> {
     config: HttpSink,
+    service: S,
     client: reqwest::Client,
-    auth: Auth,
     headers: HeaderMap,
     metrics: Arc<Metrics>,
     sink: Arc<SinkMetrics>,
     dead_letter: DeadLetter,
-    /// Splunk indexer acknowledgement: this relay's channel.
-    channel: String,
-    /// Where every request of this sink goes.
-    url: String,
 }
 
-/// What one attempt at a request came to.
-enum Attempt {
-    Delivered,
-    /// 413: the body is too big for the far end.
-    TooLarge,
-    /// 401 from an API whose token can be fetched again.
-    Unauthorized,
-    /// Permanent: retrying the same records cannot succeed.
-    Rejected {
-        status: StatusCode,
-        reason: String,
-    },
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
+/// The HTTP client of a sink: the web PKI roots plus its `ca_file`, its timeouts.
+pub fn client(config: &HttpSink) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(config.timeout)
+        .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(config.concurrency)
+        .user_agent(concat!("cefrelay/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &config.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "sink `{}`: cannot read ca_file {}: {e}",
+                config.name,
+                path.display()
+            )
+        })?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            anyhow::anyhow!(
+                "sink `{}`: ca_file {} holds no usable PEM certificate: {e}",
+                config.name,
+                path.display()
+            )
+        })?;
+        if certificates.is_empty() {
+            anyhow::bail!(
+                "sink `{}`: ca_file {} holds no certificate",
+                config.name,
+                path.display()
+            );
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder.build()?)
 }
 
-impl HttpSinkTask {
-    /// Builds the client (TLS roots, custom CA, timeouts); fails on an unreadable CA file.
+impl<S: Service> HttpSinkTask<S> {
     pub fn new(
         config: HttpSink,
+        service: S,
+        client: reqwest::Client,
         state_dir: &Path,
         metrics: Arc<Metrics>,
         sink: Arc<SinkMetrics>,
-    ) -> anyhow::Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(config.concurrency)
-            .user_agent(concat!("cefrelay/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                anyhow::anyhow!(
-                    "sink `{}`: cannot read ca_file {}: {e}",
-                    config.name,
-                    path.display()
-                )
-            })?;
-            let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                anyhow::anyhow!(
-                    "sink `{}`: ca_file {} holds no usable PEM certificate: {e}",
-                    config.name,
-                    path.display()
-                )
-            })?;
-            if certificates.is_empty() {
-                anyhow::bail!(
-                    "sink `{}`: ca_file {} holds no certificate",
-                    config.name,
-                    path.display()
-                );
-            }
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let client = builder.build()?;
-        let mut headers = HeaderMap::new();
-        match &config.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } | HttpSinkKind::SplunkHec { .. } => {
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
-            HttpSinkKind::Http {
-                format,
-                headers: extra,
-                ..
-            } => {
-                headers.insert(
-                    CONTENT_TYPE,
-                    HeaderValue::from_static(match format {
-                        BodyFormat::Ndjson => "application/x-ndjson",
-                        BodyFormat::JsonArray => "application/json",
-                    }),
-                );
-                for (name, value) in extra {
-                    // Validated when the configuration was read.
-                    if let (Ok(name), Ok(value)) = (
-                        HeaderName::from_bytes(name.as_bytes()),
-                        HeaderValue::from_str(value),
-                    ) {
-                        headers.insert(name, value);
-                    }
-                }
-            }
-        }
+    ) -> Self {
+        let mut headers = service.headers();
         if config.gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
@@ -154,25 +112,17 @@ impl HttpSinkTask {
                 .join(format!("{}.ndjson", config.name)),
             config.dead_letter_max_bytes,
         );
-        Ok(HttpSinkTask {
+        HttpSinkTask {
             sender: Arc::new(Sender {
-                auth: Auth::for_sink(&config.kind, client.clone()),
+                config,
+                service,
                 client,
                 headers,
                 metrics,
                 sink,
                 dead_letter,
-                channel: uuid::Uuid::new_v4().to_string(),
-                url: match &config.kind {
-                    HttpSinkKind::AzureLogsIngestion { url, .. }
-                    | HttpSinkKind::Http { url, .. } => url.clone(),
-                    HttpSinkKind::SplunkHec { endpoint, .. } => {
-                        format!("{endpoint}/services/collector/event")
-                    }
-                },
-                config,
             }),
-        })
+        }
     }
 
     /// Delivers everything the buffer holds until it closes and is empty, or until `abort`.
@@ -261,7 +211,7 @@ async fn gather(
     (entries, false)
 }
 
-impl Sender {
+impl<S: Service> Sender<S> {
     /// Sends every record of these entries; returns when each is delivered or dead-lettered.
     async fn deliver_job(self: Arc<Self>, entries: Vec<Entry>) {
         let mut records = Vec::new();
@@ -330,7 +280,7 @@ impl Sender {
                     .await;
                     return None;
                 }
-                Attempt::Unauthorized if !token_refreshed && self.auth.invalidate().await => {
+                Attempt::Unauthorized if !token_refreshed && self.service.forget_token().await => {
                     // A token revoked or rotated early: one fresh token, at once.
                     token_refreshed = true;
                 }
@@ -377,11 +327,7 @@ impl Sender {
     }
 
     fn body(&self, records: &[Bytes]) -> Bytes {
-        let array = match &self.config.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } => true,
-            HttpSinkKind::SplunkHec { .. } => false,
-            HttpSinkKind::Http { format, .. } => *format == BodyFormat::JsonArray,
-        };
+        let array = self.service.json_array();
         let mut json = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum::<usize>() + 2);
         if array {
             json.push(b'[');
@@ -409,22 +355,14 @@ impl Sender {
     }
 
     async fn attempt(&self, body: &Bytes, request_id: &str) -> Attempt {
-        let mut request = self
+        let (name, value) = self.service.request_header(request_id);
+        let request = self
             .client
-            .post(&self.url)
+            .post(self.service.url().clone())
             .headers(self.headers.clone())
+            .header(name, value)
             .body(body.clone());
-        request = match &self.config.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } => {
-                request.header("x-ms-client-request-id", request_id)
-            }
-            HttpSinkKind::SplunkHec { .. } => {
-                request.header("X-Splunk-Request-Channel", &self.channel)
-            }
-            // The same key on every retry lets the far end drop duplicates.
-            HttpSinkKind::Http { .. } => request.header("Idempotency-Key", request_id),
-        };
-        let request = match self.auth.apply(request).await {
+        let request = match self.service.authorize(request).await {
             Ok(request) => request,
             Err(reason) => {
                 return Attempt::Retry {
@@ -464,14 +402,9 @@ impl Sender {
             Err(reason) => reason,
         };
         if status.is_success() {
-            return match &self.config.kind {
-                HttpSinkKind::SplunkHec {
-                    indexer_ack: true, ..
-                } => self.wait_for_indexer_ack(&text).await,
-                _ => Attempt::Delivered,
-            };
+            return self.service.accepted(&text).await;
         }
-        let body = records::cut(text.trim(), 512);
+        let body = cut(text.trim(), 512);
         let reason = if body.is_empty() {
             status.to_string()
         } else {
@@ -480,98 +413,7 @@ impl Sender {
         if !status.is_server_error() {
             self.sink.send_errors.inc();
         }
-        classify(&self.config.kind, status, retry_after, reason)
-    }
-
-    /// Splunk indexer acknowledgement: the events count as delivered only once the indexer says
-    /// they are written. No answer within `ack_timeout` sends the request again.
-    async fn wait_for_indexer_ack(&self, response: &str) -> Attempt {
-        let HttpSinkKind::SplunkHec {
-            endpoint,
-            ack_timeout,
-            ack_poll_interval,
-            ..
-        } = &self.config.kind
-        else {
-            return Attempt::Delivered;
-        };
-        let Some(ack_id) = serde_json::from_str::<serde_json::Value>(response)
-            .ok()
-            .and_then(|v| v.get("ackId").and_then(|id| id.as_u64()))
-        else {
-            return Attempt::Retry {
-                after: None,
-                reason: "indexer acknowledgement is on, but Splunk returned no ackId (is it enabled on the token?)".into(),
-            };
-        };
-        let deadline = Instant::now() + *ack_timeout;
-        let url = format!("{endpoint}/services/collector/ack?channel={}", self.channel);
-        let query = serde_json::json!({ "acks": [ack_id] }).to_string();
-        while Instant::now() < deadline {
-            tokio::time::sleep(*ack_poll_interval).await;
-            let request = self
-                .client
-                .post(&url)
-                .header(CONTENT_TYPE, "application/json")
-                .header("X-Splunk-Request-Channel", &self.channel)
-                .body(query.clone());
-            let Ok(request) = self.auth.apply(request).await else {
-                continue;
-            };
-            let Ok(response) = request.send().await else {
-                continue;
-            };
-            let Ok(answer) = read_answer(response).await else {
-                continue;
-            };
-            let Ok(answer) = serde_json::from_slice::<serde_json::Value>(&answer) else {
-                continue;
-            };
-            if answer["acks"][ack_id.to_string()].as_bool() == Some(true) {
-                return Attempt::Delivered;
-            }
-        }
-        Attempt::Retry {
-            after: None,
-            reason: format!(
-                "no indexer acknowledgement for ackId {ack_id} within {} s",
-                ack_timeout.as_secs()
-            ),
-        }
-    }
-}
-
-/// What a non-2xx status means for the records in the request.
-fn classify(
-    kind: &HttpSinkKind,
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    reason: String,
-) -> Attempt {
-    let azure = matches!(kind, HttpSinkKind::AzureLogsIngestion { .. });
-    match status.as_u16() {
-        413 => Attempt::TooLarge,
-        // Throttled or busy: the far end says when to come back.
-        429 | 503 => Attempt::Retry {
-            after: retry_after,
-            reason,
-        },
-        401 if azure => Attempt::Unauthorized,
-        // Splunk's and a generic endpoint's 401/403 mean a wrong or disabled token: the operator
-        // fixes it and the buffered events go through then.
-        401 | 403 if !azure => Attempt::Retry {
-            after: None,
-            reason,
-        },
-        408 => Attempt::Retry {
-            after: None,
-            reason,
-        },
-        400..=499 => Attempt::Rejected { status, reason },
-        _ => Attempt::Retry {
-            after: retry_after,
-            reason,
-        },
+        self.service.classify(status, retry_after, reason)
     }
 }
 
@@ -580,7 +422,7 @@ fn classify(
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The body of an answer, up to [`MAX_ANSWER_BYTES`].
-async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+pub async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -599,7 +441,7 @@ async fn read_answer(mut response: reqwest::Response) -> Result<Vec<u8>, String>
 
 /// The error with its causes (reqwest's own message hides them: "error sending request").
 /// No secret is ever in a URL, so naming the URL is safe.
-fn error_chain(error: &reqwest::Error) -> String {
+pub fn error_chain(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -637,24 +479,14 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
 mod tests {
     use super::*;
 
-    fn generic() -> HttpSinkKind {
-        HttpSinkKind::Http {
-            url: "http://127.0.0.1:1/".into(),
-            format: BodyFormat::Ndjson,
-            headers: vec![],
-            auth: crate::config::HttpAuth::None,
-        }
-    }
-
     #[test]
     fn statuses_are_classified_as_the_contracts_say() {
-        let kind = generic();
         let class = |code: u16| {
-            classify(
-                &kind,
+            service::classify(
                 StatusCode::from_u16(code).unwrap(),
                 None,
                 String::new(),
+                false,
             )
         };
         assert!(matches!(class(413), Attempt::TooLarge));
@@ -665,6 +497,17 @@ mod tests {
         assert!(matches!(class(401), Attempt::Retry { .. }));
         assert!(matches!(class(400), Attempt::Rejected { .. }));
         assert!(matches!(class(404), Attempt::Rejected { .. }));
+        // Azure: a 401 asks for a fresh token, a 403 (a missing role) is not retried.
+        let azure = |code: u16| {
+            service::classify(
+                StatusCode::from_u16(code).unwrap(),
+                None,
+                String::new(),
+                true,
+            )
+        };
+        assert!(matches!(azure(401), Attempt::Unauthorized));
+        assert!(matches!(azure(403), Attempt::Rejected { .. }));
     }
 
     #[test]
@@ -692,17 +535,5 @@ mod tests {
                 "attempt {attempt}: {wait:?}"
             );
         }
-    }
-
-    #[test]
-    fn records_are_the_lines_of_an_entry() {
-        let data = Bytes::from_static(b"{\"a\":1}\n{\"b\":\"x\\ny\"}\n");
-        assert_eq!(
-            split_records(&data),
-            vec![
-                Bytes::from_static(b"{\"a\":1}"),
-                Bytes::from_static(b"{\"b\":\"x\\ny\"}")
-            ]
-        );
     }
 }

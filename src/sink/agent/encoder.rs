@@ -2,15 +2,13 @@
 //! `traditional` format, the header rebuilt the way rsyslog's `RSYSLOG_TraditionalForwardFormat`
 //! writes it: `<PRI>Mmm dd hh:mm:ss HOST TAG MSG`.
 
-use std::io::Write;
+use std::fmt::Write;
 
 use bytes::{BufMut, BytesMut};
 use cefrelay_syslog::Format;
 
-use super::records::{self, HecOptions, Received};
-use crate::config::{Agent, HttpSink, HttpSinkKind, OutputFormat, OutputFraming};
-pub use crate::event::Origin;
-use crate::event::{Enriched, Event};
+use crate::config::{Agent, OutputFormat, OutputFraming};
+use crate::event::{Event, Origin};
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
 const LEGACY_TAG_CHARS: usize = 32;
@@ -22,61 +20,6 @@ pub struct Encoder {
     pub format: OutputFormat,
     pub framing: OutputFraming,
     pub agent: Agent,
-}
-
-/// How one sink wants each message: the agent's syslog line, or one JSON record per line for the
-/// HTTP sinks (JSON escapes every LF inside a value, so LF separates records safely).
-#[derive(Debug, Clone)]
-pub enum RecordEncoder {
-    Agent(Encoder),
-    /// A CommonSecurityLog row for the Logs Ingestion API.
-    CommonSecurityLog,
-    SplunkHec(HecOptions),
-    /// The `cefrelay parse` shape.
-    EventJson,
-}
-
-impl RecordEncoder {
-    pub fn for_sink(sink: &HttpSink) -> Self {
-        match &sink.kind {
-            HttpSinkKind::AzureLogsIngestion { .. } => RecordEncoder::CommonSecurityLog,
-            HttpSinkKind::SplunkHec {
-                index,
-                source,
-                sourcetype,
-                host,
-                ..
-            } => RecordEncoder::SplunkHec(HecOptions {
-                index: index.clone(),
-                source: source.clone(),
-                sourcetype: sourcetype.clone(),
-                host: host.clone(),
-            }),
-            HttpSinkKind::Http { .. } => RecordEncoder::EventJson,
-        }
-    }
-
-    /// Appends one message.
-    pub fn encode(&self, enriched: &Enriched<'_, '_>, out: &mut BytesMut) {
-        let received = Received {
-            event: enriched.event,
-            raw: enriched.text,
-            origin: enriched.origin,
-        };
-        let text = enriched.text;
-        match self {
-            RecordEncoder::Agent(encoder) => {
-                return encoder.encode(enriched.event, enriched.received, enriched.origin, out)
-            }
-            RecordEncoder::CommonSecurityLog => records::write_csl(&received, out),
-            // HEC answers 400 to a blank `event` and would reject the whole request with it:
-            // a message with nothing in it is left out rather than take its batch down.
-            RecordEncoder::SplunkHec(_) if text.trim().is_empty() => return,
-            RecordEncoder::SplunkHec(options) => records::write_hec(&received, options, out),
-            RecordEncoder::EventJson => records::write_event_json(&received, out),
-        }
-        out.put_u8(b'\n');
-    }
 }
 
 impl Encoder {
@@ -95,13 +38,13 @@ impl Encoder {
                 }
             }
             (OutputFraming::OctetCounted, OutputFormat::Raw) => {
-                let _ = write!(WriteBytes(out), "{} ", raw.len());
+                let _ = write!(out, "{} ", raw.len());
                 out.put_slice(raw);
             }
             (OutputFraming::OctetCounted, OutputFormat::Traditional) => {
                 let mut line = BytesMut::new();
                 self.traditional(event, origin, &mut line);
-                let _ = write!(WriteBytes(out), "{} ", line.len());
+                let _ = write!(out, "{} ", line.len());
                 out.put_slice(&line);
             }
         }
@@ -118,9 +61,8 @@ impl Encoder {
         };
         let time = syslog.timestamp.unwrap_or(origin.received_at);
         let month = cefrelay_syslog::month_abbreviation(time.month());
-        let mut w = WriteBytes(out);
         let _ = write!(
-            w,
+            out,
             "<{pri}>{month} {:>2} {:02}:{:02}:{:02} ",
             time.day(),
             time.hour(),
@@ -128,24 +70,24 @@ impl Encoder {
             time.second()
         );
         match syslog.hostname {
-            Some(host) => w.0.put_slice(host.as_bytes()),
+            Some(host) => out.put_slice(host.as_bytes()),
             None => {
-                let _ = write!(w, "{}", origin.peer);
+                let _ = write!(out, "{}", origin.peer);
             }
         }
-        w.0.put_u8(b' ');
+        out.put_u8(b' ');
         let msg = syslog.msg;
         if let Some(tag) = tag_of(event) {
             let tag = match self.agent {
                 Agent::Legacy => cut_chars(&tag, LEGACY_TAG_CHARS),
                 Agent::Ama => &tag,
             };
-            w.0.put_slice(tag.as_bytes());
+            out.put_slice(tag.as_bytes());
             if !msg.starts_with(' ') {
-                w.0.put_u8(b' ');
+                out.put_u8(b' ');
             }
         }
-        w.0.put_slice(msg.as_bytes());
+        out.put_slice(msg.as_bytes());
     }
 }
 
@@ -185,20 +127,6 @@ fn cut_chars(text: &str, chars: usize) -> &str {
     match text.char_indices().nth(chars) {
         Some((end, _)) => &text[..end],
         None => text,
-    }
-}
-
-/// `write!` into a `BytesMut` without going through `std::io` buffering.
-struct WriteBytes<'a>(&'a mut BytesMut);
-
-impl Write for WriteBytes<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.put_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -297,31 +225,5 @@ mod tests {
             ..TRADITIONAL_LEGACY
         };
         assert_eq!(encode(raw, "a\nb"), "a#012b\n");
-    }
-
-    #[test]
-    fn hec_leaves_out_a_blank_message_and_keeps_the_others() {
-        let received_at = time::macros::datetime!(2026-11-22 10:00:00 UTC);
-        let options = ParseOptions::new(received_at);
-        let origin = Origin {
-            peer: "192.0.2.7".parse().expect("ip"),
-            received_at,
-        };
-        let hec = RecordEncoder::SplunkHec(records::HecOptions::default());
-        let mut out = BytesMut::new();
-        for text in ["  ", "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|N|3|a=b"] {
-            let event = Event::parse(text, false, &options);
-            let enriched = Enriched {
-                event: &event,
-                received: text.as_bytes(),
-                text,
-                origin,
-                added: &[],
-            };
-            hec.encode(&enriched, &mut out);
-        }
-        let text = String::from_utf8(out.to_vec()).expect("utf-8");
-        assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("CEF:0|V|P"), "{text}");
     }
 }

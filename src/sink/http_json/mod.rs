@@ -1,0 +1,111 @@
+//! The generic HTTP sink (`type = "http"`): each event in the `cefrelay parse` JSON shape
+//! ([`encoder`]), as NDJSON or a JSON array, with the configured headers and authentication
+//! ([`service`]).
+
+pub mod encoder;
+pub mod service;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Url;
+
+use crate::config::raw::{BodyFormat, RawAuth, RawSink};
+use crate::config::validate::{Secret, Validator};
+use crate::config::ConfigError;
+
+/// The `type` of this sink in `[[sink]]`.
+pub const TYPE: &str = "http";
+/// The keys only this sink type takes (`auth` is Azure's too).
+pub const KEYS: &[&str] = &["url", "format", "headers", "auth"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub url: Url,
+    pub format: BodyFormat,
+    /// The configured extra headers, parsed.
+    pub headers: HeaderMap,
+    pub auth: HttpAuth,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HttpAuth {
+    None,
+    Bearer(Secret),
+    Basic { user: String, password: Secret },
+}
+
+/// This sink's own keys of `raw`, validated; `key` names a key of this `[[sink]]` table.
+pub fn validate(
+    check: &Validator<'_>,
+    key: &dyn Fn(&str) -> String,
+    raw: &RawSink,
+) -> Result<Settings, ConfigError> {
+    let url = raw
+        .url
+        .as_ref()
+        .ok_or_else(|| check.missing(key("url"), &raw.kind, TYPE))?;
+    let mut headers = HeaderMap::new();
+    if let Some(map) = &raw.headers {
+        for (name, value) in map.get_ref() {
+            match (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.insert(name, value);
+                }
+                _ => {
+                    return Err(check.error(
+                        key("headers"),
+                        Some(map.span()),
+                        format!("`{name}` is not a valid HTTP header name and value"),
+                    ))
+                }
+            }
+        }
+    }
+    let base = check.url_base(key("url"), url)?;
+    Ok(Settings {
+        url: check.whole_url(key("url"), url, &base)?,
+        format: raw
+            .format
+            .as_ref()
+            .map_or(BodyFormat::Ndjson, |v| *v.get_ref()),
+        headers,
+        auth: match &raw.auth {
+            None => HttpAuth::None,
+            Some(auth) => http_auth(check, &key("auth"), auth)?,
+        },
+    })
+}
+
+fn http_auth(check: &Validator<'_>, key: &str, raw: &RawAuth) -> Result<HttpAuth, ConfigError> {
+    let span = raw.kind.span();
+    match raw.kind.get_ref().as_str() {
+        "bearer" => Ok(HttpAuth::Bearer(check.secret(
+            &format!("{key}.token"),
+            span,
+            raw.token_file.as_ref(),
+            raw.token_env.as_ref(),
+        )?)),
+        "basic" => Ok(HttpAuth::Basic {
+            user: raw.user.clone().ok_or_else(|| {
+                check.error(
+                    format!("{key}.user"),
+                    Some(span.clone()),
+                    "basic authentication needs `user`".into(),
+                )
+            })?,
+            password: check.secret(
+                &format!("{key}.password"),
+                span,
+                raw.password_file.as_ref(),
+                raw.password_env.as_ref(),
+            )?,
+        }),
+        other => Err(check.error(
+            format!("{key}.type"),
+            Some(span),
+            format!("`{other}`: the http sink authenticates with \"bearer\" or \"basic\""),
+        )),
+    }
+}
