@@ -12,6 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -200,6 +201,53 @@ impl App {
         for (listener, bound) in self.config.listeners.iter().zip(self.local_addrs()) {
             tracing::info!(listener = %listener.name(), %bound, "listening");
         }
+        let stop = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let abort_sinks = CancellationToken::new();
+        let running = self.start(&stop, &tasks, &abort_sinks);
+        running.serve_until(&shutdown.drain, reload).await?;
+        tracing::info!(
+            grace_secs = running.config.shutdown_grace.as_secs(),
+            "stopping: no new data accepted, draining the buffers to the sinks"
+        );
+        // Listener tasks hold the buffers' writers; this one must go too for the sinks to see
+        // the end.
+        drop(running.shared);
+        stop.cancel();
+        tasks.close();
+        let drain = async {
+            tasks.wait().await;
+            // Every buffer writer is gone once the listener tasks are: each sink ends when its
+            // buffer is empty.
+            for task in running.sink_tasks {
+                let _ = task.await;
+            }
+        };
+        tokio::select! {
+            () = drain => {
+                tracing::info!("drained; bye");
+                Ok(0)
+            }
+            () = tokio::time::sleep(running.config.shutdown_grace) => {
+                let leftover = Leftover::read(&running.metrics, &running.on_disk);
+                abort_sinks.cancel();
+                Ok(leftover.report())
+            }
+            () = shutdown.now.cancelled() => {
+                tracing::warn!("second signal: exiting at once");
+                Ok(exit::INTERRUPTED)
+            }
+        }
+    }
+
+    /// Spawns every listener task (under `tasks`, stopped by `stop`), the admin endpoint and every
+    /// sink's delivery (aborted by `abort_sinks`).
+    fn start(
+        self,
+        stop: &CancellationToken,
+        tasks: &TaskTracker,
+        abort_sinks: &CancellationToken,
+    ) -> Running {
         let App {
             config,
             metrics,
@@ -211,19 +259,12 @@ impl App {
             udp_drops,
             tls_listeners,
         } = self;
-        let stop = CancellationToken::new();
-        let tasks = TaskTracker::new();
         for source in sources {
             match source {
                 Source::Udp { socket, index } => {
                     let listener = config.listeners[index].clone();
-                    tasks.spawn(udp::serve(
-                        socket,
-                        listener,
-                        index,
-                        shared.clone(),
-                        stop.clone(),
-                    ));
+                    let serve = udp::serve(socket, listener, index, shared.clone(), stop.clone());
+                    tasks.spawn(serve);
                 }
                 Source::Tcp(tcp) => {
                     tasks.spawn(tcp.run(shared.clone(), stop.clone(), tasks.clone()));
@@ -241,66 +282,54 @@ impl App {
                 stop.clone(),
             ));
         }
-        let abort_sinks = CancellationToken::new();
-        let sink_tasks: Vec<_> = deliveries
+        let sink_tasks = deliveries
             .into_iter()
             .map(|delivery| delivery.spawn(&metrics, abort_sinks.clone()))
             .collect();
+        Running {
+            config,
+            metrics,
+            shared,
+            sink_tasks,
+            on_disk,
+            tls_listeners,
+        }
+    }
+}
 
-        let mut hangup = match reload {
-            Some(_) => Some(signal(SignalKind::hangup()).context("installing the SIGHUP handler")?),
-            None => None,
+/// A started app: what the drain needs.
+struct Running {
+    config: Config,
+    metrics: Arc<Metrics>,
+    shared: Arc<Shared>,
+    sink_tasks: Vec<JoinHandle<()>>,
+    on_disk: Vec<bool>,
+    tls_listeners: Vec<(String, Arc<TlsTerminator>)>,
+}
+
+impl Running {
+    /// Relays until `drain` fires, applying SIGHUP reloads meanwhile when `reload` is given.
+    async fn serve_until(
+        &self,
+        drain: &CancellationToken,
+        reload: Option<&(dyn Fn() -> Result<Config, ConfigError> + Sync)>,
+    ) -> anyhow::Result<()> {
+        let (Some(reload), false) = (reload, drain.is_cancelled()) else {
+            drain.cancelled().await;
+            return Ok(());
         };
+        let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
         loop {
-            let reloading = async {
-                match &mut hangup {
-                    Some(hangup) => hangup.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
-                () = shutdown.drain.cancelled() => break,
-                _ = reloading => {
-                    if let Some(reload) = reload {
-                        if reload::apply(&config, reload(), &shared.pipeline, &tls_listeners) {
-                            metrics.reloads.inc();
-                        } else {
-                            metrics.reloads_failed.inc();
-                        }
+                () = drain.cancelled() => return Ok(()),
+                _ = hangup.recv() => {
+                    let tls = &self.tls_listeners;
+                    if reload::apply(&self.config, reload(), &self.shared.pipeline, tls) {
+                        self.metrics.reloads.inc();
+                    } else {
+                        self.metrics.reloads_failed.inc();
                     }
                 }
-            }
-        }
-        // Listener tasks hold the buffers' writers; this one must go too for the sinks to see
-        // the end.
-        drop(shared);
-        tracing::info!(
-            grace_secs = config.shutdown_grace.as_secs(),
-            "stopping: no new data accepted, draining the buffers to the sinks"
-        );
-        stop.cancel();
-        tasks.close();
-        let drain = async {
-            tasks.wait().await;
-            // Every buffer writer is gone once the listener tasks are: each sink ends when its
-            // buffer is empty.
-            for task in sink_tasks {
-                let _ = task.await;
-            }
-        };
-        tokio::select! {
-            () = drain => {
-                tracing::info!("drained; bye");
-                Ok(0)
-            }
-            () = tokio::time::sleep(config.shutdown_grace) => {
-                let leftover = Leftover::read(&metrics, &on_disk);
-                abort_sinks.cancel();
-                Ok(leftover.report())
-            }
-            () = shutdown.now.cancelled() => {
-                tracing::warn!("second signal: exiting at once");
-                Ok(exit::INTERRUPTED)
             }
         }
     }
