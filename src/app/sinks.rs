@@ -69,7 +69,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
             Protocol::Udp => Delivery::AgentUdp(forward.clone(), sink, reader),
             Protocol::Tcp | Protocol::Tls => Delivery::AgentTcp(AgentSink::new(
                 forward.clone(),
-                metrics.clone(),
+                metrics.observer.clone(),
                 sink,
                 reader,
             )),
@@ -94,8 +94,13 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
         let sink = next_metrics()?;
         let (writer, reader) = buffer::open(&config_sink.buffer, &config.state_dir, sink.clone())
             .map_err(Refused::Failed)?;
-        let task = http_delivery(config_sink, &config.state_dir, metrics.clone(), sink)
-            .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
+        let task = http_delivery(
+            config_sink,
+            &config.state_dir,
+            metrics.observer.clone(),
+            sink,
+        )
+        .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
         built.push(BuiltSink {
             stage: SinkStage {
                 route: Route {
@@ -116,9 +121,13 @@ impl Delivery {
     pub fn spawn(self, metrics: &Arc<Metrics>, abort: CancellationToken) -> JoinHandle<()> {
         match self {
             Delivery::AgentTcp(sink) => tokio::spawn(sink.run(abort)),
-            Delivery::AgentUdp(forward, sink, reader) => {
-                tokio::spawn(udp::run_udp(forward, metrics.clone(), sink, reader, abort))
-            }
+            Delivery::AgentUdp(forward, sink, reader) => tokio::spawn(udp::run_udp(
+                forward,
+                metrics.observer.clone(),
+                sink,
+                reader,
+                abort,
+            )),
             Delivery::Http(task, reader) => task.spawn(reader, abort),
         }
     }

@@ -26,7 +26,8 @@ use tokio_util::sync::CancellationToken;
 use crate::buffer::{Batch, BufferReader, BufferWriter, NotBuffered};
 use crate::config::{HttpSink, HttpSinkKind};
 use crate::event::Enriched;
-use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::metrics::SinkMetrics;
+use crate::telemetry::observe::Observer;
 use http::service::Service;
 use http::HttpSinkTask;
 
@@ -83,7 +84,7 @@ impl<S: Service> HttpDelivery for HttpSinkTask<S> {
 pub fn http_delivery(
     config: &HttpSink,
     state_dir: &Path,
-    metrics: Arc<Metrics>,
+    observer: Arc<Observer>,
     sink: Arc<SinkMetrics>,
 ) -> anyhow::Result<Box<dyn HttpDelivery>> {
     let client = http::client(config)?;
@@ -92,19 +93,19 @@ pub fn http_delivery(
         HttpSinkKind::AzureLogsIngestion(settings) => {
             let service = azure_logs::service::AzureLogs::new(settings, client.clone());
             Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, metrics, sink,
+                config, service, client, state_dir, observer, sink,
             ))
         }
         HttpSinkKind::SplunkHec(settings) => {
             let service = splunk_hec::service::SplunkHec::new(settings, client.clone());
             Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, metrics, sink,
+                config, service, client, state_dir, observer, sink,
             ))
         }
         HttpSinkKind::Http(settings) => {
             let service = http_json::service::HttpJson::new(settings);
             Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, metrics, sink,
+                config, service, client, state_dir, observer, sink,
             ))
         }
     })

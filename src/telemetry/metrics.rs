@@ -252,7 +252,7 @@ pub struct Metrics {
     /// SIGHUP reloads refused (the running configuration or certificates stayed).
     pub reloads_failed: Counter,
     /// Per-sender counts and mock journeys for `cef-troubleshoot`.
-    pub observer: super::observe::Observer,
+    pub observer: Arc<super::observe::Observer>,
 }
 
 impl Metrics {

@@ -25,7 +25,8 @@ use super::tcp_queues::TcpQueues;
 use crate::buffer::Batch;
 use crate::buffer::{BufferReader, Entry};
 use crate::config::Forward;
-use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::metrics::SinkMetrics;
+use crate::telemetry::observe::Observer;
 use crate::telemetry::RateLimited;
 
 /// How long the sink lets written batches wait before asking the kernel what the agent has read,
@@ -92,7 +93,7 @@ impl KernelBounds {
 
 pub struct AgentSink {
     config: Forward,
-    metrics: Arc<Metrics>,
+    observer: Arc<Observer>,
     sink: Arc<SinkMetrics>,
     buffer: BufferReader,
     window: VecDeque<Written>,
@@ -108,7 +109,7 @@ static QUEUE_QUERY_WARNING: RateLimited = RateLimited::new(1);
 impl AgentSink {
     pub fn new(
         config: Forward,
-        metrics: Arc<Metrics>,
+        observer: Arc<Observer>,
         sink: Arc<SinkMetrics>,
         buffer: BufferReader,
     ) -> Self {
@@ -119,7 +120,7 @@ impl AgentSink {
             .ok();
         AgentSink {
             config,
-            metrics,
+            observer,
             sink,
             buffer,
             window: VecDeque::new(),
@@ -186,7 +187,7 @@ impl AgentSink {
                 Ok(()) => {
                     current.written += batch.data.len() as u64;
                     let end = current.written;
-                    count_first_write(&self.metrics, &self.sink, &batch);
+                    count_first_write(&self.observer, &self.sink, &batch);
                     self.remember(seq, batch, Some(end), true);
                     if self.window_bytes >= self.window_limit(current) / 4 {
                         self.release(current);
@@ -408,7 +409,7 @@ impl AgentSink {
                 resent += written.batch.events;
             } else {
                 written.sent = true;
-                count_first_write(&self.metrics, &self.sink, &written.batch);
+                count_first_write(&self.observer, &self.sink, &written.batch);
             }
         }
         if resent > 0 {
@@ -423,8 +424,8 @@ impl AgentSink {
 }
 
 /// A batch written for the first time is sent (a replay of it is a resend, counted apart).
-fn count_first_write(metrics: &Metrics, sink: &SinkMetrics, batch: &Batch) {
-    metrics.observer.mocks_written(&batch.mock_markers);
+fn count_first_write(observer: &Observer, sink: &SinkMetrics, batch: &Batch) {
+    observer.mocks_written(&batch.mock_markers);
     sink.sent_events.add(batch.events);
     sink.sent_bytes.add(batch.data.len() as u64);
 }

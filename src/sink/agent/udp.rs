@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{BufferReader, Entry};
 use crate::config::Forward;
-use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::metrics::SinkMetrics;
+use crate::telemetry::observe::Observer;
 use crate::telemetry::RateLimited;
 
 /// The forward over UDP (`forward.address = ["udp://…"]`): one datagram per message, LF framing
@@ -16,7 +17,7 @@ use crate::telemetry::RateLimited;
 /// and the message is gone, which is why TCP is the default.
 pub async fn run_udp(
     config: Forward,
-    metrics: Arc<Metrics>,
+    observer: Arc<Observer>,
     sink: Arc<SinkMetrics>,
     mut buffer: BufferReader,
     abort: CancellationToken,
@@ -49,7 +50,7 @@ pub async fn run_udp(
         let Some(Entry { seq, batch }) = entry else {
             return;
         };
-        metrics.observer.mocks_written(&batch.mock_markers);
+        observer.mocks_written(&batch.mock_markers);
         for message in batch.data[..].split(|byte| *byte == b'\n') {
             if message.is_empty() {
                 continue;

@@ -30,7 +30,8 @@ use crate::buffer::batch::split_records;
 use crate::buffer::{BufferReader, Entry};
 use crate::config::HttpSink;
 use crate::sink::json::cut;
-use crate::telemetry::metrics::{Metrics, SinkMetrics};
+use crate::telemetry::metrics::SinkMetrics;
+use crate::telemetry::observe::Observer;
 use crate::telemetry::RateLimited;
 use dead_letter::DeadLetter;
 use service::{Attempt, Service};
@@ -51,7 +52,7 @@ struct Sender<S> {
     service: S,
     client: reqwest::Client,
     headers: HeaderMap,
-    metrics: Arc<Metrics>,
+    observer: Arc<Observer>,
     sink: Arc<SinkMetrics>,
     dead_letter: DeadLetter,
 }
@@ -99,7 +100,7 @@ impl<S: Service> HttpSinkTask<S> {
         service: S,
         client: reqwest::Client,
         state_dir: &Path,
-        metrics: Arc<Metrics>,
+        observer: Arc<Observer>,
         sink: Arc<SinkMetrics>,
     ) -> Self {
         let mut headers = service.headers();
@@ -118,7 +119,7 @@ impl<S: Service> HttpSinkTask<S> {
                 service,
                 client,
                 headers,
-                metrics,
+                observer,
                 sink,
                 dead_letter,
             }),
@@ -247,7 +248,7 @@ impl<S: Service> Sender<S> {
                 requests.push(left);
             }
         }
-        self.metrics.observer.mocks_written(&markers);
+        self.observer.mocks_written(&markers);
     }
 
     /// Sends one request until it is delivered or rejected; returns the two halves to send
