@@ -17,6 +17,10 @@
 //!   on the static; keep it so, since splitting one would let more lines through.
 //! - Log fields first, then the message. Operators search for these messages and field names:
 //!   change them only on purpose.
+//!
+//! Every line's `tracing` target is this module, `cefrelay::telemetry::events`, whichever module
+//! emits it: that is the name a log filter uses to quiet them. Where it happened is in the span
+//! around the call (`connection{peer=…}`) and the fields.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};

@@ -47,7 +47,6 @@ impl Gauge {
 }
 
 /// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say.
-#[derive(Debug)]
 struct Family {
     name: &'static str,
     help: &'static str,
