@@ -35,8 +35,8 @@ use tokio::task::JoinHandle;
 use crate::config::{BufferConfig, BufferKind, FsyncPolicy, WhenFull};
 pub mod batch;
 
+use crate::telemetry::events;
 use crate::telemetry::metrics::{unix_ms, SinkMetrics};
-use crate::telemetry::RateLimited;
 pub use batch::Batch;
 
 /// Batches on their way to a disk buffer's writer thread (at most 64 KiB and 256 events each):
@@ -152,10 +152,6 @@ pub enum NotBuffered {
     /// The sink has stopped (shutdown).
     Closed,
 }
-
-static WRITE_ERROR: RateLimited = RateLimited::new(10);
-static CANNOT_WRITE: RateLimited = RateLimited::new(10);
-static WRITES_AGAIN: RateLimited = RateLimited::new(10);
 
 /// Opens a sink's buffer. A disk buffer lives in `state_dir/buffer/<sink name>` and comes back
 /// with whatever a previous run left unacknowledged, which the reader returns first.
@@ -289,11 +285,11 @@ async fn sync_periodically(wal: Wal, every: Duration, sink: String) {
         let wal = wal.clone();
         match tokio::task::spawn_blocking(move || wal.sync()).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                if let Some(held_back) = WRITE_ERROR.allow() {
-                    tracing::error!(%sink, %error, held_back, "fsync of the disk buffer failed");
-                }
+            Ok(Err(error)) => events::BufferFsyncFailed {
+                sink: &sink,
+                error: &error,
             }
+            .emit(),
             Err(_) => return,
         }
     }
@@ -577,7 +573,9 @@ impl DiskWriterThread {
             let seen = wal.room_generation();
             let error = match wal.append(events as u32, &batch.mock_markers, &batch.data) {
                 Ok(_) => {
-                    self.writable();
+                    if self.metrics.buffer_write_failing.get() != 0 {
+                        events::BufferWritesAgain.emit(&self.metrics);
+                    }
                     return Ok(());
                 }
                 Err(error) => error,
@@ -594,7 +592,7 @@ impl DiskWriterThread {
                     return Err(NotBuffered::Dropped);
                 }
                 AppendError::Io(error) if block && !closing => {
-                    self.failing(&error);
+                    events::BufferCannotWrite { error: &error }.emit(&self.metrics);
                     // Space may come back from delivered entries (freed here if the blocking
                     // pool has not done it yet) or from outside: try again now and then.
                     if wal.persist_needed() {
@@ -605,44 +603,15 @@ impl DiskWriterThread {
                 }
                 other => {
                     if let AppendError::Io(error) = &other {
-                        self.failing(error);
+                        events::BufferCannotWrite { error }.emit(&self.metrics);
                     }
-                    self.metrics.dropped_write_error.add(events);
-                    if let Some(held_back) = WRITE_ERROR.allow() {
-                        tracing::error!(sink = %self.metrics.name, error = %other, events, held_back, "cannot write to the disk buffer; batch dropped");
+                    events::BufferBatchNotWritten {
+                        error: &other,
+                        events,
                     }
+                    .emit(&self.metrics);
                     return Err(NotBuffered::Dropped);
                 }
-            }
-        }
-    }
-
-    /// The disk refused a write: the sink is degraded until a write succeeds.
-    fn failing(&self, error: &std::io::Error) {
-        let reason = error.to_string();
-        {
-            let mut current = self
-                .metrics
-                .buffer_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if *current != reason {
-                *current = reason;
-            }
-        }
-        self.metrics.buffer_write_failing.set(1);
-        // Rate-limited, transitions included: while a disk refills as fast as it drains, the
-        // state flips many times a second. The gauge and /health tell the current state.
-        if let Some(held_back) = CANNOT_WRITE.allow() {
-            tracing::error!(sink = %self.metrics.name, %error, held_back, "the disk buffer cannot write: under when_full = \"block\" TCP input waits until it can; UDP input is dropped and counted");
-        }
-    }
-
-    fn writable(&self) {
-        if self.metrics.buffer_write_failing.get() != 0 {
-            self.metrics.buffer_write_failing.set(0);
-            if let Some(held_back) = WRITES_AGAIN.allow() {
-                tracing::info!(sink = %self.metrics.name, held_back, "the disk buffer writes again");
             }
         }
     }
@@ -767,9 +736,7 @@ fn persist_in_background(shared: Arc<DiskShared>, metrics: Arc<SinkMetrics>) {
         let result = shared.wal.persist();
         shared.persisting.store(false, Ordering::Release);
         if let Err(error) = result {
-            if let Some(held_back) = WRITE_ERROR.allow() {
-                tracing::error!(sink = %metrics.name, %error, held_back, "cannot record delivery in the disk buffer; delivered events may be sent again after a restart");
-            }
+            events::BufferDeliveryNotRecorded { error: &error }.emit(&metrics);
             return;
         }
         if !shared.wal.persist_needed() || shared.persisting.swap(true, Ordering::AcqRel) {

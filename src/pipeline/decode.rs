@@ -7,11 +7,8 @@ use std::borrow::Cow;
 use cefrelay_syslog::{Format, ParseOptions};
 
 use crate::event::{Event, Origin};
+use crate::telemetry::events;
 use crate::telemetry::metrics::ParseMetrics;
-use crate::telemetry::RateLimited;
-
-/// One warning per interval about frames that are not UTF-8; the rest are counted.
-static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
 
 /// The frame as text, and whether invalid bytes had to be replaced (U+FFFD).
 pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'f, str>, bool) {
@@ -20,16 +17,12 @@ pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'
     match std::str::from_utf8(frame) {
         Ok(text) => (Cow::Borrowed(text), false),
         Err(error) => {
-            parse.invalid_utf8.inc();
-            if let Some(held_back) = INVALID_UTF8_WARNING.allow() {
-                tracing::warn!(
-                    peer = %origin.peer,
-                    len = frame.len(),
-                    valid_up_to = error.valid_up_to(),
-                    held_back,
-                    "frame is not valid UTF-8: decoded lossily, invalid bytes as U+FFFD"
-                );
+            events::FrameNotUtf8 {
+                peer: origin.peer,
+                len: frame.len(),
+                valid_up_to: error.valid_up_to(),
             }
+            .emit(parse);
             (String::from_utf8_lossy(frame), true)
         }
     }

@@ -29,12 +29,10 @@ use super::connections::{
     return_freed_memory, unread_bytes, Admission, Connections, Ticket, TRIM_INTERVAL,
 };
 use super::tls::{Accepted, TlsTerminator};
-use super::{
-    SharedRef, ABANDONED_WARNING, ACCEPT_WARNING, EVICTED_WARNING, FRAME_TIMEOUT_WARNING,
-    HANDSHAKE_WARNING, MALFORMED_WARNING, OVERSIZED_WARNING, REFUSED_WARNING,
-};
+use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full, Batch};
 use crate::config::Listener;
+use crate::telemetry::events;
 use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 
 /// A connection's read buffer starts this small (an idle connection holds no more) and doubles
@@ -156,9 +154,11 @@ impl TcpSource {
                     let out_of_descriptors =
                         matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
                     let evicted = out_of_descriptors && starter.connections.evict_longest_idle();
-                    if let Some(held_back) = ACCEPT_WARNING.allow() {
-                        tracing::warn!(%error, evicted_longest_idle = evicted, held_back, "accept failed");
+                    events::AcceptFailed {
+                        error: &error,
+                        evicted_longest_idle: evicted,
                     }
+                    .emit();
                     let pause = if evicted { 10 } else { 100 };
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
@@ -199,24 +199,19 @@ impl Starter {
         let ticket = match self.connections.admit(peer.ip()) {
             Admission::Admitted { ticket, evicted } => {
                 if evicted {
-                    if let Some(held_back) = EVICTED_WARNING.allow() {
-                        tracing::warn!(%peer, max = self.config.max_connections, held_back, "max_connections reached: the longest-idle connection was closed to admit a new one");
-                    }
+                    let max = self.config.max_connections;
+                    events::IdleConnectionEvicted { peer, max }.emit();
                 }
                 ticket
             }
             Admission::PerSenderLimit => {
-                metrics.connections_rejected_per_sender.inc();
-                if let Some(held_back) = REFUSED_WARNING.allow() {
-                    tracing::warn!(%peer, max = self.config.max_connections_per_sender, held_back, "connection refused: max_connections_per_sender reached for this sender");
-                }
+                let max = self.config.max_connections_per_sender;
+                events::ConnectionRefusedPerSender { peer, max }.emit(metrics);
                 return;
             }
             Admission::Full => {
-                metrics.connections_rejected.inc();
-                if let Some(held_back) = REFUSED_WARNING.allow() {
-                    tracing::warn!(%peer, max = self.config.max_connections, held_back, "connection refused: max_connections reached and every connection is busy");
-                }
+                let max = self.config.max_connections;
+                events::ConnectionRefusedAllBusy { peer, max }.emit(metrics);
                 return;
             }
         };
@@ -253,10 +248,11 @@ impl Starter {
                 Ok(Accepted::Tls(stream)) => connection.serve(stream).await,
                 Ok(Accepted::Plain(stream)) => connection.serve(stream).await,
                 Err(error) => {
-                    connection.metrics.tls_handshake_failures.inc();
-                    if let Some(held_back) = HANDSHAKE_WARNING.allow() {
-                        tracing::warn!(%peer, %error, held_back, "TLS handshake failed");
+                    events::TlsHandshakeFailed {
+                        peer,
+                        error: &error,
                     }
+                    .emit(connection.metrics);
                 }
             }
         };
@@ -414,20 +410,23 @@ impl Served<'_> {
 
     /// The relay closes the connection: counts what it throws away (the start of a frame in the
     /// buffer, the bytes waiting in the kernel) and says so, rate-limited.
-    fn closed(&self, reason: CloseReason, buffer: &BytesMut, unread: u64) {
+    fn closed(&self, reason: CloseReason, buffer: &BytesMut, unread_bytes: u64) {
         let peer = self.peer;
-        let abandoned = buffer.len() as u64 + unread;
-        if abandoned > 0 {
-            self.metrics.abandoned(reason).add(abandoned);
-            if let Some(held_back) = ABANDONED_WARNING.allow() {
-                tracing::warn!(%peer, reason = reason.label(), unfinished_frame_bytes = buffer.len(), unread_bytes = unread, held_back, "connection closed with bytes that never became a frame");
-            }
+        events::BytesAbandoned {
+            peer,
+            reason,
+            unfinished_frame_bytes: buffer.len(),
+            unread_bytes,
         }
+        .emit(self.metrics);
         match reason {
             CloseReason::FrameTimeout => {
-                if let Some(held_back) = FRAME_TIMEOUT_WARNING.allow() {
-                    tracing::warn!(%peer, frame_timeout_secs = self.config.frame_timeout.as_secs(), held_back, "connection closed: a frame begun was not completed in time");
+                let frame_timeout_secs = self.config.frame_timeout.as_secs();
+                events::FrameTimedOut {
+                    peer,
+                    frame_timeout_secs,
                 }
+                .emit();
             }
             reason => tracing::debug!(reason = reason.label(), "connection closed"),
         }
@@ -465,16 +464,15 @@ impl Served<'_> {
                     }
                 }
                 Frame::Oversized { len } => {
-                    self.metrics.oversized.inc();
-                    if let Some(held_back) = OVERSIZED_WARNING.allow() {
-                        tracing::warn!(peer = %self.peer, len, max = self.config.max_message_bytes, held_back, "oversized frame skipped");
-                    }
+                    let (peer, max) = (self.peer, self.config.max_message_bytes);
+                    events::FrameOversized { peer, len, max }.emit(self.metrics);
                 }
                 Frame::Malformed { reason } => {
-                    self.metrics.malformed.inc();
-                    if let Some(held_back) = MALFORMED_WARNING.allow() {
-                        tracing::warn!(peer = %self.peer, reason, held_back, "malformed frame skipped");
+                    events::FrameMalformed {
+                        peer: self.peer,
+                        reason,
                     }
+                    .emit(self.metrics);
                 }
             }
         }

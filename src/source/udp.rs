@@ -7,9 +7,10 @@ use time::OffsetDateTime;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use super::{SharedRef, OVERSIZED_WARNING};
+use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full};
 use crate::config::Listener;
+use crate::telemetry::events;
 
 /// Binds `count` sockets to one address. A receive buffer the kernel clamped is reported with the
 /// sysctl that raises the cap.
@@ -78,10 +79,8 @@ pub async fn serve(
             metrics.frames.inc();
             metrics.bytes.add(len as u64);
             if len > config.max_message_bytes {
-                metrics.oversized.inc();
-                if let Some(held_back) = OVERSIZED_WARNING.allow() {
-                    tracing::warn!(%peer, max = config.max_message_bytes, held_back, "oversized datagram dropped");
-                }
+                let max = config.max_message_bytes;
+                events::DatagramOversized { peer, max }.emit(metrics);
                 continue;
             }
             let message = trim_trailer(&buffer[..len]);

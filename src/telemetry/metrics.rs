@@ -1,5 +1,8 @@
 //! Every counter the relay keeps, in one place, and their Prometheus text rendering.
 //! Counters are plain relaxed atomics: they are read only by the metrics endpoint and tests.
+//!
+//! Each metric family (name, help, type) is declared once, as a [`Family`] right below the struct
+//! whose fields it reads; the `render` functions only decide the order and the labels.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -43,8 +46,43 @@ impl Gauge {
     }
 }
 
-/// Reads one counter of a listener, for rendering.
-type ListenerReading = fn(&ListenerMetrics) -> u64;
+/// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+}
+
+impl Family {
+    const fn counter(name: &'static str, help: &'static str) -> Self {
+        Family {
+            name,
+            help,
+            kind: "counter",
+        }
+    }
+
+    const fn gauge(name: &'static str, help: &'static str) -> Self {
+        Family {
+            name,
+            help,
+            kind: "gauge",
+        }
+    }
+
+    const fn histogram(name: &'static str, help: &'static str) -> Self {
+        Family {
+            name,
+            help,
+            kind: "histogram",
+        }
+    }
+
+    fn header(&self, out: &mut String) {
+        let Family { name, help, kind } = self;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+}
 
 #[derive(Debug)]
 pub struct ListenerMetrics {
@@ -72,6 +110,101 @@ pub struct ListenerMetrics {
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
 }
+
+/// Reads one counter or gauge of a listener, for rendering.
+type ListenerReading = fn(&ListenerMetrics) -> u64;
+
+/// The listener counters with one sample per listener, in `/metrics` order.
+const LISTENER_COUNTERS: [(Family, ListenerReading); 7] = [
+    (
+        Family::counter("cefrelay_received_frames_total", "Frames received"),
+        |l| l.frames.get(),
+    ),
+    (
+        Family::counter("cefrelay_received_bytes_total", "Bytes of frames received"),
+        |l| l.bytes.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_malformed_frames_total",
+            "Frames that broke the framing rules",
+        ),
+        |l| l.malformed.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_oversized_frames_total",
+            "Frames over max_message_bytes, discarded",
+        ),
+        |l| l.oversized.get(),
+    ),
+    (
+        Family::counter("cefrelay_connections_total", "Connections accepted"),
+        |l| l.connections_total.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_tls_handshake_failures_total",
+            "TLS handshakes that failed or timed out",
+        ),
+        |l| l.tls_handshake_failures.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_queue_full_drops_total",
+            "UDP messages dropped because the sink queue was full",
+        ),
+        |l| l.queue_full_drops.get(),
+    ),
+];
+
+/// `connections_rejected` and `connections_rejected_per_sender`, as two reasons.
+const CONNECTIONS_REJECTED: Family = Family::counter(
+    "cefrelay_connections_rejected_total",
+    "Connections refused: per_sender_limit, or max_connections with every open one busy",
+);
+
+/// Reads the per-[`CloseReason`] counters of a listener, for rendering.
+type ByCloseReason = fn(&ListenerMetrics) -> &[Counter; CloseReason::ALL.len()];
+
+/// The listener counters kept per [`CloseReason`], in `/metrics` order.
+const LISTENER_CLOSE_COUNTERS: [(Family, ByCloseReason); 2] = [
+    (
+        Family::counter(
+            "cefrelay_connections_closed_total",
+            "Connections the relay closed, by reason",
+        ),
+        |l| &l.connections_closed,
+    ),
+    (
+        Family::counter(
+            "cefrelay_abandoned_bytes_total",
+            "Bytes of unfinished frames and unread bytes in the kernel thrown away when the relay closed a connection",
+        ),
+        |l| &l.abandoned_bytes,
+    ),
+];
+
+/// The listener gauges, in `/metrics` order.
+const LISTENER_GAUGES: [(Family, ListenerReading); 2] = [
+    (
+        Family::gauge("cefrelay_connections_active", "Open connections"),
+        |l| l.connections_active.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_events_awaiting_buffer",
+            "Events read from TCP/TLS connections and waiting for room in the buffers",
+        ),
+        |l| l.events_awaiting_buffer.get(),
+    ),
+];
+
+/// Not kept by the relay: read from the kernel when `/metrics` is asked for.
+const UDP_KERNEL_DROPS: Family = Family::gauge(
+    "cefrelay_udp_kernel_drops",
+    "Datagrams the kernel dropped on our UDP sockets (/proc/net/udp)",
+);
 
 impl ListenerMetrics {
     pub fn new(name: String) -> Self {
@@ -179,6 +312,136 @@ pub struct SinkMetrics {
     pub request_seconds: Histogram,
 }
 
+/// Reads one counter or gauge of a sink, for rendering.
+type SinkReading = fn(&SinkMetrics) -> u64;
+
+/// The sink counters and gauges with one sample per sink, in `/metrics` order.
+const SINK_READINGS: [(Family, SinkReading); 15] = [
+    (
+        Family::counter(
+            "cefrelay_sink_sent_events_total",
+            "Events delivered to the sink",
+        ),
+        |s| s.sent_events.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_sent_bytes_total",
+            "Bytes delivered to the sink",
+        ),
+        |s| s.sent_bytes.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_send_errors_total",
+            "Connection, write or request errors",
+        ),
+        |s| s.send_errors.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_reconnects_total",
+            "Connections made after the first",
+        ),
+        |s| s.reconnects.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_resent_events_total",
+            "Events sent again after a broken connection (possible duplicates)",
+        ),
+        |s| s.resent_events.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_retries_total",
+            "HTTP requests sent again after a failure",
+        ),
+        |s| s.retries.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_replayed_events_total",
+            "Events found in the disk buffer at start and sent again",
+        ),
+        |s| s.replayed_events.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_dead_lettered_events_total",
+            "Events the sink rejected, written to the dead-letter file",
+        ),
+        |s| s.dead_lettered_events.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_buffer_corrupt_entries_total",
+            "Disk buffer entries (whole batches) that failed their checksum and were skipped",
+        ),
+        |s| s.corrupt_buffer_entries.get(),
+    ),
+    (
+        Family::counter(
+            "cefrelay_sink_filtered_events_total",
+            "Events the sink's filter (its own, or [filter] mode) left out",
+        ),
+        |s| s.filtered_events.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_queue_depth",
+            "Events buffered for the sink and not yet read by it",
+        ),
+        |s| s.queue_depth.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_unreleased_events",
+            "Events the sink has read and sent, held until known to be delivered",
+        ),
+        |s| s.unreleased_events.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_buffered_bytes",
+            "Bytes held for the sink, waiting and unreleased",
+        ),
+        |s| s.buffered_bytes.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_buffer_write_failing",
+            "1 while the disk buffer cannot write (disk full, I/O error)",
+        ),
+        |s| s.buffer_write_failing.get(),
+    ),
+    (
+        Family::gauge("cefrelay_sink_connected", "1 while the sink is reachable"),
+        |s| s.connected.get(),
+    ),
+];
+
+/// Computed from `oldest_unix_ms` when rendered.
+const OLDEST_EVENT_AGE: Family = Family::gauge(
+    "cefrelay_sink_oldest_event_age_seconds",
+    "Age of the oldest event buffered and not yet read by the sink",
+);
+/// `dropped_buffer_full`, `dropped_rejected` and `dropped_write_error`, as three reasons.
+const DROPPED_EVENTS: Family = Family::counter(
+    "cefrelay_sink_dropped_events_total",
+    "Events a sink lost, by reason",
+);
+/// `name` and `kind`, always 1.
+const SINK_INFO: Family = Family::gauge("cefrelay_sink_info", "What each sink is");
+const REQUESTS: Family = Family::counter(
+    "cefrelay_sink_requests_total",
+    "HTTP requests by status (`error`: no response)",
+);
+const REQUEST_DURATION: Family = Family::histogram(
+    "cefrelay_sink_request_duration_seconds",
+    "HTTP request latency",
+);
+
 impl SinkMetrics {
     pub fn new(name: &str, kind: &str) -> Self {
         SinkMetrics {
@@ -221,6 +484,25 @@ impl Histogram {
         self.buckets[LATENCY_BUCKETS.len()].inc();
         self.sum_micros.add((seconds * 1e6) as u64);
     }
+
+    /// The buckets, sum and count of one sink's samples; nothing before the first observation.
+    fn render(&self, out: &mut String, name: &str, sink: &str) {
+        let count = self.buckets[LATENCY_BUCKETS.len()].get();
+        if count == 0 {
+            return;
+        }
+        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{sink=\"{sink}\",le=\"{bound}\"}} {}",
+                bucket.get()
+            );
+        }
+        let _ = writeln!(out, "{name}_bucket{{sink=\"{sink}\",le=\"+Inf\"}} {count}");
+        let sum = self.sum_micros.get() as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum{{sink=\"{sink}\"}} {sum:.6}");
+        let _ = writeln!(out, "{name}_count{{sink=\"{sink}\"}} {count}");
+    }
 }
 
 #[derive(Debug, Default)]
@@ -233,12 +515,24 @@ pub struct ParseMetrics {
     pub invalid_utf8: Counter,
 }
 
+/// `rfc3164`, `rfc5424` and `no_header`, as three formats.
+const PARSED: Family = Family::counter("cefrelay_parsed_total", "Messages by syslog header format");
+/// `cef_valid` and `cef_invalid`, as two results.
+const CEF: Family = Family::counter(
+    "cefrelay_cef_total",
+    "Messages carrying a CEF marker, by validity",
+);
+const INVALID_UTF8: Family =
+    Family::counter("cefrelay_invalid_utf8_total", "Messages decoded lossily");
+
 /// A reason the filter gives for its decision: a row of `cefrelay_filter_total`.
 #[derive(Debug, Clone, Copy)]
 pub struct FilterReason {
     pub forwards: bool,
     pub label: &'static str,
 }
+
+const FILTER: Family = Family::counter("cefrelay_filter_total", "Agent filter decisions by reason");
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -254,6 +548,12 @@ pub struct Metrics {
     /// Per-sender counts and mock journeys for `cef-troubleshoot`.
     pub observer: Arc<super::observe::Observer>,
 }
+
+/// `reloads` and `reloads_failed`, as two results.
+const CONFIG_RELOADS: Family = Family::counter(
+    "cefrelay_config_reloads_total",
+    "SIGHUP reloads, by whether they applied",
+);
 
 impl Metrics {
     /// `filter_reasons` lists every decision the filter can make; [`Self::filter`] takes the
@@ -288,51 +588,22 @@ impl Metrics {
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, udp_kernel_drops: &[(String, u64)]) -> String {
         let mut out = String::with_capacity(4096);
-        let listener_counters: [(&str, &str, ListenerReading); 7] = [
-            ("cefrelay_received_frames_total", "Frames received", |l| {
-                l.frames.get()
-            }),
-            (
-                "cefrelay_received_bytes_total",
-                "Bytes of frames received",
-                |l| l.bytes.get(),
-            ),
-            (
-                "cefrelay_malformed_frames_total",
-                "Frames that broke the framing rules",
-                |l| l.malformed.get(),
-            ),
-            (
-                "cefrelay_oversized_frames_total",
-                "Frames over max_message_bytes, discarded",
-                |l| l.oversized.get(),
-            ),
-            ("cefrelay_connections_total", "Connections accepted", |l| {
-                l.connections_total.get()
-            }),
-            (
-                "cefrelay_tls_handshake_failures_total",
-                "TLS handshakes that failed or timed out",
-                |l| l.tls_handshake_failures.get(),
-            ),
-            (
-                "cefrelay_queue_full_drops_total",
-                "UDP messages dropped because the sink queue was full",
-                |l| l.queue_full_drops.get(),
-            ),
-        ];
-        for (name, help, value) in listener_counters {
-            header(&mut out, name, help, "counter");
-            for l in &self.listeners {
-                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
-            }
+        self.render_listeners(&mut out, udp_kernel_drops);
+        self.render_decisions(&mut out);
+        self.render_sinks(&mut out);
+        CONFIG_RELOADS.header(&mut out);
+        for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {
+            let name = CONFIG_RELOADS.name;
+            let _ = writeln!(out, "{name}{{result=\"{result}\"}} {}", counter.get());
         }
-        header(
-            &mut out,
-            "cefrelay_connections_rejected_total",
-            "Connections refused: per_sender_limit, or max_connections with every open one busy",
-            "counter",
-        );
+        out
+    }
+
+    fn render_listeners(&self, out: &mut String, udp_kernel_drops: &[(String, u64)]) {
+        for (family, read) in &LISTENER_COUNTERS {
+            self.render_per_listener(out, family, *read);
+        }
+        CONNECTIONS_REJECTED.header(out);
         for l in &self.listeners {
             for (reason, counter) in [
                 ("max_connections", &l.connections_rejected),
@@ -340,30 +611,21 @@ impl Metrics {
             ] {
                 let _ = writeln!(
                     out,
-                    "cefrelay_connections_rejected_total{{listener=\"{}\",reason=\"{reason}\"}} {}",
+                    "{}{{listener=\"{}\",reason=\"{reason}\"}} {}",
+                    CONNECTIONS_REJECTED.name,
                     l.name,
                     counter.get()
                 );
             }
         }
-        for (name, help, counters) in [
-            (
-                "cefrelay_connections_closed_total",
-                "Connections the relay closed, by reason",
-                (|l| &l.connections_closed) as fn(&ListenerMetrics) -> &[Counter; 4],
-            ),
-            (
-                "cefrelay_abandoned_bytes_total",
-                "Bytes of unfinished frames and unread bytes in the kernel thrown away when the relay closed a connection",
-                |l| &l.abandoned_bytes,
-            ),
-        ] {
-            header(&mut out, name, help, "counter");
+        for (family, counters) in &LISTENER_CLOSE_COUNTERS {
+            family.header(out);
             for l in &self.listeners {
                 for (reason, counter) in CloseReason::ALL.iter().zip(counters(l)) {
                     let _ = writeln!(
                         out,
-                        "{name}{{listener=\"{}\",reason=\"{}\"}} {}",
+                        "{}{{listener=\"{}\",reason=\"{}\"}} {}",
+                        family.name,
                         l.name,
                         reason.label(),
                         counter.get()
@@ -371,224 +633,79 @@ impl Metrics {
                 }
             }
         }
-        for (name, help, value) in [
-            (
-                "cefrelay_connections_active",
-                "Open connections",
-                (|l| l.connections_active.get()) as ListenerReading,
-            ),
-            (
-                "cefrelay_events_awaiting_buffer",
-                "Events read from TCP/TLS connections and waiting for room in the buffers",
-                |l| l.events_awaiting_buffer.get(),
-            ),
-        ] {
-            header(&mut out, name, help, "gauge");
-            for l in &self.listeners {
-                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {}", l.name, value(l));
-            }
+        for (family, read) in &LISTENER_GAUGES {
+            self.render_per_listener(out, family, *read);
         }
-        header(
-            &mut out,
-            "cefrelay_udp_kernel_drops",
-            "Datagrams the kernel dropped on our UDP sockets (/proc/net/udp)",
-            "gauge",
-        );
+        UDP_KERNEL_DROPS.header(out);
         for (listener, drops) in udp_kernel_drops {
+            let name = UDP_KERNEL_DROPS.name;
+            let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {drops}");
+        }
+    }
+
+    fn render_per_listener(&self, out: &mut String, family: &Family, read: ListenerReading) {
+        family.header(out);
+        for l in &self.listeners {
             let _ = writeln!(
                 out,
-                "cefrelay_udp_kernel_drops{{listener=\"{listener}\"}} {drops}"
+                "{}{{listener=\"{}\"}} {}",
+                family.name,
+                l.name,
+                read(l)
             );
         }
+    }
 
-        header(
-            &mut out,
-            "cefrelay_parsed_total",
-            "Messages by syslog header format",
-            "counter",
-        );
+    /// What the decode stage made of the messages, and what the filter decided.
+    fn render_decisions(&self, out: &mut String) {
+        PARSED.header(out);
         for (format, counter) in [
             ("rfc3164", &self.parse.rfc3164),
             ("rfc5424", &self.parse.rfc5424),
             ("none", &self.parse.no_header),
         ] {
-            let _ = writeln!(
-                out,
-                "cefrelay_parsed_total{{format=\"{format}\"}} {}",
-                counter.get()
-            );
+            let name = PARSED.name;
+            let _ = writeln!(out, "{name}{{format=\"{format}\"}} {}", counter.get());
         }
-        header(
-            &mut out,
-            "cefrelay_cef_total",
-            "Messages carrying a CEF marker, by validity",
-            "counter",
-        );
-        let _ = writeln!(
-            out,
-            "cefrelay_cef_total{{result=\"valid\"}} {}",
-            self.parse.cef_valid.get()
-        );
-        let _ = writeln!(
-            out,
-            "cefrelay_cef_total{{result=\"invalid\"}} {}",
-            self.parse.cef_invalid.get()
-        );
-        header(
-            &mut out,
-            "cefrelay_invalid_utf8_total",
-            "Messages decoded lossily",
-            "counter",
-        );
-        let _ = writeln!(
-            out,
-            "cefrelay_invalid_utf8_total {}",
-            self.parse.invalid_utf8.get()
-        );
-
-        header(
-            &mut out,
-            "cefrelay_filter_total",
-            "Agent filter decisions by reason",
-            "counter",
-        );
+        CEF.header(out);
+        for (result, counter) in [
+            ("valid", &self.parse.cef_valid),
+            ("invalid", &self.parse.cef_invalid),
+        ] {
+            let name = CEF.name;
+            let _ = writeln!(out, "{name}{{result=\"{result}\"}} {}", counter.get());
+        }
+        INVALID_UTF8.header(out);
+        let name = INVALID_UTF8.name;
+        let _ = writeln!(out, "{name} {}", self.parse.invalid_utf8.get());
+        FILTER.header(out);
         for (reason, counter) in &self.filter {
             let action = if reason.forwards { "forward" } else { "drop" };
             let _ = writeln!(
                 out,
-                "cefrelay_filter_total{{action=\"{action}\",reason=\"{}\"}} {}",
+                "{}{{action=\"{action}\",reason=\"{}\"}} {}",
+                FILTER.name,
                 reason.label,
                 counter.get()
             );
         }
-
-        self.render_sinks(&mut out);
-        header(
-            &mut out,
-            "cefrelay_config_reloads_total",
-            "SIGHUP reloads, by whether they applied",
-            "counter",
-        );
-        for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {
-            let _ = writeln!(
-                out,
-                "cefrelay_config_reloads_total{{result=\"{result}\"}} {}",
-                counter.get()
-            );
-        }
-        out
     }
-}
 
-type SinkReading = fn(&SinkMetrics) -> u64;
-
-impl Metrics {
     fn render_sinks(&self, out: &mut String) {
-        let now_ms = unix_ms();
-        let readings: [(&str, &str, &str, SinkReading); 15] = [
-            (
-                "cefrelay_sink_sent_events_total",
-                "Events delivered to the sink",
-                "counter",
-                |s| s.sent_events.get(),
-            ),
-            (
-                "cefrelay_sink_sent_bytes_total",
-                "Bytes delivered to the sink",
-                "counter",
-                |s| s.sent_bytes.get(),
-            ),
-            (
-                "cefrelay_sink_send_errors_total",
-                "Connection, write or request errors",
-                "counter",
-                |s| s.send_errors.get(),
-            ),
-            (
-                "cefrelay_sink_reconnects_total",
-                "Connections made after the first",
-                "counter",
-                |s| s.reconnects.get(),
-            ),
-            (
-                "cefrelay_sink_resent_events_total",
-                "Events sent again after a broken connection (possible duplicates)",
-                "counter",
-                |s| s.resent_events.get(),
-            ),
-            (
-                "cefrelay_sink_retries_total",
-                "HTTP requests sent again after a failure",
-                "counter",
-                |s| s.retries.get(),
-            ),
-            (
-                "cefrelay_sink_replayed_events_total",
-                "Events found in the disk buffer at start and sent again",
-                "counter",
-                |s| s.replayed_events.get(),
-            ),
-            (
-                "cefrelay_sink_dead_lettered_events_total",
-                "Events the sink rejected, written to the dead-letter file",
-                "counter",
-                |s| s.dead_lettered_events.get(),
-            ),
-            (
-                "cefrelay_sink_buffer_corrupt_entries_total",
-                "Disk buffer entries (whole batches) that failed their checksum and were skipped",
-                "counter",
-                |s| s.corrupt_buffer_entries.get(),
-            ),
-            (
-                "cefrelay_sink_filtered_events_total",
-                "Events the sink's filter (its own, or [filter] mode) left out",
-                "counter",
-                |s| s.filtered_events.get(),
-            ),
-            (
-                "cefrelay_sink_queue_depth",
-                "Events buffered for the sink and not yet read by it",
-                "gauge",
-                |s| s.queue_depth.get(),
-            ),
-            (
-                "cefrelay_sink_unreleased_events",
-                "Events the sink has read and sent, held until known to be delivered",
-                "gauge",
-                |s| s.unreleased_events.get(),
-            ),
-            (
-                "cefrelay_sink_buffered_bytes",
-                "Bytes held for the sink, waiting and unreleased",
-                "gauge",
-                |s| s.buffered_bytes.get(),
-            ),
-            (
-                "cefrelay_sink_buffer_write_failing",
-                "1 while the disk buffer cannot write (disk full, I/O error)",
-                "gauge",
-                |s| s.buffer_write_failing.get(),
-            ),
-            (
-                "cefrelay_sink_connected",
-                "1 while the sink is reachable",
-                "gauge",
-                |s| s.connected.get(),
-            ),
-        ];
-        for (name, help, kind, read) in readings {
-            header(out, name, help, kind);
+        for (family, read) in &SINK_READINGS {
+            family.header(out);
             for sink in &self.sinks {
-                let _ = writeln!(out, "{name}{{sink=\"{}\"}} {}", sink.name, read(sink));
+                let _ = writeln!(
+                    out,
+                    "{}{{sink=\"{}\"}} {}",
+                    family.name,
+                    sink.name,
+                    read(sink)
+                );
             }
         }
-        header(
-            out,
-            "cefrelay_sink_oldest_event_age_seconds",
-            "Age of the oldest event buffered and not yet read by the sink",
-            "gauge",
-        );
+        let now_ms = unix_ms();
+        OLDEST_EVENT_AGE.header(out);
         for sink in &self.sinks {
             let oldest = sink.oldest_unix_ms.get();
             let age = if oldest == 0 {
@@ -596,18 +713,10 @@ impl Metrics {
             } else {
                 now_ms.saturating_sub(oldest) as f64 / 1000.0
             };
-            let _ = writeln!(
-                out,
-                "cefrelay_sink_oldest_event_age_seconds{{sink=\"{}\"}} {age:.3}",
-                sink.name
-            );
+            let name = OLDEST_EVENT_AGE.name;
+            let _ = writeln!(out, "{name}{{sink=\"{}\"}} {age:.3}", sink.name);
         }
-        header(
-            out,
-            "cefrelay_sink_dropped_events_total",
-            "Events a sink lost, by reason",
-            "counter",
-        );
+        DROPPED_EVENTS.header(out);
         for sink in &self.sinks {
             for (reason, counter) in [
                 ("buffer_full", &sink.dropped_buffer_full),
@@ -616,65 +725,36 @@ impl Metrics {
             ] {
                 let _ = writeln!(
                     out,
-                    "cefrelay_sink_dropped_events_total{{sink=\"{}\",reason=\"{reason}\"}} {}",
+                    "{}{{sink=\"{}\",reason=\"{reason}\"}} {}",
+                    DROPPED_EVENTS.name,
                     sink.name,
                     counter.get()
                 );
             }
         }
-        header(out, "cefrelay_sink_info", "What each sink is", "gauge");
+        SINK_INFO.header(out);
         for sink in &self.sinks {
             let _ = writeln!(
                 out,
-                "cefrelay_sink_info{{sink=\"{}\",type=\"{}\"}} 1",
-                sink.name, sink.kind
+                "{}{{sink=\"{}\",type=\"{}\"}} 1",
+                SINK_INFO.name, sink.name, sink.kind
             );
         }
-        header(
-            out,
-            "cefrelay_sink_requests_total",
-            "HTTP requests by status (`error`: no response)",
-            "counter",
-        );
+        REQUESTS.header(out);
         for sink in &self.sinks {
             let requests = sink.requests.lock().unwrap_or_else(|p| p.into_inner());
             for (status, count) in requests.iter() {
                 let _ = writeln!(
                     out,
-                    "cefrelay_sink_requests_total{{sink=\"{}\",status=\"{status}\"}} {count}",
-                    sink.name
+                    "{}{{sink=\"{}\",status=\"{status}\"}} {count}",
+                    REQUESTS.name, sink.name
                 );
             }
         }
-        let name = "cefrelay_sink_request_duration_seconds";
-        header(out, name, "HTTP request latency", "histogram");
-        for sink in self
-            .sinks
-            .iter()
-            .filter(|s| s.request_seconds.buckets[LATENCY_BUCKETS.len()].get() > 0)
-        {
-            let histogram = &sink.request_seconds;
-            for (bound, bucket) in LATENCY_BUCKETS.iter().zip(&histogram.buckets) {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{sink=\"{}\",le=\"{bound}\"}} {}",
-                    sink.name,
-                    bucket.get()
-                );
-            }
-            let count = histogram.buckets[LATENCY_BUCKETS.len()].get();
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{sink=\"{}\",le=\"+Inf\"}} {count}",
-                sink.name
-            );
-            let _ = writeln!(
-                out,
-                "{name}_sum{{sink=\"{}\"}} {:.6}",
-                sink.name,
-                histogram.sum_micros.get() as f64 / 1e6
-            );
-            let _ = writeln!(out, "{name}_count{{sink=\"{}\"}} {count}", sink.name);
+        REQUEST_DURATION.header(out);
+        for sink in &self.sinks {
+            sink.request_seconds
+                .render(out, REQUEST_DURATION.name, &sink.name);
         }
     }
 }
@@ -685,6 +765,5 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
+#[cfg(test)]
+mod tests;

@@ -1,7 +1,9 @@
 //! Logs and metrics: every counter lives in [`metrics`], the admin endpoint in [`admin`], and
-//! warnings about bad input go through [`RateLimited`] so a flood of garbage cannot flood the log.
+//! each event worth a counter and a log line in [`events`], whose warnings go through
+//! [`RateLimited`] so a flood of garbage cannot flood the log.
 
 pub mod admin;
+pub mod events;
 pub mod metrics;
 pub mod observe;
 

@@ -1,0 +1,338 @@
+//! Internal events: one struct per thing that happened and is worth a counter, a log line, or
+//! both. Its `emit` does the whole of it, so the call site is one line and the counter, the
+//! message and the rate limit cannot drift apart:
+//!
+//! ```ignore
+//! events::FrameOversized { peer, len, max }.emit(metrics);
+//! ```
+//!
+//! Writing one (the sink side follows the same pattern):
+//! - Name the struct for what happened (`TlsHandshakeFailed`), not for the log level.
+//! - Its fields are the log line's fields, borrowed when they are not `Copy`.
+//! - `emit(&self, metrics)` takes the metrics it counts into (`&ListenerMetrics`,
+//!   `&SinkMetrics`, …; none when it only logs), counts first, then logs if its limiter lets the
+//!   line through, with `held_back` (the lines the limiter swallowed since the last one).
+//! - The limiter is a `static RateLimited` just above the struct: a flood of bad input or
+//!   failing writes must not flood the log. Events that share one budget share one static, said
+//!   on the static; keep it so, since splitting one would let more lines through.
+//! - Log fields first, then the message. Operators search for these messages and field names:
+//!   change them only on purpose.
+//!
+//! Every line's `tracing` target is this module, `cefrelay::telemetry::events`, whichever module
+//! emits it: that is the name a log filter uses to quiet them. Where it happened is in the span
+//! around the call (`connection{peer=…}`) and the fields.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use cefrelay_wal::AppendError;
+
+use super::metrics::{CloseReason, ListenerMetrics, ParseMetrics, SinkMetrics};
+use super::RateLimited;
+
+// ---------------------------------------------------------------------------------------------
+// Sources: bad frames.
+
+static MALFORMED_WARNING: RateLimited = RateLimited::new(10);
+
+/// Bytes on a TCP/TLS connection that are not a frame in the listener's framing; skipped up to
+/// the next LF or NUL.
+pub struct FrameMalformed {
+    pub peer: SocketAddr,
+    pub reason: &'static str,
+}
+
+impl FrameMalformed {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.malformed.inc();
+        if let Some(held_back) = MALFORMED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, reason = self.reason, held_back, "malformed frame skipped");
+        }
+    }
+}
+
+/// Shared by [`FrameOversized`] and [`DatagramOversized`]: one budget for oversized input.
+static OVERSIZED_WARNING: RateLimited = RateLimited::new(10);
+
+/// A TCP/TLS frame longer than `max_message_bytes`; the decoder skips the rest of it.
+pub struct FrameOversized {
+    pub peer: SocketAddr,
+    pub len: usize,
+    pub max: usize,
+}
+
+impl FrameOversized {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.oversized.inc();
+        if let Some(held_back) = OVERSIZED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, len = self.len, max = self.max, held_back, "oversized frame skipped");
+        }
+    }
+}
+
+/// A UDP datagram longer than `max_message_bytes`, dropped whole (its length is not known: the
+/// receive buffer holds one byte more than allowed).
+pub struct DatagramOversized {
+    pub peer: SocketAddr,
+    pub max: usize,
+}
+
+impl DatagramOversized {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.oversized.inc();
+        if let Some(held_back) = OVERSIZED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, max = self.max, held_back, "oversized datagram dropped");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources: connections.
+
+static HANDSHAKE_WARNING: RateLimited = RateLimited::new(10);
+
+/// A TLS handshake that failed or timed out; the connection is closed.
+pub struct TlsHandshakeFailed<'a> {
+    pub peer: SocketAddr,
+    pub error: &'a io::Error,
+}
+
+impl TlsHandshakeFailed<'_> {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.tls_handshake_failures.inc();
+        if let Some(held_back) = HANDSHAKE_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, error = %self.error, held_back, "TLS handshake failed");
+        }
+    }
+}
+
+/// Shared by [`ConnectionRefusedPerSender`] and [`ConnectionRefusedAllBusy`]: one budget for
+/// refused connections, so a flood of connections cannot flood the log.
+static REFUSED_WARNING: RateLimited = RateLimited::new(10);
+
+/// A connection refused: its sender already holds `max_connections_per_sender`.
+pub struct ConnectionRefusedPerSender {
+    pub peer: SocketAddr,
+    pub max: usize,
+}
+
+impl ConnectionRefusedPerSender {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.connections_rejected_per_sender.inc();
+        if let Some(held_back) = REFUSED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, max = self.max, held_back, "connection refused: max_connections_per_sender reached for this sender");
+        }
+    }
+}
+
+/// A connection refused at `max_connections`: every open connection is busy, none can make room.
+pub struct ConnectionRefusedAllBusy {
+    pub peer: SocketAddr,
+    pub max: usize,
+}
+
+impl ConnectionRefusedAllBusy {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.connections_rejected.inc();
+        if let Some(held_back) = REFUSED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, max = self.max, held_back, "connection refused: max_connections reached and every connection is busy");
+        }
+    }
+}
+
+static EVICTED_WARNING: RateLimited = RateLimited::new(10);
+
+/// At `max_connections`, the longest-idle connection was closed to admit the one from `peer`.
+/// Only logged: the evicted connection's own task counts its close.
+pub struct IdleConnectionEvicted {
+    pub peer: SocketAddr,
+    pub max: usize,
+}
+
+impl IdleConnectionEvicted {
+    pub fn emit(&self) {
+        if let Some(held_back) = EVICTED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, max = self.max, held_back, "max_connections reached: the longest-idle connection was closed to admit a new one");
+        }
+    }
+}
+
+static FRAME_TIMEOUT_WARNING: RateLimited = RateLimited::new(10);
+
+/// A connection closed because a frame begun was not completed within `frame_timeout_secs`.
+/// Only logged: the close is counted with every other close, by reason.
+pub struct FrameTimedOut {
+    pub peer: SocketAddr,
+    pub frame_timeout_secs: u64,
+}
+
+impl FrameTimedOut {
+    pub fn emit(&self) {
+        if let Some(held_back) = FRAME_TIMEOUT_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, frame_timeout_secs = self.frame_timeout_secs, held_back, "connection closed: a frame begun was not completed in time");
+        }
+    }
+}
+
+static ABANDONED_WARNING: RateLimited = RateLimited::new(10);
+
+/// The relay closed a connection with bytes that never became a frame: the start of one in the
+/// read buffer, and what was still waiting in the kernel.
+pub struct BytesAbandoned {
+    pub peer: SocketAddr,
+    pub reason: CloseReason,
+    pub unfinished_frame_bytes: usize,
+    pub unread_bytes: u64,
+}
+
+impl BytesAbandoned {
+    /// Nothing thrown away is nothing to count or say.
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        let abandoned = self.unfinished_frame_bytes as u64 + self.unread_bytes;
+        if abandoned == 0 {
+            return;
+        }
+        metrics.abandoned(self.reason).add(abandoned);
+        if let Some(held_back) = ABANDONED_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, reason = self.reason.label(), unfinished_frame_bytes = self.unfinished_frame_bytes, unread_bytes = self.unread_bytes, held_back, "connection closed with bytes that never became a frame");
+        }
+    }
+}
+
+static ACCEPT_WARNING: RateLimited = RateLimited::new(10);
+
+/// `accept` failed (EMFILE and friends); the listener pauses and goes on. Only logged.
+pub struct AcceptFailed<'a> {
+    pub error: &'a io::Error,
+    /// Out of descriptors, the longest-idle connection was closed to free one.
+    pub evicted_longest_idle: bool,
+}
+
+impl AcceptFailed<'_> {
+    pub fn emit(&self) {
+        if let Some(held_back) = ACCEPT_WARNING.allow() {
+            tracing::warn!(error = %self.error, evicted_longest_idle = self.evicted_longest_idle, held_back, "accept failed");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decode.
+
+static INVALID_UTF8_WARNING: RateLimited = RateLimited::new(10);
+
+/// A frame that is not valid UTF-8, decoded lossily (invalid bytes as U+FFFD) and kept.
+pub struct FrameNotUtf8 {
+    pub peer: IpAddr,
+    pub len: usize,
+    pub valid_up_to: usize,
+}
+
+impl FrameNotUtf8 {
+    pub fn emit(&self, parse: &ParseMetrics) {
+        parse.invalid_utf8.inc();
+        if let Some(held_back) = INVALID_UTF8_WARNING.allow() {
+            tracing::warn!(
+                peer = %self.peer,
+                len = self.len,
+                valid_up_to = self.valid_up_to,
+                held_back,
+                "frame is not valid UTF-8: decoded lossily, invalid bytes as U+FFFD"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buffer.
+
+/// Shared by [`BufferBatchNotWritten`], [`BufferFsyncFailed`] and [`BufferDeliveryNotRecorded`]:
+/// one budget for a disk buffer's I/O errors, which come in bursts from the same cause.
+static DISK_ERROR: RateLimited = RateLimited::new(10);
+
+/// The disk buffer could not take a batch (an I/O error that is not waited out, or an entry that
+/// can never fit): the batch is dropped.
+pub struct BufferBatchNotWritten<'a> {
+    pub error: &'a AppendError,
+    pub events: u64,
+}
+
+impl BufferBatchNotWritten<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        metrics.dropped_write_error.add(self.events);
+        if let Some(held_back) = DISK_ERROR.allow() {
+            tracing::error!(sink = %metrics.name, error = %self.error, events = self.events, held_back, "cannot write to the disk buffer; batch dropped");
+        }
+    }
+}
+
+/// The periodic fsync of a disk buffer failed; the next one tries again. Only logged.
+pub struct BufferFsyncFailed<'a> {
+    pub sink: &'a str,
+    pub error: &'a io::Error,
+}
+
+impl BufferFsyncFailed<'_> {
+    pub fn emit(&self) {
+        if let Some(held_back) = DISK_ERROR.allow() {
+            tracing::error!(sink = %self.sink, error = %self.error, held_back, "fsync of the disk buffer failed");
+        }
+    }
+}
+
+/// The disk buffer could not record what was delivered; the next acknowledgement tries again.
+/// Only logged.
+pub struct BufferDeliveryNotRecorded<'a> {
+    pub error: &'a io::Error,
+}
+
+impl BufferDeliveryNotRecorded<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        if let Some(held_back) = DISK_ERROR.allow() {
+            tracing::error!(sink = %metrics.name, error = %self.error, held_back, "cannot record delivery in the disk buffer; delivered events may be sent again after a restart");
+        }
+    }
+}
+
+static CANNOT_WRITE: RateLimited = RateLimited::new(10);
+
+/// The disk refused a write (full, I/O error): the sink is degraded, with the reason on
+/// `/health`, until a write succeeds ([`BufferWritesAgain`]).
+pub struct BufferCannotWrite<'a> {
+    pub error: &'a io::Error,
+}
+
+impl BufferCannotWrite<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        let reason = self.error.to_string();
+        {
+            let mut current = metrics
+                .buffer_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if *current != reason {
+                *current = reason;
+            }
+        }
+        metrics.buffer_write_failing.set(1);
+        // Rate-limited, transitions included: while a disk refills as fast as it drains, the
+        // state flips many times a second. The gauge and /health tell the current state.
+        if let Some(held_back) = CANNOT_WRITE.allow() {
+            tracing::error!(sink = %metrics.name, error = %self.error, held_back, "the disk buffer cannot write: under when_full = \"block\" TCP input waits until it can; UDP input is dropped and counted");
+        }
+    }
+}
+
+static WRITES_AGAIN: RateLimited = RateLimited::new(10);
+
+/// A write succeeded after [`BufferCannotWrite`]: the sink is no longer degraded.
+pub struct BufferWritesAgain;
+
+impl BufferWritesAgain {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        metrics.buffer_write_failing.set(0);
+        if let Some(held_back) = WRITES_AGAIN.allow() {
+            tracing::info!(sink = %metrics.name, held_back, "the disk buffer writes again");
+        }
+    }
+}
