@@ -336,3 +336,86 @@ impl BufferWritesAgain {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sinks.
+
+static RETRY_WARNING: RateLimited = RateLimited::new(10);
+
+/// An HTTP request failed and waits to be sent again (5xx, 429, a connection error, …).
+pub struct HttpRequestRetried<'a> {
+    pub sink: &'a str,
+    pub reason: &'a str,
+    pub attempt: u32,
+    pub retry_in: std::time::Duration,
+}
+
+impl HttpRequestRetried<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        metrics.retries.inc();
+        metrics.connected.set(0);
+        if let Some(held_back) = RETRY_WARNING.allow() {
+            tracing::warn!(sink = %self.sink, reason = self.reason, attempt = self.attempt, retry_in_ms = self.retry_in.as_millis() as u64, held_back, "request failed; will retry");
+        }
+    }
+}
+
+static REJECT_WARNING: RateLimited = RateLimited::new(10);
+
+/// The far end rejected a batch for good (400, 403, a record too large): its records go to the
+/// dead-letter file, or are dropped and counted when that is full or cannot be written.
+pub struct HttpBatchRejected<'a> {
+    pub sink: &'a str,
+    pub status: reqwest::StatusCode,
+    pub reason: &'a str,
+    pub events: u64,
+    pub dead_letter: &'a std::path::Path,
+    pub dead_lettered: bool,
+}
+
+impl HttpBatchRejected<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        if self.dead_lettered {
+            metrics.dead_lettered_events.add(self.events);
+        } else {
+            metrics.dropped_rejected.add(self.events);
+        }
+        if let Some(held_back) = REJECT_WARNING.allow() {
+            tracing::error!(sink = %self.sink, status = %self.status, reason = self.reason, events = self.events, dead_letter = %self.dead_letter.display(), held_back, "the far end rejected a batch; written to the dead-letter file, not retried");
+        }
+    }
+}
+
+static UDP_SEND_WARNING: RateLimited = RateLimited::new(10);
+
+/// A datagram to the agent could not be sent (ICMP port unreachable while it is down): the
+/// message is gone, which is why TCP is the default.
+pub struct AgentUdpSendFailed<'a> {
+    pub error: &'a io::Error,
+    pub address: SocketAddr,
+}
+
+impl AgentUdpSendFailed<'_> {
+    pub fn emit(&self, metrics: &SinkMetrics) {
+        metrics.send_errors.inc();
+        if let Some(held_back) = UDP_SEND_WARNING.allow() {
+            tracing::warn!(error = %self.error, address = %self.address, held_back, "UDP send to the agent failed; message lost");
+        }
+    }
+}
+
+static QUEUE_QUERY_WARNING: RateLimited = RateLimited::new(1);
+
+/// The kernel could not say what the agent's connection has queued (sock_diag): written batches
+/// wait for the kernels' whole buffers to be written behind them instead.
+pub struct AgentQueuesUnreadable<'a> {
+    pub error: &'a io::Error,
+}
+
+impl AgentQueuesUnreadable<'_> {
+    pub fn emit(&self) {
+        if let Some(held_back) = QUEUE_QUERY_WARNING.allow() {
+            tracing::warn!(error = %self.error, held_back, "cannot ask the kernel about the agent connection's queues");
+        }
+    }
+}

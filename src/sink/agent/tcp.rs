@@ -25,9 +25,9 @@ use super::tcp_queues::TcpQueues;
 use crate::buffer::Batch;
 use crate::buffer::{BufferReader, Entry};
 use crate::config::Forward;
+use crate::telemetry::events;
 use crate::telemetry::metrics::SinkMetrics;
 use crate::telemetry::observe::Observer;
-use crate::telemetry::RateLimited;
 
 /// How long the sink lets written batches wait before asking the kernel what the agent has read,
 /// when nothing else happens; with the window full (no batch may be taken), how often it asks.
@@ -103,8 +103,6 @@ pub struct AgentSink {
     connections: u64,
     next_address: usize,
 }
-
-static QUEUE_QUERY_WARNING: RateLimited = RateLimited::new(1);
 
 impl AgentSink {
     pub fn new(
@@ -250,9 +248,7 @@ impl AgentSink {
         match queues.of(connection.local, connection.peer) {
             Ok(found) => found.map(|ours| ours.unacknowledged),
             Err(error) => {
-                if let Some(held_back) = QUEUE_QUERY_WARNING.allow() {
-                    tracing::warn!(%error, held_back, "cannot ask the kernel about the agent connection's queues");
-                }
+                events::AgentQueuesUnreadable { error: &error }.emit();
                 None
             }
         }

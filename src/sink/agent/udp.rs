@@ -7,9 +7,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{BufferReader, Entry};
 use crate::config::Forward;
+use crate::telemetry::events;
 use crate::telemetry::metrics::SinkMetrics;
 use crate::telemetry::observe::Observer;
-use crate::telemetry::RateLimited;
 
 /// The forward over UDP (`forward.address = ["udp://…"]`): one datagram per message, LF framing
 /// removed. UDP has no connection to lose and no acknowledgement, so there is no resend window;
@@ -60,17 +60,14 @@ pub async fn run_udp(
                     sink.sent_events.inc();
                     sink.sent_bytes.add(message.len() as u64);
                 }
-                Err(error) => {
-                    sink.send_errors.inc();
-                    if let Some(held_back) = UDP_SEND_WARNING.allow() {
-                        tracing::warn!(%error, %address, held_back, "UDP send to the agent failed; message lost");
-                    }
+                Err(error) => events::AgentUdpSendFailed {
+                    error: &error,
+                    address,
                 }
+                .emit(&sink),
             }
         }
         // UDP has no acknowledgement: sent is as delivered as it gets.
         buffer.ack(seq);
     }
 }
-
-static UDP_SEND_WARNING: RateLimited = RateLimited::new(10);

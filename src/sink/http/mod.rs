@@ -30,17 +30,14 @@ use crate::buffer::batch::split_records;
 use crate::buffer::{BufferReader, Entry};
 use crate::config::HttpSink;
 use crate::sink::json::cut;
+use crate::telemetry::events;
 use crate::telemetry::metrics::SinkMetrics;
 use crate::telemetry::observe::Observer;
-use crate::telemetry::RateLimited;
 use dead_letter::DeadLetter;
 use service::{Attempt, Service};
 
 /// Longest `Retry-After` we obey; beyond this we retry sooner rather than sit idle for hours.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
-
-static RETRY_WARNING: RateLimited = RateLimited::new(10);
-static REJECT_WARNING: RateLimited = RateLimited::new(10);
 
 pub struct HttpSinkTask<S> {
     sender: Arc<Sender<S>>,
@@ -301,30 +298,32 @@ impl<S: Service> Sender<S> {
 
     async fn wait_to_retry(&self, attempt: &mut u32, after: Option<Duration>, reason: &str) {
         *attempt += 1;
-        self.sink.retries.inc();
-        self.sink.connected.set(0);
         let wait = after
             .unwrap_or_else(|| backoff(self.config.retry_initial, self.config.retry_max, *attempt));
-        if let Some(held_back) = RETRY_WARNING.allow() {
-            tracing::warn!(sink = %self.config.name, reason, attempt = *attempt, retry_in_ms = wait.as_millis() as u64, held_back, "request failed; will retry");
+        events::HttpRequestRetried {
+            sink: &self.config.name,
+            reason,
+            attempt: *attempt,
+            retry_in: wait,
         }
+        .emit(&self.sink);
         tokio::time::sleep(wait).await;
     }
 
     async fn reject(&self, records: &[Bytes], status: StatusCode, reason: &str) {
-        let events = records.len() as u64;
-        if self
+        let dead_lettered = self
             .dead_letter
             .write(&self.config.name, records, status, reason)
-            .await
-        {
-            self.sink.dead_lettered_events.add(events);
-        } else {
-            self.sink.dropped_rejected.add(events);
+            .await;
+        events::HttpBatchRejected {
+            sink: &self.config.name,
+            status,
+            reason,
+            events: records.len() as u64,
+            dead_letter: self.dead_letter.path(),
+            dead_lettered,
         }
-        if let Some(held_back) = REJECT_WARNING.allow() {
-            tracing::error!(sink = %self.config.name, %status, reason, events, dead_letter = %self.dead_letter.path().display(), held_back, "the far end rejected a batch; written to the dead-letter file, not retried");
-        }
+        .emit(&self.sink);
     }
 
     fn body(&self, records: &[Bytes]) -> Bytes {
