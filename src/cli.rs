@@ -42,8 +42,12 @@ pub struct RunArgs {
     #[arg(long, short)]
     pub config: Option<PathBuf>,
 
-    /// Listen address, e.g. udp://0.0.0.0:514 or tcp://[::]:514; repeatable; replaces the file's listeners.
-    #[arg(long = "listen", value_name = "URL")]
+    // The help text is an attribute, not a doc comment: rustdoc reads `[::]` as a link.
+    #[arg(
+        long = "listen",
+        value_name = "URL",
+        help = "Listen address, e.g. udp://0.0.0.0:514 or tcp://[::]:514; repeatable; replaces the file's listeners"
+    )]
     pub listen: Vec<String>,
 
     /// Agent address, e.g. tcp://127.0.0.1:28330; replaces the file's forward addresses.
@@ -127,9 +131,11 @@ fn parse_offset(s: &str) -> Result<time::UtcOffset, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct SendArgs {
-    /// Receiver: udp://, tcp:// or tls:// HOST:PORT (IPv6 as tcp://[::1]:514); loopback only
-    /// unless --allow-remote.
-    #[arg(long, value_name = "URL")]
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Receiver: udp://, tcp:// or tls:// HOST:PORT (IPv6 as tcp://[::1]:514); loopback only unless --allow-remote"
+    )]
     pub to: String,
 
     /// Allow a receiver that is not on a loopback address (127.0.0.0/8, ::1).
@@ -277,9 +283,12 @@ pub struct InstallArgs {
     /// Agent filter mode [default: cef].
     #[arg(long, value_enum)]
     pub filter: Option<FilterMode>,
-    /// PEM certificate chain for TLS listeners (given to the service with LoadCredential=). Adds
-    /// tls://0.0.0.0:6514 and tls://[::]:6514 unless a tls:// --listen is given.
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        help = "PEM certificate chain for TLS listeners (given to the service with LoadCredential=). Adds tls://0.0.0.0:6514 and tls://[::]:6514 unless a tls:// --listen is given"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert (may stay readable by root only).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]

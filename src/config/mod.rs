@@ -1,6 +1,6 @@
 //! Configuration in layers: [`raw`] is what serde reads from TOML (unknown keys rejected); the
 //! validated types ([`Config`] and a module per table: [`listener`], [`forward`], [`buffer`],
-//! [`sinks`]) are what `run` uses; [`validate`] is the leaf every check goes through, naming the
+//! [`sinks`]) are what `run` uses; [`validate`](mod@validate) is the leaf every check goes through, naming the
 //! key, the file and the line; [`overrides`] lays command-line flags over the file *before*
 //! validation, so flags and file are checked by the same code. `check-config` runs exactly this.
 

@@ -6,7 +6,7 @@
 //! is written again, first. The agent may see duplicates (counted as resent), never a gap.
 //!
 //! Proof of reading is counted in bytes on the current connection, never in time: the agent has
-//! read everything up to `written − our unacknowledged − its unread` ([`tcp_queues`]). When the
+//! read everything up to `written − our unacknowledged − its unread` ([`super::tcp_queues`]). When the
 //! agent's socket is not visible (another host or namespace) its unread part is taken at the most
 //! its kernel can hold, and without netlink our unacknowledged part at the most ours can.
 //! A replay is proven the same way, on the new connection, so a dying listener that accepts the

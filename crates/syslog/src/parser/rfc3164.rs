@@ -91,7 +91,7 @@ impl<'a> Parser<'a, '_> {
         self.rfc3164_msg(m)
     }
 
-    /// Body from `pos`, split into TAG[pid] and MSG when a tag is there.
+    /// Body from `pos`, split into `TAG[pid]` and MSG when a tag is there.
     fn rfc3164_msg(&mut self, mut m: Message<'a>) -> Message<'a> {
         m.body = self.rest();
         m.msg = m.body;
