@@ -53,6 +53,7 @@ impl BufferConfig {
 }
 
 /// `key` is where the table sits, e.g. `forward.buffer` or `sink[0].buffer`.
+// One piece: the memory and disk kinds side by side, each key with its default and range.
 pub fn validate(
     check: &Validator<'_>,
     key: &str,

@@ -46,6 +46,7 @@ pub struct Forward {
 }
 
 /// `[forward]`, validated.
+// One piece: one key after another, each with its default and range beside it.
 pub fn validate(check: &Validator<'_>, raw: &RawForward) -> Result<Forward, ConfigError> {
     let agent = raw.agent.unwrap_or(Agent::Legacy);
     let default_port = agent.port();

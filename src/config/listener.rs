@@ -94,6 +94,7 @@ pub fn parse_endpoint(value: &str) -> Result<(Protocol, SocketAddr), String> {
 }
 
 /// `listener[index]`, validated.
+// One piece: one key after another, each with its default and range beside it.
 pub fn validate(
     check: &Validator<'_>,
     index: usize,

@@ -125,6 +125,7 @@ impl Default for Config {
 }
 
 /// The validated configuration: every default decided, every value checked.
+// One piece: the tables in file order, then the checks that need several of them.
 fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigError> {
     let listeners = if raw.listener.is_empty() {
         DEFAULT_LISTENERS

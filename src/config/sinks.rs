@@ -55,6 +55,7 @@ impl HttpSink {
 }
 
 /// `sink[index]`, validated.
+// One piece: one key after another, each with its default and range beside it.
 pub fn validate(
     check: &Validator<'_>,
     index: usize,

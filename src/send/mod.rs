@@ -105,6 +105,7 @@ struct Plan {
 
 /// Opens every connection (a failure here is an error naming the address), then sends until the
 /// count or the duration is reached.
+// One piece: connect every worker, run them, then sum what they report.
 async fn send(plan: Plan) -> anyhow::Result<Report> {
     let Plan {
         destination,

@@ -71,6 +71,7 @@ pub(super) struct StreamWorker {
     pub(super) stop: Stop,
 }
 
+// One piece: one select loop whose arms share the connection, the pacer and the tally.
 pub(super) async fn send_stream(mut worker: StreamWorker, first: Connection) -> Tally {
     let mut tally = Tally::default();
     let mut connection = Some(first);

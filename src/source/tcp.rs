@@ -287,6 +287,7 @@ impl Served<'_> {
     /// Reads frames until the peer closes or the relay closes the connection (idle, stalled
     /// frame, evicted, stopping). A bad frame is counted and skipped; the connection goes on with
     /// the next one.
+    // One piece: a single select loop whose arms share the connection's state (buffer, timers).
     async fn serve<C: Connection>(&self, mut stream: C) {
         self.metrics.connections_active.add(1);
         let mut decoder = FrameDecoder::new(self.config.framing, self.config.max_message_bytes);

@@ -41,6 +41,7 @@ pub async fn serve(
     }
 }
 
+// One piece: a fixed list of routes, each a few lines, read top to bottom like a table.
 async fn answer(
     mut stream: TcpStream,
     metrics: &Metrics,

@@ -260,6 +260,7 @@ fn agent_port(context: &Context) -> Check {
 }
 
 /// Check 6: Host firewall rules that would drop the listen ports.
+// One piece: nftables, then iptables, then firewalld, each a few lines, in the order tried.
 fn firewall(context: &Context) -> Check {
     let mut check = Check::new(6, "host firewall");
     let ports: Vec<(u16, &str)> = context
@@ -438,6 +439,7 @@ fn time_sync() -> Check {
 
 /// Check 9: The mock messages of `cef_troubleshoot.py`, each with a unique marker as its hostname, over
 /// UDP and TCP to the listeners; the relay's own counters must show each one written to the sink.
+// One piece: send, then wait, then read the relay's counters: the steps of one probe.
 fn end_to_end(context: &Context) -> Check {
     let mut check = Check::new(9, "end to end");
     let Some(admin) = context.admin else {

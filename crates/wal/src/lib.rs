@@ -216,6 +216,7 @@ struct State {
 
 impl Wal {
     /// Opens (or creates) the log in `options.dir`, recovering what a previous run left.
+    // One piece: the recovery steps in the order they must run (segments, ack record, torn tail).
     pub fn open(options: Options) -> io::Result<(Wal, Reader, Recovery)> {
         if options.max_bytes == 0 || options.segment_bytes == 0 {
             return Err(io::Error::new(

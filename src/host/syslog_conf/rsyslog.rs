@@ -34,6 +34,7 @@ fn input_module(name: &str) -> Option<&'static str> {
 }
 
 /// The conflicts in one rsyslog file, with the bytes each covers.
+// One piece: one pass over the file, legacy and RainerScript forms side by side.
 pub(super) fn conflicts(
     text: &str,
     file_name: &str,

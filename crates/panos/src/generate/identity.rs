@@ -8,6 +8,7 @@ use super::fields::{
 use super::record::{CefWriter, Record, INFORMATIONAL};
 use super::rng::Rng;
 
+// One piece: the PAN-OS CEF format string, one field per line, in the firewall's order.
 pub(super) fn globalprotect(device: &Device, rng: &mut Rng, now: OffsetDateTime) -> Record {
     let (event_id, stage, status) = rng.pick(&[
         ("portal-prelogin", "before-login", "success"),

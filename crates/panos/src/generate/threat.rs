@@ -118,6 +118,7 @@ const URLS: [&str; 6] = [
     "\"cdn.example.net/assets/app.js?v=3.2.1\"",
 ];
 
+// One piece: the PAN-OS CEF format string, one field per line, in the firewall's order.
 pub(super) fn threat(kind: LogKind, device: &Device, rng: &mut Rng, now: OffsetDateTime) -> Record {
     let received = earlier(now, rng, 2);
     let rt = cef_time(received);

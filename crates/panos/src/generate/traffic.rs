@@ -112,6 +112,7 @@ impl Session {
     }
 }
 
+// One piece: the PAN-OS CEF format string, one field per line, in the firewall's order.
 pub(super) fn traffic(device: &Device, rng: &mut Rng, now: OffsetDateTime) -> Record {
     let service = rng.pick(&SERVICES);
     let session = Session::new(rng, service);
