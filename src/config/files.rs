@@ -8,25 +8,25 @@ use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::listener::Tls;
 use super::validate::Validator;
 use super::ConfigError;
+use crate::source::tls_files;
 
 /// Every TLS file readable, then the certificate, key and client CA loaded the way the
 /// listener loads them (PEM that parses, a key that matches the certificate).
 pub fn tls_files(
     check: &Validator<'_>,
     key: &dyn Fn(&str) -> String,
-    tls: &Tls,
+    (cert, private_key, client_ca): (&Path, &Path, Option<&Path>),
     spans: [(&str, Option<&Spanned<PathBuf>>); 3],
 ) -> Result<(), ConfigError> {
-    let paths = [Some(&tls.cert), Some(&tls.key), tls.client_ca.as_ref()];
+    let paths = [Some(cert), Some(private_key), client_ca];
     for ((name, span), path) in spans.into_iter().zip(paths) {
         let Some(path) = path else { continue };
         readable_file(path)
             .map_err(|message| check.error(key(name), span.map(Spanned::span), message))?;
     }
-    crate::source::tls::TlsTerminator::load(tls).map_err(|error| {
+    tls_files::server_config(cert, private_key, client_ca).map_err(|error| {
         check.error(
             key("tls_cert"),
             spans[0].1.map(Spanned::span),

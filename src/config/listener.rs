@@ -160,7 +160,7 @@ pub fn validate(
         files::tls_files(
             check,
             &key,
-            tls,
+            (&tls.cert, &tls.key, tls.client_ca.as_deref()),
             [
                 ("tls_cert", raw.tls_cert.as_ref()),
                 ("tls_key", raw.tls_key.as_ref()),

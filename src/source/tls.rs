@@ -5,8 +5,6 @@
 use std::io;
 use std::sync::{Arc, RwLock};
 
-use anyhow::Context;
-use rustls::server::WebPkiClientVerifier;
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
@@ -83,29 +81,5 @@ async fn starts_with_tls(stream: &TcpStream) -> io::Result<bool> {
 }
 
 fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {
-    let certificates = tls_files::certificates(&settings.cert, "tls_cert")?;
-    let key = tls_files::private_key(&settings.key, "tls_key")?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?;
-    let builder = match &settings.client_ca {
-        None => builder.with_no_client_auth(),
-        Some(path) => {
-            let roots = tls_files::roots(path, "tls_client_ca")?;
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .with_context(|| format!("tls_client_ca {}", path.display()))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-    };
-    builder
-        .with_single_cert(certificates, key)
-        .with_context(|| {
-            format!(
-                "tls_cert {} and tls_key {} do not make a usable pair",
-                settings.cert.display(),
-                settings.key.display()
-            )
-        })
+    tls_files::server_config(&settings.cert, &settings.key, settings.client_ca.as_deref())
 }
