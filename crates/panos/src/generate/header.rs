@@ -21,12 +21,8 @@ pub struct SyslogHeader {
     after_pri: Vec<u8>,
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
 pub(super) fn month_abbreviation(at: OffsetDateTime) -> &'static str {
-    MONTHS[usize::from(u8::from(at.month())) - 1]
+    cefrelay_syslog::month_abbreviation(at.month())
 }
 
 impl SyslogHeader {

@@ -5,20 +5,32 @@ use std::str::FromStr;
 /// The PAN-OS log types (and THREAT subtypes) the generator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKind {
+    /// TRAFFIC (end of session).
     Traffic,
+    /// THREAT, subtype url.
     Url,
+    /// THREAT, subtype vulnerability.
     Vulnerability,
+    /// THREAT, subtype spyware.
     Spyware,
+    /// THREAT, subtype virus.
     Virus,
+    /// THREAT, subtype wildfire.
     Wildfire,
+    /// SYSTEM.
     System,
+    /// CONFIG.
     Config,
+    /// GLOBALPROTECT.
     GlobalProtect,
+    /// USERID.
     UserId,
+    /// HIPMATCH.
     HipMatch,
 }
 
 impl LogKind {
+    /// Every kind, in `--mix` order.
     pub const ALL: [LogKind; 11] = [
         LogKind::Traffic,
         LogKind::Url,

@@ -6,6 +6,7 @@
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator whose whole sequence follows from `seed`.
     pub fn new(seed: u64) -> Self {
         // One splitmix64 step spreads seeds like 0, 1, 2 over the whole state; xorshift must not
         // start at zero, so the lowest bit is forced on.
@@ -15,6 +16,7 @@ impl Rng {
         Rng((z ^ (z >> 31)) | 1)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
