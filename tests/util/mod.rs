@@ -39,6 +39,7 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Stdio};
@@ -50,11 +51,24 @@ use std::time::{Duration, Instant};
 /// A port nobody listens on right now (bound to port 0, then released). Another test can take it
 /// before it is bound again, so it is only for the relay's ports in a `Relay::on_fresh_ports`
 /// launch, which starts again on fresh ones when a bind fails.
+///
+/// Never the same number twice in one run: two relays given one UDP port would both bind it (the
+/// relay sets SO_REUSEPORT there) and split its datagrams, with no failed start to try again on.
 pub fn free_port() -> u16 {
-    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let port = tcp.local_addr().expect("local addr").port();
-    // The same number must be free for UDP too, since listeners use both.
-    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_port(), |_| port)
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    // Ports turned down stay bound until one is found, so the kernel offers others meanwhile.
+    let mut turned_down = Vec::new();
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let port = tcp.local_addr().expect("local addr").port();
+        // The same number must be free for UDP too, since listeners use both.
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && HANDED_OUT.lock().expect("lock").insert(port)
+        {
+            return port;
+        }
+        turned_down.push(tcp);
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes; the limit only bounds a
