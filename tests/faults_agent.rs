@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use crate::util::{cefrelay, free_port, project_path, wait_until, RefusingPort, Relay};
+use crate::util::{cefrelay, project_path, wait_until, RefusingPort, Relay};
 
 /// The agent stand-in process; killed when dropped.
 struct StandIn {
@@ -174,8 +174,10 @@ fn relay_for(agent_port: u16, state: &Path, buffer: &str) -> Relay {
 fn paused_then_killed(prefix: &str, down: Duration, buffer: &str) -> Outcome {
     let out = tempfile::tempdir().expect("temp dir");
     let state = tempfile::tempdir().expect("temp dir");
-    let standin = StandIn::start(0, out.path());
-    let relay = relay_for(standin.port, state.path(), buffer);
+    // Held for the whole test, so that the port is still ours when the stand-in comes back.
+    let agent_port = RefusingPort::new();
+    let standin = StandIn::start(agent_port.port, out.path());
+    let relay = relay_for(agent_port.port, state.path(), buffer);
     let count = 40_000;
     let sender = send(&relay, prefix, count, Some(5_000));
     thread::sleep(Duration::from_secs(1));
@@ -221,8 +223,10 @@ fn a_busy_agent_killed_twice_at_full_speed_loses_nothing() {
     // Slower than the relay can write (~20 MB/s against ~1 KB events at full speed): the relay's
     // send queue and the agent's receive queue stay full, as in front of a busy agent.
     let rate = 20_000_000;
-    let mut standin = StandIn::reading_at(0, out.path(), rate);
-    let relay = relay_for(standin.port, state.path(), "");
+    // Held for the whole test, so that the port is still ours each time the stand-in comes back.
+    let agent_port = RefusingPort::new();
+    let mut standin = StandIn::reading_at(agent_port.port, out.path(), rate);
+    let relay = relay_for(agent_port.port, state.path(), "");
     let sender = send(&relay, prefix, count, None);
     for kill_at in [30_000, 80_000] {
         let reached = wait_until(Duration::from_secs(60), || {
@@ -293,32 +297,33 @@ fn sigterm_after_the_agent_read_everything_and_died_exits_0_reporting_no_loss() 
 fn sigterm_with_the_agent_down_reports_every_event_it_loses() {
     let state = tempfile::tempdir().expect("temp dir");
     let agent = RefusingPort::new();
-    let port = free_port();
     let config = state.path().join("cefrelay.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "state_dir = \"{}\"\nshutdown_grace_secs = 1\n\
-             [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
-             [forward]\naddress = [\"tcp://127.0.0.1:{}\"]\nqueue_events = 100\n",
-            state.path().display(),
-            agent.port
-        ),
-    )
-    .expect("write config");
     let log = state.path().join("relay.log");
-    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut command = cefrelay();
-    command
-        .arg("run")
-        .arg("--config")
-        .arg(&config)
-        .args(["--admin", &admin.to_string()])
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"));
-    let mut relay = Relay::try_spawn(command, port, admin).expect("relay started");
+    let mut relay = Relay::on_fresh_ports(|port, admin| {
+        std::fs::write(
+            &config,
+            format!(
+                "state_dir = \"{}\"\nshutdown_grace_secs = 1\n\
+                 [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
+                 [forward]\naddress = [\"tcp://127.0.0.1:{}\"]\nqueue_events = 100\n",
+                state.path().display(),
+                agent.port
+            ),
+        )
+        .expect("write config");
+        let mut command = cefrelay();
+        command
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .args(["--admin", &admin.to_string()])
+            .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        Relay::try_spawn(command, port, admin)
+    })
+    .expect("relay started");
     let mut sender = send(&relay, "lost", 300, None);
     // The buffer fills (100 events); the reader holds the next batch, waiting for room, and
     // the sink holds what it took while trying to reach the agent.

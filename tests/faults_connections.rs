@@ -13,14 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, wait_until, Agent, Relay, PATIENCE};
 
 /// The relay on a configuration with `{port}`, `{agent}`, `{admin}` and `{dir}` filled in, JSON
 /// logs at info level in `dir/relay.log`.
 fn start_relay(agent: &Agent, dir: &Path, listener_keys: &str) -> Relay {
-    for _ in 0..5 {
-        let port = free_port();
-        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    Relay::on_fresh_ports(|port, admin| {
         let config = format!(
             "state_dir = \"{dir}\"\n\
              [[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n{listener_keys}\n\
@@ -40,12 +38,9 @@ fn start_relay(agent: &Agent, dir: &Path, listener_keys: &str) -> Relay {
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stderr(log);
-        // None: another test took a port between free_port and the bind; try fresh ones.
-        if let Some(relay) = Relay::try_spawn(command, port, admin) {
-            return relay;
-        }
-    }
-    panic!("the relay did not start in 5 attempts: {}", log_text(dir));
+        Relay::try_spawn(command, port, admin)
+    })
+    .unwrap_or_else(|| panic!("the relay did not start in 5 attempts: {}", log_text(dir)))
 }
 
 fn log_text(dir: &Path) -> String {

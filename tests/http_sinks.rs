@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::util::http_server::{HttpServer, Reply, Seen};
-use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
+use crate::util::{
+    cef_threat, cefrelay, free_port, wait_until, Agent, Ca, RefusingPort, Relay, PATIENCE,
+};
 
 /// A relay whose only outputs are the `[[sink]]`s in `sinks` (the agent forward is off unless
 /// `sinks` has a [forward] table of its own).
@@ -32,7 +34,8 @@ impl Setup {
         setup
     }
 
-    /// A directory and ports without a config yet, for tests that first write secret files.
+    /// A directory and ports without a config yet, for tests that first write secret files. The
+    /// ports are only the first start's: `start_with` starts again on fresh ones if one is taken.
     fn empty() -> Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("cefrelay.toml");
@@ -69,23 +72,27 @@ impl Setup {
     /// Starts the relay, with `customize` adding to its command (environment, standard error).
     /// Should a port be taken by another test meanwhile, it starts again on fresh ports.
     fn start_with(&self, customize: impl Fn(&mut Command)) -> Relay {
-        for _ in 0..3 {
+        let launch = || {
             let mut command = cefrelay();
             command
                 .args(["run", "--config", self.config.to_str().expect("utf-8 path")])
                 .env("RUST_LOG", "warn")
                 .stdin(Stdio::null());
             customize(&mut command);
-            if let Some(relay) = Relay::try_spawn(command, self.port.get(), self.admin.get()) {
-                return relay;
-            }
-            self.port.set(free_port());
-            self.admin
-                .set(SocketAddr::from(([127, 0, 0, 1], free_port())));
-            let sinks = self.sinks.borrow().clone();
-            self.configure(&sinks);
-        }
-        panic!("the relay did not start in three tries");
+            Relay::try_spawn(command, self.port.get(), self.admin.get())
+        };
+        // The ports the config has first: a restart keeps them, and a test may hold one.
+        launch()
+            .or_else(|| {
+                let sinks = self.sinks.borrow().clone();
+                Relay::on_fresh_ports(|port, admin| {
+                    self.port.set(port);
+                    self.admin.set(admin);
+                    self.configure(&sinks);
+                    launch()
+                })
+            })
+            .expect("the relay did not start in six tries")
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -131,10 +138,12 @@ fn delivered(server: &HttpServer) -> BTreeSet<usize> {
     unique(&delivered_ids(&server.requests(), |_| true))
 }
 
-/// A sink that is down: a free port nothing listens on yet, and its URL.
-fn down_sink() -> (u16, String) {
-    let port = free_port();
-    (port, format!("http://127.0.0.1:{port}"))
+/// A sink that is down, and its URL: a port held with nothing listening until the test starts
+/// the server there (`HttpServer::start_on`), so no other test's server or relay can answer.
+fn down_sink() -> (RefusingPort, String) {
+    let down = RefusingPort::new();
+    let url = format!("http://127.0.0.1:{}", down.port);
+    (down, url)
 }
 
 /// A generic sink whose requests go to `url`, plus `extra` settings (which may set their own
@@ -487,9 +496,11 @@ fn https_sink_trusts_exactly_the_configured_ca() {
 #[test]
 fn the_harness_starts_again_on_fresh_ports_when_one_was_taken() {
     let server = HttpServer::start(|_| Reply::status(204));
-    let setup = Setup::new(&generic_sink(&server.url(), ""));
+    let setup = Setup::empty();
     // Another process holds the listen port: the first start exits (bind error), the retry works.
-    let squatter = std::net::TcpListener::bind(("127.0.0.1", setup.port.get())).expect("bind");
+    let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    setup.port.set(squatter.local_addr().unwrap().port());
+    setup.configure(&generic_sink(&server.url(), ""));
     let relay = setup.start();
     assert_ne!(relay.port, squatter.local_addr().unwrap().port());
     send(relay.port, 0..3);
@@ -671,7 +682,7 @@ fn disk_buffer(extra: &str) -> String {
 
 #[test]
 fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
-    let (port, url) = down_sink();
+    let (down, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let relay = setup.start();
     send(relay.port, 0..2000);
@@ -685,7 +696,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
         relay.metric("cefrelay_sink_sent_events_total{sink=\"web\"}"),
         0
     );
-    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let server = HttpServer::start_on(down.port, |_| Reply::status(204));
     assert!(wait_until(PATIENCE, || {
         delivered(&server).len() == 2000
     }));
@@ -697,7 +708,7 @@ fn thirty_second_outage_with_a_disk_buffer_loses_nothing() {
 
 #[test]
 fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
-    let (port, url) = down_sink();
+    let (down, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let mut relay = setup.start();
     send(relay.port, 0..300);
@@ -707,7 +718,7 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
     let status = relay.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
 
-    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let server = HttpServer::start_on(down.port, |_| Reply::status(204));
     let relay = setup.start();
     assert!(wait_until(PATIENCE, || delivered(&server).len() == 300));
     assert_eq!(
@@ -719,7 +730,7 @@ fn sigterm_with_the_sink_down_keeps_a_disk_buffer_for_the_next_start() {
 
 #[test]
 fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered() {
-    let (port, url) = down_sink();
+    let (down, url) = down_sink();
     let setup = Setup::new(&generic_sink(&url, &disk_buffer("")));
     let mut relay = setup.start();
     // Three sends a moment apart: at least three entries in the log.
@@ -742,7 +753,7 @@ fn a_damaged_disk_buffer_entry_is_skipped_and_counted_and_the_rest_is_delivered(
     bytes[middle] ^= 0x20;
     std::fs::write(&segments[0], bytes).unwrap();
 
-    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let server = HttpServer::start_on(down.port, |_| Reply::status(204));
     let relay = setup.start();
     send(relay.port, 1000..1001);
     assert!(wait_until(PATIENCE, || {
@@ -800,7 +811,7 @@ fn kill_9_with_a_disk_buffer_loses_nothing_over_http() {
 #[test]
 fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender() {
     const EVENTS: usize = 5000;
-    let (port, url) = down_sink();
+    let (down, url) = down_sink();
     let setup = Setup::new(&generic_sink(
         &url,
         "buffer = { type = \"memory\", max_events = 512, when_full = \"drop_newest\" }",
@@ -821,7 +832,7 @@ fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender(
         "every event is held or counted as dropped"
     );
 
-    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let server = HttpServer::start_on(down.port, |_| Reply::status(204));
     assert!(wait_until(PATIENCE, || {
         delivered(&server).len() as u64 == held
     }));
@@ -831,7 +842,7 @@ fn a_full_buffer_that_drops_newest_counts_the_drops_and_never_stalls_the_sender(
 #[test]
 fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
     const EVENTS: usize = 40_000;
-    let (port, url) = down_sink();
+    let (down, url) = down_sink();
     let setup = Setup::new(&generic_sink(
         &url,
         "max_batch_events = 5000\nbuffer = { type = \"disk\", max_bytes = 1048576, segment_bytes = 65536, when_full = \"block\" }",
@@ -861,7 +872,7 @@ fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
         relay.metric("cefrelay_sink_dropped_events_total{sink=\"web\",reason=\"buffer_full\"}"),
         0
     );
-    let server = HttpServer::start_on(port, |_| Reply::status(204));
+    let server = HttpServer::start_on(down.port, |_| Reply::status(204));
     sender
         .join()
         .expect("the sender finishes once the sink is back");
@@ -874,11 +885,11 @@ fn a_full_disk_buffer_that_blocks_throttles_the_tcp_sender_and_loses_nothing() {
 #[test]
 fn kill_9_with_a_disk_buffer_loses_nothing_on_the_agent_forward() {
     const EVENTS: usize = 3000;
-    let agent_port = free_port();
     // A slow agent: the relay is killed with most events still buffered.
-    let agent = Agent::start(agent_port, Duration::from_millis(1));
+    let agent = Agent::start(0, Duration::from_millis(1));
     let setup = Setup::new(&format!(
-        "[forward]\naddress = [\"tcp://127.0.0.1:{agent_port}\"]\nformat = \"raw\"\n{}\n",
+        "[forward]\naddress = [\"tcp://{}\"]\nformat = \"raw\"\n{}\n",
+        agent.address,
         disk_buffer("")
     ));
     let mut relay = setup.start();

@@ -2,12 +2,12 @@
 //! counters and logs that did not say what happened. Black-box: the real binary, loopback only.
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, wait_until, Agent, Ca, RefusingPort, Relay, PATIENCE};
 
 fn write_config(dir: &Path, text: &str) -> std::path::PathBuf {
     let path = dir.join("cefrelay.toml");
@@ -71,7 +71,10 @@ fn assert_refused(dir: &Path, text: &str, line: usize, key: &str) {
 #[test]
 fn sizes_that_would_discard_every_datagram_or_abort_on_allocation_exit_64_naming_the_key() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
+    // Only written into configurations that must be refused before anything is bound; held so
+    // that, should the relay ever bind it, it is not another test's port.
+    let held = RefusingPort::new();
+    let port = held.port;
     for (value, key_line) in [
         // Wrapped to a 0-byte buffer: every datagram was silently discarded.
         ("18446744073709551615", 3),
@@ -145,7 +148,9 @@ fn udp_max_message_bytes_at_the_top_of_its_range_relays_the_largest_datagrams() 
 #[test]
 fn a_listener_twice_on_one_address_exits_64_in_check_config_run_and_on_the_command_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
+    // As above: a port of ours, in configurations refused before anything is bound.
+    let held = RefusingPort::new();
+    let port = held.port;
     for (second, line) in [
         (format!("udp://127.0.0.1:{port}"), 5),
         (format!("tcp://127.0.0.1:{port}"), 5),
@@ -168,7 +173,9 @@ fn a_state_directory_the_relay_cannot_write_exits_64_naming_state_dir() {
     // A file where a directory should be: no one, root included, can create the buffer there.
     std::fs::write(dir.path().join("occupied"), "x").expect("write");
     let state = dir.path().join("occupied").join("state");
-    let port = free_port();
+    // As above: a port of ours, in configurations refused before anything is bound.
+    let held = RefusingPort::new();
+    let port = held.port;
     let disk_buffer = format!(
         "state_dir = \"{}\"\n[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[forward]\nbuffer = {{ type = \"disk\" }}\n",
         state.display()
@@ -194,7 +201,9 @@ fn tls_files_that_run_would_refuse_fail_check_config_too() {
     Ca::new("test CA").write_server_files(dir.path());
     std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").expect("write");
     std::fs::create_dir(dir.path().join("a-directory.pem")).expect("mkdir");
-    let port = free_port();
+    // As above: a port of ours, in configurations refused before anything is bound.
+    let held = RefusingPort::new();
+    let port = held.port;
     let listener = |cert: &str, key: &str, ca: &str| {
         format!(
             "[[listener]]\naddress = \"tls://127.0.0.1:{port}\"\ntls_cert = \"{cert}\"\ntls_key = \"{key}\"\ntls_client_ca = \"{ca}\"\n"
@@ -374,22 +383,25 @@ fn failed_reloads_are_counted_apart_from_those_that_applied() {
 
 /// A relay whose standard error goes to `log`.
 fn relay_logging_to(log: &Path, agent_port: u16, dir: &Path) -> Relay {
-    let port = free_port();
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let config = write_config(
-        dir,
-        &format!("[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[filter]\nmode = \"all\"\n"),
-    );
-    let mut command: Command = cefrelay();
-    command
-        .arg("run")
-        .args(["--config", config.to_str().expect("utf-8 path")])
-        .args(["--forward", &format!("tcp://127.0.0.1:{agent_port}")])
-        .args(["--admin", &admin.to_string()])
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stderr(std::fs::File::create(log).expect("create log"));
-    Relay::try_spawn(command, port, admin).expect("the relay started")
+    Relay::on_fresh_ports(|port, admin| {
+        let config = write_config(
+            dir,
+            &format!(
+                "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[filter]\nmode = \"all\"\n"
+            ),
+        );
+        let mut command: Command = cefrelay();
+        command
+            .arg("run")
+            .args(["--config", config.to_str().expect("utf-8 path")])
+            .args(["--forward", &format!("tcp://127.0.0.1:{agent_port}")])
+            .args(["--admin", &admin.to_string()])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("create log"));
+        Relay::try_spawn(command, port, admin)
+    })
+    .expect("the relay started")
 }
 
 #[test]

@@ -69,17 +69,45 @@ fn logger_mock_messages_pass_the_filter_over_udp_and_tcp() {
     }
 }
 
-/// rsyslogd in the foreground with the cef_installer.py rule, forwarding in the traditional format.
-fn rsyslog(dir: &Path, listen: u16, agent: u16) -> Child {
+/// An imtcp input on a port of its own choosing (port 0), which it writes to the file `name` in
+/// `dir` once it listens: see `listening_port`.
+fn imtcp_input(dir: &Path, name: &str) -> String {
+    format!(
+        "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"0\" listenPortFileName=\"{}\")\n",
+        dir.join(name).display()
+    )
+}
+
+/// The port an `imtcp_input` listens on, once it does. rsyslogd writes the file between its
+/// bind and its listen; bound, the port is already its own, so a connection that succeeds is
+/// rsyslogd's.
+fn listening_port(dir: &Path, name: &str) -> u16 {
+    let mut port = None;
+    let written = wait_until(PATIENCE, || {
+        port = std::fs::read_to_string(dir.join(name))
+            .ok()
+            .and_then(|text| text.trim().parse::<u16>().ok());
+        port.is_some()
+    });
+    assert!(written, "rsyslogd never wrote {name}");
+    let port = port.expect("a port");
+    wait_for_port(port);
+    port
+}
+
+/// rsyslogd in the foreground with the cef_installer.py rule, forwarding in the traditional format;
+/// its input is `imtcp_input(dir, "listen.port")`.
+fn rsyslog(dir: &Path, agent: u16) -> Child {
     let config = format!(
         "global(workDirectory=\"{dir}\")\n\
          module(load=\"imtcp\")\n\
-         input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{listen}\")\n\
+         {input}\
          if $rawmsg contains \"CEF:\" or $rawmsg contains \"ASA-\" then {{\n\
            action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{agent}\" protocol=\"tcp\" template=\"RSYSLOG_TraditionalForwardFormat\")\n\
            stop\n\
          }}\n",
-        dir = dir.display()
+        dir = dir.display(),
+        input = imtcp_input(dir, "listen.port"),
     );
     let path = dir.join("rsyslog.conf");
     std::fs::write(&path, config).expect("write rsyslog.conf");
@@ -104,13 +132,8 @@ fn traditional_output_matches_rsyslogs_forward_format() {
         ours.address.port(),
         &["--agent", "ama", "--filter", "legacy"],
     );
-    let rsyslog_port = free_port();
-    let mut rsyslogd = rsyslog(dir.path(), rsyslog_port, theirs.address.port());
-    assert!(wait_until(PATIENCE, || std::net::TcpStream::connect((
-        "127.0.0.1",
-        rsyslog_port
-    ))
-    .is_ok()));
+    let mut rsyslogd = rsyslog(dir.path(), theirs.address.port());
+    let rsyslog_port = listening_port(dir.path(), "listen.port");
 
     // The shapes PAN-OS and the troubleshooter send (header variants, tags, RFC 5424).
     let input = [
@@ -194,30 +217,41 @@ fn rsyslog_forwards_into_cefrelay_over_tcp_and_tls() {
     let agent = Agent::start(0, Duration::ZERO);
     let ca = Ca::new("peer test CA");
     ca.write_server_files(dir.path());
-    let tls_port = free_port();
-    let relay = Relay::with_config(
-        agent.address.port(),
-        &format!(
-            "[[listener]]\naddress = \"tcp://127.0.0.1:{{port}}\"\n\
-             [[listener]]\naddress = \"tls://127.0.0.1:{tls_port}\"\ntls_cert = \"server.pem\"\ntls_key = \"server.key\"\n\
-             [filter]\nmode = \"cef-all\"\n"
-        ),
-        dir.path(),
-    );
-    let input = free_port();
+    let config = dir.path().join("cefrelay.toml");
+    let mut tls_port = 0;
+    let relay = Relay::on_fresh_ports(|port, admin| {
+        // The TLS port is one more the relay binds: taken meanwhile, it fails this start like the
+        // other two, and the next start gets fresh ones.
+        tls_port = free_port();
+        std::fs::write(
+            &config,
+            format!(
+                "[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n\
+                 [[listener]]\naddress = \"tls://127.0.0.1:{tls_port}\"\ntls_cert = \"server.pem\"\ntls_key = \"server.key\"\n\
+                 [filter]\nmode = \"cef-all\"\n\
+                 [forward]\naddress = [\"tcp://{agent}\"]\n\
+                 [admin]\nlisten = \"{admin}\"\n",
+                agent = agent.address,
+            ),
+        )
+        .expect("write config");
+        Relay::try_from_file(&config, port, admin)
+    })
+    .expect("the relay started");
     let mut rsyslog = rsyslogd(
         dir.path(),
         &format!(
             "global(DefaultNetstreamDriverCAFile=\"{ca}\")\n\
              module(load=\"imtcp\")\n\
-             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{input}\")\n\
+             {input}\
              action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{tcp}\" protocol=\"tcp\" TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\")\n\
              action(type=\"omfwd\" target=\"127.0.0.1\" port=\"{tls_port}\" protocol=\"tcp\" StreamDriver=\"ossl\" StreamDriverMode=\"1\" StreamDriverAuthMode=\"x509/certvalid\")\n",
             ca = dir.path().join("ca.pem").display(),
             tcp = relay.port,
+            input = imtcp_input(dir.path(), "input.port"),
         ),
     );
-    wait_for_port(input);
+    let input = listening_port(dir.path(), "input.port");
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", input)).expect("connect");
     for id in 0..50 {
         std::io::Write::write_all(&mut stream, format!("{}\n", cef_threat(id)).as_bytes())
@@ -250,19 +284,19 @@ fn rsyslog_forwards_into_cefrelay_over_tcp_and_tls() {
 #[test]
 fn rsyslog_as_the_agent_parses_every_forwarded_line() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let agent_port = free_port();
     let out = dir.path().join("agent.log");
     let mut rsyslog = rsyslogd(
         dir.path(),
         &format!(
             "module(load=\"imtcp\")\n\
              template(name=\"fields\" type=\"string\" string=\"%hostname%|%syslogtag%|%msg:2:$%\\n\")\n\
-             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{agent_port}\")\n\
+             {input}\
              action(type=\"omfile\" file=\"{out}\" template=\"fields\")\n",
+            input = imtcp_input(dir.path(), "agent.port"),
             out = out.display()
         ),
     );
-    wait_for_port(agent_port);
+    let agent_port = listening_port(dir.path(), "agent.port");
     let relay = Relay::start(agent_port, &["--agent", "ama"]);
     let lines = [
         "<14>Nov 22 10:00:00 PA-VM CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.1 externalId=1",

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::UdpSocket;
 use std::time::Duration;
 
-use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, wait_until, Agent, RefusingPort, Relay, PATIENCE};
 
 fn send_lines(relay: &Relay, lines: &[String]) {
     let mut stream = relay.tcp();
@@ -171,12 +171,12 @@ fn oversized_and_malformed_frames_are_counted_and_valid_frames_keep_flowing() {
 
 #[test]
 fn agent_down_at_start_then_up_gets_everything() {
-    let agent_port = free_port();
-    let relay = Relay::start(agent_port, &[]);
+    let agent_port = RefusingPort::new();
+    let relay = Relay::start(agent_port.port, &[]);
     let lines: Vec<String> = (0..200).map(cef_threat).collect();
     send_lines(&relay, &lines);
     assert!(wait_until(PATIENCE, || held(&relay) >= 200));
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = agent_port.start_agent(Duration::ZERO);
     assert!(
         wait_until(PATIENCE, || markers(&agent.lines()).len() >= 200),
         "got {}",
@@ -186,9 +186,10 @@ fn agent_down_at_start_then_up_gets_everything() {
 
 #[test]
 fn agent_restarted_mid_stream_loses_nothing() {
-    let agent_port = free_port();
-    let agent = Agent::start(agent_port, Duration::ZERO);
-    let relay = Relay::start(agent_port, &[]);
+    // Held for the whole test, so that the port is still ours when the agent comes back.
+    let agent_port = RefusingPort::new();
+    let agent = agent_port.start_agent(Duration::ZERO);
+    let relay = Relay::start(agent_port.port, &[]);
     let first: Vec<String> = (0..300).map(cef_threat).collect();
     send_lines(&relay, &first);
     assert!(wait_until(PATIENCE, || agent.count() >= 100));
@@ -196,7 +197,7 @@ fn agent_restarted_mid_stream_loses_nothing() {
     // While the agent is away the relay keeps receiving.
     let second: Vec<String> = (300..600).map(cef_threat).collect();
     send_lines(&relay, &second);
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = agent_port.start_agent(Duration::ZERO);
     assert!(
         wait_until(PATIENCE, || {
             let mut all = seen.clone();
@@ -242,12 +243,12 @@ fn slow_agent_throttles_the_sender_and_loses_nothing() {
 
 #[test]
 fn sigterm_drains_the_queue_and_exits_zero() {
-    let agent_port = free_port();
-    let mut relay = Relay::start(agent_port, &[]);
+    let agent_port = RefusingPort::new();
+    let mut relay = Relay::start(agent_port.port, &[]);
     let lines: Vec<String> = (0..100).map(cef_threat).collect();
     send_lines(&relay, &lines);
     assert!(wait_until(PATIENCE, || held(&relay) >= 100));
-    let agent = Agent::start(agent_port, Duration::ZERO);
+    let agent = agent_port.start_agent(Duration::ZERO);
     relay.signal("TERM");
     let status = relay.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
@@ -354,14 +355,14 @@ fn udp_forward_sends_one_datagram_per_message() {
 fn a_taken_port_fails_the_start_with_the_fix_on_its_own_line() {
     let squatter = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = squatter.local_addr().expect("address").port();
-    let admin = format!("127.0.0.1:{}", free_port());
+    // The listen port fails the start before the admin endpoint is opened: none is needed.
     let output = cefrelay()
         .args([
             "run",
             "--listen",
             &format!("tcp://127.0.0.1:{port}"),
             "--admin",
-            &admin,
+            "",
         ])
         .output()
         .expect("run cefrelay");

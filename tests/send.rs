@@ -17,6 +17,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
 
+use crate::util::RefusingPort;
+
 /// Bounds every wait of a failing test; a passing one is much quicker.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -570,10 +572,10 @@ fn a_remote_destination_is_refused_without_allow_remote() {
 
 #[test]
 fn connection_refused_names_the_address() {
-    let port = {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    // Held, never listening, until the test ends: a port closed after a bind could be taken by
+    // another test's listener before the send, which would then connect.
+    let held = RefusingPort::new();
+    let port = held.port;
     let output = send(&["--to", &format!("tcp://127.0.0.1:{port}")]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::util::{cef_threat, cefrelay, free_port, wait_until, Agent, Ca, Relay, PATIENCE};
+use crate::util::{cef_threat, cefrelay, wait_until, Agent, Ca, Relay, PATIENCE};
 use rcgen::ExtendedKeyUsagePurpose;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -64,7 +64,7 @@ fn delivered(agent: &Agent, id: usize) -> bool {
 
 #[test]
 fn tls_frames_reach_the_agent() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
     ca.write_server_files(dir.path());
@@ -83,7 +83,7 @@ fn tls_frames_reach_the_agent() {
 
 #[test]
 fn mutual_tls_rejects_a_client_without_a_valid_certificate() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
     ca.write_server_files(dir.path());
@@ -123,7 +123,7 @@ fn mutual_tls_rejects_a_client_without_a_valid_certificate() {
 
 #[test]
 fn tls_garbage_is_counted_and_other_connections_keep_delivering() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
     ca.write_server_files(dir.path());
@@ -156,7 +156,7 @@ fn tls_garbage_is_counted_and_other_connections_keep_delivering() {
 
 #[test]
 fn plain_and_tls_share_a_port_when_allowed() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new("test CA");
     ca.write_server_files(dir.path());
@@ -175,7 +175,7 @@ fn plain_and_tls_share_a_port_when_allowed() {
 
 #[test]
 fn sighup_reloads_certificates_without_dropping_open_connections() {
-    let agent = Agent::start(free_port(), Duration::ZERO);
+    let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
     let old_ca = Ca::new("old CA");
     old_ca.write_server_files(dir.path());

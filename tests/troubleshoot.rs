@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use crate::util::{cefrelay, free_port, Agent, Relay};
+use crate::util::{cefrelay, Agent, RefusingPort, Relay};
 use serde_json::Value;
 
 /// A configuration file with UDP and TCP listeners on `port`, the admin endpoint and the agent.
@@ -32,8 +32,21 @@ fn write_config(
     path
 }
 
-fn admin_address() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], free_port()))
+/// A relay on the configuration file `write_config` leaves in `dir`, with the file's path; it
+/// starts again on fresh ports when one was taken before the relay bound it.
+fn start_relay(dir: &Path, agent_port: u16) -> (Relay, PathBuf) {
+    let mut config = PathBuf::new();
+    let relay = Relay::on_fresh_ports(|port, admin| {
+        config = write_config(dir, port, admin, agent_port, "cef");
+        Relay::try_from_file(&config, port, admin)
+    })
+    .expect("the relay did not start in five tries");
+    (relay, config)
+}
+
+/// A loopback address on a port held with nothing listening: nothing answers there.
+fn refusing(held: &RefusingPort) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], held.port))
 }
 
 fn troubleshoot(config: &Path, extra: &[&str]) -> (Output, Value) {
@@ -80,9 +93,7 @@ fn check(json: &Value, number: u64) -> (String, String, String) {
 fn a_healthy_relay_passes_and_every_mock_is_counted() {
     let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, admin) = (free_port(), admin_address());
-    let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");
-    let relay = Relay::from_file(&config, port, admin);
+    let (relay, config) = start_relay(dir.path(), agent.address.port());
 
     let (output, json) = troubleshoot(&config, &["--live", "1", "--mocks", "4"]);
     assert_eq!(output.status.code(), Some(0), "{json:#}");
@@ -131,7 +142,16 @@ fn a_healthy_relay_passes_and_every_mock_is_counted() {
 #[test]
 fn nothing_listening_fails_with_how_to_start_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = write_config(dir.path(), free_port(), admin_address(), free_port(), "cef");
+    // Held, not listening: nothing can answer on the relay's TCP port (bound sockets that do not
+    // listen are not in /proc/net/tcp, so check 3 sees nothing there), nor on the admin address.
+    // The UDP port of that number is not held (a bound UDP socket is what check 3 looks for);
+    // were another test's UDP socket to get it, TCP still shows "nothing listens".
+    let (listen, admin, agent) = (
+        RefusingPort::new(),
+        RefusingPort::new(),
+        RefusingPort::new(),
+    );
+    let config = write_config(dir.path(), listen.port, refusing(&admin), agent.port, "cef");
     let (output, json) = troubleshoot(&config, &["--live", "1"]);
     assert_eq!(output.status.code(), Some(1));
     let (status, _, fix) = check(&json, 2);
@@ -147,10 +167,17 @@ fn nothing_listening_fails_with_how_to_start_it() {
 #[test]
 fn another_process_holding_the_port_is_named() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
-    let _tcp = TcpListener::bind(("127.0.0.1", port)).expect("hold the TCP port");
-    let _udp = UdpSocket::bind(("127.0.0.1", port)).expect("hold the UDP port");
-    let config = write_config(dir.path(), port, admin_address(), free_port(), "cef");
+    // The TCP port is held from the moment it is chosen; a UDP port of the same number that is
+    // taken sends us to another one.
+    let (port, _tcp, _udp) = loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("hold a TCP port");
+        let port = tcp.local_addr().expect("local address").port();
+        if let Ok(udp) = UdpSocket::bind(("127.0.0.1", port)) {
+            break (port, tcp, udp);
+        }
+    };
+    let (admin, agent) = (RefusingPort::new(), RefusingPort::new());
+    let config = write_config(dir.path(), port, refusing(&admin), agent.port, "cef");
     let (output, json) = troubleshoot(&config, &["--live", "0"]);
     assert_eq!(output.status.code(), Some(1));
     let (status, saw, fix) = check(&json, 3);
@@ -164,9 +191,10 @@ fn another_process_holding_the_port_is_named() {
 #[test]
 fn a_closed_agent_port_fails_and_capture_shows_what_would_arrive() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, admin, agent_port) = (free_port(), admin_address(), free_port());
-    let config = write_config(dir.path(), port, admin, agent_port, "cef");
-    let _relay = Relay::from_file(&config, port, admin);
+    // Held without listening while the test runs: the agent port refuses, and `--capture` can
+    // still listen there (std binds with SO_REUSEADDR, beside the holder).
+    let agent = RefusingPort::new();
+    let (_relay, config) = start_relay(dir.path(), agent.port);
 
     let (output, json) = troubleshoot(&config, &["--live", "0", "--mocks", "2", "--timeout", "3"]);
     assert_eq!(output.status.code(), Some(1));
@@ -223,9 +251,7 @@ fn a_sender_whose_every_message_the_filter_drops_is_told_why() {
 fn live_traffic_of(line: &'static str) -> (String, String, String) {
     let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, admin) = (free_port(), admin_address());
-    let config = write_config(dir.path(), port, admin, agent.address.port(), "cef");
-    let relay = Relay::from_file(&config, port, admin);
+    let (relay, config) = start_relay(dir.path(), agent.address.port());
 
     // The firewall sends all through the live window.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

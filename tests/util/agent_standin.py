@@ -20,6 +20,7 @@ import time
 port, out = int(sys.argv[1]), sys.argv[2]
 rate = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+# Also what lets it listen beside the test's RefusingPort, which holds PORT between its lives.
 server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if rate:
     # A tuned agent: a large receive buffer (inherited by accepted sockets) holds more unread.

@@ -104,6 +104,8 @@ impl HttpServer {
         Self::start_on(0, respond)
     }
 
+    /// On `port`, held by a `RefusingPort` until now (a sink that comes back): tokio binds with
+    /// SO_REUSEADDR, which lets it listen beside the holder.
     pub fn start_on(
         port: u16,
         respond: impl Fn(&Seen) -> Reply + Send + Sync + 'static,

@@ -39,6 +39,7 @@ pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Stdio};
@@ -47,12 +48,27 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A port nobody listens on right now (bound to port 0, then released).
+/// A port nobody listens on right now (bound to port 0, then released). Another test can take it
+/// before it is bound again, so it is only for the relay's ports in a `Relay::on_fresh_ports`
+/// launch, which starts again on fresh ones when a bind fails.
+///
+/// Never the same number twice in one run: two relays given one UDP port would both bind it (the
+/// relay sets SO_REUSEPORT there) and split its datagrams, with no failed start to try again on.
 pub fn free_port() -> u16 {
-    let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    let port = tcp.local_addr().expect("local addr").port();
-    // The same number must be free for UDP too, since listeners use both.
-    UdpSocket::bind(("127.0.0.1", port)).map_or_else(|_| free_port(), |_| port)
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    // Ports turned down stay bound until one is found, so the kernel offers others meanwhile.
+    let mut turned_down = Vec::new();
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let port = tcp.local_addr().expect("local addr").port();
+        // The same number must be free for UDP too, since listeners use both.
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && HANDED_OUT.lock().expect("lock").insert(port)
+        {
+            return port;
+        }
+        turned_down.push(tcp);
+    }
 }
 
 /// Polls `condition` every 20 ms until it holds or `limit` passes; the limit only bounds a
@@ -80,8 +96,8 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Listens on `port`; 0 takes a free one (no race with other tests for a number picked
-    /// earlier), which `address` then says.
+    /// Listens on `port`: 0 takes a free one, which `address` then says; any other port should
+    /// be held by a `RefusingPort` (`RefusingPort::start_agent`), or another test may have it.
     pub fn start(port: u16, delay_per_line: Duration) -> Agent {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind agent port");
         let address = listener.local_addr().expect("agent address");
@@ -190,45 +206,50 @@ impl Relay {
     pub fn with_config(agent_port: u16, toml: &str, dir: &Path) -> Relay {
         let forward = format!("tcp://127.0.0.1:{agent_port}");
         let path = dir.join("cefrelay.toml");
-        Self::on_fresh_ports(|port, admin| {
+        Self::started(Self::on_fresh_ports(|port, admin| {
             std::fs::write(&path, toml.replace("{port}", &port.to_string())).expect("write config");
             let config = path.to_str().expect("utf-8 path");
             Self::try_command(port, admin, &["--forward", &forward, "--config", config])
-        })
+        }))
     }
 
     /// Starts `cefrelay run` listening on UDP and TCP `port` with exactly these extra arguments
     /// (no `--forward` added).
     pub fn start_with(args: &[&str]) -> Relay {
-        Self::on_fresh_ports(|port, admin| {
+        Self::started(Self::on_fresh_ports(|port, admin| {
             let listen_udp = format!("udp://127.0.0.1:{port}");
             let listen_tcp = format!("tcp://127.0.0.1:{port}");
             let mut all = vec!["--listen", &listen_udp, "--listen", &listen_tcp];
             all.extend_from_slice(args);
             Self::try_command(port, admin, &all)
-        })
+        }))
     }
 
-    /// Starts `cefrelay run --config FILE` and nothing else: the file says where everything is.
-    pub fn from_file(path: &Path, port: u16, admin: SocketAddr) -> Relay {
+    /// `cefrelay run --config FILE` and nothing else (the file says where everything is), on
+    /// `port` and `admin`; `None` when it exits first, as for `try_spawn`.
+    pub fn try_from_file(path: &Path, port: u16, admin: SocketAddr) -> Option<Relay> {
         Self::try_command_as_is(
             port,
             admin,
             &["--config", path.to_str().expect("utf-8 path")],
         )
-        .expect("the relay exited before its admin endpoint answered")
     }
 
     /// Launches on a fresh listen port and admin address until one start binds both: another
-    /// test may take a number between `free_port` and the relay binding it.
-    fn on_fresh_ports(mut launch: impl FnMut(u16, SocketAddr) -> Option<Relay>) -> Relay {
-        for _ in 0..5 {
+    /// test may take a number between `free_port` and the relay binding it. `launch` returns
+    /// `None` when the relay exited before it answered (`try_spawn`); after five such starts this
+    /// gives up with `None`.
+    pub fn on_fresh_ports(
+        mut launch: impl FnMut(u16, SocketAddr) -> Option<Relay>,
+    ) -> Option<Relay> {
+        (0..5).find_map(|_| {
             let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-            if let Some(relay) = launch(free_port(), admin) {
-                return relay;
-            }
-        }
-        panic!("the relay exited before its admin endpoint answered, five times");
+            launch(free_port(), admin)
+        })
+    }
+
+    fn started(relay: Option<Relay>) -> Relay {
+        relay.expect("the relay exited before its admin endpoint answered, five times")
     }
 
     fn try_command(port: u16, admin: SocketAddr, args: &[&str]) -> Option<Relay> {
@@ -381,8 +402,12 @@ impl Ca {
     }
 }
 
-/// A loopback TCP port where nothing listens and that no other test can take while this lives:
-/// bound, never listening, so connections to it are refused (an agent that is down).
+/// A loopback TCP port that no other test can take while this lives: bound and never listening,
+/// so connections to it are refused (an agent that is down). It is bound with SO_REUSEADDR, so a
+/// listener that also sets it (std, tokio, Python with SO_REUSEADDR; not socket2 by default) can
+/// listen on the port beside it: the agent or sink comes up, and when it closes the port refuses
+/// again, still held. The kernel does not hand out a bound port for port 0 while unbound ones
+/// remain, so other tests do not get it; only a bind to this very number with SO_REUSEADDR could.
 pub struct RefusingPort {
     _socket: socket2::Socket,
     pub port: u16,
@@ -392,6 +417,7 @@ impl RefusingPort {
     pub fn new() -> RefusingPort {
         let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
             .expect("socket");
+        socket.set_reuse_address(true).expect("SO_REUSEADDR");
         socket
             .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
             .expect("bind port 0");
@@ -406,14 +432,10 @@ impl RefusingPort {
             port,
         }
     }
-}
 
-impl RefusingPort {
-    /// The agent comes up on this port: released and bound again at once, so no other test can
-    /// have taken it meanwhile.
-    pub fn start_agent(self, delay_per_line: Duration) -> Agent {
-        let port = self.port;
-        drop(self);
-        Agent::start(port, delay_per_line)
+    /// The agent comes up on this port, which stays held: once the agent stops, connections are
+    /// refused again until the next one starts.
+    pub fn start_agent(&self, delay_per_line: Duration) -> Agent {
+        Agent::start(self.port, delay_per_line)
     }
 }
