@@ -15,7 +15,7 @@ use crate::pipeline::SinkStage;
 use crate::sink::agent::encoder::Encoder;
 use crate::sink::agent::tcp::AgentSink;
 use crate::sink::agent::udp;
-use crate::sink::{http_delivery, HttpDelivery, SinkEncoder};
+use crate::sink::{http_delivery, DeliveryParts, HttpDelivery};
 use crate::telemetry::metrics::{Metrics, SinkMetrics};
 
 /// One sink, ready to run.
@@ -79,7 +79,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
                 route: Route {
                     own_filter: forward.filter,
                 },
-                encoder: SinkEncoder::Agent(Encoder {
+                encoder: Arc::new(Encoder {
                     format: forward.format,
                     framing: forward.framing,
                     agent: forward.agent,
@@ -94,19 +94,19 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
         let sink = next_metrics()?;
         let (writer, reader) = buffer::open(&config_sink.buffer, &config.state_dir, sink.clone())
             .map_err(Refused::Failed)?;
-        let task = http_delivery(
-            config_sink,
-            &config.state_dir,
-            metrics.observer.clone(),
+        let parts = DeliveryParts {
+            state_dir: &config.state_dir,
+            observer: metrics.observer.clone(),
             sink,
-        )
-        .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
+        };
+        let task = http_delivery(config_sink, parts)
+            .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
         built.push(BuiltSink {
             stage: SinkStage {
                 route: Route {
                     own_filter: config_sink.filter,
                 },
-                encoder: SinkEncoder::for_http(config_sink),
+                encoder: config_sink.kind.encoder(),
             },
             writer,
             on_disk: matches!(config_sink.buffer.kind, BufferKind::Disk { .. }),

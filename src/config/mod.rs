@@ -31,7 +31,7 @@ pub use raw::{
     Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, RawConfig,
     WhenFull,
 };
-pub use sinks::{HttpSink, HttpSinkKind};
+pub use sinks::HttpSink;
 
 use raw::RawListener;
 use validate::Validator;

@@ -2,6 +2,7 @@
 //! apply to the sink's type is an error naming it, not something silently ignored.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::buffer::{self, BufferConfig};
@@ -10,20 +11,13 @@ use super::limits;
 use super::raw::{FilterMode, RawSink};
 use super::validate::{Span, Validator};
 use super::ConfigError;
-use crate::sink::{azure_logs, http_json, splunk_hec};
+use crate::sink::{Gzip, HttpSinkSettings, HTTP_SINK_TYPES};
 
-/// What each sink type has of its own.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HttpSinkKind {
-    AzureLogsIngestion(azure_logs::Settings),
-    SplunkHec(splunk_hec::Settings),
-    Http(http_json::Settings),
-}
-
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct HttpSink {
     pub name: String,
-    pub kind: HttpSinkKind,
+    /// What its type has of its own (the sink folder's settings).
+    pub kind: Arc<dyn HttpSinkSettings>,
     pub buffer: BufferConfig,
     /// Its own filter; `None` follows `[filter] mode`.
     pub filter: Option<FilterMode>,
@@ -46,11 +40,42 @@ pub struct HttpSink {
 
 impl HttpSink {
     pub fn type_name(&self) -> &'static str {
-        match self.kind {
-            HttpSinkKind::AzureLogsIngestion(_) => azure_logs::TYPE,
-            HttpSinkKind::SplunkHec(_) => splunk_hec::TYPE,
-            HttpSinkKind::Http(_) => http_json::TYPE,
-        }
+        self.kind.sink_type().name
+    }
+}
+
+impl PartialEq for HttpSink {
+    fn eq(&self, other: &Self) -> bool {
+        let HttpSink {
+            name,
+            kind,
+            buffer,
+            filter,
+            ca_file,
+            timeout,
+            concurrency,
+            retry_initial,
+            retry_max,
+            max_batch_bytes,
+            max_batch_events,
+            batch_timeout,
+            gzip,
+            dead_letter_max_bytes,
+        } = self;
+        *name == other.name
+            && kind.same_as(other.kind.as_ref())
+            && *buffer == other.buffer
+            && *filter == other.filter
+            && *ca_file == other.ca_file
+            && *timeout == other.timeout
+            && *concurrency == other.concurrency
+            && *retry_initial == other.retry_initial
+            && *retry_max == other.retry_max
+            && *max_batch_bytes == other.max_batch_bytes
+            && *max_batch_events == other.max_batch_events
+            && *batch_timeout == other.batch_timeout
+            && *gzip == other.gzip
+            && *dead_letter_max_bytes == other.dead_letter_max_bytes
     }
 }
 
@@ -75,27 +100,24 @@ pub fn validate(
         ));
     }
     let kind_name = raw.kind.get_ref().as_str();
-    let own_keys = match kind_name {
-        azure_logs::TYPE => azure_logs::KEYS,
-        splunk_hec::TYPE => splunk_hec::KEYS,
-        http_json::TYPE => http_json::KEYS,
-        _ => {
-            return Err(check.error(
-                key("type"),
-                Some(raw.kind.span()),
-                format!(
-                    "`{kind_name}` is not a sink type: use \"{}\", \"{}\" or \"{}\" \
-                     (the agent forward is [forward]; the HTTP Data Collector API was retired on 2026-09-14)",
-                    azure_logs::TYPE,
-                    splunk_hec::TYPE,
-                    http_json::TYPE
-                ),
-            ))
-        }
+    let Some(sink_type) = HTTP_SINK_TYPES.iter().find(|t| t.name == kind_name) else {
+        let names: Vec<String> = HTTP_SINK_TYPES
+            .iter()
+            .map(|t| format!("\"{}\"", t.name))
+            .collect();
+        return Err(check.error(
+            key("type"),
+            Some(raw.kind.span()),
+            format!(
+                "`{kind_name}` is not a sink type: use {} \
+                 (the agent forward is [forward]; the HTTP Data Collector API was retired on 2026-09-14)",
+                one_of(&names)
+            ),
+        ));
     };
     // A key that belongs to another sink type is an error, not silently ignored.
     for (name, span) in type_specific_keys(raw) {
-        if let Some(span) = span.filter(|_| !own_keys.contains(&name)) {
+        if let Some(span) = span.filter(|_| !sink_type.keys.contains(&name)) {
             return Err(check.error(
                 key(name),
                 Some(span),
@@ -103,48 +125,25 @@ pub fn validate(
             ));
         }
     }
-    let kind = match kind_name {
-        azure_logs::TYPE => {
-            HttpSinkKind::AzureLogsIngestion(azure_logs::validate(check, &key, raw)?)
+    let kind = (sink_type.validate)(check, &key, raw)?;
+    let max_batch_bytes = match (&raw.max_batch_bytes, sink_type.max_batch_bytes) {
+        (Some(v), Some((limit, why))) if *v.get_ref() > limit as u64 => {
+            return Err(check.error(key("max_batch_bytes"), Some(v.span()), why.into()))
         }
-        splunk_hec::TYPE => HttpSinkKind::SplunkHec(splunk_hec::validate(check, &key, raw)?),
-        _ => HttpSinkKind::Http(http_json::validate(check, &key, raw)?),
-    };
-
-    let is_azure = matches!(kind, HttpSinkKind::AzureLogsIngestion(_));
-    let max_batch_bytes = match &raw.max_batch_bytes {
-        Some(v) if is_azure && *v.get_ref() > azure_logs::MAX_BATCH_BYTES as u64 => {
-            return Err(check.error(
-                key("max_batch_bytes"),
-                Some(v.span()),
-                format!(
-                    "the Logs Ingestion API takes at most {} bytes per call",
-                    azure_logs::MAX_BATCH_BYTES
-                ),
-            ))
-        }
-        value => check.size(
+        (value, limit) => check.size(
             &key("max_batch_bytes"),
             value.as_ref(),
             &limits::MAX_BATCH_BYTES,
-            if is_azure {
-                azure_logs::MAX_BATCH_BYTES as u64
-            } else {
-                1024 * 1024
-            },
+            limit.map_or(1024 * 1024, |(limit, _)| limit as u64),
         )?,
     };
-    let gzip = match &raw.gzip {
-        // The API counts the 1 MB limit on the compressed body too; we always compress.
-        Some(v) if is_azure && !*v.get_ref() => {
-            return Err(check.error(
-                key("gzip"),
-                Some(v.span()),
-                "the Azure sink always compresses its requests".into(),
-            ))
+    let gzip = match (&raw.gzip, &sink_type.gzip) {
+        (Some(v), Gzip::Always(why)) if !*v.get_ref() => {
+            return Err(check.error(key("gzip"), Some(v.span()), (*why).into()))
         }
-        Some(v) => *v.get_ref(),
-        None => !matches!(kind, HttpSinkKind::Http(_)),
+        (Some(v), _) => *v.get_ref(),
+        (None, Gzip::Off) => false,
+        (None, Gzip::On | Gzip::Always(_)) => true,
     };
     let retry_initial = check.millis(
         &key("retry_initial_ms"),
@@ -229,4 +228,13 @@ fn type_specific_keys(raw: &RawSink) -> [(&'static str, Option<Span>); 16] {
         ("format", at(&raw.format)),
         ("headers", at(&raw.headers)),
     ]
+}
+
+/// `"a", "b" or "c"`.
+fn one_of(names: &[String]) -> String {
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }

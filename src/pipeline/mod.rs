@@ -18,17 +18,17 @@ use time::OffsetDateTime;
 use crate::buffer::Batch;
 use crate::config::FilterMode;
 use crate::event::{Enriched, Event, Origin};
-use crate::sink::SinkEncoder;
+use crate::sink::Encode;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::Seen;
 use filter::Decision;
 use route::Route;
 
 /// One sink as the pipeline sees it: which events it takes, and how it wants them written.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SinkStage {
     pub route: Route,
-    pub encoder: SinkEncoder,
+    pub encoder: Arc<dyn Encode>,
 }
 
 pub struct Pipeline {

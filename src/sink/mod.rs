@@ -3,9 +3,9 @@
 //! ([`http_json`]); the HTTP ones share one driver ([`http`]). Each sits behind its own bounded
 //! [`crate::buffer`] and takes the events its route lets through.
 //!
-//! A new HTTP sink type is a folder (its settings and their validation, its encoder, its
-//! [`http::service::Service`]) registered here: a variant of [`HttpSinkKind`] (in config) and an arm
-//! in each of [`SinkEncoder::for_http`] and [`http_delivery`].
+//! A new HTTP sink type is a folder — its settings and their validation, its [`Encode`], its
+//! [`http::service::Service`], tied together by an [`HttpSinkType`] and an [`HttpSinkSettings`]
+//! impl — and one line in [`HTTP_SINK_TYPES`].
 
 pub mod agent;
 pub mod azure_logs;
@@ -16,56 +16,109 @@ pub mod splunk_hec;
 #[cfg(test)]
 mod test_support;
 
+use std::any::Any;
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::buffer::{Batch, BufferReader, BufferWriter, NotBuffered};
-use crate::config::{HttpSink, HttpSinkKind};
+use crate::config::raw::RawSink;
+use crate::config::validate::Validator;
+use crate::config::{ConfigError, HttpSink};
 use crate::event::Enriched;
 use crate::telemetry::metrics::SinkMetrics;
 use crate::telemetry::observe::Observer;
 use http::service::Service;
 use http::HttpSinkTask;
 
-/// How one sink wants each event: the agent's syslog line, or one JSON record per line for the
-/// HTTP sinks (JSON escapes every LF inside a value, so LF separates records safely).
-#[derive(Debug, Clone)]
-pub enum SinkEncoder {
-    Agent(agent::encoder::Encoder),
-    /// A CommonSecurityLog row for the Logs Ingestion API.
-    CommonSecurityLog,
-    SplunkHec(splunk_hec::encoder::HecOptions),
-    /// The `cefrelay parse` shape.
-    EventJson,
+/// Every HTTP sink type, as `[[sink]] type = "…"` names it. A new one is its folder and a line here.
+pub const HTTP_SINK_TYPES: [HttpSinkType; 3] =
+    [azure_logs::SINK, splunk_hec::SINK, http_json::SINK];
+
+/// How one output writes each event into its batch: the agent's syslog line, or one JSON record
+/// per line for the HTTP sinks (JSON escapes every LF inside a value, so LF separates records).
+pub trait Encode: fmt::Debug + Send + Sync {
+    /// Appends one event with its record separator (or nothing, for an event this output
+    /// cannot carry).
+    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut);
 }
 
-impl SinkEncoder {
-    pub fn for_http(sink: &HttpSink) -> Self {
-        match &sink.kind {
-            HttpSinkKind::AzureLogsIngestion(_) => SinkEncoder::CommonSecurityLog,
-            HttpSinkKind::SplunkHec(settings) => SinkEncoder::SplunkHec(settings.envelope.clone()),
-            HttpSinkKind::Http(_) => SinkEncoder::EventJson,
-        }
-    }
+/// What the configuration and the app need to know of an HTTP sink type.
+pub struct HttpSinkType {
+    /// Its `type` in `[[sink]]`.
+    pub name: &'static str,
+    /// The keys that only some sink types take and this one does.
+    pub keys: &'static [&'static str],
+    /// Its own keys of a `[[sink]]` table, validated; `key` names a key of that table.
+    pub validate: ValidateSettings,
+    /// The far end's limit on one request's uncompressed body, and how to say it, if it has one.
+    pub max_batch_bytes: Option<(usize, &'static str)>,
+    pub gzip: Gzip,
+}
 
-    /// Appends one event.
-    pub fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
-        match self {
-            SinkEncoder::Agent(encoder) => {
-                return encoder.encode(event.event, event.received, event.origin, out)
-            }
-            SinkEncoder::CommonSecurityLog => azure_logs::encoder::write_csl(event, out),
-            // HEC answers 400 to a blank `event` and would reject the whole request with it:
-            // an event with nothing in it is left out rather than take its batch down.
-            SinkEncoder::SplunkHec(_) if event.text.trim().is_empty() => return,
-            SinkEncoder::SplunkHec(options) => splunk_hec::encoder::write_hec(event, options, out),
-            SinkEncoder::EventJson => http_json::encoder::write_event_json(event, out),
-        }
-        out.put_u8(b'\n');
+/// [`HttpSinkType::validate`].
+pub type ValidateSettings = fn(
+    &Validator<'_>,
+    &dyn Fn(&str) -> String,
+    &RawSink,
+) -> Result<Arc<dyn HttpSinkSettings>, ConfigError>;
+
+/// Whether a sink type compresses its requests when `gzip` is not set.
+pub enum Gzip {
+    Off,
+    On,
+    /// Always, and `gzip = false` is refused with this reason.
+    Always(&'static str),
+}
+
+/// One HTTP sink's own settings, validated: how it encodes and how it delivers.
+pub trait HttpSinkSettings: fmt::Debug + Send + Sync + Any {
+    fn sink_type(&self) -> &'static HttpSinkType;
+    fn encoder(&self) -> Arc<dyn Encode>;
+    /// Its delivery task: `config` (the settings all HTTP sinks share) with this sink's service.
+    fn delivery(
+        &self,
+        config: HttpSink,
+        client: reqwest::Client,
+        parts: DeliveryParts<'_>,
+    ) -> Box<dyn HttpDelivery>;
+    /// For telling a changed configuration on SIGHUP: equal settings of the same type.
+    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool;
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// [`HttpSinkSettings::same_as`] for settings that are `PartialEq`.
+pub fn same_settings<T: PartialEq + 'static>(this: &T, other: &dyn HttpSinkSettings) -> bool {
+    other.as_any().downcast_ref::<T>() == Some(this)
+}
+
+/// What every HTTP delivery needs besides its settings.
+pub struct DeliveryParts<'a> {
+    pub state_dir: &'a Path,
+    pub observer: Arc<Observer>,
+    pub sink: Arc<SinkMetrics>,
+}
+
+impl<'a> DeliveryParts<'a> {
+    /// The driver with `service` for `config`.
+    pub fn task<S: Service>(
+        self,
+        config: HttpSink,
+        service: S,
+        client: reqwest::Client,
+    ) -> Box<dyn HttpDelivery> {
+        Box::new(HttpSinkTask::new(
+            config,
+            service,
+            client,
+            self.state_dir,
+            self.observer,
+            self.sink,
+        ))
     }
 }
 
@@ -83,32 +136,10 @@ impl<S: Service> HttpDelivery for HttpSinkTask<S> {
 /// Builds an HTTP sink's delivery: its client (fails on an unusable CA file) and its service.
 pub fn http_delivery(
     config: &HttpSink,
-    state_dir: &Path,
-    observer: Arc<Observer>,
-    sink: Arc<SinkMetrics>,
+    parts: DeliveryParts<'_>,
 ) -> anyhow::Result<Box<dyn HttpDelivery>> {
     let client = http::client(config)?;
-    let config = config.clone();
-    Ok(match &config.kind {
-        HttpSinkKind::AzureLogsIngestion(settings) => {
-            let service = azure_logs::service::AzureLogs::new(settings, client.clone());
-            Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, observer, sink,
-            ))
-        }
-        HttpSinkKind::SplunkHec(settings) => {
-            let service = splunk_hec::service::SplunkHec::new(settings, client.clone());
-            Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, observer, sink,
-            ))
-        }
-        HttpSinkKind::Http(settings) => {
-            let service = http_json::service::HttpJson::new(settings);
-            Box::new(HttpSinkTask::new(
-                config, service, client, state_dir, observer, sink,
-            ))
-        }
-    })
+    Ok(config.kind.delivery(config.clone(), client, parts))
 }
 
 /// The listener side of every sink's buffer, in sink order (the order of the pipeline's encoders).
@@ -162,38 +193,5 @@ impl Drop for Sinks {
         for writer in &self.writers {
             writer.close();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{Event, Origin};
-    use cefrelay_syslog::ParseOptions;
-
-    #[test]
-    fn hec_leaves_out_a_blank_message_and_keeps_the_others() {
-        let received_at = time::macros::datetime!(2026-11-22 10:00:00 UTC);
-        let options = ParseOptions::new(received_at);
-        let origin = Origin {
-            peer: "192.0.2.7".parse().expect("ip"),
-            received_at,
-        };
-        let hec = SinkEncoder::SplunkHec(splunk_hec::encoder::HecOptions::default());
-        let mut out = BytesMut::new();
-        for text in ["  ", "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|N|3|a=b"] {
-            let event = Event::parse(text, false, &options);
-            let enriched = Enriched {
-                event: &event,
-                received: text.as_bytes(),
-                text,
-                origin,
-                added: &[],
-            };
-            hec.encode(&enriched, &mut out);
-        }
-        let text = String::from_utf8(out.to_vec()).expect("utf-8");
-        assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("CEF:0|V|P"), "{text}");
     }
 }

@@ -8,7 +8,8 @@ use bytes::{BufMut, BytesMut};
 use cefrelay_syslog::Format;
 
 use crate::config::{Agent, OutputFormat, OutputFraming};
-use crate::event::{Event, Origin};
+use crate::event::{Enriched, Event, Origin};
+use crate::sink::Encode;
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
 const LEGACY_TAG_CHARS: usize = 32;
@@ -22,9 +23,15 @@ pub struct Encoder {
     pub agent: Agent,
 }
 
+impl Encode for Encoder {
+    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
+        self.write(event.event, event.received, event.origin, out);
+    }
+}
+
 impl Encoder {
     /// Appends one framed message to `out`.
-    pub fn encode(&self, event: &Event<'_>, raw: &[u8], origin: Origin, out: &mut BytesMut) {
+    pub fn write(&self, event: &Event<'_>, raw: &[u8], origin: Origin, out: &mut BytesMut) {
         match (self.framing, self.format) {
             (OutputFraming::Lf, OutputFormat::Raw) => put_escaping_lf(out, raw),
             (OutputFraming::Lf, OutputFormat::Traditional) => {
@@ -144,7 +151,7 @@ mod tests {
             received_at,
         };
         let mut out = BytesMut::new();
-        encoder.encode(&event, text.as_bytes(), origin, &mut out);
+        encoder.write(&event, text.as_bytes(), origin, &mut out);
         String::from_utf8(out.to_vec()).expect("utf-8")
     }
 

@@ -1,6 +1,6 @@
 //! A Sentinel `CommonSecurityLog` row per event, for the Logs Ingestion API.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -8,6 +8,18 @@ use time::OffsetDateTime;
 use super::columns::{extension_index, ColumnType, EXTENSIONS, SEEN_WORDS};
 use crate::event::Enriched;
 use crate::sink::json::{write_json, Capped, IsoMillis, MAX_FIELD_BYTES};
+use crate::sink::Encode;
+
+/// The Azure sink's records: one `CommonSecurityLog` row per line.
+#[derive(Debug)]
+pub struct CslEncoder;
+
+impl Encode for CslEncoder {
+    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
+        write_csl(event, out);
+        out.put_u8(b'\n');
+    }
+}
 
 /// One `CommonSecurityLog` row as a JSON object (no trailing newline) appended to `out`.
 ///

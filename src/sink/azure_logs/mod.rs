@@ -11,14 +11,28 @@ mod token;
 
 use reqwest::Url;
 
+use std::any::Any;
+use std::sync::Arc;
+
 use crate::config::raw::{RawAuth, RawSink};
 use crate::config::validate::{Secret, Validator};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, HttpSink};
+use crate::sink::{
+    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
+};
 
-/// The `type` of this sink in `[[sink]]`.
-pub const TYPE: &str = "azure_logs_ingestion";
-/// The keys only this sink type takes.
-pub const KEYS: &[&str] = &["endpoint", "dcr_immutable_id", "stream", "auth"];
+/// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
+pub const SINK: HttpSinkType = HttpSinkType {
+    name: "azure_logs_ingestion",
+    keys: &["endpoint", "dcr_immutable_id", "stream", "auth"],
+    validate: |check, key, raw| Ok(Arc::new(validate(check, key, raw)?)),
+    max_batch_bytes: Some((
+        MAX_BATCH_BYTES,
+        "the Logs Ingestion API takes at most 1000000 bytes per call",
+    )),
+    // The API counts the 1 MB limit on the compressed body too; we always compress.
+    gzip: Gzip::Always("the Azure sink always compresses its requests"),
+};
 
 /// The Logs Ingestion API takes at most 1 MB per call, compressed or not (specs §3b); the SDK
 /// cuts at 1 MiB of uncompressed JSON. We stay under 1 000 000 bytes.
@@ -36,6 +50,34 @@ pub struct Settings {
     /// The full POST URL: endpoint, DCR immutable id, stream and api-version.
     pub url: Url,
     pub auth: AzureAuth,
+}
+
+impl HttpSinkSettings for Settings {
+    fn sink_type(&self) -> &'static HttpSinkType {
+        &SINK
+    }
+
+    fn encoder(&self) -> Arc<dyn Encode> {
+        Arc::new(encoder::CslEncoder)
+    }
+
+    fn delivery(
+        &self,
+        config: HttpSink,
+        client: reqwest::Client,
+        parts: DeliveryParts<'_>,
+    ) -> Box<dyn HttpDelivery> {
+        let service = service::AzureLogs::new(self, client.clone());
+        parts.task(config, service, client)
+    }
+
+    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
+        same_settings(self, other)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +105,7 @@ pub fn validate(
     key: &dyn Fn(&str) -> String,
     raw: &RawSink,
 ) -> Result<Settings, ConfigError> {
-    let missing = |name: &str| check.missing(key(name), &raw.kind, TYPE);
+    let missing = |name: &str| check.missing(key(name), &raw.kind, SINK.name);
     let endpoint = raw.endpoint.as_ref().ok_or_else(|| missing("endpoint"))?;
     let endpoint = check.url_base(key("endpoint"), endpoint)?;
     let dcr = raw

@@ -1,12 +1,24 @@
 //! The `cefrelay parse` JSON shape per event, for the generic HTTP sink; fields the enrich stage
 //! added go under `"enriched"`.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::event::Enriched;
 use crate::sink::json::write_json;
+use crate::sink::Encode;
+
+/// The generic sink's records: the `cefrelay parse` shape, one per line.
+#[derive(Debug)]
+pub struct EventJsonEncoder;
+
+impl Encode for EventJsonEncoder {
+    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
+        write_event_json(event, out);
+        out.put_u8(b'\n');
+    }
+}
 
 /// The `cefrelay parse` JSON shape of the message, plus `"enriched": {key: value, …}` when the
 /// enrich stage added fields.

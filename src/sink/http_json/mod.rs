@@ -8,14 +8,24 @@ pub mod service;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
 
+use std::any::Any;
+use std::sync::Arc;
+
 use crate::config::raw::{BodyFormat, RawAuth, RawSink};
 use crate::config::validate::{Secret, Validator};
-use crate::config::ConfigError;
+use crate::config::{ConfigError, HttpSink};
+use crate::sink::{
+    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
+};
 
-/// The `type` of this sink in `[[sink]]`.
-pub const TYPE: &str = "http";
-/// The keys only this sink type takes (`auth` is Azure's too).
-pub const KEYS: &[&str] = &["url", "format", "headers", "auth"];
+/// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
+pub const SINK: HttpSinkType = HttpSinkType {
+    name: "http",
+    keys: &["url", "format", "headers", "auth"],
+    validate: |check, key, raw| Ok(Arc::new(validate(check, key, raw)?)),
+    max_batch_bytes: None,
+    gzip: Gzip::Off,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -24,6 +34,33 @@ pub struct Settings {
     /// The configured extra headers, parsed.
     pub headers: HeaderMap,
     pub auth: HttpAuth,
+}
+
+impl HttpSinkSettings for Settings {
+    fn sink_type(&self) -> &'static HttpSinkType {
+        &SINK
+    }
+
+    fn encoder(&self) -> Arc<dyn Encode> {
+        Arc::new(encoder::EventJsonEncoder)
+    }
+
+    fn delivery(
+        &self,
+        config: HttpSink,
+        client: reqwest::Client,
+        parts: DeliveryParts<'_>,
+    ) -> Box<dyn HttpDelivery> {
+        parts.task(config, service::HttpJson::new(self), client)
+    }
+
+    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
+        same_settings(self, other)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +79,7 @@ pub fn validate(
     let url = raw
         .url
         .as_ref()
-        .ok_or_else(|| check.missing(key("url"), &raw.kind, TYPE))?;
+        .ok_or_else(|| check.missing(key("url"), &raw.kind, SINK.name))?;
     let mut headers = HeaderMap::new();
     if let Some(map) = &raw.headers {
         for (name, value) in map.get_ref() {

@@ -1,6 +1,6 @@
 //! A Splunk HEC event envelope per event.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use cefrelay_panos::sourcetype;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::event::Enriched;
 use crate::sink::json::write_json;
+use crate::sink::Encode;
 
 /// Options of the Splunk HEC sink.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,6 +19,22 @@ pub struct HecOptions {
     pub sourcetype: Option<String>,
     /// Overrides the syslog hostname (or the sender's IP).
     pub host: Option<String>,
+}
+
+/// The Splunk sink's records: one event envelope per line.
+#[derive(Debug)]
+pub struct HecEncoder(pub HecOptions);
+
+impl Encode for HecEncoder {
+    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
+        // HEC answers 400 to a blank `event` and would reject the whole request with it: an
+        // event with nothing in it is left out rather than take its batch down.
+        if event.text.trim().is_empty() {
+            return;
+        }
+        write_hec(event, &self.0, out);
+        out.put_u8(b'\n');
+    }
 }
 
 /// One Splunk HEC event envelope (JSON object, no newline): `time` (epoch seconds with

@@ -11,27 +11,37 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use std::any::Any;
+use std::sync::Arc;
+
 use crate::config::limits;
 use crate::config::raw::RawSink;
 use crate::config::validate::{Secret, Validator};
-use crate::config::ConfigError;
-use encoder::HecOptions;
+use crate::config::{ConfigError, HttpSink};
+use crate::sink::{
+    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
+};
+use encoder::{HecEncoder, HecOptions};
 
-/// The `type` of this sink in `[[sink]]`.
-pub const TYPE: &str = "splunk_hec";
-/// The keys only this sink type takes (`endpoint` is Azure's too).
-pub const KEYS: &[&str] = &[
-    "endpoint",
-    "token_file",
-    "token_env",
-    "index",
-    "source",
-    "sourcetype",
-    "host",
-    "indexer_ack",
-    "ack_timeout_secs",
-    "ack_poll_interval_ms",
-];
+/// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
+pub const SINK: HttpSinkType = HttpSinkType {
+    name: "splunk_hec",
+    keys: &[
+        "endpoint",
+        "token_file",
+        "token_env",
+        "index",
+        "source",
+        "sourcetype",
+        "host",
+        "indexer_ack",
+        "ack_timeout_secs",
+        "ack_poll_interval_ms",
+    ],
+    validate: |check, key, raw| Ok(Arc::new(validate(check, key, raw)?)),
+    max_batch_bytes: None,
+    gzip: Gzip::On,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -47,6 +57,34 @@ pub struct Settings {
     pub ack_poll_interval: Duration,
 }
 
+impl HttpSinkSettings for Settings {
+    fn sink_type(&self) -> &'static HttpSinkType {
+        &SINK
+    }
+
+    fn encoder(&self) -> Arc<dyn Encode> {
+        Arc::new(HecEncoder(self.envelope.clone()))
+    }
+
+    fn delivery(
+        &self,
+        config: HttpSink,
+        client: reqwest::Client,
+        parts: DeliveryParts<'_>,
+    ) -> Box<dyn HttpDelivery> {
+        let service = service::SplunkHec::new(self, client.clone());
+        parts.task(config, service, client)
+    }
+
+    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
+        same_settings(self, other)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// This sink's own keys of `raw`, validated; `key` names a key of this `[[sink]]` table.
 pub fn validate(
     check: &Validator<'_>,
@@ -56,7 +94,7 @@ pub fn validate(
     let endpoint = raw
         .endpoint
         .as_ref()
-        .ok_or_else(|| check.missing(key("endpoint"), &raw.kind, TYPE))?;
+        .ok_or_else(|| check.missing(key("endpoint"), &raw.kind, SINK.name))?;
     let base = check.url_base(key("endpoint"), endpoint)?;
     Ok(Settings {
         event_url: check.whole_url(

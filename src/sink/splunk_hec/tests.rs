@@ -1,8 +1,9 @@
 use bytes::BytesMut;
 use serde_json::{json, Value};
 
-use super::encoder::{splunk_sourcetype, write_hec, HecOptions};
+use super::encoder::{splunk_sourcetype, write_hec, HecEncoder, HecOptions};
 use crate::sink::test_support::{encode, enriched, fixtures, parse, PEER, THREAT_CEF};
+use crate::sink::Encode;
 
 fn hec(text: &str, options: &HecOptions) -> Value {
     encode(text, |message, out| write_hec(message, options, out))
@@ -144,4 +145,17 @@ fn hec_envelope_carries_the_raw_text_and_the_syslog_metadata() {
     let message = enriched(&parsed, bare, &[]);
     write_hec(&message, &NO_OPTIONS, &mut out);
     assert!(out.starts_with(b"{\"time\":1612775149.123,"), "{out:?}");
+}
+
+#[test]
+fn a_blank_message_is_left_out_and_the_others_are_kept() {
+    let encoder = HecEncoder(HecOptions::default());
+    let mut out = BytesMut::new();
+    for text in ["  ", "<14>Nov 22 10:00:00 fw CEF:0|V|P|1|2|N|3|a=b"] {
+        let event = parse(text);
+        encoder.encode(&enriched(&event, text, &[]), &mut out);
+    }
+    let text = String::from_utf8(out.to_vec()).expect("utf-8");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains("CEF:0|V|P"), "{text}");
 }
