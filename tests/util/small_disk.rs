@@ -1,5 +1,5 @@
 // A small tmpfs for disk-full tests. Shared by the black-box tests (`util::small_disk`) and, via
-// `include!`, by the unit tests of `src/sink/buffer.rs` and `crates/wal`: plain items only, std
+// `include!`, by the unit tests of `src/buffer/tests.rs` and `crates/wal`: plain items only, std
 // and tempfile.
 
 /// A tmpfs of `size` (as mount takes it: "5m") on a fresh directory, unmounted when dropped.
