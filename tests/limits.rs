@@ -483,3 +483,34 @@ fn flags_are_checked_by_the_same_rules_as_the_file_and_named_in_the_error() {
         );
     }
 }
+
+#[test]
+fn a_udp_port_another_process_receives_on_is_refused_rather_than_shared() {
+    // Bound the way the relay binds its own UDP sockets (SO_REUSEPORT), which is what would let
+    // a second socket join the port without an error and take half of the datagrams.
+    let holder = socket2::Socket::new(
+        socket2::Domain::IPV4,
+        socket2::Type::DGRAM,
+        Some(socket2::Protocol::UDP),
+    )
+    .expect("socket");
+    holder.set_reuse_port(true).expect("SO_REUSEPORT");
+    holder
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let port = holder
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("inet")
+        .port();
+    let listen = format!("udp://127.0.0.1:{port}");
+    let output = run_expecting_exit(&["--listen", &listen, "--admin", ""]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {listen}"))
+            && stderr.contains("already receives on this UDP port"),
+        "{stderr}"
+    );
+}

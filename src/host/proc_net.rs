@@ -181,6 +181,12 @@ pub fn owners(inodes: &[u64]) -> HashMap<u64, Owner> {
     found
 }
 
+/// The inode of one of our sockets, as the `/proc/net` tables name it.
+pub fn inode(socket: &impl AsRawFd) -> Option<u64> {
+    let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
+    std::fs::metadata(path).ok().map(|metadata| metadata.ino())
+}
+
 /// Reads the kernel's drop counters of our UDP sockets from `/proc/net/udp` and `/proc/net/udp6`.
 #[derive(Debug, Default)]
 pub struct UdpDropReader {
@@ -190,9 +196,8 @@ pub struct UdpDropReader {
 
 impl UdpDropReader {
     pub fn add(&mut self, listener: &str, socket: &UdpSocket) {
-        let path = format!("/proc/self/fd/{}", socket.as_raw_fd());
-        if let Ok(metadata) = std::fs::metadata(path) {
-            self.sockets.push((listener.to_string(), metadata.ino()));
+        if let Some(inode) = inode(socket) {
+            self.sockets.push((listener.to_string(), inode));
         }
     }
 

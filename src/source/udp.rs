@@ -2,6 +2,8 @@
 //! SO_REUSEPORT so the kernel spreads senders over cores, each with a large receive buffer.
 //! UDP cannot be paused: when a sink's buffer is full the batch is dropped and counted.
 
+use std::net::SocketAddr;
+
 use socket2::{Domain, Protocol, Socket, Type};
 use time::OffsetDateTime;
 use tokio::net::UdpSocket;
@@ -10,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full};
 use crate::config::Listener;
+use crate::host::proc_net::{self, Transport};
 use crate::telemetry::events;
 
 /// Binds `count` sockets to one address. A receive buffer the kernel clamped is reported with the
@@ -43,7 +46,39 @@ pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> 
         }
         sockets.push(UdpSocket::from_std(socket.into())?);
     }
+    refuse_a_shared_port(address, &sockets)?;
     Ok(sockets)
+}
+
+/// SO_REUSEPORT lets any socket of the same user join the port, so a second relay (or an rsyslog
+/// running as root beside one) binds without an error and the kernel silently splits the
+/// datagrams between them. Any socket on the address that is not one of ours is refused as the
+/// port in use.
+fn refuse_a_shared_port(address: SocketAddr, ours: &[UdpSocket]) -> std::io::Result<()> {
+    let ours: Vec<u64> = ours.iter().filter_map(proc_net::inode).collect();
+    let others: Vec<u64> = proc_net::listening(Transport::Udp, address)
+        .into_iter()
+        .filter(|bound| bound.address.port() == address.port() && !ours.contains(&bound.inode))
+        .map(|bound| bound.inode)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let holders: Vec<String> = proc_net::owners(&others)
+        .values()
+        .map(ToString::to_string)
+        .collect();
+    let holders = if holders.is_empty() {
+        "another process".to_string()
+    } else {
+        holders.join(", ")
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "{holders} already receives on this UDP port; sharing it (SO_REUSEPORT) would split the datagrams between us"
+        ),
+    ))
 }
 
 /// Receives datagrams until `stop` fires. Whatever is ready is read in one go (without waiting)
