@@ -173,13 +173,14 @@ impl Sinks {
         any_open
     }
 
-    /// Never waits (UDP): returns how many events the fullest sink had to drop.
+    /// Never waits (UDP): returns how many events the fullest sink had to drop for want of room
+    /// (a sink that has stopped takes nothing, but then the listeners are stopping too).
     pub fn try_send(&self, batches: &mut [Batch]) -> u64 {
         let mut dropped = 0;
         for (writer, batch) in self.writers.iter().zip(batches) {
             let batch = std::mem::take(batch);
             let events = batch.events;
-            if events > 0 && writer.try_push(batch).is_err() {
+            if events > 0 && writer.try_push(batch) == Err(NotBuffered::Dropped) {
                 dropped = dropped.max(events);
             }
         }

@@ -145,6 +145,8 @@ static EVICTED_WARNING: RateLimited = RateLimited::new(10);
 /// At `max_connections`, the longest-idle connection was closed to admit the one from `peer`.
 /// Only logged: the evicted connection's own task counts its close.
 pub struct IdleConnectionEvicted {
+    /// The new connection that was let in (the log line says `admitted`, not `peer`: the peer
+    /// of the closed connection is another one).
     pub peer: SocketAddr,
     pub max: usize,
 }
@@ -152,7 +154,7 @@ pub struct IdleConnectionEvicted {
 impl IdleConnectionEvicted {
     pub fn emit(&self) {
         if let Some(held_back) = EVICTED_WARNING.allow() {
-            tracing::warn!(peer = %self.peer, max = self.max, held_back, "max_connections reached: the longest-idle connection was closed to admit a new one");
+            tracing::warn!(admitted = %self.peer, max = self.max, held_back, "max_connections reached: the longest-idle connection was closed to admit a new one");
         }
     }
 }

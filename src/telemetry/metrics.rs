@@ -194,7 +194,7 @@ const LISTENER_GAUGES: [(Family, ListenerReading); 2] = [
     (
         Family::gauge(
             "cefrelay_events_awaiting_buffer",
-            "Events read from TCP/TLS connections and waiting for room in the buffers",
+            "Events read from TCP/TLS connections and waiting for room in the buffers (once per buffer)",
         ),
         |l| l.events_awaiting_buffer.get(),
     ),
