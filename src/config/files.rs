@@ -36,20 +36,26 @@ pub fn tls_files(
     Ok(())
 }
 
-/// An HTTP sink's extra CA file: read and parsed as the sink reads it (PEM certificates, at
-/// least one).
+/// An HTTP sink's extra CA file, read once: the certificates its client will trust.
+#[derive(Debug, Clone)]
+pub struct CaFile {
+    pub path: PathBuf,
+    pub certificates: Vec<reqwest::Certificate>,
+}
+
+/// An HTTP sink's extra CA file: read and parsed (PEM certificates, at least one).
 pub fn ca_file(
     check: &Validator<'_>,
     key: &str,
     value: &Spanned<PathBuf>,
-) -> Result<PathBuf, ConfigError> {
+) -> Result<CaFile, ConfigError> {
     let path = check.beside_file(value.get_ref());
     let error = |message: String| check.error(key.to_string(), Some(value.span()), message);
     readable_file(&path).map_err(error)?;
     let pem =
         std::fs::read(&path).map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
     match reqwest::Certificate::from_pem_bundle(&pem) {
-        Ok(certificates) if !certificates.is_empty() => Ok(path),
+        Ok(certificates) if !certificates.is_empty() => Ok(CaFile { path, certificates }),
         Ok(_) => Err(error(format!("{} holds no certificate", path.display()))),
         Err(e) => Err(error(format!(
             "{} holds no usable PEM certificate: {e}",

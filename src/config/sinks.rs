@@ -1,12 +1,11 @@
 //! `[[sink]]`: the HTTP sinks, validated. Each sink type takes its own keys; a key that does not
 //! apply to the sink's type is an error naming it, not something silently ignored.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::buffer::{self, BufferConfig};
-use super::files;
+use super::files::{self, CaFile};
 use super::limits;
 use super::raw::{FilterMode, RawSink};
 use super::validate::{Span, Validator};
@@ -22,7 +21,7 @@ pub struct HttpSink {
     /// Its own filter; `None` follows `[filter] mode`.
     pub filter: Option<FilterMode>,
     /// Extra PEM roots trusted besides the built-in web PKI roots.
-    pub ca_file: Option<PathBuf>,
+    pub ca_file: Option<CaFile>,
     pub timeout: Duration,
     /// Requests in flight at once.
     pub concurrency: usize,
@@ -66,7 +65,7 @@ impl PartialEq for HttpSink {
             && kind.same_as(other.kind.as_ref())
             && *buffer == other.buffer
             && *filter == other.filter
-            && *ca_file == other.ca_file
+            && ca_file.as_ref().map(|ca| &ca.path) == other.ca_file.as_ref().map(|ca| &ca.path)
             && *timeout == other.timeout
             && *concurrency == other.concurrency
             && *retry_initial == other.retry_initial

@@ -54,7 +54,8 @@ struct Sender<S> {
     dead_letter: DeadLetter,
 }
 
-/// The HTTP client of a sink: the web PKI roots plus its `ca_file`, its timeouts.
+/// The HTTP client of a sink: the web PKI roots plus its `ca_file` (read when the configuration
+/// was), its timeouts.
 pub fn client(config: &HttpSink) -> anyhow::Result<reqwest::Client> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
@@ -62,31 +63,8 @@ pub fn client(config: &HttpSink) -> anyhow::Result<reqwest::Client> {
         .connect_timeout(config.timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(config.concurrency)
         .user_agent(concat!("cefrelay/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &config.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            anyhow::anyhow!(
-                "sink `{}`: cannot read ca_file {}: {e}",
-                config.name,
-                path.display()
-            )
-        })?;
-        let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            anyhow::anyhow!(
-                "sink `{}`: ca_file {} holds no usable PEM certificate: {e}",
-                config.name,
-                path.display()
-            )
-        })?;
-        if certificates.is_empty() {
-            anyhow::bail!(
-                "sink `{}`: ca_file {} holds no certificate",
-                config.name,
-                path.display()
-            );
-        }
-        for certificate in certificates {
-            builder = builder.add_root_certificate(certificate);
-        }
+    for certificate in config.ca_file.iter().flat_map(|ca| &ca.certificates) {
+        builder = builder.add_root_certificate(certificate.clone());
     }
     Ok(builder.build()?)
 }
