@@ -148,6 +148,7 @@ impl App {
                         config: listener.clone(),
                         index,
                         tls,
+                        drain: config.shutdown_grace / 2,
                     })));
                 }
             }

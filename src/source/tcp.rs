@@ -6,8 +6,8 @@
 //! the longest time is closed to admit the new one ([`super::connections`]); a frame begun must be
 //! completed within `frame_timeout_secs`, so bytes trickled without ever completing a frame keep
 //! nothing open. On stop, each connection sends its FIN and reads what its sender had already sent
-//! (until the sender closes, goes quiet, or [`SHUTDOWN_DRAIN`] passes) before closing; what is
-//! left unread is counted.
+//! (until the sender closes, goes quiet, or half the shutdown grace period passes) before closing;
+//! what is left unread is counted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,8 +40,6 @@ use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 const READ_MIN: usize = 4 * 1024;
 const READ_MAX: usize = 64 * 1024;
 
-/// On stop, how long a connection may go on reading what its sender had already sent.
-pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(2);
 /// On stop, a connection on which nothing arrives for this long has nothing more in flight.
 /// (A round trip on most networks, and a sender that checks its connection before each write, as
 /// rsyslog does, has seen the FIN by then.)
@@ -57,6 +55,10 @@ pub struct TcpSource {
     pub index: usize,
     /// Set for `tls://` listeners.
     pub tls: Option<Arc<TlsTerminator>>,
+    /// How long a connection reads what its sender had sent once the relay stops: half the
+    /// shutdown grace period, so the other half is left for the sinks. While the buffers push
+    /// back (a slow agent), the sender's socket holds megabytes that take this long to move.
+    pub drain: Duration,
 }
 
 /// A plain or TLS connection, with the TCP socket beneath for what the kernel knows.
@@ -109,6 +111,7 @@ struct Starter {
     tasks: TaskTracker,
     /// This listener's connections, to report on them once they have all ended.
     mine: TaskTracker,
+    drain: Duration,
 }
 
 impl TcpSource {
@@ -121,6 +124,7 @@ impl TcpSource {
             config,
             index,
             tls,
+            drain,
         } = self;
         let starter = Starter {
             connections: Connections::new(
@@ -134,6 +138,7 @@ impl TcpSource {
             stop,
             tasks,
             mine: TaskTracker::new(),
+            drain,
         };
         let metrics = &starter.shared.pipeline.metrics.listeners[index];
         let mut trim = tokio::time::interval(TRIM_INTERVAL);
@@ -221,6 +226,7 @@ impl Starter {
         let index = self.index;
         let stop = self.stop.clone();
         let tls = self.tls.clone();
+        let drain = self.drain;
         let span = tracing::info_span!("connection", %peer);
         let task = async move {
             let connection = Served {
@@ -230,6 +236,7 @@ impl Starter {
                 shared: &shared,
                 stop: &stop,
                 ticket: &ticket,
+                drain,
             };
             let Some(tls) = tls else {
                 connection.serve(stream).await;
@@ -278,6 +285,8 @@ struct Served<'a> {
     shared: &'a SharedRef,
     stop: &'a CancellationToken,
     ticket: &'a Ticket,
+    /// [`TcpSource::drain`].
+    drain: Duration,
 }
 
 /// Every sink has stopped: nothing more can be accepted.
@@ -305,7 +314,7 @@ impl Served<'_> {
                     drain = Some(Drain {
                         reason: CloseReason::Shutdown,
                         started: now,
-                        until: now + SHUTDOWN_DRAIN,
+                        until: now + self.drain,
                         quiet: SHUTDOWN_QUIET,
                     });
                     // FIN (TLS: close_notify first): a sender that watches its connection stops
