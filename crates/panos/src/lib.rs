@@ -5,9 +5,14 @@
 //! * [`sourcetype`]: the Splunk add-on sourcetype of a PAN-OS log type, a CEF header or a CSV
 //!   message.
 //! * [`generate`]: realistic PAN-OS CEF records for `cefrelay send` and the benchmarks.
+//! * [`log`]: a PAN-OS log by type and named columns; [`csv`] parses one from the firewall's
+//!   default CSV, [`to_cef`] turns it into the CEF the firewall would send.
 
+pub mod csv;
 pub mod generate;
+pub mod log;
 pub mod sourcetype;
+pub mod to_cef;
 
 /// PAN-OS's default (non-CEF) format: CSV whose first fields are a number and a date, e.g.
 /// `1,2026/11/22 10:00:00,0123456789,TRAFFIC,…` (or Strata's `2026-11-22T…Z,no-serial,…`).

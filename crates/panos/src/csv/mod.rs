@@ -1,0 +1,1 @@
+//! Parsing PAN-OS CSV into a [`crate::log::Log`].
