@@ -7,7 +7,7 @@
 //! | Layout | First fields | Type at |
 //! |---|---|---|
 //! | firewall / Panorama / CDL | a number (`1`, `0`, CDL's `931201168`), a date (`2026/03/24 10:00:00` or ISO), the serial | 3 |
-//! | Strata / Prisma Access | an ISO date, the serial (`no-serial`): no leading FUTURE_USE | 2 |
+//! | Strata / Prisma Access | an ISO date, the serial (`no-serial`): no leading FUTURE_USE (nor, in TRAFFIC and THREAT, the FUTURE_USE before the session ID and the flags) | 2 |
 //! | GLOBALPROTECT on 9.1.0–9.1.2 | a number, a date, the serial, seqno, action flags | 5 |
 //! | AUDIT (10.2+) | the serial, a date, `audit` | 2 |
 //!

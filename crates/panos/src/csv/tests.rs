@@ -150,7 +150,8 @@ fn quirk_15_first_field_zero_large_or_missing_and_empty_serial() {
         assert_eq!((log.serial, log.get("host")), ("", Some("h")), "{first}");
     }
     let headless = "2021-10-27T19:20:59.000000Z,no-serial,TRAFFIC,end,10.0,\
-                    2021-10-27T19:20:40.000000Z,192.0.2.12";
+                    2021-10-27T19:20:40.000000Z,192.0.2.12,,,,,,,,,,,,,Forward,170172,1,42493,80,\
+                    46254,80,tcp,allow,892";
     let log = parse(headless).unwrap();
     assert_eq!(
         (log.type_text, log.subtype, log.version),
@@ -159,6 +160,12 @@ fn quirk_15_first_field_zero_large_or_missing_and_empty_serial() {
     assert_eq!(log.get("future_use"), None);
     assert_eq!(log.get("src"), Some("192.0.2.12"));
     assert_eq!(log.get("serial"), Some("no-serial"));
+    // Strata also drops the FUTURE_USE before the session ID and the flags.
+    assert_eq!(log.get("logset"), Some("Forward"));
+    assert_eq!(log.get("sessionid"), Some("170172"));
+    assert_eq!(log.get("flags"), None);
+    assert_eq!(log.get("proto"), Some("tcp"));
+    assert_eq!(log.get("bytes"), Some("892"));
 }
 
 #[test]

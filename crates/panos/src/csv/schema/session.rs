@@ -1,7 +1,10 @@
 //! The session logs: TRAFFIC, THREAT, DECRYPTION, tunnel inspection, SCTP, GTP. Each list is
 //! the newest documented one: PAN-OS only appends, so older lines are a prefix of it.
 
-use super::{by_layout, schema, ByLayout, APP_ATTRIBUTES, DEVICE_GROUP, DEVICE_ID};
+use super::{
+    by_layout, schema, ByLayout, APP_ATTRIBUTES, DEVICE_GROUP, DEVICE_ID, FIREWALL_PREFIX,
+    HEADLESS_PREFIX,
+};
 use crate::log::LogType;
 
 /// Addresses, rule, users, app, vsys, zones, interfaces and log forwarding profile: the session
@@ -32,6 +35,19 @@ const SESSION_TAIL: &[&str] = &[
     "natsport",
     "natdport",
     "flags",
+    "proto",
+    "action",
+];
+
+/// Strata's headless CSV has neither the FUTURE_USE column before the session ID nor the flags
+/// (every real Strata TRAFFIC and THREAT line shows `…,logset,sessionid,…,natdport,proto,…`).
+const STRATA_SESSION_TAIL: &[&str] = &[
+    "sessionid",
+    "repeatcnt",
+    "sport",
+    "dport",
+    "natsport",
+    "natdport",
     "proto",
     "action",
 ];
@@ -101,20 +117,37 @@ const TRAFFIC_AFTER_DEVICE_ID: &[&str] = &[
 ];
 
 /// TRAFFIC: 43–46 columns on 4.x–5.x, 65 on 8.1, 75 on 9.1, 114 on 10.2, 117 named here.
-pub static TRAFFIC: ByLayout = by_layout!(
-    LogType::Traffic,
-    "4.0–11.x",
-    SESSION_HEAD,
-    FUTURE_USE,
-    SESSION_TAIL,
-    TRAFFIC_COLUMNS,
-    DEVICE_GROUP,
-    TRAFFIC_AFTER_DEVICE_GROUP,
-    DEVICE_ID,
-    TRAFFIC_AFTER_DEVICE_ID,
-    APP_ATTRIBUTES,
-    &["offloaded", "flow_type", "cluster_name"],
-);
+pub static TRAFFIC: ByLayout = ByLayout {
+    firewall: schema!(
+        LogType::Traffic,
+        "4.0–11.x",
+        FIREWALL_PREFIX,
+        SESSION_HEAD,
+        FUTURE_USE,
+        SESSION_TAIL,
+        TRAFFIC_COLUMNS,
+        DEVICE_GROUP,
+        TRAFFIC_AFTER_DEVICE_GROUP,
+        DEVICE_ID,
+        TRAFFIC_AFTER_DEVICE_ID,
+        APP_ATTRIBUTES,
+        &["offloaded", "flow_type", "cluster_name"],
+    ),
+    headless: schema!(
+        LogType::Traffic,
+        "Strata",
+        HEADLESS_PREFIX,
+        SESSION_HEAD,
+        STRATA_SESSION_TAIL,
+        TRAFFIC_COLUMNS,
+        DEVICE_GROUP,
+        TRAFFIC_AFTER_DEVICE_GROUP,
+        DEVICE_ID,
+        TRAFFIC_AFTER_DEVICE_ID,
+        APP_ATTRIBUTES,
+        &["offloaded", "flow_type", "cluster_name"],
+    ),
+};
 
 const THREAT_COLUMNS: &[&str] = &[
     "misc",
@@ -185,20 +218,37 @@ const THREAT_AFTER_DEVICE_ID: &[&str] = &[
 
 /// THREAT, all subtypes (url, file, data, virus, spyware, vulnerability, wildfire, …): 42–54
 /// columns on 4.x–7.x, 74–76 on 8.1, 79 on 9.1, 120–121 on 10.x, 123 on 11.0.
-pub static THREAT: ByLayout = by_layout!(
-    LogType::Threat,
-    "4.0–11.x",
-    SESSION_HEAD,
-    FUTURE_USE,
-    SESSION_TAIL,
-    THREAT_COLUMNS,
-    DEVICE_GROUP,
-    THREAT_AFTER_DEVICE_GROUP,
-    DEVICE_ID,
-    THREAT_AFTER_DEVICE_ID,
-    APP_ATTRIBUTES,
-    &["cloud_reportid", "cluster_name", "flow_type"],
-);
+pub static THREAT: ByLayout = ByLayout {
+    firewall: schema!(
+        LogType::Threat,
+        "4.0–11.x",
+        FIREWALL_PREFIX,
+        SESSION_HEAD,
+        FUTURE_USE,
+        SESSION_TAIL,
+        THREAT_COLUMNS,
+        DEVICE_GROUP,
+        THREAT_AFTER_DEVICE_GROUP,
+        DEVICE_ID,
+        THREAT_AFTER_DEVICE_ID,
+        APP_ATTRIBUTES,
+        &["cloud_reportid", "cluster_name", "flow_type"],
+    ),
+    headless: schema!(
+        LogType::Threat,
+        "Strata",
+        HEADLESS_PREFIX,
+        SESSION_HEAD,
+        STRATA_SESSION_TAIL,
+        THREAT_COLUMNS,
+        DEVICE_GROUP,
+        THREAT_AFTER_DEVICE_GROUP,
+        DEVICE_ID,
+        THREAT_AFTER_DEVICE_ID,
+        APP_ATTRIBUTES,
+        &["cloud_reportid", "cluster_name", "flow_type"],
+    ),
+};
 
 const DECRYPTION_COLUMNS: &[&str] = &[
     "tunnel",
