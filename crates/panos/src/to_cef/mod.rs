@@ -152,7 +152,7 @@ impl Writer<'_, '_> {
         }
     }
 
-    fn write_value(&self, value: Value, out: &mut String, escaped: fn(&str, &mut String)) {
+    fn write_value(&self, value: Value, out: &mut String, escaped: impl Fn(&str, &mut String)) {
         match value {
             Value::Literal(text) => escaped(text, out),
             Value::Column(column) => escaped(self.column(column), out),
@@ -256,6 +256,9 @@ fn unnamed_to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
 
 /// Header field escaping: `\` → `\\`, `|` → `\|`.
 fn push_header_escaped(text: &str, out: &mut String) {
+    if !contains_any(text.as_bytes(), b"\\|") {
+        return out.push_str(text);
+    }
     push_escaped(text, out, |byte| {
         matches!(byte, b'\\' | b'|').then_some(byte)
     });
@@ -263,12 +266,34 @@ fn push_header_escaped(text: &str, out: &mut String) {
 
 /// Extension value escaping: `\` → `\\`, `=` → `\=`, LF → `\n`, CR → `\r`.
 fn push_value_escaped(text: &str, out: &mut String) {
+    if !contains_any(text.as_bytes(), b"\\=\n\r") {
+        return out.push_str(text);
+    }
     push_escaped(text, out, |byte| match byte {
         b'\\' | b'=' => Some(byte),
         b'\n' => Some(b'n'),
         b'\r' => Some(b'r'),
         _ => None,
     });
+}
+
+/// Whether `bytes` holds any of `targets`, eight bytes at a time: most values need no escaping,
+/// and this check is most of the conversion's work.
+fn contains_any(bytes: &[u8], targets: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("chunks of eight"));
+        if targets
+            .iter()
+            .any(|&target| has_zero_byte(word ^ (ONES * u64::from(target))))
+        {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|byte| targets.contains(byte))
 }
 
 /// Appends `text`, writing each byte `escape` maps (all ASCII) as a backslash and its mapping.
@@ -284,3 +309,6 @@ fn push_escaped(text: &str, out: &mut String, escape: impl Fn(u8) -> Option<u8>)
     }
     out.push_str(&text[clean_from..]);
 }
+
+#[cfg(test)]
+mod tests;
