@@ -25,7 +25,9 @@ Vulnerability(33392),any,critical,client-to-server,7355014009876543210,0x8000000
 OpenSSL/3.0.13 zlib/1.3\",,\"10.20.30.44\",\"https://portal.example.net/index.html?lang=en\",,,,\
 ,12,0,0,0,,fw-dmz-2,,7a1b2c3d-0000-4000-8000-00000000000a,8e2f3a4b-0000-4000-8000-00000000000b,\
 post,0,,0,,N/A,code-execution,AppThreat-8801-8533,0x0,0,4294967295,\"Content-Type: \
-application/x-www-form-urlencoded\",\"business-systems,medium-risk\",\
+application/x-www-form-urlencoded; charset=UTF-8; Accept: text/html,application/xhtml+xml,\
+application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8; Accept-Language: de-DE,de;q=0.9,en;q=0.8; \
+Cookie: JSESSIONID=8F2D0C7A1B3E4F5A6B7C8D9E0F1A2B3C; lang=en; consent=all-2026\",\"business-systems,medium-risk\",\
 5c2e1d73-9e6f-4b7f-a01f-7d3e6f2b0c88,0,,10.20.30.44,Server,Linux,PowerEdge R650,Dell,Linux,\
 Ubuntu 22.04,web-dmz-04,00:50:56:aa:bb:cc,,,,,,,,,,,,,,,,,,,,,,\
 2026-04-02T14:03:19.512+02:00,,,,internet-utility,general-internet,browser-based,4,\

@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::log::Schema;
@@ -58,21 +57,27 @@ const QUOTED_VARIABLES: [&str; 5] = [
 /// Columns our own format never repeats as `PanOS…` keys: the header already carries them.
 const HEADER_VARIABLES: [&str; 3] = ["type", "subtype", "serial"];
 
+/// The addresses of a format string and a schema.
+type FormatAndSchema = (usize, usize);
+
 thread_local! {
-    /// Keyed by the addresses of the format string and the schema, both `'static`.
-    static CACHE: RefCell<HashMap<(usize, usize), Rc<Compiled>>> = RefCell::new(HashMap::new());
+    /// Keyed by the addresses of the format string and the schema, both `'static`. A list, not a
+    /// map: it holds a few dozen entries at most, and comparing two addresses is cheaper than
+    /// hashing them.
+    static CACHE: RefCell<Vec<(FormatAndSchema, Rc<Compiled>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `format` (one of [`formats`]) resolved against `schema`, compiled on first use per thread.
 pub(super) fn compiled(format: &'static str, schema: &'static Schema) -> Rc<Compiled> {
     let key = (format.as_ptr().addr(), std::ptr::from_ref(schema).addr());
     CACHE.with(|cache| {
-        Rc::clone(
-            cache
-                .borrow_mut()
-                .entry(key)
-                .or_insert_with(|| Rc::new(compile(format, schema))),
-        )
+        let mut cache = cache.borrow_mut();
+        if let Some((_, compiled)) = cache.iter().find(|(cached, _)| *cached == key) {
+            return Rc::clone(compiled);
+        }
+        let compiled = Rc::new(compile(format, schema));
+        cache.push((key, Rc::clone(&compiled)));
+        compiled
     })
 }
 

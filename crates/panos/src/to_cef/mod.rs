@@ -83,6 +83,7 @@ mod compile;
 pub mod formats;
 mod time;
 
+use std::cell::Cell;
 use std::fmt::Write;
 
 use ::time::UtcOffset;
@@ -124,6 +125,7 @@ pub fn to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
         log,
         options,
         compiled: &compiled,
+        offset: Cell::new(None),
     }
     .write(out);
 }
@@ -133,6 +135,8 @@ struct Writer<'l, 'a> {
     log: &'l Log<'a>,
     options: &'l Options,
     compiled: &'l Compiled,
+    /// The offset for local times, looked up at the first time written.
+    offset: Cell<Option<UtcOffset>>,
 }
 
 impl Writer<'_, '_> {
@@ -193,8 +197,13 @@ impl Writer<'_, '_> {
 
     /// The offset of the line's high-resolution timestamp, else the configured one.
     fn offset(&self) -> UtcOffset {
+        if let Some(offset) = self.offset.get() {
+            return offset;
+        }
         let high_res = self.column(self.compiled.high_res_timestamp);
-        time::offset_of(high_res).unwrap_or(self.options.default_offset)
+        let offset = time::offset_of(high_res).unwrap_or(self.options.default_offset);
+        self.offset.set(Some(offset));
+        offset
     }
 }
 

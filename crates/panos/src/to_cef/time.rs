@@ -112,9 +112,11 @@ fn push_two_digits(out: &mut String, value: u8) {
     out.push(char::from(b'0' + value % 10));
 }
 
+/// PAN-OS years have four digits (`Date` allows -9999 to 9999; negative years are not PAN-OS's).
 fn push_year(out: &mut String, year: i32) {
-    use std::fmt::Write;
-    let _ = write!(out, "{year:04}");
+    let year = u16::try_from(year).unwrap_or_default();
+    push_two_digits(out, u8::try_from(year / 100).unwrap_or_default());
+    push_two_digits(out, u8::try_from(year % 100).unwrap_or_default());
 }
 
 #[cfg(test)]
