@@ -2,7 +2,7 @@
 //! profile, verbatim from the reference (`panos-formats.md` §2; Set A, "Configure the Firewall to
 //! Forward Logs in CEF Format (PAN OS 10)", matches real PAN-OS 10.1.8 output key for key; Set B
 //! is a running 9.x profile). Kept as the original text so that each can be compared with its
-//! source by eye; [`super::compile`] splits one into its header pieces and `key=$variable` pairs.
+//! source by eye; the conversion splits one into its header pieces and `key=$variable` pairs.
 
 use crate::log::LogType;
 
