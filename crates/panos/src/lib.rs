@@ -5,20 +5,21 @@
 //! * [`sourcetype`]: the Splunk add-on sourcetype of a PAN-OS log type, a CEF header or a CSV
 //!   message.
 //! * [`generate`]: realistic PAN-OS CEF records for `cefrelay send` and the benchmarks.
+//! * [`log`]: a PAN-OS log by type and named columns; [`csv`] parses one from the firewall's
+//!   default CSV, [`to_cef`] turns it into the CEF the firewall would send.
 
+pub mod csv;
 pub mod generate;
+pub mod log;
 pub mod sourcetype;
+pub mod to_cef;
 
-/// PAN-OS's default (non-CEF) format: CSV whose first fields are a number and a date, e.g.
-/// `1,2026/11/22 10:00:00,0123456789,TRAFFIC,…` (or Strata's `2026-11-22T…Z,no-serial,…`).
+/// PAN-OS's default (non-CEF) format: CSV whose first fields are a number, a date, the serial
+/// and the type (`1,2026/11/22 10:00:00,0123456789,TRAFFIC,…`), or Strata's without the number
+/// (`2026-11-22T…Z,no-serial,TRAFFIC,…`), or one of the other layouts [`csv`] recognises,
+/// possibly behind a relay's second syslog header.
 pub fn looks_like_csv(message: &str) -> bool {
-    let mut fields = message.splitn(4, ',');
-    let (Some(first), Some(second)) = (fields.next(), fields.next()) else {
-        return false;
-    };
-    let date_like = |f: &str| f.len() >= 10 && f.as_bytes()[..4].iter().all(u8::is_ascii_digit);
-    let first_ok = first.bytes().all(|b| b.is_ascii_digit()) && !first.is_empty();
-    (first_ok && date_like(second)) || date_like(first)
+    csv::is_panos_csv(message)
 }
 
 #[cfg(test)]
@@ -35,6 +36,7 @@ mod tests {
         ));
         assert!(!looks_like_csv("CEF:0|Palo Alto Networks|PAN-OS|"));
         assert!(!looks_like_csv("a,b,c"));
+        assert!(!looks_like_csv("1,2012/04/10 04:39:55"));
         assert!(!looks_like_csv(""));
     }
 }
