@@ -122,11 +122,7 @@ fn parse_rfc3339(s: &str) -> Result<time::OffsetDateTime, String> {
 }
 
 fn parse_offset(s: &str) -> Result<time::UtcOffset, String> {
-    let format = time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]");
-    if s.eq_ignore_ascii_case("utc") || s == "Z" {
-        return Ok(time::UtcOffset::UTC);
-    }
-    time::UtcOffset::parse(s, &format).map_err(|e| format!("not a UTC offset ({e}), e.g. +02:00"))
+    crate::config::parse_offset(s)
 }
 
 #[derive(Debug, clap::Args)]

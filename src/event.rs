@@ -1,10 +1,13 @@
 //! A received message as the relay understands it: the syslog header, the CEF record when there is
-//! one, and the JSON shape (`cefrelay parse`, HTTP sinks) that other tools depend on.
+//! one, the PAN-OS log when it is one, and the JSON shape (`cefrelay parse`, HTTP sinks) that
+//! other tools depend on.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 use cefrelay_cef::{Cef, CefError};
+use cefrelay_panos::cef_header::{cef_type, CefType};
+use cefrelay_panos::log::Log;
 use cefrelay_syslog::{Format, Message, ParseOptions, SdElement, Status};
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
@@ -18,6 +21,11 @@ pub struct Event<'a> {
     pub cef: Option<Result<Cef<'a>, CefError>>,
     /// The received bytes were not valid UTF-8 and were decoded lossily (U+FFFD replacements).
     pub lossy_utf8: bool,
+    /// The PAN-OS log, when the message is in PAN-OS's default CSV format.
+    pub panos_csv: Option<Log<'a>>,
+    /// The CEF record the PAN-OS CSV was converted to (`[panos] csv = "convert"`); `cef` then
+    /// holds it parsed. `None` for a message that carried its own CEF, or none.
+    pub converted: Option<&'a str>,
 }
 
 /// Where a message came from, for the fields a sender left out.
@@ -60,11 +68,30 @@ impl<'a> Event<'a> {
     pub fn parse(text: &'a str, lossy_utf8: bool, options: &ParseOptions) -> Self {
         let syslog = cefrelay_syslog::parse(text, options);
         let cef = cefrelay_cef::parse_in_message(syslog.body);
+        // Only a message without any CEF marker can be PAN-OS CSV.
+        let panos_csv = match cef {
+            None => cefrelay_panos::csv::parse(syslog.msg),
+            Some(_) => None,
+        };
         Event {
             syslog,
             cef,
             lossy_utf8,
+            panos_csv,
+            converted: None,
         }
+    }
+
+    /// The PAN-OS log type of a CEF record from a Palo Alto Networks device.
+    pub fn panos_cef(&self) -> Option<CefType<'_>> {
+        let cef = self.valid_cef()?;
+        cef_type(
+            &cef.device_vendor,
+            &cef.device_product,
+            &cef.signature_id,
+            &cef.name,
+            cef.extension("cat"),
+        )
     }
 
     /// The valid CEF record, if the message carries one.
@@ -88,7 +115,7 @@ impl Serialize for Event<'_> {
             Some(Err(error)) => Some(error.to_string()),
             _ => None,
         };
-        let fields = 4 + usize::from(cef_error.is_some()) + usize::from(self.lossy_utf8);
+        let fields = 5 + usize::from(cef_error.is_some()) + usize::from(self.lossy_utf8);
         let mut out = serializer.serialize_struct("Event", fields)?;
         out.serialize_field("status", &self.status())?;
         out.serialize_field("syslog", &SyslogJson(&self.syslog))?;
@@ -96,10 +123,49 @@ impl Serialize for Event<'_> {
         if let Some(error) = &cef_error {
             out.serialize_field("cef_error", error)?;
         }
+        out.serialize_field("panos", &PanOsJson(self))?;
         out.serialize_field("message", self.syslog.msg)?;
         if self.lossy_utf8 {
             out.serialize_field("invalid_utf8", &true)?;
         }
+        out.end()
+    }
+}
+
+/// `{"type", "subtype", "version", "serial", "fields": {…}, "extra": […]}` for a PAN-OS log, CSV
+/// (its columns by PAN-OS's format variables) or CEF (its type from the header; the fields are in
+/// `cef`); `null` for anything else.
+struct PanOsJson<'m, 'a>(&'m Event<'a>);
+
+impl Serialize for PanOsJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let event = self.0;
+        if let Some(log) = &event.panos_csv {
+            let mut out = serializer.serialize_struct("PanOs", 6)?;
+            let type_name = log.log_type.map_or(log.type_text, |t| t.name());
+            out.serialize_field("type", type_name)?;
+            out.serialize_field("subtype", log.subtype)?;
+            out.serialize_field("version", log.version)?;
+            out.serialize_field("serial", log.serial)?;
+            let fields: Vec<(&str, Cow<'_, str>)> = log
+                .fields()
+                .map(|(name, value)| (name, Cow::Borrowed(value)))
+                .collect();
+            out.serialize_field("fields", &RepeatableMap(&fields))?;
+            out.serialize_field("extra", log.extra())?;
+            return out.end();
+        }
+        let (Some(cef), Some(panos)) = (event.valid_cef(), event.panos_cef()) else {
+            return serializer.serialize_none();
+        };
+        let serial = cef.extension("deviceExternalId").unwrap_or_default();
+        let mut out = serializer.serialize_struct("PanOs", 6)?;
+        out.serialize_field("type", panos.log_type.map_or(panos.type_text, |t| t.name()))?;
+        out.serialize_field("subtype", panos.subtype)?;
+        out.serialize_field("version", cef.device_version.as_ref())?;
+        out.serialize_field("serial", serial)?;
+        out.serialize_field("fields", &RepeatableMap(&[]))?;
+        out.serialize_field("extra", &[] as &[&str])?;
         out.end()
     }
 }

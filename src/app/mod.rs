@@ -110,7 +110,7 @@ impl App {
             on_disk.push(sink.on_disk);
         }
         let shared = Arc::new(Shared {
-            pipeline: Pipeline::new(config.filter, stages, metrics.clone()),
+            pipeline: Pipeline::new(config.filter, config.panos.clone(), stages, metrics.clone()),
             sinks: Sinks::new(writers),
         });
 

@@ -95,6 +95,10 @@ pub const DEAD_LETTER_MAX_BYTES: Limit = limit(0, TIB, "bytes");
 pub const ACK_TIMEOUT_SECS: Limit = limit(1, 3_600, "seconds");
 pub const ACK_POLL_INTERVAL_MS: Limit = limit(10, 60_000, "milliseconds");
 
+// PAN-OS.
+/// `panos.utc_offsets`: one per firewall, read into memory at start.
+pub const UTC_OFFSETS: Limit = limit(0, 100_000, "firewalls");
+
 // The process.
 /// 0 = stop without waiting for the buffers.
 pub const SHUTDOWN_GRACE_SECS: Limit = limit(0, 3_600, "seconds");

@@ -10,6 +10,7 @@ mod forward;
 pub mod limits;
 mod listener;
 mod overrides;
+mod panos;
 pub(crate) mod raw;
 mod sinks;
 pub(crate) mod validate;
@@ -27,9 +28,10 @@ pub use listener::{
     duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, Tls, DEFAULT_LISTENERS,
 };
 pub use overrides::Overrides;
+pub use panos::{parse_offset, Panos};
 pub use raw::{
-    Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, RawConfig,
-    WhenFull,
+    Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, PanosCsv,
+    RawConfig, WhenFull,
 };
 pub use sinks::HttpSink;
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     pub log: Log,
     pub shutdown_grace: Duration,
+    /// What becomes of PAN-OS CSV, and the firewalls' clock offsets.
+    pub panos: Panos,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +257,7 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
             &limits::SHUTDOWN_GRACE_SECS,
             10,
         )?,
+        panos: panos::validate(check, &raw.panos)?,
     })
 }
 

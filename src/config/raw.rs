@@ -28,6 +28,31 @@ pub struct RawConfig {
     pub state_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
     pub sink: Vec<RawSink>,
+    #[serde(default)]
+    pub panos: RawPanos,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPanos {
+    pub csv: Option<PanosCsv>,
+    /// The firewalls' UTC offset, for CSV times that carry none.
+    pub utc_offset: Option<Spanned<String>>,
+    /// Offsets per firewall serial number or sender address.
+    pub utc_offsets: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+/// What becomes of a message in PAN-OS's default CSV format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PanosCsv {
+    /// Converted to the CEF record the firewall would send with the CEF format strings; the
+    /// filters and the outputs then see CEF.
+    Convert,
+    /// Left as it is: a message that is not CEF (only `filter = "all"` outputs take it).
+    Keep,
+    /// Dropped for every output, and counted.
+    Drop,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,11 +1,15 @@
 //! Decode: the frame's bytes as text (lossily when they are not UTF-8, counted and warned about),
-//! then the syslog header and the CEF record, each counted by what it turned out to be. Parsing
-//! never drops: anything becomes an event, with a status saying how much was understood.
+//! then the syslog header and the CEF record, each counted by what it turned out to be; a PAN-OS
+//! CSV log is recognised by column and (`[panos] csv = "convert"`) converted to the CEF the
+//! firewall would send. Parsing never drops: anything becomes an event, with a status saying how
+//! much was understood.
 
 use std::borrow::Cow;
 
+use cefrelay_panos::to_cef;
 use cefrelay_syslog::{Format, ParseOptions};
 
+use crate::config::Panos;
 use crate::event::{Event, Origin};
 use crate::telemetry::events;
 use crate::telemetry::metrics::ParseMetrics;
@@ -42,4 +46,41 @@ pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, parse: &ParseMetric
         None => {}
     }
     event
+}
+
+/// Writes into `out` the CEF record the firewall would have sent for `event`'s PAN-OS CSV (its own
+/// CEF format strings, times in UTC from its clock offset); false when `event` is not PAN-OS CSV.
+pub fn csv_to_cef(event: &Event<'_>, panos: &Panos, origin: Origin, out: &mut String) -> bool {
+    let Some(log) = &event.panos_csv else {
+        return false;
+    };
+    let options = to_cef::Options {
+        sender_sw_version: None,
+        default_offset: panos.offset_for(log.serial, origin.peer),
+    };
+    to_cef::to_cef(log, &options, out);
+    true
+}
+
+/// Gives `event` the CEF record converted from its CSV (`cef`), which the filter and the outputs
+/// then see as if the firewall had sent it; counted by log type.
+pub fn attach_converted<'a>(
+    event: &mut Event<'a>,
+    cef: &'a str,
+    origin: Origin,
+    parse: &ParseMetrics,
+) {
+    let log_type = event.panos_csv.as_ref().and_then(|log| log.log_type);
+    match cefrelay_cef::parse_cef(cef) {
+        Ok(record) => {
+            parse.panos_converted(log_type).inc();
+            event.cef = Some(Ok(record));
+            event.converted = Some(cef);
+        }
+        Err(error) => events::PanosNotConverted {
+            peer: origin.peer,
+            error: &error,
+        }
+        .emit(parse),
+    }
 }

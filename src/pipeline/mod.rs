@@ -16,7 +16,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::buffer::Batch;
-use crate::config::FilterMode;
+use crate::config::{FilterMode, Panos, PanosCsv};
 use crate::event::{Enriched, Event, Origin};
 use crate::sink::Encode;
 use crate::telemetry::metrics::Metrics;
@@ -36,14 +36,22 @@ pub struct Pipeline {
     filter: AtomicU8,
     /// One per sink, in sink order (the order of the batches handed to [`Self::process`]).
     sinks: Vec<SinkStage>,
+    /// What becomes of PAN-OS CSV.
+    panos: Panos,
     pub metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    pub fn new(filter: FilterMode, sinks: Vec<SinkStage>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        filter: FilterMode,
+        panos: Panos,
+        sinks: Vec<SinkStage>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Pipeline {
             filter: AtomicU8::new(filter as u8),
             sinks,
+            panos,
             metrics,
         }
     }
@@ -68,8 +76,25 @@ impl Pipeline {
         batches: &mut [Batch],
     ) {
         let origin = Origin { peer, received_at };
-        let (text, lossy) = decode::text(frame, origin, &self.metrics.parse);
-        let event = decode::parse(&text, lossy, origin, &self.metrics.parse);
+        let parse = &self.metrics.parse;
+        let (text, lossy) = decode::text(frame, origin, parse);
+        // Declared before the event, which borrows the CEF record converted into it.
+        let mut converted = String::new();
+        let mut event = decode::parse(&text, lossy, origin, parse);
+        if event.panos_csv.is_some() {
+            match self.panos.csv {
+                PanosCsv::Convert => {
+                    if decode::csv_to_cef(&event, &self.panos, origin, &mut converted) {
+                        decode::attach_converted(&mut event, &converted, origin, parse);
+                    }
+                }
+                PanosCsv::Keep => {}
+                PanosCsv::Drop => {
+                    parse.panos_dropped.inc();
+                    return;
+                }
+            }
+        }
         let global = (
             self.filter(),
             self.filter_and_observe(&event, &text, origin, batches),
@@ -117,7 +142,7 @@ impl Pipeline {
                 origin.peer,
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
-                    panos_csv: cefrelay_panos::looks_like_csv(event.syslog.msg),
+                    panos_csv: event.panos_csv.is_some(),
                     outcome: decision.outcome(),
                 },
             );

@@ -339,6 +339,24 @@ impl BufferWritesAgain {
     }
 }
 
+static PANOS_WARNING: RateLimited = RateLimited::new(10);
+
+/// A PAN-OS CSV line was converted to a CEF record that the CEF parser refused: a gap in the
+/// conversion (never expected), so the line goes on as what it was, not CEF.
+pub struct PanosNotConverted<'a> {
+    pub peer: IpAddr,
+    pub error: &'a cefrelay_cef::CefError,
+}
+
+impl PanosNotConverted<'_> {
+    pub fn emit(&self, metrics: &ParseMetrics) {
+        metrics.panos_unconverted.inc();
+        if let Some(held_back) = PANOS_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, error = %self.error, held_back, "PAN-OS CSV not converted: the CEF made of it does not parse");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks.
 

@@ -9,6 +9,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
+use cefrelay_panos::log::LogType;
+
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
 
@@ -513,6 +515,25 @@ pub struct ParseMetrics {
     pub cef_valid: Counter,
     pub cef_invalid: Counter,
     pub invalid_utf8: Counter,
+    /// PAN-OS CSV converted to CEF, by log type in `LogType::ALL` order, then unknown types.
+    pub panos_converted: [Counter; PANOS_TYPES],
+    /// PAN-OS CSV whose converted CEF did not parse (never expected: the reason is logged).
+    pub panos_unconverted: Counter,
+    /// PAN-OS CSV dropped under `[panos] csv = "drop"`.
+    pub panos_dropped: Counter,
+}
+
+/// The rows of `cefrelay_panos_converted_total`: every known log type, and `unknown`.
+pub const PANOS_TYPES: usize = LogType::ALL.len() + 1;
+
+impl ParseMetrics {
+    /// The counter of PAN-OS CSV of `log_type` (`None`: a type we do not know) converted to CEF.
+    pub fn panos_converted(&self, log_type: Option<LogType>) -> &Counter {
+        let row = log_type
+            .and_then(|t| LogType::ALL.iter().position(|known| *known == t))
+            .unwrap_or(LogType::ALL.len());
+        &self.panos_converted[row]
+    }
 }
 
 /// `rfc3164`, `rfc5424` and `no_header`, as three formats.
@@ -524,6 +545,18 @@ const CEF: Family = Family::counter(
 );
 const INVALID_UTF8: Family =
     Family::counter("cefrelay_invalid_utf8_total", "Messages decoded lossily");
+const PANOS_CONVERTED: Family = Family::counter(
+    "cefrelay_panos_converted_total",
+    "PAN-OS CSV messages converted to CEF, by log type",
+);
+const PANOS_UNCONVERTED: Family = Family::counter(
+    "cefrelay_panos_unconverted_total",
+    "PAN-OS CSV messages whose conversion to CEF failed (the reason is logged)",
+);
+const PANOS_DROPPED: Family = Family::counter(
+    "cefrelay_panos_dropped_total",
+    "PAN-OS CSV messages dropped because [panos] csv = \"drop\"",
+);
 
 /// A reason the filter gives for its decision: a row of `cefrelay_filter_total`.
 #[derive(Debug, Clone, Copy)]
@@ -678,6 +711,19 @@ impl Metrics {
         INVALID_UTF8.header(out);
         let name = INVALID_UTF8.name;
         let _ = writeln!(out, "{name} {}", self.parse.invalid_utf8.get());
+        PANOS_CONVERTED.header(out);
+        let types = LogType::ALL.iter().map(|t| t.name()).chain(["unknown"]);
+        for (log_type, counter) in types.zip(&self.parse.panos_converted) {
+            let name = PANOS_CONVERTED.name;
+            let _ = writeln!(out, "{name}{{type=\"{log_type}\"}} {}", counter.get());
+        }
+        for (family, counter) in [
+            (&PANOS_UNCONVERTED, &self.parse.panos_unconverted),
+            (&PANOS_DROPPED, &self.parse.panos_dropped),
+        ] {
+            family.header(out);
+            let _ = writeln!(out, "{} {}", family.name, counter.get());
+        }
         FILTER.header(out);
         for (reason, counter) in &self.filter {
             let action = if reason.forwards { "forward" } else { "drop" };

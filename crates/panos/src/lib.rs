@@ -7,7 +7,9 @@
 //! * [`generate`]: realistic PAN-OS CEF records for `cefrelay send` and the benchmarks.
 //! * [`log`]: a PAN-OS log by type and named columns; [`csv`] parses one from the firewall's
 //!   default CSV, [`to_cef`] turns it into the CEF the firewall would send.
+//! * [`cef_header`]: the log type of a PAN-OS CEF record, from its header.
 
+pub mod cef_header;
 pub mod csv;
 pub mod generate;
 pub mod log;

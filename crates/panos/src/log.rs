@@ -40,6 +40,47 @@ pub enum LogType {
 }
 
 impl LogType {
+    /// Every type, in declaration order.
+    pub const ALL: [LogType; 15] = [
+        LogType::Traffic,
+        LogType::Threat,
+        LogType::Config,
+        LogType::System,
+        LogType::HipMatch,
+        LogType::GlobalProtect,
+        LogType::UserId,
+        LogType::Authentication,
+        LogType::Decryption,
+        LogType::Tunnel,
+        LogType::IpTag,
+        LogType::Correlation,
+        LogType::Sctp,
+        LogType::Gtp,
+        LogType::Audit,
+    ];
+
+    /// The type a CSV type column or a CEF header names (`AUTH` → Authentication, `START` and
+    /// `END` → Tunnel, `HIP-MATCH` → HipMatch); `None` for one we do not know.
+    pub fn from_name(type_text: &str) -> Option<LogType> {
+        Some(match type_text {
+            "TRAFFIC" => LogType::Traffic,
+            "THREAT" => LogType::Threat,
+            "CONFIG" => LogType::Config,
+            "SYSTEM" => LogType::System,
+            "HIPMATCH" | "HIP-MATCH" => LogType::HipMatch,
+            "GLOBALPROTECT" => LogType::GlobalProtect,
+            "USERID" => LogType::UserId,
+            "AUTHENTICATION" | "AUTH" => LogType::Authentication,
+            "DECRYPTION" => LogType::Decryption,
+            "START" | "END" => LogType::Tunnel,
+            "IPTAG" => LogType::IpTag,
+            "CORRELATION" => LogType::Correlation,
+            "SCTP" => LogType::Sctp,
+            "GTP" => LogType::Gtp,
+            _ => return None,
+        })
+    }
+
     /// The name PAN-OS writes in CEF's Name field and the CSV type column (`TRAFFIC`, …);
     /// tunnel inspection's is `TUNNEL` here, though its lines say `START` or `END`.
     pub fn name(self) -> &'static str {

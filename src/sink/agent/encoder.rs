@@ -83,8 +83,10 @@ impl Encoder {
             }
         }
         out.put_u8(b' ');
-        let msg = syslog.msg;
-        if let Some(tag) = tag_of(event) {
+        // A PAN-OS CSV line goes as the CEF converted from it, in the firewall's own CEF layout
+        // (no TAG: the CSV had none).
+        let msg = event.converted.unwrap_or(syslog.msg);
+        if let Some(tag) = tag_of(event).filter(|_| event.converted.is_none()) {
             let tag = match self.agent {
                 Agent::Legacy => cut_chars(&tag, LEGACY_TAG_CHARS),
                 Agent::Ama => &tag,

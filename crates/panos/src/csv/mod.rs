@@ -147,7 +147,7 @@ fn layout_of(head: &[&str; HEAD_FIELDS]) -> Option<(Layout, Option<LogType>)> {
         return Some((Layout::Audit, Some(LogType::Audit)));
     }
     if is_date(head[0]) && is_type_token(head[2]) {
-        return Some((Layout::Headless, log_type(head[2])));
+        return Some((Layout::Headless, LogType::from_name(head[2])));
     }
     if !is_number(head[0]) || !is_date(head[1]) {
         return None;
@@ -155,28 +155,7 @@ fn layout_of(head: &[&str; HEAD_FIELDS]) -> Option<(Layout, Option<LogType>)> {
     if head[5] == "GLOBALPROTECT" && is_number(head[3]) {
         return Some((Layout::GlobalProtect912, Some(LogType::GlobalProtect)));
     }
-    is_type_token(head[3]).then(|| (Layout::Firewall, log_type(head[3])))
-}
-
-/// The log type a type column names; `None` for one we do not know.
-fn log_type(type_text: &str) -> Option<LogType> {
-    Some(match type_text {
-        "TRAFFIC" => LogType::Traffic,
-        "THREAT" => LogType::Threat,
-        "CONFIG" => LogType::Config,
-        "SYSTEM" => LogType::System,
-        "HIPMATCH" | "HIP-MATCH" => LogType::HipMatch,
-        "GLOBALPROTECT" => LogType::GlobalProtect,
-        "USERID" => LogType::UserId,
-        "AUTHENTICATION" | "AUTH" => LogType::Authentication,
-        "DECRYPTION" => LogType::Decryption,
-        "START" | "END" => LogType::Tunnel,
-        "IPTAG" => LogType::IpTag,
-        "CORRELATION" => LogType::Correlation,
-        "SCTP" => LogType::Sctp,
-        "GTP" => LogType::Gtp,
-        _ => return None,
-    })
+    is_type_token(head[3]).then(|| (Layout::Firewall, LogType::from_name(head[3])))
 }
 
 /// An upper-case word such as PAN-OS writes in the type column (`TRAFFIC`, `HIP-MATCH`, a type
