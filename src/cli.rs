@@ -105,6 +105,11 @@ pub struct ParseArgs {
     /// UTC offset assumed for timestamps that carry none, e.g. `+02:00`; default UTC.
     #[arg(long, value_parser = parse_offset, default_value = "+00:00")]
     pub timezone: time::UtcOffset,
+
+    /// Instead of JSON, print each message as a line again, PAN-OS CSV converted to the CEF the
+    /// firewall would send (CSV times read in --timezone); other messages as they came.
+    #[arg(long)]
+    pub to_cef: bool,
 }
 
 /// 1 to 64 MiB: the framing decoder's limit, as for a listener.

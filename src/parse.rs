@@ -10,6 +10,8 @@ use cefrelay_syslog::framing::{Frame, FrameDecoder};
 use cefrelay_syslog::ParseOptions;
 use tokio_util::codec::Decoder;
 
+use cefrelay_panos::to_cef;
+
 use crate::cli::ParseArgs;
 use crate::event::Event;
 use crate::sanitize::for_terminal;
@@ -88,12 +90,12 @@ fn parse_stream(
         buffer.truncate(start + read);
         if read == 0 {
             while let Some(frame) = decoder.decode_eof(&mut buffer)? {
-                emit(frame, options, out, &mut tally)?;
+                emit(frame, options, args.to_cef, out, &mut tally)?;
             }
             return Ok(tally);
         }
         while let Some(frame) = decoder.decode(&mut buffer)? {
-            emit(frame, options, out, &mut tally)?;
+            emit(frame, options, args.to_cef, out, &mut tally)?;
         }
     }
 }
@@ -101,6 +103,7 @@ fn parse_stream(
 fn emit(
     frame: Frame,
     options: &ParseOptions,
+    to_cef: bool,
     out: &mut impl Write,
     tally: &mut Tally,
 ) -> anyhow::Result<()> {
@@ -112,13 +115,40 @@ fn emit(
                 owned => (owned, true),
             };
             let event = Event::parse(&text, lossy, options);
-            serde_json::to_writer(&mut *out, &event).context("writing JSON")?;
-            out.write_all(b"\n").context("writing JSON")?;
+            if to_cef {
+                write_converted(&text, &event, options, out).context("writing the line")?;
+            } else {
+                serde_json::to_writer(&mut *out, &event).context("writing JSON")?;
+                out.write_all(b"\n").context("writing JSON")?;
+            }
         }
         Frame::Oversized { .. } => tally.oversized += 1,
         Frame::Malformed { .. } => tally.malformed += 1,
     }
     Ok(())
+}
+
+/// `text` with its PAN-OS CSV replaced by the CEF record the firewall would send, its syslog
+/// header as it came; any other message unchanged.
+fn write_converted(
+    text: &str,
+    event: &Event<'_>,
+    options: &ParseOptions,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let Some(log) = &event.panos_csv else {
+        return writeln!(out, "{text}");
+    };
+    let mut cef = String::new();
+    let convert = to_cef::Options {
+        sender_sw_version: None,
+        default_offset: options.default_offset,
+    };
+    to_cef::to_cef(log, &convert, &mut cef);
+    // The CSV is the message, a slice of `text`: everything before it is the header.
+    let header_len = event.syslog.msg.as_ptr() as usize - text.as_ptr() as usize;
+    let header = text.get(..header_len).unwrap_or_default();
+    writeln!(out, "{header}{cef}")
 }
 
 fn report(name: &str, tally: &Tally) {

@@ -13,6 +13,7 @@ mod faults_connections;
 mod http_sinks;
 mod install;
 mod limits;
+mod panos;
 mod parse_golden;
 mod peers;
 mod relay;
