@@ -1062,3 +1062,84 @@ fn a_sink_with_its_own_filter_gets_what_the_agent_filter_drops_and_the_agent_doe
         1
     );
 }
+
+#[test]
+fn pan_os_csv_reaches_azure_as_typed_rows_and_splunk_as_the_original_csv() {
+    let server = HttpServer::start(|seen| {
+        if seen.path() == "/metadata/identity/oauth2/token" {
+            return Reply::json(
+                200,
+                serde_json::json!({"access_token": "mi-token", "expires_in": "86399"}),
+            );
+        }
+        if seen.path() == "/services/collector/event" {
+            return Reply::json(200, serde_json::json!({"text": "Success", "code": 0}));
+        }
+        Reply::status(204)
+    });
+    let setup = Setup::empty();
+    setup.write("hec-token", "11111111-2222-3333-4444-555555555555\n");
+    let sinks = format!(
+        "[[sink]]\nname = \"sentinel\"\ntype = \"azure_logs_ingestion\"\nendpoint = \"{url}\"\n\
+         dcr_immutable_id = \"dcr-1\"\nbatch_timeout_ms = 50\n\
+         auth = {{ type = \"managed_identity\", endpoint = \"{url}/metadata/identity/oauth2/token\" }}\n\
+         [[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nendpoint = \"{url}\"\n\
+         token_file = \"{token}\"\nbatch_timeout_ms = 50\n",
+        url = server.url(),
+        token = setup.path("hec-token").display()
+    );
+    setup.configure(&sinks);
+    let relay = setup.start();
+    let lines: Vec<String> =
+        std::fs::read_to_string(crate::util::project_path("fixtures/panos/threat.log"))
+            .expect("read the fixture")
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.contains("CEF:"))
+            .map(str::to_string)
+            .collect();
+    let mut stream = TcpStream::connect(("127.0.0.1", relay.port)).expect("connect");
+    for line in &lines {
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
+    }
+    drop(stream);
+    let records = |path: &str| -> Vec<serde_json::Value> {
+        server
+            .requests_to(path)
+            .iter()
+            .flat_map(|request| request.records())
+            .collect()
+    };
+    assert!(wait_until(PATIENCE, || {
+        records("/dataCollectionRules/").len() == lines.len()
+            && records("/services/collector/event").len() == lines.len()
+    }));
+    for row in records("/dataCollectionRules/") {
+        assert_eq!(row["DeviceVendor"], "Palo Alto Networks", "{row}");
+        assert_eq!(row["DeviceProduct"], "PAN-OS", "{row}");
+        assert_eq!(row["Activity"], "THREAT", "{row}");
+        assert!(row["DestinationPort"].is_i64(), "typed: {row}");
+        // Some CSV line with this sequence number carries these columns.
+        let seqno = row["ExtID"].as_str().expect("the sequence number");
+        let columns: Vec<String> = ["SourceIP", "DestinationIP", "DeviceExternalID"]
+            .iter()
+            .map(|column| format!(",{},", row[*column].as_str().expect("a string column")))
+            .chain([format!(",{seqno},")])
+            .collect();
+        assert!(
+            lines
+                .iter()
+                .any(|line| columns.iter().all(|column| line.contains(column.as_str()))),
+            "no CSV line has {columns:?}: {row}"
+        );
+    }
+    for event in records("/services/collector/event") {
+        assert_eq!(event["sourcetype"], "pan:threat", "{event}");
+        let text = event["event"].as_str().expect("the event text");
+        assert!(
+            text.contains(",THREAT,") && !text.contains("CEF:"),
+            "the original CSV: {text}"
+        );
+    }
+}

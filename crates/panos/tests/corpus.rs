@@ -5,7 +5,9 @@
 //! type column names (found here by a plain scan, as the corpus's SOURCES.md counts them) and at
 //! least the column count its PAN-OS version implies (reference §3; real lines only: ours stop
 //! once they have shown their type and quirk); CEF lines are not CSV.
-//! Prints the lines per type, recognised or not.
+//! Every CSV line also converts to CEF that the project's CEF parser accepts, from Palo Alto
+//! Networks' PAN-OS with Name = type; for TRAFFIC and THREAT the session keys hold the CSV's
+//! columns. Prints the lines per type, recognised or not.
 
 #[path = "../../../tests/util/panos_corpus.rs"]
 mod panos_corpus;
@@ -13,7 +15,8 @@ mod panos_corpus;
 use std::collections::BTreeMap;
 
 use cefrelay_panos::csv::parse;
-use cefrelay_panos::log::LogType;
+use cefrelay_panos::log::{Log, LogType};
+use cefrelay_panos::to_cef::{to_cef, Options};
 use cefrelay_syslog::{OffsetDateTime, ParseOptions};
 
 /// The type a CSV type column names, as the corpus's SOURCES.md counts types: the first known
@@ -147,7 +150,46 @@ fn check_file(path: &std::path::Path, external: bool, options: &ParseOptions, ta
                 context()
             ));
         }
+        converts_to_the_firewalls_cef(&log, &context());
         *tally.recognised.entry(expected.name()).or_default() += 1;
+    }
+}
+
+/// CEF keys of the session logs and the CSV columns (PAN-OS format variables) they carry.
+const SESSION_KEYS: [(&str, &str); 7] = [
+    ("src", "src"),
+    ("dst", "dst"),
+    ("spt", "sport"),
+    ("dpt", "dport"),
+    ("suser", "srcuser"),
+    ("act", "action"),
+    ("cs1", "rule"),
+];
+
+fn converts_to_the_firewalls_cef(log: &Log<'_>, context: &str) {
+    let mut text = String::new();
+    to_cef(log, &Options::default(), &mut text);
+    let cef = cefrelay_cef::parse_cef(&text)
+        .unwrap_or_else(|error| panic!("{error}: {text:.300}\nfrom {context}"));
+    assert_eq!(cef.device_vendor, "Palo Alto Networks", "{context}");
+    assert_eq!(cef.device_product, "PAN-OS", "{context}");
+    let log_type = log.log_type.expect("a known type");
+    // Tunnel inspection keeps the START/END its line carries, as the firewall does.
+    let name = if log_type == LogType::Tunnel {
+        log.type_text
+    } else {
+        log_type.name()
+    };
+    assert_eq!(cef.name, name, "{context}");
+    if matches!(log_type, LogType::Traffic | LogType::Threat) {
+        for (key, column) in SESSION_KEYS {
+            let csv = log.get(column).unwrap_or_default().trim();
+            assert_eq!(
+                cef.extension(key).unwrap_or_default(),
+                csv,
+                "{key} vs the CSV's {column}: {context}"
+            );
+        }
     }
 }
 
