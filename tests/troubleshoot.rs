@@ -35,9 +35,16 @@ fn write_config(
 /// A relay on the configuration file `write_config` leaves in `dir`, with the file's path; it
 /// starts again on fresh ports when one was taken before the relay bound it.
 fn start_relay(dir: &Path, agent_port: u16) -> (Relay, PathBuf) {
+    start_relay_with(dir, agent_port, "")
+}
+
+/// [`start_relay`] with `extra` TOML at the end of the file.
+fn start_relay_with(dir: &Path, agent_port: u16, extra: &str) -> (Relay, PathBuf) {
     let mut config = PathBuf::new();
     let relay = Relay::on_fresh_ports(|port, admin| {
         config = write_config(dir, port, admin, agent_port, "cef");
+        let text = std::fs::read_to_string(&config).expect("read config");
+        std::fs::write(&config, format!("{text}{extra}")).expect("write config");
         Relay::try_from_file(&config, port, admin)
     })
     .expect("the relay did not start in five tries");
@@ -218,15 +225,35 @@ fn a_closed_agent_port_fails_and_capture_shows_what_would_arrive() {
     assert!(saw.contains("TestCommonEventFormat"), "{saw}");
 }
 
+const PANOS_CSV_THREAT: &str = "<14>Nov 22 10:00:00 PA-VM 1,2026/11/22 10:00:00,012801096514,THREAT,url,2305,2026/11/22 10:00:00,192.0.2.1,198.51.100.2\n";
+
 #[test]
-fn a_sender_of_panos_csv_gets_the_cef_format_hint() {
-    let line = "<14>Nov 22 10:00:00 PA-VM 1,2026/11/22 10:00:00,012801096514,THREAT,url,2305,2026/11/22 10:00:00,192.0.2.1,198.51.100.2\n";
-    let (status, saw, fix) = live_traffic_of(line);
-    assert_eq!(status, "fail", "{saw}");
-    assert!(saw.contains("127.0.0.1"), "{saw}");
-    assert!(saw.contains("0 forwarded"), "{saw}");
+fn a_sender_of_panos_csv_is_converted_and_its_types_are_reported() {
+    let (exit, (status, saw, _)) = live_traffic_of(PANOS_CSV_THREAT, "");
+    assert_eq!(exit, Some(0), "{saw}");
+    assert_eq!(status, "pass", "{saw}");
     assert!(
-        fix.contains("default CSV") && fix.contains("Custom Log Format"),
+        saw.contains("sends PAN-OS's default CSV")
+            && saw.contains("THREAT")
+            && saw.contains("converted to CEF"),
+        "{saw}"
+    );
+    assert!(!saw.contains(" 0 forwarded"), "{saw}");
+}
+
+#[test]
+fn a_sender_of_panos_csv_kept_as_csv_gets_the_conversion_and_cef_format_hints() {
+    let (exit, (status, saw, fix)) = live_traffic_of(PANOS_CSV_THREAT, "[panos]\ncsv = \"keep\"\n");
+    assert_eq!(exit, Some(1), "{saw}");
+    assert_eq!(status, "fail", "{saw}");
+    assert!(
+        saw.contains("127.0.0.1") && saw.contains("0 forwarded"),
+        "{saw}"
+    );
+    assert!(
+        fix.contains("default CSV")
+            && fix.contains("csv = \"convert\"")
+            && fix.contains("Custom Log Format"),
         "{fix}"
     );
 }
@@ -234,7 +261,8 @@ fn a_sender_of_panos_csv_gets_the_cef_format_hint() {
 #[test]
 fn a_sender_whose_every_message_the_filter_drops_is_told_why() {
     let line = "<14>Nov 22 10:00:00 PA-VM CEF:0|Palo Alto Networks|PAN-OS|10.1.0|end|TRAFFIC|1|src=192.0.2.1 dst=198.51.100.2 act=allow\n";
-    let (status, saw, fix) = live_traffic_of(line);
+    let (exit, (status, saw, fix)) = live_traffic_of(line, "");
+    assert_eq!(exit, Some(1), "{saw}");
     assert_eq!(status, "fail", "{saw}");
     assert!(
         saw.contains("0 forwarded") && saw.contains("TRAFFIC"),
@@ -248,10 +276,12 @@ fn a_sender_whose_every_message_the_filter_drops_is_told_why() {
 
 /// Check 10 of a run during which one sender repeats `line` to a healthy relay with filter "cef":
 /// (status, what it saw, its fixes). The mocks must still pass: only the live traffic is dropped.
-fn live_traffic_of(line: &'static str) -> (String, String, String) {
+/// Check 10 of `cef-troubleshoot` while a sender writes `line` over and over to a relay with
+/// `extra` configuration, and the troubleshooter's exit code.
+fn live_traffic_of(line: &'static str, extra: &str) -> (Option<i32>, (String, String, String)) {
     let agent = Agent::start(0, Duration::ZERO);
     let dir = tempfile::tempdir().expect("temp dir");
-    let (relay, config) = start_relay(dir.path(), agent.address.port());
+    let (relay, config) = start_relay_with(dir.path(), agent.address.port(), extra);
 
     // The firewall sends all through the live window.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -270,7 +300,6 @@ fn live_traffic_of(line: &'static str) -> (String, String, String) {
     let (output, json) = troubleshoot(&config, &["--live", "2", "--mocks", "1"]);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sender.join();
-    assert_eq!(output.status.code(), Some(1));
     assert_eq!(check(&json, 9).0, "pass");
-    check(&json, 10)
+    (output.status.code(), check(&json, 10))
 }

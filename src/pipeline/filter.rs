@@ -87,7 +87,8 @@ pub fn decide(mode: FilterMode, event: &Event<'_>, raw_text: &str) -> Decision {
     match mode {
         FilterMode::All => Decision::ForwardAll,
         FilterMode::Legacy => {
-            if raw_text.contains("CEF:") || raw_text.contains("ASA-") {
+            // A PAN-OS CSV line converted to CEF is CEF by the time the rule looks.
+            if raw_text.contains("CEF:") || raw_text.contains("ASA-") || event.converted.is_some() {
                 Decision::ForwardLegacyMatch
             } else {
                 Decision::DropLegacyNoMatch

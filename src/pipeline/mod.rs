@@ -143,6 +143,13 @@ impl Pipeline {
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
                     panos_csv: event.panos_csv.is_some(),
+                    panos_type: event
+                        .panos_csv
+                        .as_ref()
+                        .map(|log| log.log_type.map_or("unknown", |t| t.name())),
+                    panos_unconverted: event.panos_csv.is_some()
+                        && self.panos.csv == PanosCsv::Convert
+                        && event.converted.is_none(),
                     outcome: decision.outcome(),
                 },
             );

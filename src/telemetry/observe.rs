@@ -2,7 +2,7 @@
 //! sending host (`GET /peers`, for the live-traffic check) and the journey of its mock messages
 //! (`GET /mocks`: received, forwarded, written to the sink). Both are bounded, whatever arrives.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -18,8 +18,12 @@ const MAX_MOCKS: usize = 512;
 pub struct PeerCounts {
     pub received: u64,
     pub cef_valid: u64,
-    /// Messages that look like PAN-OS's default CSV format (not CEF).
+    /// Messages in PAN-OS's default CSV format (not CEF).
     pub panos_csv: u64,
+    /// Of those, by log type (`THREAT`, …, `unknown`).
+    pub panos_types: BTreeMap<&'static str, u64>,
+    /// Of those, the ones `[panos] csv = "convert"` could not convert (the reason is logged).
+    pub panos_unconverted: u64,
     pub forwarded: u64,
     pub dropped_traffic: u64,
     pub dropped_not_cef: u64,
@@ -50,6 +54,10 @@ struct Peers {
 pub struct Seen {
     pub cef_valid: bool,
     pub panos_csv: bool,
+    /// The PAN-OS log type of a CSV message.
+    pub panos_type: Option<&'static str>,
+    /// A PAN-OS CSV message that was to be converted and was not.
+    pub panos_unconverted: bool,
     pub outcome: Outcome,
 }
 
@@ -75,6 +83,10 @@ impl Observer {
         counts.received += 1;
         counts.cef_valid += u64::from(seen.cef_valid);
         counts.panos_csv += u64::from(seen.panos_csv);
+        if let Some(log_type) = seen.panos_type {
+            *counts.panos_types.entry(log_type).or_default() += 1;
+        }
+        counts.panos_unconverted += u64::from(seen.panos_unconverted);
         *match seen.outcome {
             Outcome::Forwarded => &mut counts.forwarded,
             Outcome::DroppedTraffic => &mut counts.dropped_traffic,
@@ -136,6 +148,8 @@ mod tests {
         let seen = Seen {
             cef_valid: true,
             panos_csv: false,
+            panos_type: None,
+            panos_unconverted: false,
             outcome: Outcome::Forwarded,
         };
         for n in 0..(MAX_PEERS as u32 + 10) {

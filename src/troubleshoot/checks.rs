@@ -13,14 +13,14 @@ use serde_json::Value;
 
 use super::{Check, Context, Status, DEFAULT_CONFIG, POLL};
 use crate::cli::TroubleshootArgs;
-use crate::config::{Agent, Config, FilterMode, Protocol};
+use crate::config::{Agent, Config, FilterMode, PanosCsv, Protocol};
 use crate::host::proc_net::{self, Transport};
 use crate::host::syslog_conf;
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
 pub const MOCK_BODY: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";
 
-const PANOS_CEF_HINT: &str = "PAN-OS: Device > Server Profiles > Syslog > Custom Log Format: set the CEF format for each log type (PAN-OS 10+ has no CEF preset), and attach the profile to a Log Forwarding profile on the security rules";
+const PANOS_CEF_HINT: &str = "on PAN-OS: Device > Server Profiles > Syslog > Custom Log Format: set the CEF format for each log type (PAN-OS 10+ has no CEF preset), and attach the profile to a Log Forwarding profile on the security rules";
 
 /// Check 1: The configuration is valid, exactly as `check-config` and `run` validate it.
 pub fn configuration(args: TroubleshootArgs) -> (Option<Context>, Check) {
@@ -674,11 +674,40 @@ fn live_traffic(context: &Context) -> Check {
             delta("dropped_invalid_cef"),
         );
         check.saw(format!(
-            "{host}: {received} messages in {seconds} s, {cef} valid CEF, {forwarded} forwarded, dropped: {traffic} TRAFFIC, {not_cef} not CEF ({csv} PAN-OS CSV), {invalid} invalid CEF"
+            "{host}: {received} messages in {seconds} s, {cef} valid CEF, {forwarded} forwarded, dropped: {traffic} TRAFFIC, {not_cef} not CEF, {invalid} invalid CEF"
         ));
+        if csv > 0 {
+            let types = after[host]["panos_types"]
+                .as_object()
+                .map(|types| {
+                    types
+                        .iter()
+                        .map(|(log_type, count)| {
+                            format!("{log_type} {}", count.as_u64().unwrap_or(0))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let done = match context.config.panos.csv {
+                PanosCsv::Convert => "converted to CEF",
+                PanosCsv::Keep => "kept as CSV ([panos] csv = \"keep\")",
+                PanosCsv::Drop => "dropped ([panos] csv = \"drop\")",
+            };
+            check.saw(format!(
+                "{host} sends PAN-OS's default CSV ({csv} messages; since the start, by type: {types}), {done}"
+            ));
+            let unconverted = delta("panos_unconverted");
+            if unconverted > 0 {
+                check.worse(
+                    Status::Warn,
+                    format!("{unconverted} PAN-OS CSV messages from {host} could not be converted (the relay's log says why)"),
+                );
+            }
+        }
         if forwarded == 0 {
             let hint = if csv > 0 && cef == 0 {
-                format!("{host} sends PAN-OS's default CSV, not CEF, so the agent gets nothing from it. {PANOS_CEF_HINT}")
+                format!("{host} sends PAN-OS's default CSV and [panos] csv is not \"convert\", so the agent gets nothing from it: set [panos] csv = \"convert\" (the default), or {PANOS_CEF_HINT}")
             } else if traffic == received {
                 format!("{host} sends only TRAFFIC logs, which filter \"cef\" drops by design: forward THREAT/URL/SYSTEM logs too, or set [filter] mode = \"cef-all\" to keep traffic")
             } else if invalid > 0 {
