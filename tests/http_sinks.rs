@@ -1064,7 +1064,7 @@ fn a_sink_with_its_own_filter_gets_what_the_agent_filter_drops_and_the_agent_doe
 }
 
 #[test]
-fn pan_os_csv_reaches_azure_as_typed_rows_and_splunk_as_the_original_csv() {
+fn pan_os_csv_reaches_azure_as_typed_rows_splunk_as_the_original_csv_and_json_with_its_columns() {
     let server = HttpServer::start(|seen| {
         if seen.path() == "/metadata/identity/oauth2/token" {
             return Reply::json(
@@ -1084,9 +1084,10 @@ fn pan_os_csv_reaches_azure_as_typed_rows_and_splunk_as_the_original_csv() {
          dcr_immutable_id = \"dcr-1\"\nbatch_timeout_ms = 50\n\
          auth = {{ type = \"managed_identity\", endpoint = \"{url}/metadata/identity/oauth2/token\" }}\n\
          [[sink]]\nname = \"splunk\"\ntype = \"splunk_hec\"\nendpoint = \"{url}\"\n\
-         token_file = \"{token}\"\nbatch_timeout_ms = 50\n",
+         token_file = \"{token}\"\nbatch_timeout_ms = 50\n{json}",
         url = server.url(),
-        token = setup.path("hec-token").display()
+        token = setup.path("hec-token").display(),
+        json = generic_sink(&server.url(), ""),
     );
     setup.configure(&sinks);
     let relay = setup.start();
@@ -1114,7 +1115,17 @@ fn pan_os_csv_reaches_azure_as_typed_rows_and_splunk_as_the_original_csv() {
     assert!(wait_until(PATIENCE, || {
         records("/dataCollectionRules/").len() == lines.len()
             && records("/services/collector/event").len() == lines.len()
+            && records("/ingest").len() == lines.len()
     }));
+    for record in records("/ingest") {
+        // The parse JSON: the CEF converted from the CSV, and the CSV's columns by name.
+        assert_eq!(record["cef"]["name"], "THREAT", "{record}");
+        assert_eq!(record["panos"]["type"], "THREAT", "{record}");
+        assert_eq!(
+            record["panos"]["fields"]["src"],
+            record["cef"]["extensions"]["src"]
+        );
+    }
     for row in records("/dataCollectionRules/") {
         assert_eq!(row["DeviceVendor"], "Palo Alto Networks", "{row}");
         assert_eq!(row["DeviceProduct"], "PAN-OS", "{row}");
