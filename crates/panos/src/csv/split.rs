@@ -99,9 +99,10 @@ fn word_commas(word: u64) -> u64 {
     // top bit of a byte is set when the byte is zero.
     let low_bits_set = (zero_at_commas & LOW_SEVEN).wrapping_add(LOW_SEVEN);
     let zero = !(low_bits_set | zero_at_commas | LOW_SEVEN);
-    // One bit per byte at 8i, gathered to bit 56 + i by a multiply whose partial products all
-    // land on distinct bits (8i - 7j is unique), so nothing carries into the top byte wrongly.
-    (zero >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+    // One bit per byte at 8i + 7, gathered to bit 56 + i by a multiply (by the bits 49 - 7j)
+    // whose partial products all land on distinct bits (8i - 7j is unique), so nothing carries
+    // into the top byte wrongly.
+    zero.wrapping_mul(0x0002_0408_1020_4081) >> 56
 }
 
 /// The column at `start`, which opens a quote; `None` when it is to be taken as plain text: a
@@ -195,6 +196,22 @@ mod tests {
                     let expected: Vec<&str> = record.split(',').collect();
                     assert_eq!(columns(&record), expected, "{record}");
                 }
+            }
+        }
+    }
+
+    /// Every set of comma bytes in a word, with every other byte value around them (the
+    /// zero-byte test must not see a borrow, nor the multiply a carry).
+    #[test]
+    fn word_commas_is_exact() {
+        for other in 0..=255u8 {
+            if other == b',' {
+                continue;
+            }
+            for pattern in 0..=255u64 {
+                let bytes: [u8; 8] =
+                    std::array::from_fn(|i| if pattern >> i & 1 == 1 { b',' } else { other });
+                assert_eq!(word_commas(u64::from_le_bytes(bytes)), pattern, "{other}");
             }
         }
     }
