@@ -310,3 +310,30 @@ proptest! {
         prop_assert_eq!(parsed, expected);
     }
 }
+
+/// The leading fields as `splitn` gives them: at most [`HEAD_FIELDS`], the last one up to the
+/// next comma, missing ones empty.
+#[test]
+fn head_fields_are_splitn_s() {
+    for record in [
+        "",
+        ",",
+        "a",
+        "a,b",
+        "1,2,3,4,5,6,7,8",
+        "1,2,3,4,5,6,7,8,9",
+        "1,2,3,4,5,6,7,8,9,",
+        "1,2,3,4,5,6,7,8,9,10,11",
+        ",,,,,,,,,,,,",
+        "é,ü,,x y,\"q,r\"",
+    ] {
+        let mut expected = [""; super::HEAD_FIELDS];
+        for (slot, field) in expected
+            .iter_mut()
+            .zip(record.splitn(super::HEAD_FIELDS + 1, ','))
+        {
+            *slot = field;
+        }
+        assert_eq!(super::head_fields(record), expected, "{record}");
+    }
+}
