@@ -238,7 +238,8 @@ impl Table {
                 }
             }
         }
-        // Each pattern compiled alone, so only the set's size limit can fail here.
+        // Each pattern compiled alone, so only the set's size limit can fail here: no one line
+        // is at fault, and the last line is where the set became too large.
         let name_regexes = RegexSet::new(&name_patterns).map_err(|err| TableError {
             line: text.lines().count(),
             message: format!("the regex lines together are too large: {err}"),
