@@ -8,11 +8,13 @@
 //! * [`log`]: a PAN-OS log by type and named columns; [`csv`] parses one from the firewall's
 //!   default CSV, [`to_cef`] turns it into the CEF the firewall would send.
 //! * [`cef_header`]: the log type of a PAN-OS CEF record, from its header.
+//! * [`mitre`]: the alert type and MITRE ATT&CK technique of a threat log, from a mapping table.
 
 pub mod cef_header;
 pub mod csv;
 pub mod generate;
 pub mod log;
+pub mod mitre;
 pub mod sourcetype;
 pub mod to_cef;
 

@@ -1,0 +1,540 @@
+//! The MITRE ATT&CK mapping table: its line format, its parser and the lookup.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use regex::{Regex, RegexSet};
+
+use super::Threat;
+
+/// The table cefrelay ships; its header documents the line format.
+const DEFAULT_TABLE: &str = include_str!("default.table");
+
+/// A lookup step, in the order [`Table::classify`] tries them; its name is the table file's
+/// `step` field and the `mitreSource` of a classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// The threat ID, exactly.
+    Override,
+    /// A regular expression searched in the threat name.
+    Regex,
+    /// `PanOSThreatCategory`, exactly.
+    Category,
+    /// The log subtype, exactly.
+    Subtype,
+    /// The subtype or `*`: tactic-only answers for what nothing else mapped.
+    Fallback,
+}
+
+impl Step {
+    /// The name in the table file and in `mitreSource`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Override => "override",
+            Step::Regex => "regex",
+            Step::Category => "category",
+            Step::Subtype => "subtype",
+            Step::Fallback => "fallback",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Step {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [
+            Step::Override,
+            Step::Regex,
+            Step::Category,
+            Step::Subtype,
+            Step::Fallback,
+        ]
+        .into_iter()
+        .find(|step| step.as_str() == name)
+        .ok_or_else(|| {
+            format!(
+                "unknown step {name:?}: expected override, regex, category, subtype or fallback"
+            )
+        })
+    }
+}
+
+/// What a threat maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classification<'t> {
+    /// A technique (`T1203`, `T1204.002`) or tactic (`TA0002`) ID: `threatAttackID`.
+    pub id: &'t str,
+    /// Its ATT&CK name: `threatAttackName`.
+    pub name: &'t str,
+    /// The step that matched: `mitreSource`.
+    pub source: Step,
+}
+
+/// A table line that is not a valid mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableError {
+    /// 1-based line number in the table text.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl fmt::Display for TableError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for TableError {}
+
+/// An ATT&CK ID and name, as a line gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Technique {
+    id: String,
+    name: String,
+}
+
+/// The mappings of one exact-match step, with the line each came from to name duplicates.
+type ExactStep = HashMap<String, (Technique, usize)>;
+
+impl Technique {
+    /// This technique as the answer of `source`.
+    fn found(&self, source: Step) -> Classification<'_> {
+        Classification {
+            id: &self.id,
+            name: &self.name,
+            source,
+        }
+    }
+}
+
+/// The technique an exact step maps `key` to.
+fn lookup<'t>(step: &'t ExactStep, key: &str) -> Option<&'t Technique> {
+    step.get(key).map(|(technique, _)| technique)
+}
+
+/// A parsed mapping table.
+#[derive(Debug, Clone)]
+pub struct Table {
+    overrides: HashMap<u64, (Technique, usize)>,
+    // One pass over the name finds every matching regex; the lowest index is the first line.
+    name_regexes: RegexSet,
+    name_techniques: Vec<Technique>,
+    categories: ExactStep,
+    subtypes: ExactStep,
+    fallbacks: ExactStep,
+}
+
+/// `T` and four digits, optionally `.` and three (a sub-technique), or `TA` and four digits.
+fn is_attack_id(id: &str) -> bool {
+    let all_digits = |part: &str, len: usize| {
+        part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit())
+    };
+    if let Some(tactic) = id.strip_prefix("TA") {
+        return all_digits(tactic, 4);
+    }
+    let Some(technique) = id.strip_prefix('T') else {
+        return false;
+    };
+    match technique.split_once('.') {
+        Some((base, sub)) => all_digits(base, 4) && all_digits(sub, 3),
+        None => all_digits(technique, 4),
+    }
+}
+
+/// Adds `key` to an exact step, refusing a key an earlier line already mapped: with first-hit
+/// lookups the second line could never apply, which is surely not what its author meant.
+fn insert_unique<K: std::hash::Hash + Eq + fmt::Display>(
+    step: &mut HashMap<K, (Technique, usize)>,
+    key: K,
+    technique: Technique,
+    line: usize,
+) -> Result<(), String> {
+    if let Some((_, first)) = step.get(&key) {
+        return Err(format!("{key} is already mapped on line {first}"));
+    }
+    step.insert(key, (technique, line));
+    Ok(())
+}
+
+impl Table {
+    /// The table shipped in the crate (`default.table`).
+    pub fn builtin() -> Table {
+        Table::parse(DEFAULT_TABLE).expect("default.table is valid (tested)")
+    }
+
+    /// Parses a table in the format `default.table` documents: `step<TAB>match<TAB>id<TAB>name`
+    /// a line, `#` comments and blank lines ignored. Every regex is compiled here, so a table
+    /// that parses cannot fail at lookup.
+    pub fn parse(text: &str) -> Result<Table, TableError> {
+        let mut overrides = HashMap::new();
+        let mut name_patterns = Vec::new();
+        let mut name_techniques = Vec::new();
+        let mut categories = HashMap::new();
+        let mut subtypes = HashMap::new();
+        let mut fallbacks = HashMap::new();
+        for (index, raw) in text.lines().enumerate() {
+            let line = index + 1;
+            let error = |message: String| TableError { line, message };
+            // A file edited on Windows still parses.
+            let content = raw.strip_suffix('\r').unwrap_or(raw);
+            if content.trim().is_empty() || content.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = content.split('\t').collect();
+            let [step, key, id, name] = fields[..] else {
+                return Err(error(format!(
+                    "expected 4 tab-separated fields (step, match, id, name), found {}",
+                    fields.len()
+                )));
+            };
+            let step: Step = step.parse().map_err(error)?;
+            if key.is_empty() {
+                return Err(error("empty match".to_owned()));
+            }
+            if !is_attack_id(id) {
+                return Err(error(format!(
+                    "{id:?} is not an ATT&CK ID (T1234, T1234.567 or TA1234)"
+                )));
+            }
+            if name.trim().is_empty() {
+                return Err(error("empty name".to_owned()));
+            }
+            let technique = Technique {
+                id: id.to_owned(),
+                name: name.to_owned(),
+            };
+            match step {
+                Step::Override => {
+                    let threat_id: u64 = key
+                        .parse()
+                        .map_err(|_| error(format!("{key:?} is not a threat ID")))?;
+                    insert_unique(&mut overrides, threat_id, technique, line).map_err(error)?;
+                }
+                Step::Regex => {
+                    // Compiled alone first so that a bad pattern is reported with its line.
+                    Regex::new(key).map_err(|err| error(format!("invalid regex: {err}")))?;
+                    name_patterns.push(key);
+                    name_techniques.push(technique);
+                }
+                Step::Category => {
+                    insert_unique(&mut categories, key.to_owned(), technique, line)
+                        .map_err(error)?;
+                }
+                Step::Subtype => {
+                    insert_unique(&mut subtypes, key.to_owned(), technique, line).map_err(error)?;
+                }
+                Step::Fallback => {
+                    insert_unique(&mut fallbacks, key.to_owned(), technique, line)
+                        .map_err(error)?;
+                }
+            }
+        }
+        // Each pattern compiled alone, so only the set's size limit can fail here: no one line
+        // is at fault, and the last line is where the set became too large.
+        let name_regexes = RegexSet::new(&name_patterns).map_err(|err| TableError {
+            line: text.lines().count(),
+            message: format!("the regex lines together are too large: {err}"),
+        })?;
+        Ok(Table {
+            overrides,
+            name_regexes,
+            name_techniques,
+            categories,
+            subtypes,
+            fallbacks,
+        })
+    }
+
+    /// The technique or tactic of `threat`, trying in order the threat-ID override, the name
+    /// regexes (first line first), `PanOSThreatCategory`, the subtype, and the fallback for the
+    /// subtype or `*`. `None` when no step maps it.
+    pub fn classify(&self, threat: &Threat<'_>) -> Option<Classification<'_>> {
+        threat
+            .id()
+            .and_then(|id| self.overrides.get(&id))
+            .map(|(technique, _)| technique.found(Step::Override))
+            .or_else(|| {
+                let first = self.name_regexes.matches(threat.name).iter().next()?;
+                Some(self.name_techniques[first].found(Step::Regex))
+            })
+            .or_else(|| {
+                lookup(&self.categories, threat.category?)
+                    .map(|category| category.found(Step::Category))
+            })
+            .or_else(|| {
+                lookup(&self.subtypes, threat.subtype).map(|subtype| subtype.found(Step::Subtype))
+            })
+            .or_else(|| {
+                lookup(&self.fallbacks, threat.subtype)
+                    .or_else(|| lookup(&self.fallbacks, "*"))
+                    .map(|fallback| fallback.found(Step::Fallback))
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The classification of a threat by the built-in table, as (id, name, step).
+    fn classify(name: &str, category: &str, subtype: &str) -> Option<(String, String, Step)> {
+        let threat = Threat {
+            name,
+            category: Some(category).filter(|category| !category.is_empty()),
+            subtype,
+        };
+        Table::builtin()
+            .classify(&threat)
+            .map(|found| (found.id.to_owned(), found.name.to_owned(), found.source))
+    }
+
+    fn mapped(id: &str, name: &str, source: Step) -> Option<(String, String, Step)> {
+        Some((id.to_owned(), name.to_owned(), source))
+    }
+
+    // The eight mappings Sophos publishes. Each threat gets a category and subtype that a later
+    // step would map differently, where one exists, so the test also pins which step answers.
+
+    #[test]
+    fn published_log4j() {
+        assert_eq!(
+            classify(
+                "Apache Log4j Remote Code Execution Vulnerability(N)",
+                "code-execution",
+                "vulnerability"
+            ),
+            mapped("T1203", "Exploitation for Client Execution", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn published_realvnc() {
+        assert_eq!(
+            classify(
+                "RealVNC VNC Server ClientCutText Message Memory Corruption Vulnerability(33672)",
+                "overflow",
+                "vulnerability"
+            ),
+            mapped("T1203", "Exploitation for Client Execution", Step::Override)
+        );
+    }
+
+    #[test]
+    fn published_docx_attached_templates() {
+        assert_eq!(
+            classify(
+                "DOCX With Attached Templates In Multiple Attacks(86646)",
+                "code-execution",
+                "vulnerability"
+            ),
+            mapped("T1221", "Template Injection", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn published_cross_site_scripting() {
+        assert_eq!(
+            classify(
+                "Generic Cross-Site Scripting Vulnerability(94093)",
+                "code-execution",
+                "vulnerability"
+            ),
+            mapped("T1189", "Drive-by Compromise", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn published_fastflux() {
+        assert_eq!(
+            classify("Fastflux:DOMAIN(N)", "dns-c2", "spyware"),
+            mapped("T1036", "Masquerading", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn published_virus_ramnit() {
+        assert_eq!(
+            classify(
+                "Virus.ramnit:lfjyaf.com(121569082)",
+                "dns-malware",
+                "spyware"
+            ),
+            mapped("TA0002", "Execution", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn published_openssl_check_chain() {
+        assert_eq!(
+            classify(
+                "OpenSSL SSL_check_chain NULL Pointer Dereference Vulnerability(58033)",
+                "dos",
+                "vulnerability"
+            ),
+            mapped("T1573", "Encrypted Channel", Step::Override)
+        );
+    }
+
+    #[test]
+    fn published_office_file_in_pdf() {
+        assert_eq!(
+            classify(
+                "Microsoft Office File Embedded in PDF File Detection(86796)",
+                "",
+                "file"
+            ),
+            mapped("T1204.002", "Malicious File", Step::Regex)
+        );
+    }
+
+    #[test]
+    fn later_steps_answer_in_order() {
+        assert_eq!(
+            classify("Some Signature(1)", "sql-injection", "vulnerability"),
+            mapped("T1190", "Exploit Public-Facing Application", Step::Category)
+        );
+        assert_eq!(
+            classify("TCP Port Scan(8001)", "", "scan"),
+            mapped("T1046", "Network Service Discovery", Step::Subtype)
+        );
+        assert_eq!(
+            classify("Adware Beacon(2)", "adware", "spyware"),
+            mapped("TA0011", "Command and Control", Step::Fallback)
+        );
+        assert_eq!(
+            classify("Odd Packet(3)", "protocol-anomaly", "packet"),
+            None
+        );
+    }
+
+    #[test]
+    fn star_fallback_catches_any_subtype() {
+        let table = Table::parse(
+            "fallback\tvulnerability\tTA0001\tInitial Access\nfallback\t*\tTA0040\tImpact\n",
+        )
+        .unwrap();
+        let threat = |subtype| Threat {
+            name: "X(1)",
+            category: None,
+            subtype,
+        };
+        assert_eq!(
+            table.classify(&threat("vulnerability")).unwrap().id,
+            "TA0001"
+        );
+        let any = table.classify(&threat("flood")).unwrap();
+        assert_eq!((any.id, any.source), ("TA0040", Step::Fallback));
+    }
+
+    #[test]
+    fn first_regex_line_wins() {
+        let table = Table::parse("regex\tb\tT0002\tSecond\nregex\ta\tT0001\tFirst\n").unwrap();
+        let threat = Threat {
+            name: "ab",
+            category: None,
+            subtype: "vulnerability",
+        };
+        assert_eq!(table.classify(&threat).unwrap().name, "Second");
+    }
+
+    #[test]
+    fn builtin_table_parses_with_every_step() {
+        let table = Table::builtin();
+        assert!(!table.overrides.is_empty());
+        assert!(!table.name_techniques.is_empty());
+        assert!(!table.categories.is_empty());
+        assert!(!table.subtypes.is_empty());
+        assert!(!table.fallbacks.is_empty());
+    }
+
+    #[test]
+    fn comments_blank_lines_and_crlf_are_accepted() {
+        let table = Table::parse(
+            "# heading\r\n\r\n  \nsubtype\tscan\tT1046\tNetwork Service Discovery\r\n",
+        )
+        .unwrap();
+        assert_eq!(table.subtypes["scan"].0.name, "Network Service Discovery");
+    }
+
+    fn parse_error(text: &str) -> TableError {
+        Table::parse(text).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let good = "subtype\tscan\tT1046\tNetwork Service Discovery\n";
+        let cases = [
+            (
+                "subtype scan T1046 Spaces\n",
+                "expected 4 tab-separated fields",
+            ),
+            ("subtype\tscan\tT1046\n", "found 3"),
+            ("technique\tscan\tT1046\tX\n", "unknown step \"technique\""),
+            ("subtype\t\tT1046\tX\n", "empty match"),
+            ("subtype\tscan\tT104\tX\n", "not an ATT&CK ID"),
+            ("subtype\tscan\tT1046.1\tX\n", "not an ATT&CK ID"),
+            ("subtype\tscan\tT1046\t \n", "empty name"),
+            (
+                "override\tLog4j\tT1203\tX\n",
+                "\"Log4j\" is not a threat ID",
+            ),
+            ("regex\t(unclosed\tT1203\tX\n", "invalid regex"),
+            (
+                "override\t7\tT1203\tX\noverride\t7\tT1190\tY\n",
+                "7 is already mapped on line 3",
+            ),
+            (
+                "subtype\tscan\tT1595\tActive Scanning\n",
+                "scan is already mapped on line 2",
+            ),
+        ];
+        for (bad, message) in cases {
+            let error = parse_error(&format!("# header\n{good}{bad}"));
+            let last_line = 2 + bad.lines().count();
+            assert_eq!(error.line, last_line, "{bad:?}");
+            assert!(error.message.contains(message), "{bad:?}: {error}");
+        }
+        assert!(parse_error("x\n").to_string().starts_with("line 1: "));
+    }
+
+    #[test]
+    fn attack_ids() {
+        for id in ["T1203", "T1204.002", "TA0002"] {
+            assert!(is_attack_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "T",
+            "t1203",
+            "T12034",
+            "T1204.02",
+            "TA002",
+            "TA0002.001",
+            "X1203",
+        ] {
+            assert!(!is_attack_id(id), "{id}");
+        }
+    }
+
+    #[test]
+    fn step_names_round_trip() {
+        for step in [
+            Step::Override,
+            Step::Regex,
+            Step::Category,
+            Step::Subtype,
+            Step::Fallback,
+        ] {
+            assert_eq!(step.to_string().parse::<Step>(), Ok(step));
+        }
+    }
+}
