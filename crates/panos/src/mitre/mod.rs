@@ -1,7 +1,7 @@
 //! Threat classification of PAN-OS THREAT logs, as Sophos does it (issue 13, reference §6): the
 //! alert type of a threat, and its MITRE ATT&CK technique or tactic from a [`Table`].
 //!
-//! * [`alert_type`]: the `PanOSAlertType` of a threat, from `cat`, the class ID and
+//! * [`alert_type()`]: the `PanOSAlertType` of a threat, from `cat`, the class ID and
 //!   `PanOSThreatCategory`.
 //! * [`Table`]: the mapping table ([`Table::builtin`] ships `default.table`, whose header
 //!   documents the line format; [`Table::parse`] reads an override file in the same format) and
