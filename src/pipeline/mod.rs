@@ -95,9 +95,11 @@ impl Pipeline {
                 }
             }
         }
+        // Read once: a SIGHUP may swap the mode between two reads.
+        let mode = self.filter();
         let global = (
-            self.filter(),
-            self.filter_and_observe(&event, &text, origin, batches),
+            mode,
+            self.filter_and_observe(mode, &event, &text, origin, batches),
         );
         if !rules::keep(&event) {
             return;
@@ -124,12 +126,13 @@ impl Pipeline {
     /// journey of the troubleshooter's mocks (which pass every filter) for its probes.
     fn filter_and_observe(
         &self,
+        mode: FilterMode,
         event: &Event<'_>,
         text: &str,
         origin: Origin,
         batches: &mut [Batch],
     ) -> Decision {
-        let decision = filter::decide(self.filter(), event, text);
+        let decision = filter::decide(mode, event, text);
         self.metrics.filter(decision.index()).inc();
         if decision == Decision::ForwardMock {
             let marker = mock::marker(event);
