@@ -76,7 +76,7 @@ pub enum Gzip {
 }
 
 /// One HTTP sink's own settings, validated: how it encodes and how it delivers.
-pub trait HttpSinkSettings: fmt::Debug + Send + Sync + Any {
+pub trait HttpSinkSettings: fmt::Debug + Send + Sync + Any + ComparableSettings {
     fn sink_type(&self) -> &'static HttpSinkType;
     fn encoder(&self) -> Arc<dyn Encode>;
     /// Its delivery task: `config` (the settings all HTTP sinks share) with this sink's service.
@@ -86,14 +86,23 @@ pub trait HttpSinkSettings: fmt::Debug + Send + Sync + Any {
         client: reqwest::Client,
         parts: DeliveryParts<'_>,
     ) -> Box<dyn HttpDelivery>;
-    /// For telling a changed configuration on SIGHUP: equal settings of the same type.
+}
+
+/// For telling a changed configuration on SIGHUP: equal settings of the same type. Every
+/// `PartialEq` settings type has it, through the blanket impl below.
+pub trait ComparableSettings {
     fn same_as(&self, other: &dyn HttpSinkSettings) -> bool;
     fn as_any(&self) -> &dyn Any;
 }
 
-/// [`HttpSinkSettings::same_as`] for settings that are `PartialEq`.
-pub fn same_settings<T: PartialEq + 'static>(this: &T, other: &dyn HttpSinkSettings) -> bool {
-    other.as_any().downcast_ref::<T>() == Some(this)
+impl<T: HttpSinkSettings + PartialEq> ComparableSettings for T {
+    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
+        other.as_any().downcast_ref::<T>() == Some(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 /// What every HTTP delivery needs besides its settings.

@@ -11,15 +11,12 @@ mod token;
 
 use reqwest::Url;
 
-use std::any::Any;
 use std::sync::Arc;
 
 use crate::config::raw::{RawAuth, RawSink};
 use crate::config::validate::{Secret, Validator};
 use crate::config::{ConfigError, HttpSink};
-use crate::sink::{
-    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
-};
+use crate::sink::{DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType};
 
 /// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
 pub const SINK: HttpSinkType = HttpSinkType {
@@ -69,14 +66,6 @@ impl HttpSinkSettings for Settings {
     ) -> Box<dyn HttpDelivery> {
         let service = service::AzureLogs::new(self, client.clone());
         parts.task(config, service, client)
-    }
-
-    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
-        same_settings(self, other)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

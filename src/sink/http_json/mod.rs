@@ -8,15 +8,12 @@ pub mod service;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
 
-use std::any::Any;
 use std::sync::Arc;
 
 use crate::config::raw::{BodyFormat, RawAuth, RawSink};
 use crate::config::validate::{Secret, Validator};
 use crate::config::{ConfigError, HttpSink};
-use crate::sink::{
-    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
-};
+use crate::sink::{DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType};
 
 /// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
 pub const SINK: HttpSinkType = HttpSinkType {
@@ -52,14 +49,6 @@ impl HttpSinkSettings for Settings {
         parts: DeliveryParts<'_>,
     ) -> Box<dyn HttpDelivery> {
         parts.task(config, service::HttpJson::new(self), client)
-    }
-
-    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
-        same_settings(self, other)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -11,16 +11,13 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use std::any::Any;
 use std::sync::Arc;
 
 use crate::config::limits;
 use crate::config::raw::RawSink;
 use crate::config::validate::{Secret, Validator};
 use crate::config::{ConfigError, HttpSink};
-use crate::sink::{
-    same_settings, DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType,
-};
+use crate::sink::{DeliveryParts, Encode, Gzip, HttpDelivery, HttpSinkSettings, HttpSinkType};
 use encoder::{HecEncoder, HecOptions};
 
 /// This sink type, for the registry ([`crate::sink::HTTP_SINK_TYPES`]).
@@ -74,14 +71,6 @@ impl HttpSinkSettings for Settings {
     ) -> Box<dyn HttpDelivery> {
         let service = service::SplunkHec::new(self, client.clone());
         parts.task(config, service, client)
-    }
-
-    fn same_as(&self, other: &dyn HttpSinkSettings) -> bool {
-        same_settings(self, other)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
