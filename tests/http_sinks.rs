@@ -992,6 +992,11 @@ fn sink_configuration_errors_name_the_key_and_line() {
             "cefrelay.toml:5: key `sink[0].index`: does not apply to a http sink",
         ),
         (
+            // Once silently ignored on every sink type but Splunk's.
+            "[[sink]]\nname = \"a\"\ntype = \"http\"\nurl = \"http://x\"\nack_poll_interval_ms = 500\n",
+            "cefrelay.toml:5: key `sink[0].ack_poll_interval_ms`: does not apply to a http sink",
+        ),
+        (
             "[[sink]]\nname = \"a\"\ntype = \"log_analytics\"\n",
             "cefrelay.toml:3: key `sink[0].type`: `log_analytics` is not a sink type",
         ),

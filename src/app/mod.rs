@@ -341,8 +341,11 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+    /// Run in process with a cancellation token; the agent here reads its lines and never the
+    /// end of stream, which once kept the last batches unreleased and reported them lost.
     #[tokio::test]
-    async fn an_app_run_in_process_relays_and_drains_when_its_token_is_cancelled() {
+    async fn a_drain_reports_no_loss_while_the_agent_has_read_every_byte_but_not_the_end_of_stream()
+    {
         let agent = TcpListener::bind("127.0.0.1:0").await.expect("agent port");
         let state = tempfile::tempdir().expect("state dir");
         let text = format!(
