@@ -1,14 +1,19 @@
 //! How a forwarded message is written for the agent: the framing around it and, for the
 //! `traditional` format, the header rebuilt the way rsyslog's `RSYSLOG_TraditionalForwardFormat`
-//! writes it: `<PRI>Mmm dd hh:mm:ss HOST TAG MSG`.
+//! writes it: `<PRI>Mmm dd hh:mm:ss HOST TAG MSG`, with the fields the enrich stage added
+//! appended to the CEF extension.
+//!
+//! `format = "raw"` forwards the received bytes unchanged, so it cannot carry added fields: an
+//! agent sink that should deliver them needs `format = "traditional"`.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use bytes::{BufMut, BytesMut};
 use cefrelay_syslog::Format;
 
 use crate::config::{Agent, OutputFormat, OutputFraming};
-use crate::event::{Enriched, Event, Origin};
+use crate::event::{Enriched, Event};
 use crate::sink::Encode;
 
 /// rsyslog's `%syslogtag:1:32%`: the legacy agent path keeps only the first 32 characters of TAG.
@@ -24,21 +29,16 @@ pub struct Encoder {
 }
 
 impl Encode for Encoder {
-    fn encode(&self, event: &Enriched<'_, '_>, out: &mut BytesMut) {
-        self.write(event.event, event.received, event.origin, out);
-    }
-}
-
-impl Encoder {
     /// Appends one framed message to `out`.
-    pub fn write(&self, event: &Event<'_>, raw: &[u8], origin: Origin, out: &mut BytesMut) {
+    fn encode(&self, message: &Enriched<'_, '_>, out: &mut BytesMut) {
+        let raw = message.received;
         match (self.framing, self.format) {
             (OutputFraming::Lf, OutputFormat::Raw) => put_escaping_lf(out, raw),
             (OutputFraming::Lf, OutputFormat::Traditional) => {
                 // Written straight into the batch; the rare message with an LF inside is then
                 // rewritten in place with its LFs escaped.
                 let start = out.len();
-                self.traditional(event, origin, out);
+                self.traditional(message, out);
                 if memchr::memchr(b'\n', &out[start..]).is_some() {
                     let line = out.split_off(start);
                     put_escaping_lf(out, &line);
@@ -50,7 +50,7 @@ impl Encoder {
             }
             (OutputFraming::OctetCounted, OutputFormat::Traditional) => {
                 let mut line = BytesMut::new();
-                self.traditional(event, origin, &mut line);
+                self.traditional(message, &mut line);
                 let _ = write!(out, "{} ", line.len());
                 out.put_slice(&line);
             }
@@ -59,8 +59,11 @@ impl Encoder {
             out.put_u8(b'\n');
         }
     }
+}
 
-    fn traditional(&self, event: &Event<'_>, origin: Origin, out: &mut BytesMut) {
+impl Encoder {
+    fn traditional(&self, message: &Enriched<'_, '_>, out: &mut BytesMut) {
+        let (event, origin) = (message.event, message.origin);
         let syslog = &event.syslog;
         let pri = match (syslog.facility, syslog.severity) {
             (Some(facility), Some(severity)) => facility * 8 + severity,
@@ -96,19 +99,71 @@ impl Encoder {
                 out.put_u8(b' ');
             }
         }
+        // The CEF record runs to the end of MSG, so added fields go on the end of its extension.
+        let Some(cef) = event.valid_cef().filter(|_| !message.added.is_empty()) else {
+            out.put_slice(msg.as_bytes());
+            return;
+        };
+        // The parser drops whitespace at the end of a value anyway; cut here, it would end up
+        // inside the last value once a pair follows it.
+        let msg = msg.trim_end_matches([' ', '\t', '\r', '\n']);
         out.put_slice(msg.as_bytes());
+        if !cef.extensions.is_empty() {
+            out.put_u8(b' ');
+        } else if !ends_with_unescaped_pipe(msg) {
+            // `CEF:0|V|P|1|2|N|3`: the record ended with its last header field.
+            out.put_u8(b'|');
+        }
+        put_extension(out, message.added);
     }
+}
+
+/// `key=value` pairs, space-separated, with the value escaped as a CEF extension value (`\`,
+/// `=`, LF as `\n`, CR as `\r`) so that a value cannot end its pair or the message early. The
+/// keys are the enrich stage's own, valid CEF keys.
+fn put_extension(out: &mut BytesMut, pairs: &[(&str, Cow<'_, str>)]) {
+    for (index, (key, value)) in pairs.iter().enumerate() {
+        if index > 0 {
+            out.put_u8(b' ');
+        }
+        out.put_slice(key.as_bytes());
+        out.put_u8(b'=');
+        let mut rest = value.as_bytes();
+        while let Some(at) = rest
+            .iter()
+            .position(|b| matches!(b, b'\\' | b'=' | b'\n' | b'\r'))
+        {
+            out.put_slice(&rest[..at]);
+            out.put_slice(match rest[at] {
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'=' => b"\\=",
+                _ => b"\\\\",
+            });
+            rest = &rest[at + 1..];
+        }
+        out.put_slice(rest);
+    }
+}
+
+/// Whether `text` ends with a `|` that ends a header field, not an escaped `\|` inside one.
+fn ends_with_unescaped_pipe(text: &str) -> bool {
+    let Some(before) = text.strip_suffix('|') else {
+        return false;
+    };
+    let backslashes = before.bytes().rev().take_while(|b| *b == b'\\').count();
+    backslashes % 2 == 0
 }
 
 /// The TAG as the sender wrote it (RFC 3164), or rebuilt from APP-NAME and PROCID (RFC 5424)
 /// exactly as rsyslog does it: `APP[PROCID]` with no colon, `-` for a NIL APP-NAME (checked against
 /// a real rsyslogd in tests/peers.rs).
-fn tag_of<'a>(event: &Event<'a>) -> Option<std::borrow::Cow<'a, str>> {
+fn tag_of<'a>(event: &Event<'a>) -> Option<Cow<'a, str>> {
     let syslog = &event.syslog;
     if syslog.format == Format::Rfc3164 {
         let tag_len = syslog.body.len().saturating_sub(syslog.msg.len());
         let tag = syslog.body.get(..tag_len).unwrap_or_default().trim_end();
-        return (!tag.is_empty()).then_some(std::borrow::Cow::Borrowed(tag));
+        return (!tag.is_empty()).then_some(Cow::Borrowed(tag));
     }
     if syslog.format != Format::Rfc5424 {
         return None;
@@ -142,18 +197,30 @@ fn cut_chars(text: &str, chars: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Origin;
+    use crate::sink::test_support::{self, THREAT_CEF};
     use cefrelay_syslog::ParseOptions;
 
     fn encode(encoder: Encoder, text: &str) -> String {
+        encode_with(encoder, text, &[])
+    }
+
+    fn encode_with(encoder: Encoder, text: &str, added: &[(&'static str, Cow<'_, str>)]) -> String {
         let received_at = time::macros::datetime!(2026-11-22 10:00:00 UTC);
         let options = ParseOptions::new(received_at);
         let event = Event::parse(text, false, &options);
-        let origin = Origin {
-            peer: "192.0.2.7".parse().expect("ip"),
-            received_at,
+        let message = Enriched {
+            event: &event,
+            received: text.as_bytes(),
+            text,
+            origin: Origin {
+                peer: "192.0.2.7".parse().expect("ip"),
+                received_at,
+            },
+            added,
         };
         let mut out = BytesMut::new();
-        encoder.write(&event, text.as_bytes(), origin, &mut out);
+        encoder.encode(&message, &mut out);
         String::from_utf8(out.to_vec()).expect("utf-8")
     }
 
@@ -234,5 +301,94 @@ mod tests {
             ..TRADITIONAL_LEGACY
         };
         assert_eq!(encode(raw, "a\nb"), "a#012b\n");
+    }
+
+    /// What the enrich stage adds to a PAN-OS code-execution threat.
+    fn mitre_fields() -> Vec<(&'static str, Cow<'static, str>)> {
+        vec![
+            ("PanOSAlertType", "Exploit".into()),
+            ("threatAttackID", "T1190".into()),
+            (
+                "threatAttackName",
+                "Exploit Public-Facing Application".into(),
+            ),
+            ("mitreSource", "cefrelay".into()),
+        ]
+    }
+
+    #[test]
+    fn added_fields_end_the_cef_extension_of_a_threat() {
+        let out = encode_with(TRADITIONAL_LEGACY, THREAT_CEF, &mitre_fields());
+        // rsyslog's space after the TAG `CEF:`, then the record as received, then the pairs.
+        let (_, record) = THREAT_CEF.split_once("CEF:").expect("marker");
+        assert_eq!(
+            out,
+            format!(
+                "<14>Feb  8 09:05:49 pa-fw1 CEF: {record} PanOSAlertType=Exploit \
+                 threatAttackID=T1190 threatAttackName=Exploit Public-Facing Application \
+                 mitreSource=cefrelay\n"
+            )
+        );
+        let forwarded = test_support::parse(&out);
+        let cef = forwarded.valid_cef().expect("still valid CEF");
+        assert_eq!(cef.extension("threatAttackID"), Some("T1190"));
+        assert_eq!(
+            cef.extension("PanOSContentVer"),
+            Some("AppThreat-8371-6531")
+        );
+    }
+
+    #[test]
+    fn added_values_are_escaped_so_they_cannot_start_a_pair_or_a_line() {
+        let added = [("cs1", Cow::Borrowed("a=b\\c\nd\re"))];
+        for framing in [OutputFraming::Lf, OutputFraming::OctetCounted] {
+            let encoder = Encoder {
+                framing,
+                ..TRADITIONAL_LEGACY
+            };
+            let out = encode_with(encoder, "CEF:0|V|P|1|2|N|3|a=b ", &added);
+            assert!(out.contains("|3|a=b cs1=a\\=b\\\\c\\nd\\re"), "{out}");
+        }
+        let out = encode_with(TRADITIONAL_LEGACY, "CEF:0|V|P|1|2|N|3|a=b", &added);
+        let forwarded = test_support::parse(&out);
+        let cef = forwarded.valid_cef().expect("valid CEF");
+        assert_eq!(cef.extension("cs1"), Some("a=b\\c\nd\re"));
+    }
+
+    #[test]
+    fn a_record_without_extension_gets_one() {
+        let added = [("cs1", Cow::Borrowed("x"))];
+        let cases = [
+            ("CEF:0|V|P|1|2|N|3|", "CEF:0|V|P|1|2|N|3|cs1=x\n"),
+            ("CEF:0|V|P|1|2|N|3| ", "CEF:0|V|P|1|2|N|3|cs1=x\n"),
+            ("CEF:0|V|P|1|2|N|3", "CEF:0|V|P|1|2|N|3|cs1=x\n"),
+            ("CEF:0|V|P|1|2|N|3\\|", "CEF:0|V|P|1|2|N|3\\||cs1=x\n"),
+        ];
+        for (text, expected) in cases {
+            let out = encode_with(TRADITIONAL_LEGACY, text, &added);
+            assert_eq!(
+                out,
+                format!("<13>Nov 22 10:00:00 192.0.2.7 {expected}"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn added_fields_need_a_rebuilt_cef_message() {
+        let added = mitre_fields();
+        let not_cef = "<14>Nov 22 10:00:00 fw app: hello";
+        assert_eq!(
+            encode_with(TRADITIONAL_LEGACY, not_cef, &added),
+            "<14>Nov 22 10:00:00 fw app: hello\n"
+        );
+        let raw = Encoder {
+            format: OutputFormat::Raw,
+            ..TRADITIONAL_LEGACY
+        };
+        assert_eq!(
+            encode_with(raw, THREAT_CEF, &added),
+            format!("{THREAT_CEF}\n")
+        );
     }
 }
