@@ -1,9 +1,11 @@
 //! JSON helpers the HTTP sinks' encoders share: one object streamed straight into the batch
 //! buffer, and the value shapes Log Analytics and the others take.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use bytes::{BufMut, BytesMut};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -18,6 +20,26 @@ pub fn write_json(out: &mut BytesMut, value: &(impl Serialize + ?Sized)) {
     // should one ever appear, the half-written object goes so that the batch stays valid JSON.
     if serde_json::to_writer((&mut *out).writer(), value).is_err() {
         out.truncate(start);
+    }
+}
+
+/// The name of the object that holds the enrich stage's fields in the JSON sinks' records.
+pub const ENRICH: &str = "enrich";
+
+/// The fields the enrich stage added, as one JSON object `{key: value, …}` in the order added. A
+/// key added twice keeps its first value: JSON readers disagree on which duplicate name wins.
+pub struct AddedFields<'m, 'a>(pub &'m [(&'static str, Cow<'a, str>)]);
+
+impl Serialize for AddedFields<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let pairs = self.0;
+        let mut object = serializer.serialize_map(None)?;
+        for (index, (key, value)) in pairs.iter().enumerate() {
+            if !pairs[..index].iter().any(|(earlier, _)| earlier == key) {
+                object.serialize_entry(key, &Capped(value))?;
+            }
+        }
+        object.end()
     }
 }
 

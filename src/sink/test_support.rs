@@ -32,6 +32,19 @@ PanOSDGl4=0 PanOSVsysName= dvchost=pa-fw1 PanOSSrcUUID= PanOSDstUUID= PanOSTunne
 PanOSParentSessionID=0 PanOSParentStartTime= PanOSTunnelType=N/A PanOSThreatCategory=code-execution \
 PanOSContentVer=AppThreat-8371-6531";
 
+/// What the enrich stage adds to the code-execution threat of [`THREAT_CEF`].
+pub fn mitre_fields() -> [(&'static str, Cow<'static, str>); 4] {
+    [
+        ("PanOSAlertType", "Exploit".into()),
+        ("threatAttackID", "T1190".into()),
+        (
+            "threatAttackName",
+            "Exploit Public-Facing Application".into(),
+        ),
+        ("mitreSource", "cefrelay".into()),
+    ]
+}
+
 pub fn parse(text: &str) -> Event<'_> {
     Event::parse(text, false, &ParseOptions::new(RECEIVED_AT))
 }

@@ -198,7 +198,7 @@ fn cut_chars(text: &str, chars: usize) -> &str {
 mod tests {
     use super::*;
     use crate::event::Origin;
-    use crate::sink::test_support::{self, THREAT_CEF};
+    use crate::sink::test_support::{self, mitre_fields, THREAT_CEF};
     use cefrelay_syslog::ParseOptions;
 
     fn encode(encoder: Encoder, text: &str) -> String {
@@ -301,19 +301,6 @@ mod tests {
             ..TRADITIONAL_LEGACY
         };
         assert_eq!(encode(raw, "a\nb"), "a#012b\n");
-    }
-
-    /// What the enrich stage adds to a PAN-OS code-execution threat.
-    fn mitre_fields() -> Vec<(&'static str, Cow<'static, str>)> {
-        vec![
-            ("PanOSAlertType", "Exploit".into()),
-            ("threatAttackID", "T1190".into()),
-            (
-                "threatAttackName",
-                "Exploit Public-Facing Application".into(),
-            ),
-            ("mitreSource", "cefrelay".into()),
-        ]
     }
 
     #[test]

@@ -1,12 +1,10 @@
 //! The `cefrelay parse` JSON shape per event, for the generic HTTP sink; fields the enrich stage
-//! added go under `"enriched"`.
+//! added go under `"enrich"`.
 
 use bytes::{BufMut, BytesMut};
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
 
 use crate::event::Enriched;
-use crate::sink::json::write_json;
+use crate::sink::json::{write_json, AddedFields, ENRICH};
 use crate::sink::Encode;
 
 /// The generic sink's records: the `cefrelay parse` shape, one per line.
@@ -20,45 +18,28 @@ impl Encode for EventJsonEncoder {
     }
 }
 
-/// The `cefrelay parse` JSON shape of the message, plus `"enriched": {key: value, …}` when the
-/// enrich stage added fields.
+/// The `cefrelay parse` JSON shape of the message, plus `"enrich": {key: value, …}` as its last
+/// member when the enrich stage added fields.
 pub fn write_event_json(message: &Enriched<'_, '_>, out: &mut BytesMut) {
-    if message.added.is_empty() {
-        write_json(out, message.event);
+    let start = out.len();
+    write_json(out, message.event);
+    if message.added.is_empty() || out.len() == start {
         return;
     }
-    write_json(out, &WithAdded(message));
-}
-
-/// The event's own JSON object with one more member, written without an intermediate map.
-struct WithAdded<'m, 'e, 'a>(&'m Enriched<'e, 'a>);
-
-impl Serialize for WithAdded<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let message = self.0;
-        let mut object = serde_json::to_value(message.event).map_err(serde::ser::Error::custom)?;
-        if let Some(members) = object.as_object_mut() {
-            let added: serde_json::Map<String, serde_json::Value> = message
-                .added
-                .iter()
-                .map(|(key, value)| (key.to_string(), value.to_string().into()))
-                .collect();
-            members.insert("enriched".into(), added.into());
-        }
-        let mut map = serializer.serialize_map(None)?;
-        if let Some(members) = object.as_object() {
-            for (key, value) in members {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
-    }
+    // The event is a JSON object, so its closing brace is the last byte written: reopened, it
+    // takes one more member without the event going through an intermediate map.
+    out.truncate(out.len() - 1);
+    out.put_u8(b',');
+    write_json(out, ENRICH);
+    out.put_u8(b':');
+    write_json(out, &AddedFields(message.added));
+    out.put_u8(b'}');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sink::test_support::{enriched, parse, THREAT_CEF};
+    use crate::sink::test_support::{enriched, mitre_fields, parse, THREAT_CEF};
 
     #[test]
     fn event_json_is_the_parse_command_shape() {
@@ -73,13 +54,36 @@ mod tests {
     }
 
     #[test]
-    fn added_fields_go_under_enriched_and_the_rest_is_unchanged() {
+    fn added_fields_are_the_last_member_enrich_and_the_rest_is_unchanged() {
         let event = parse(THREAT_CEF);
-        let added = [("technique", "T1190".into())];
+        let added = mitre_fields();
         let mut out = BytesMut::new();
         write_event_json(&enriched(&event, THREAT_CEF, &added), &mut out);
-        let record: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
-        assert_eq!(record["enriched"]["technique"], "T1190");
-        assert_eq!(record["cef"]["name"], "THREAT");
+        let plain = serde_json::to_string(&event).expect("JSON");
+        let open = plain.strip_suffix('}').expect("an object");
+        assert_eq!(
+            std::str::from_utf8(&out).expect("UTF-8"),
+            format!(
+                "{open},\"enrich\":{{\"PanOSAlertType\":\"Exploit\",\"threatAttackID\":\"T1190\",\
+                 \"threatAttackName\":\"Exploit Public-Facing Application\",\
+                 \"mitreSource\":\"cefrelay\"}}}}"
+            )
+        );
+    }
+
+    #[test]
+    fn a_key_added_twice_keeps_its_first_value() {
+        let event = parse(THREAT_CEF);
+        let added = [
+            ("threatAttackID", "T1190".into()),
+            ("threatAttackID", "T1203".into()),
+        ];
+        let mut out = BytesMut::new();
+        write_event_json(&enriched(&event, THREAT_CEF, &added), &mut out);
+        let text = std::str::from_utf8(&out).expect("UTF-8");
+        assert!(
+            text.ends_with(",\"enrich\":{\"threatAttackID\":\"T1190\"}}"),
+            "{text}"
+        );
     }
 }
