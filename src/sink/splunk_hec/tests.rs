@@ -2,7 +2,9 @@ use bytes::BytesMut;
 use serde_json::{json, Value};
 
 use super::encoder::{splunk_sourcetype, write_hec, HecEncoder, HecOptions};
-use crate::sink::test_support::{encode, enriched, fixtures, parse, PEER, THREAT_CEF};
+use crate::sink::test_support::{
+    encode, enriched, fixtures, mitre_fields, parse, PEER, THREAT_CEF,
+};
 use crate::sink::Encode;
 
 fn hec(text: &str, options: &HecOptions) -> Value {
@@ -158,4 +160,22 @@ fn a_blank_message_is_left_out_and_the_others_are_kept() {
     let text = String::from_utf8(out.to_vec()).expect("utf-8");
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains("CEF:0|V|P"), "{text}");
+}
+
+#[test]
+fn added_fields_make_the_event_an_object_with_the_text_and_enrich() {
+    let event = parse(THREAT_CEF);
+    let added = mitre_fields();
+    let mut out = BytesMut::new();
+    write_hec(&enriched(&event, THREAT_CEF, &added), &NO_OPTIONS, &mut out);
+    let raw = serde_json::to_string(THREAT_CEF).expect("JSON string");
+    assert_eq!(
+        std::str::from_utf8(&out).expect("UTF-8"),
+        format!(
+            "{{\"time\":1612775149.0,\"host\":\"pa-fw1\",\"sourcetype\":\"pan:threat\",\
+             \"event\":{{\"raw\":{raw},\"enrich\":{{\"PanOSAlertType\":\"Exploit\",\
+             \"threatAttackID\":\"T1190\",\"threatAttackName\":\"Exploit Public-Facing Application\",\
+             \"mitreSource\":\"cefrelay\"}}}}}}"
+        )
+    );
 }
