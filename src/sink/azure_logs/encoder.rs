@@ -1,5 +1,7 @@
 //! A Sentinel `CommonSecurityLog` row per event, for the Logs Ingestion API.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, BytesMut};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -30,6 +32,8 @@ impl Encode for CslEncoder {
 /// - Typed columns get JSON numbers; `StartTime`/`EndTime` are converted to ISO 8601 UTC. A value
 ///   that does not fit its column's type (`dpt=abc`, an `int` overflow, a zone we cannot place),
 ///   a repeated key, and every key without a column go to `AdditionalExtensions`.
+/// - The fields the enrich stage added follow in `AdditionalExtensions`, after the record's own,
+///   with or without a CEF record: they have no column of their own.
 /// - Empty values are left out: a Log Analytics string column has no null distinct from `""`, and
 ///   a missing number is null, so omitting them loses nothing and keeps requests small.
 pub fn write_csl(message: &Enriched<'_, '_>, out: &mut BytesMut) {
@@ -51,6 +55,11 @@ impl Serialize for CslRow<'_, '_, '_> {
         }
         let Some(cef) = message.event.valid_cef() else {
             row.serialize_entry("Message", &Capped(syslog.msg))?;
+            let mut additional = String::new();
+            push_added(&mut additional, message.added);
+            if !additional.is_empty() {
+                row.serialize_entry("AdditionalExtensions", &Capped(&additional))?;
+            }
             return row.end();
         };
         row.serialize_entry("DeviceVendor", &Capped(&cef.device_vendor))?;
@@ -86,6 +95,7 @@ impl Serialize for CslRow<'_, '_, '_> {
                 push_additional(&mut additional, key, value);
             }
         }
+        push_added(&mut additional, message.added);
         if !additional.is_empty() {
             row.serialize_entry("AdditionalExtensions", &Capped(&additional))?;
         }
@@ -123,6 +133,16 @@ fn write_column<M: SerializeMap>(
         },
     }
     Ok(true)
+}
+
+/// Appends the enrich stage's fields to `AdditionalExtensions`, leaving out empty values as the
+/// record's own are.
+fn push_added(additional: &mut String, added: &[(&'static str, Cow<'_, str>)]) {
+    for (key, value) in added {
+        if !value.is_empty() {
+            push_additional(additional, key, value);
+        }
+    }
 }
 
 /// Appends `key=value` to `AdditionalExtensions`, `;`-separated as the agent writes it (Sentinel

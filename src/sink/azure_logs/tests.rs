@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use bytes::BytesMut;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -5,10 +7,19 @@ use time::OffsetDateTime;
 use super::columns::{extension_index, ColumnType, CSL_COLUMNS, EXTENSIONS};
 use super::encoder::write_csl;
 use crate::sink::json::MAX_FIELD_BYTES;
-use crate::sink::test_support::{encode, enriched, fixtures, parse, PEER, THREAT_CEF};
+use crate::sink::test_support::{
+    encode, enriched, fixtures, mitre_fields, parse, PEER, THREAT_CEF,
+};
 
 fn csl(text: &str) -> Value {
     encode(text, write_csl)
+}
+
+fn csl_with(text: &str, added: &[(&'static str, Cow<'_, str>)]) -> String {
+    let event = parse(text);
+    let mut out = BytesMut::new();
+    write_csl(&enriched(&event, text, added), &mut out);
+    String::from_utf8(out.to_vec()).expect("UTF-8")
 }
 
 #[test]
@@ -275,4 +286,34 @@ fn rows_append_to_what_the_batch_already_holds() {
     let rows: Vec<Value> = serde_json::from_slice(&out).expect("array");
     assert_eq!(rows.len(), 2);
     assert!(!out.contains(&b'\n'));
+}
+
+#[test]
+fn added_fields_follow_the_records_own_in_additional_extensions() {
+    let plain = csl_with(THREAT_CEF, &[]);
+    let own = "PanOSContentVer=AppThreat-8371-6531";
+    let expected = plain.replace(
+        own,
+        &format!(
+            "{own};PanOSAlertType=Exploit;threatAttackID=T1190;\
+             threatAttackName=Exploit Public-Facing Application;mitreSource=cefrelay"
+        ),
+    );
+    assert_ne!(expected, plain, "the golden row ends with {own}");
+    assert_eq!(csl_with(THREAT_CEF, &mitre_fields()), expected);
+}
+
+#[test]
+fn added_fields_reach_a_row_without_cef_and_keep_their_semicolons_apart() {
+    let csv = "<14>Feb  8 09:05:49 pa-fw1 1,2021/02/08 09:05:48,0123456789,THREAT,vulnerability";
+    let added = [
+        ("threatAttackID", Cow::Borrowed("T1190;T1203")),
+        ("mitreSource", Cow::Borrowed("")),
+    ];
+    assert_eq!(
+        csl_with(csv, &added),
+        "{\"TimeGenerated\":\"2021-02-08T09:05:49.123Z\",\"Computer\":\"pa-fw1\",\
+         \"Message\":\"1,2021/02/08 09:05:48,0123456789,THREAT,vulnerability\",\
+         \"AdditionalExtensions\":\"threatAttackID=T1190\\\\;T1203\"}"
+    );
 }
