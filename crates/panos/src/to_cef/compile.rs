@@ -104,7 +104,7 @@ pub(super) fn compile(format: &'static str, schema: &Schema) -> Compiled {
 }
 
 /// The six header pieces after `CEF:0|` and the extension text.
-fn split_format(format: &'static str) -> ([&'static str; 6], &'static str) {
+pub(super) fn split_format(format: &'static str) -> ([&'static str; 6], &'static str) {
     let rest = format
         .strip_prefix("CEF:0|")
         .expect("every format starts with CEF:0|");
@@ -115,7 +115,7 @@ fn split_format(format: &'static str) -> ([&'static str; 6], &'static str) {
 
 /// The `key=value` pairs of an extension template. Values may hold spaces (`cs3Label=Virtual
 /// System`), so a value ends only where the next space-separated word looks like `key=`.
-fn pairs(extension: &'static str) -> Vec<(&'static str, &'static str)> {
+pub(super) fn pairs(extension: &'static str) -> Vec<(&'static str, &'static str)> {
     let mut pairs = Vec::new();
     let mut rest = extension;
     while let Some((key, after)) = rest.split_once('=') {

@@ -78,10 +78,18 @@
 //! A type we do not know has unnamed columns: class ID is the subtype, Name the type as sent,
 //! severity `1`, and the extension `deviceExternalId=<serial>` then every column as
 //! `PanOSColumn<index>` (0-based CSV position), so nothing is lost.
+//!
+//! # Reading a variable back
+//!
+//! [`cef_field`] says where these formats put a variable, so that the same rule reads
+//! `thr_category` from a CSV line and from the firewall's CEF (`PanOSThreatCategory`).
 
 mod compile;
+mod fields;
 pub mod formats;
 mod time;
+
+pub use fields::{cef_field, CefField};
 
 use std::cell::Cell;
 use std::fmt::Write;

@@ -292,3 +292,25 @@ fn random_values_survive_the_round_trip_through_the_cef_parser() {
         );
     }
 }
+
+/// What [`cef_field`] says of every column is what [`to_cef`] wrote there.
+#[test]
+fn cef_field_finds_each_column_where_to_cef_wrote_it() {
+    let log = parse(TRAFFIC_8_1);
+    let record = convert(&log, &Options::default());
+    let cef = cef(&record);
+    let schema = log.schema.expect("a known type");
+    let mut found = 0;
+    for (variable, value) in log.fields() {
+        let read = match cef_field(LogType::Traffic, log.subtype, variable) {
+            Some(CefField::Extension(key)) => cef.extension(key),
+            Some(CefField::SignatureId) => Some(cef.signature_id.as_ref()),
+            Some(CefField::Name) => Some(cef.name.as_ref()),
+            Some(field) => panic!("${variable} in {field:?}"),
+            None => continue,
+        };
+        assert_eq!(read, Some(value), "${variable}");
+        found += 1;
+    }
+    assert!(found > 30, "only {found} of {} columns", schema.names.len());
+}

@@ -1,0 +1,212 @@
+//! Where PAN-OS's own CEF puts each format variable, so that a rule can read a PAN-OS field by
+//! its variable name (`from`, `thr_category`) from a CEF record as well as from a CSV line.
+
+use std::sync::LazyLock;
+
+use crate::log::LogType;
+
+use super::compile::{pairs, split_format};
+use super::formats;
+
+/// The place in a CEF record that holds a format variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CefField {
+    /// Device Version.
+    DeviceVersion,
+    /// Device Event Class ID.
+    SignatureId,
+    /// Name.
+    Name,
+    /// Severity.
+    Severity,
+    /// The extension value of this key.
+    Extension(&'static str),
+}
+
+/// Where the CEF format that [`super::to_cef`] uses for a `log_type` log of `subtype` (the
+/// published one, else [`formats::OURS`]) puts `variable`, PAN-OS's format variable without the
+/// `$`: `cef_field(Threat, "vulnerability", "from")` is `Extension("cs4")`.
+///
+/// Only a header piece or extension value that is exactly `$variable` counts; a value the
+/// firewall transforms is no place to read the variable back from, so `receive_time`
+/// (`rt=$cef-formatted-receive_time`) and `severity` (`$number-of-severity`) give `None` unless
+/// a format also carries them verbatim. `None` as well for a variable the format lacks.
+///
+/// A variable the format names twice is found at its first place (the header before the
+/// extension, then the extension in order). A variable whose key an earlier pair of the format
+/// already holds gives `None`, since reading that key gives the earlier value: GlobalProtect's
+/// `PanOSDeviceSN` is `$serial`, and its second `PanOSDeviceSN=$serialnumber` cannot be read.
+///
+/// Values keep what PAN-OS wraps around them: `request=$misc` carries its literal double
+/// quotes. The `PanOS<Variable>` keys that our own format adds for the other columns of a type
+/// are not covered.
+pub fn cef_field(log_type: LogType, subtype: &str, variable: &str) -> Option<CefField> {
+    let format = formats::published(log_type, subtype).unwrap_or(formats::OURS);
+    let (_, places) = PLACES
+        .iter()
+        .find(|(known, _)| std::ptr::eq(*known, format))?;
+    let at = places
+        .binary_search_by_key(&variable, |(name, _)| name)
+        .ok()?;
+    Some(places[at].1)
+}
+
+/// Every format and where it puts each variable, sorted by variable: worked out once, because
+/// rules look fields up for every message.
+static PLACES: LazyLock<Vec<(&'static str, Vec<(&'static str, CefField)>)>> = LazyLock::new(|| {
+    [
+        formats::TRAFFIC,
+        formats::THREAT,
+        formats::URL,
+        formats::WILDFIRE,
+        formats::DATA,
+        formats::CONFIG,
+        formats::SYSTEM,
+        formats::HIPMATCH,
+        formats::TUNNEL,
+        formats::USERID,
+        formats::GLOBALPROTECT,
+        formats::AUTHENTICATION,
+        formats::CORRELATION,
+        formats::OURS,
+    ]
+    .into_iter()
+    .map(|format| (format, places(format)))
+    .collect()
+});
+
+/// Where `format` puts each variable, sorted by variable (see [`cef_field`] for the rules).
+fn places(format: &'static str) -> Vec<(&'static str, CefField)> {
+    let (header, extension) = split_format(format);
+    let [_vendor, _product, version, class_id, name, severity] = header;
+    let header_places = [
+        (version, CefField::DeviceVersion),
+        (class_id, CefField::SignatureId),
+        (name, CefField::Name),
+        (severity, CefField::Severity),
+    ];
+    let pairs = pairs(extension);
+    let extension_places = pairs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, &(key, value))| {
+            let key_taken = pairs[..index].iter().any(|(earlier, _)| *earlier == key);
+            (!key_taken).then_some((value, CefField::Extension(key)))
+        });
+    let mut places: Vec<(&'static str, CefField)> = Vec::new();
+    for (piece, field) in header_places.into_iter().chain(extension_places) {
+        let Some(variable) = piece.strip_prefix('$') else {
+            continue;
+        };
+        if !places.iter().any(|(known, _)| *known == variable) {
+            places.push((variable, field));
+        }
+    }
+    places.sort_by_key(|(variable, _)| *variable);
+    places
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::LogType::*;
+    use CefField::*;
+
+    #[test]
+    fn variables_are_found_where_the_format_for_their_type_puts_them() {
+        let cases = [
+            (Threat, "vulnerability", "threatid", Some(SignatureId)),
+            (Threat, "vulnerability", "type", Some(Name)),
+            (Threat, "vulnerability", "subtype", Some(Extension("cat"))),
+            (Threat, "spyware", "from", Some(Extension("cs4"))),
+            (Threat, "vulnerability", "action", Some(Extension("act"))),
+            (Threat, "vulnerability", "dport", Some(Extension("dpt"))),
+            (
+                Threat,
+                "vulnerability",
+                "direction",
+                Some(Extension("flexString2")),
+            ),
+            (
+                Threat,
+                "vulnerability",
+                "thr_category",
+                Some(Extension("PanOSThreatCategory")),
+            ),
+            (Threat, "vulnerability", "misc", Some(Extension("request"))),
+            (
+                Threat,
+                "vulnerability",
+                "sender_sw_version",
+                Some(DeviceVersion),
+            ),
+            (Threat, "vulnerability", "receive_time", None),
+            (Threat, "vulnerability", "severity", None),
+            (Threat, "vulnerability", "no_such_variable", None),
+            (Threat, "url", "subtype", Some(SignatureId)),
+            (Threat, "url", "threatid", Some(Extension("cat"))),
+            (
+                Threat,
+                "url",
+                "user_agent",
+                Some(Extension("requestClientApplication")),
+            ),
+            (Threat, "wildfire", "subtype", Some(SignatureId)),
+            (Threat, "wildfire-virus", "threatid", Some(Extension("cat"))),
+            (
+                Threat,
+                "wildfire",
+                "filedigest",
+                Some(Extension("fileHash")),
+            ),
+            (Traffic, "end", "subtype", Some(SignatureId)),
+            (Traffic, "end", "bytes", Some(Extension("flexNumber1"))),
+            (Traffic, "end", "time_generated", None),
+            (Traffic, "end", "threatid", None),
+            (System, "general", "eventid", Some(Extension("cat"))),
+            (System, "general", "module", Some(Extension("flexString2"))),
+            (System, "general", "subtype", Some(SignatureId)),
+            (GlobalProtect, "login", "subtype", Some(SignatureId)),
+            (
+                GlobalProtect,
+                "login",
+                "serial",
+                Some(Extension("PanOSDeviceSN")),
+            ),
+            (GlobalProtect, "login", "serialnumber", None),
+            (
+                GlobalProtect,
+                "login",
+                "time_generated",
+                Some(Extension("PanOSLogTimeStamp")),
+            ),
+            (Correlation, "", "severity", Some(Severity)),
+            (Correlation, "", "category", Some(SignatureId)),
+            (Decryption, "start", "subtype", Some(SignatureId)),
+            (Decryption, "start", "from", Some(Extension("cs4"))),
+            (Decryption, "start", "severity", None),
+            (Decryption, "start", "tls_version", None),
+            (Audit, "", "action", Some(Extension("act"))),
+        ];
+        for (log_type, subtype, variable, expected) in cases {
+            assert_eq!(
+                cef_field(log_type, subtype, variable),
+                expected,
+                "{log_type:?} {subtype} ${variable}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_format_has_its_places_in_the_table() {
+        for log_type in LogType::ALL {
+            for subtype in ["url", "wildfire", "data", "vulnerability", "start"] {
+                assert_eq!(
+                    cef_field(log_type, subtype, "type"),
+                    Some(Name),
+                    "{log_type:?} {subtype}"
+                );
+            }
+        }
+    }
+}
