@@ -102,8 +102,64 @@ struct Technique {
     name: String,
 }
 
-/// The mappings of one exact-match step, with the line each came from to name duplicates.
-type ExactStep = HashMap<String, (Technique, usize)>;
+/// Which way a threat went, as PAN-OS logs it: the optional fifth field of a table line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    ClientToServer,
+    ServerToClient,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::ClientToServer => "client-to-server",
+            Direction::ServerToClient => "server-to-client",
+        }
+    }
+
+    /// The direction a threat's `direction` names; `None` for anything else (unknown).
+    fn of(text: &str) -> Option<Direction> {
+        [Direction::ClientToServer, Direction::ServerToClient]
+            .into_iter()
+            .find(|direction| direction.as_str() == text)
+    }
+}
+
+/// What one step and match maps to: for any direction, and for each direction on its own. Each
+/// with the line it came from, to name duplicates.
+#[derive(Debug, Clone, Default)]
+struct Directed {
+    any: Option<(Technique, usize)>,
+    client_to_server: Option<(Technique, usize)>,
+    server_to_client: Option<(Technique, usize)>,
+}
+
+impl Directed {
+    fn slot(&mut self, direction: Option<Direction>) -> &mut Option<(Technique, usize)> {
+        match direction {
+            None => &mut self.any,
+            Some(Direction::ClientToServer) => &mut self.client_to_server,
+            Some(Direction::ServerToClient) => &mut self.server_to_client,
+        }
+    }
+
+    /// The technique for a threat going `direction`: the line for that direction, else the line
+    /// without one. A line for a direction never answers for the other or an unknown one.
+    fn for_direction(&self, direction: Option<Direction>) -> Option<&Technique> {
+        let directed = match direction {
+            None => &None,
+            Some(Direction::ClientToServer) => &self.client_to_server,
+            Some(Direction::ServerToClient) => &self.server_to_client,
+        };
+        directed
+            .as_ref()
+            .or(self.any.as_ref())
+            .map(|(technique, _)| technique)
+    }
+}
+
+/// The mappings of one exact-match step.
+type ExactStep = HashMap<String, Directed>;
 
 impl Technique {
     /// This technique as the answer of `source`.
@@ -116,18 +172,24 @@ impl Technique {
     }
 }
 
-/// The technique an exact step maps `key` to.
-fn lookup<'t>(step: &'t ExactStep, key: &str) -> Option<&'t Technique> {
-    step.get(key).map(|(technique, _)| technique)
+/// The technique an exact step maps `key` to, for a threat going `direction`.
+fn lookup<'t>(
+    step: &'t ExactStep,
+    key: &str,
+    direction: Option<Direction>,
+) -> Option<&'t Technique> {
+    step.get(key)?.for_direction(direction)
 }
 
 /// A parsed mapping table.
 #[derive(Debug, Clone)]
 pub struct Table {
-    overrides: HashMap<u64, (Technique, usize)>,
+    overrides: HashMap<u64, Directed>,
     // One pass over the name finds every matching regex; the lowest index is the first line.
+    // One entry per distinct pattern, in the order of its first line; its lines for each
+    // direction share it.
     name_regexes: RegexSet,
-    name_techniques: Vec<Technique>,
+    name_techniques: Vec<Directed>,
     categories: ExactStep,
     subtypes: ExactStep,
     fallbacks: ExactStep,
@@ -150,18 +212,25 @@ fn is_attack_id(id: &str) -> bool {
     }
 }
 
-/// Adds `key` to an exact step, refusing a key an earlier line already mapped: with first-hit
-/// lookups the second line could never apply, which is surely not what its author meant.
+/// Adds `key` for `direction` to an exact step, refusing what an earlier line already mapped:
+/// with first-hit lookups the second line could never apply, which is surely not what its
+/// author meant.
 fn insert_unique<K: std::hash::Hash + Eq + fmt::Display>(
-    step: &mut HashMap<K, (Technique, usize)>,
+    step: &mut HashMap<K, Directed>,
     key: K,
+    direction: Option<Direction>,
     technique: Technique,
     line: usize,
 ) -> Result<(), String> {
-    if let Some((_, first)) = step.get(&key) {
-        return Err(format!("{key} is already mapped on line {first}"));
+    let mapped = match direction {
+        None => key.to_string(),
+        Some(direction) => format!("{key} {}", direction.as_str()),
+    };
+    let slot = step.entry(key).or_default().slot(direction);
+    if let Some((_, first)) = slot {
+        return Err(format!("{mapped} is already mapped on line {first}"));
     }
-    step.insert(key, (technique, line));
+    *slot = Some((technique, line));
     Ok(())
 }
 
@@ -171,13 +240,13 @@ impl Table {
         Table::parse(DEFAULT_TABLE).expect("default.table is valid (tested)")
     }
 
-    /// Parses a table in the format `default.table` documents: `step<TAB>match<TAB>id<TAB>name`
-    /// a line, `#` comments and blank lines ignored. Every regex is compiled here, so a table
-    /// that parses cannot fail at lookup.
+    /// Parses a table in the format `default.table` documents:
+    /// `step<TAB>match<TAB>id<TAB>name[<TAB>direction]` a line, `#` comments and blank lines
+    /// ignored. Every regex is compiled here, so a table that parses cannot fail at lookup.
     pub fn parse(text: &str) -> Result<Table, TableError> {
         let mut overrides = HashMap::new();
-        let mut name_patterns = Vec::new();
-        let mut name_techniques = Vec::new();
+        let mut name_patterns: Vec<&str> = Vec::new();
+        let mut name_techniques: Vec<Directed> = Vec::new();
         let mut categories = HashMap::new();
         let mut subtypes = HashMap::new();
         let mut fallbacks = HashMap::new();
@@ -190,11 +259,16 @@ impl Table {
                 continue;
             }
             let fields: Vec<&str> = content.split('\t').collect();
-            let [step, key, id, name] = fields[..] else {
-                return Err(error(format!(
-                    "expected 4 tab-separated fields (step, match, id, name), found {}",
-                    fields.len()
-                )));
+            let (step, key, id, name, direction) = match fields[..] {
+                [step, key, id, name] => (step, key, id, name, None),
+                [step, key, id, name, direction] => (step, key, id, name, Some(direction)),
+                _ => {
+                    return Err(error(format!(
+                        "expected 4 tab-separated fields (step, match, id, name) or 5 (and \
+                         direction), found {}",
+                        fields.len()
+                    )))
+                }
             };
             let step: Step = step.parse().map_err(error)?;
             if key.is_empty() {
@@ -208,6 +282,15 @@ impl Table {
             if name.trim().is_empty() {
                 return Err(error("empty name".to_owned()));
             }
+            let direction = match direction {
+                None => None,
+                Some(text) => Some(Direction::of(text).ok_or_else(|| {
+                    error(format!(
+                        "unknown direction {text:?}: expected client-to-server or \
+                         server-to-client"
+                    ))
+                })?),
+            };
             let technique = Technique {
                 id: id.to_owned(),
                 name: name.to_owned(),
@@ -217,23 +300,36 @@ impl Table {
                     let threat_id: u64 = key
                         .parse()
                         .map_err(|_| error(format!("{key:?} is not a threat ID")))?;
-                    insert_unique(&mut overrides, threat_id, technique, line).map_err(error)?;
+                    insert_unique(&mut overrides, threat_id, direction, technique, line)
+                        .map_err(error)?;
                 }
                 Step::Regex => {
                     // Compiled alone first so that a bad pattern is reported with its line.
                     Regex::new(key).map_err(|err| error(format!("invalid regex: {err}")))?;
-                    name_patterns.push(key);
-                    name_techniques.push(technique);
+                    let at = match name_patterns.iter().position(|known| *known == key) {
+                        Some(at) => at,
+                        None => {
+                            name_patterns.push(key);
+                            name_techniques.push(Directed::default());
+                            name_patterns.len() - 1
+                        }
+                    };
+                    // A repeated pattern for the same direction could never apply; as before
+                    // directions existed, the first line keeps it.
+                    name_techniques[at]
+                        .slot(direction)
+                        .get_or_insert((technique, line));
                 }
                 Step::Category => {
-                    insert_unique(&mut categories, key.to_owned(), technique, line)
+                    insert_unique(&mut categories, key.to_owned(), direction, technique, line)
                         .map_err(error)?;
                 }
                 Step::Subtype => {
-                    insert_unique(&mut subtypes, key.to_owned(), technique, line).map_err(error)?;
+                    insert_unique(&mut subtypes, key.to_owned(), direction, technique, line)
+                        .map_err(error)?;
                 }
                 Step::Fallback => {
-                    insert_unique(&mut fallbacks, key.to_owned(), technique, line)
+                    insert_unique(&mut fallbacks, key.to_owned(), direction, technique, line)
                         .map_err(error)?;
                 }
             }
@@ -256,26 +352,34 @@ impl Table {
 
     /// The technique or tactic of `threat`, trying in order the threat-ID override, the name
     /// regexes (first line first), `PanOSThreatCategory`, the subtype, and the fallback for the
-    /// subtype or `*`. `None` when no step maps it.
+    /// subtype or `*`. Within a step, a line for the threat's direction wins over the line for
+    /// any direction of the same match, and a line for a direction applies to no other.
+    /// `None` when no step maps it.
     pub fn classify(&self, threat: &Threat<'_>) -> Option<Classification<'_>> {
+        let direction = threat.direction.and_then(Direction::of);
         threat
             .id()
-            .and_then(|id| self.overrides.get(&id))
-            .map(|(technique, _)| technique.found(Step::Override))
+            .and_then(|id| self.overrides.get(&id)?.for_direction(direction))
+            .map(|technique| technique.found(Step::Override))
             .or_else(|| {
-                let first = self.name_regexes.matches(threat.name).iter().next()?;
-                Some(self.name_techniques[first].found(Step::Regex))
+                let technique = self
+                    .name_regexes
+                    .matches(threat.name)
+                    .iter()
+                    .find_map(|at| self.name_techniques[at].for_direction(direction))?;
+                Some(technique.found(Step::Regex))
             })
             .or_else(|| {
-                lookup(&self.categories, threat.category?)
+                lookup(&self.categories, threat.category?, direction)
                     .map(|category| category.found(Step::Category))
             })
             .or_else(|| {
-                lookup(&self.subtypes, threat.subtype).map(|subtype| subtype.found(Step::Subtype))
+                lookup(&self.subtypes, threat.subtype, direction)
+                    .map(|subtype| subtype.found(Step::Subtype))
             })
             .or_else(|| {
-                lookup(&self.fallbacks, threat.subtype)
-                    .or_else(|| lookup(&self.fallbacks, "*"))
+                lookup(&self.fallbacks, threat.subtype, direction)
+                    .or_else(|| lookup(&self.fallbacks, "*", direction))
                     .map(|fallback| fallback.found(Step::Fallback))
             })
     }
@@ -285,12 +389,23 @@ impl Table {
 mod tests {
     use super::*;
 
-    /// The classification of a threat by the built-in table, as (id, name, step).
+    /// The classification of a threat of unknown direction by the built-in table, as (id,
+    /// name, step).
     fn classify(name: &str, category: &str, subtype: &str) -> Option<(String, String, Step)> {
+        classify_going(name, category, subtype, None)
+    }
+
+    fn classify_going(
+        name: &str,
+        category: &str,
+        subtype: &str,
+        direction: Option<&str>,
+    ) -> Option<(String, String, Step)> {
         let threat = Threat {
             name,
             category: Some(category).filter(|category| !category.is_empty()),
             subtype,
+            direction,
         };
         Table::builtin()
             .classify(&threat)
@@ -417,6 +532,87 @@ mod tests {
     }
 
     #[test]
+    fn code_execution_and_overflow_follow_the_direction() {
+        for category in ["code-execution", "overflow"] {
+            let going =
+                |direction| classify_going("Some Exploit(5)", category, "vulnerability", direction);
+            let client_execution =
+                mapped("T1203", "Exploitation for Client Execution", Step::Category);
+            assert_eq!(
+                going(Some("client-to-server")),
+                mapped("T1190", "Exploit Public-Facing Application", Step::Category),
+                "{category}"
+            );
+            assert_eq!(
+                going(Some("server-to-client")),
+                client_execution,
+                "{category}"
+            );
+            assert_eq!(going(None), client_execution, "{category}");
+            assert_eq!(going(Some("unknown")), client_execution, "{category}");
+        }
+    }
+
+    #[test]
+    fn a_line_for_the_threats_direction_wins_and_applies_to_no_other() {
+        // The directed lines come first and last in the file: order within a match is no matter.
+        let table = Table::parse(
+            "regex\tExploit\tT1190\tServer side\tclient-to-server\n\
+             regex\tExploit\tT1203\tAny side\n\
+             override\t7\tT1210\tInbound only\tclient-to-server\n\
+             category\tc\tT1059\tOutbound only\tserver-to-client\n\
+             fallback\t*\tTA0001\tFor any\n\
+             subtype\ts\tT1046\tAny\n\
+             subtype\ts\tT1595\tInbound\tclient-to-server\n",
+        )
+        .unwrap();
+        let classify = |name, category, subtype, direction| {
+            let threat = Threat {
+                name,
+                category: Some(category),
+                subtype,
+                direction,
+            };
+            table
+                .classify(&threat)
+                .map(|found| (found.id, found.source))
+        };
+        let inbound = Some("client-to-server");
+        let outbound = Some("server-to-client");
+        assert_eq!(
+            classify("Exploit(1)", "", "", inbound),
+            Some(("T1190", Step::Regex))
+        );
+        assert_eq!(
+            classify("Exploit(1)", "", "", outbound),
+            Some(("T1203", Step::Regex))
+        );
+        assert_eq!(
+            classify("X(7)", "", "", inbound),
+            Some(("T1210", Step::Override))
+        );
+        assert_eq!(
+            classify("X(7)", "c", "", outbound),
+            Some(("T1059", Step::Category))
+        );
+        for unknown in [None, Some("both")] {
+            assert_eq!(
+                classify("X(7)", "c", "", unknown),
+                Some(("TA0001", Step::Fallback)),
+                "{unknown:?}"
+            );
+        }
+        assert_eq!(
+            classify("X(8)", "", "s", inbound),
+            Some(("T1595", Step::Subtype))
+        );
+        assert_eq!(
+            classify("X(8)", "", "s", outbound),
+            Some(("T1046", Step::Subtype))
+        );
+    }
+
+    #[test]
     fn star_fallback_catches_any_subtype() {
         let table = Table::parse(
             "fallback\tvulnerability\tTA0001\tInitial Access\nfallback\t*\tTA0040\tImpact\n",
@@ -426,6 +622,7 @@ mod tests {
             name: "X(1)",
             category: None,
             subtype,
+            direction: None,
         };
         assert_eq!(
             table.classify(&threat("vulnerability")).unwrap().id,
@@ -442,6 +639,7 @@ mod tests {
             name: "ab",
             category: None,
             subtype: "vulnerability",
+            direction: None,
         };
         assert_eq!(table.classify(&threat).unwrap().name, "Second");
     }
@@ -462,7 +660,11 @@ mod tests {
             "# heading\r\n\r\n  \nsubtype\tscan\tT1046\tNetwork Service Discovery\r\n",
         )
         .unwrap();
-        assert_eq!(table.subtypes["scan"].0.name, "Network Service Discovery");
+        let scan = table.subtypes["scan"]
+            .any
+            .as_ref()
+            .expect("for any direction");
+        assert_eq!(scan.0.name, "Network Service Discovery");
     }
 
     fn parse_error(text: &str) -> TableError {
@@ -495,6 +697,23 @@ mod tests {
             (
                 "subtype\tscan\tT1595\tActive Scanning\n",
                 "scan is already mapped on line 2",
+            ),
+            (
+                "subtype\tscan\tT1595\tActive Scanning\tinbound\n",
+                "unknown direction \"inbound\"",
+            ),
+            (
+                "subtype\tscan\tT1595\tActive Scanning\t\n",
+                "unknown direction \"\"",
+            ),
+            (
+                "subtype\tscan\tT1595\tX\tclient-to-server\textra\n",
+                "found 6",
+            ),
+            (
+                "subtype\tscan\tT1595\tX\tclient-to-server\n\
+                 subtype\tscan\tT1046\tY\tclient-to-server\n",
+                "scan client-to-server is already mapped on line 3",
             ),
         ];
         for (bad, message) in cases {
