@@ -51,9 +51,12 @@ pub fn cef_field(log_type: LogType, subtype: &str, variable: &str) -> Option<Cef
     Some(places[at].1)
 }
 
-/// Every format and where it puts each variable, sorted by variable: worked out once, because
-/// rules look fields up for every message.
-static PLACES: LazyLock<Vec<(&'static str, Vec<(&'static str, CefField)>)>> = LazyLock::new(|| {
+/// Where one format puts each variable, sorted by variable.
+type Places = Vec<(&'static str, CefField)>;
+
+/// Every format and where it puts each variable: worked out once, because rules look fields up
+/// for every message.
+static PLACES: LazyLock<Vec<(&'static str, Places)>> = LazyLock::new(|| {
     [
         formats::TRAFFIC,
         formats::THREAT,
@@ -76,7 +79,7 @@ static PLACES: LazyLock<Vec<(&'static str, Vec<(&'static str, CefField)>)>> = La
 });
 
 /// Where `format` puts each variable, sorted by variable (see [`cef_field`] for the rules).
-fn places(format: &'static str) -> Vec<(&'static str, CefField)> {
+fn places(format: &'static str) -> Places {
     let (header, extension) = split_format(format);
     let [_vendor, _product, version, class_id, name, severity] = header;
     let header_places = [
@@ -93,7 +96,7 @@ fn places(format: &'static str) -> Vec<(&'static str, CefField)> {
             let key_taken = pairs[..index].iter().any(|(earlier, _)| *earlier == key);
             (!key_taken).then_some((value, CefField::Extension(key)))
         });
-    let mut places: Vec<(&'static str, CefField)> = Vec::new();
+    let mut places = Places::new();
     for (piece, field) in header_places.into_iter().chain(extension_places) {
         let Some(variable) = piece.strip_prefix('$') else {
             continue;
