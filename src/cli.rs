@@ -34,6 +34,38 @@ pub enum Command {
     Install(Box<InstallArgs>),
     /// Reverse `install`: stop and remove the service, restore the disabled syslog lines.
     Uninstall(UninstallArgs),
+    /// List and print the rule presets, and try a configuration's rules on sample lines.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RulesCommand {
+    /// List the presets `[[rule]] preset = "…"` takes.
+    Presets,
+    /// Print a preset's rules as TOML, to copy into a configuration and edit.
+    Show {
+        /// sophos or reduce-traffic
+        preset: String,
+    },
+    /// Run a configuration's filter and rules over sample lines (files, or stdin) and print, per
+    /// line, the rules that matched and the sinks it would reach, then a table per rule.
+    Test(RulesTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RulesTestArgs {
+    /// The configuration whose rules to try.
+    #[arg(long, short)]
+    pub config: PathBuf,
+    /// Files of sample lines, one message per line; stdin without any.
+    pub files: Vec<PathBuf>,
+    /// Exit 1 when a rule matched no line.
+    #[arg(long)]
+    pub expect_all_used: bool,
+    /// The sender's address the lines are tested as coming from (rules on `peer`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub peer: std::net::IpAddr,
 }
 
 #[derive(Debug, clap::Args)]

@@ -15,7 +15,7 @@ mod host;
 mod install;
 mod parse;
 mod pipeline;
-
+mod rules;
 mod sanitize;
 mod send;
 mod sink;
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::CefTroubleshoot(args) => troubleshoot::run(args.clone()),
         Command::Install(args) => install::install(args),
         Command::Uninstall(args) => install::uninstall(args),
+        Command::Rules(command) => rules::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -4,12 +4,14 @@
 
 pub mod reload;
 pub mod shutdown;
-mod sinks;
+pub mod sinks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::task::JoinHandle;
@@ -110,7 +112,7 @@ impl App {
             on_disk.push(sink.on_disk);
         }
         let shared = Arc::new(Shared {
-            pipeline: Pipeline::new(config.filter, config.panos.clone(), stages, metrics.clone()),
+            pipeline: Pipeline::new(&config, stages, metrics.clone()),
             sinks: Sinks::new(writers),
         });
 
@@ -272,6 +274,7 @@ impl App {
                 }
             }
         }
+        tasks.spawn(sweep_suppression_windows(shared.clone(), stop.clone()));
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");
@@ -294,6 +297,28 @@ impl App {
             sink_tasks,
             on_disk,
             tls_listeners,
+        }
+    }
+}
+
+/// Closes the rules' suppression windows as they end, once a second, and sends their summary
+/// events; at `stop`, closes every window still open, so that no held-back count is lost.
+async fn sweep_suppression_windows(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut batches = shared.sinks.batches();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            () = stop.cancelled() => true,
+        };
+        let now = (!last).then(OffsetDateTime::now_utc);
+        shared.pipeline.sweep(now, &mut batches);
+        if batches.iter().any(|batch| batch.events > 0) {
+            shared.sinks.send(&mut batches).await;
+        }
+        if last {
+            return;
         }
     }
 }

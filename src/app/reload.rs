@@ -1,4 +1,5 @@
-//! SIGHUP: re-read the configuration and the certificates. The filter changes at once; TLS
+//! SIGHUP: re-read the configuration and the certificates. The filter, the rules and the
+//! enrichment change at once (the rules as one set: a bad rule file changes nothing); TLS
 //! certificates are used by new connections (open ones keep theirs); listener, forward and sink
 //! changes need a restart, which the log says. A configuration that does not validate changes
 //! nothing.
@@ -29,6 +30,12 @@ pub fn apply(
                 tracing::info!(?filter, "SIGHUP: agent filter changed");
                 pipeline.set_filter(filter);
             }
+            pipeline.set_stages(&fresh);
+            tracing::info!(
+                rules = fresh.rules.rules.len(),
+                threat_enrichment = fresh.enrich.threat.is_some(),
+                "SIGHUP: rules and enrichment reloaded"
+            );
             if fresh.listeners != running.listeners
                 || fresh.forward != running.forward
                 || fresh.sinks != running.sinks

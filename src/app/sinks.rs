@@ -51,9 +51,44 @@ pub fn metrics(config: &Config) -> Vec<SinkMetrics> {
     sinks
 }
 
+/// What the pipeline needs of every sink (name, route, encoder), in sink order.
+pub fn stages(config: &Config) -> Vec<SinkStage> {
+    let mut stages = Vec::new();
+    if config.forward.enabled {
+        let forward = &config.forward;
+        stages.push(SinkStage {
+            name: AGENT_SINK_NAME.to_string(),
+            route: Route {
+                own_filter: forward.filter,
+            },
+            encoder: Arc::new(Encoder {
+                format: forward.format,
+                framing: forward.framing,
+                agent: forward.agent,
+            }),
+        });
+    }
+    for sink in &config.sinks {
+        stages.push(SinkStage {
+            name: sink.name.clone(),
+            route: Route {
+                own_filter: sink.filter,
+            },
+            encoder: sink.kind.encoder(),
+        });
+    }
+    stages
+}
+
 /// Opens every sink's buffer and builds its delivery; `metrics.sinks` is in sink order.
 pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, Refused> {
     let mut built = Vec::new();
+    let mut stages = stages(config).into_iter();
+    let mut next_stage = || {
+        stages
+            .next()
+            .ok_or_else(|| Refused::Failed(anyhow::anyhow!("a sink has no stage")))
+    };
     let mut sink_metrics = metrics.sinks.iter().cloned();
     let mut next_metrics = || {
         sink_metrics
@@ -75,16 +110,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
             )),
         };
         built.push(BuiltSink {
-            stage: SinkStage {
-                route: Route {
-                    own_filter: forward.filter,
-                },
-                encoder: Arc::new(Encoder {
-                    format: forward.format,
-                    framing: forward.framing,
-                    agent: forward.agent,
-                }),
-            },
+            stage: next_stage()?,
             writer,
             on_disk: matches!(forward.buffer.kind, BufferKind::Disk { .. }),
             delivery,
@@ -102,12 +128,7 @@ pub fn build(config: &Config, metrics: &Arc<Metrics>) -> Result<Vec<BuiltSink>, 
         let task = http_delivery(config_sink, parts)
             .map_err(|error| Refused::BadConfig(format!("{error:#}")))?;
         built.push(BuiltSink {
-            stage: SinkStage {
-                route: Route {
-                    own_filter: config_sink.filter,
-                },
-                encoder: config_sink.kind.encoder(),
-            },
+            stage: next_stage()?,
             writer,
             on_disk: matches!(config_sink.buffer.kind, BufferKind::Disk { .. }),
             delivery: Delivery::Http(task, reader),

@@ -95,6 +95,16 @@ pub const DEAD_LETTER_MAX_BYTES: Limit = limit(0, TIB, "bytes");
 pub const ACK_TIMEOUT_SECS: Limit = limit(1, 3_600, "seconds");
 pub const ACK_POLL_INTERVAL_MS: Limit = limit(10, 60_000, "milliseconds");
 
+// Rules.
+/// Suppression windows open at once over every suppress rule; the oldest closes early when full.
+pub const SUPPRESS_KEYS: Limit = limit(1, 10_000_000, "keys");
+pub const RULES: Limit = limit(0, 10_000, "rules");
+pub const SAMPLE_RATE: Limit = limit(1, 1_000_000_000, "events");
+pub const SUPPRESS_ALLOW: Limit = limit(0, 1_000_000_000, "events");
+pub const SUPPRESS_WINDOW_SECS: Limit = limit(1, 86_400, "seconds");
+/// Sinks, so that a set of them fits one machine word on the per-message path.
+pub const SINKS: Limit = limit(0, 64, "sinks");
+
 // PAN-OS.
 /// `panos.utc_offsets`: one per firewall, read into memory at start.
 pub const UTC_OFFSETS: Limit = limit(0, 100_000, "firewalls");

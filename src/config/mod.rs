@@ -5,6 +5,7 @@
 //! validation, so flags and file are checked by the same code. `check-config` runs exactly this.
 
 mod buffer;
+mod enrich;
 mod files;
 mod forward;
 pub mod limits;
@@ -12,6 +13,7 @@ mod listener;
 mod overrides;
 mod panos;
 pub(crate) mod raw;
+pub mod rules;
 mod sinks;
 pub(crate) mod validate;
 
@@ -23,6 +25,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 pub use buffer::{BufferConfig, BufferKind, FsyncPolicy};
+pub use enrich::Enrich;
 pub use forward::{Forward, AGENT_SINK_NAME, AMA_AGENT_PORT, LEGACY_AGENT_PORT};
 pub use listener::{
     duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, Tls, DEFAULT_LISTENERS,
@@ -33,6 +36,7 @@ pub use raw::{
     Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, PanosCsv,
     RawConfig, WhenFull,
 };
+pub use rules::Rules;
 pub use sinks::HttpSink;
 
 use raw::RawListener;
@@ -55,6 +59,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// What becomes of PAN-OS CSV, and the firewalls' clock offsets.
     pub panos: Panos,
+    /// The platform rules, tried in order after the agent filter.
+    pub rules: Rules,
+    /// What the enrich stage adds.
+    pub enrich: Enrich,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +215,23 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
             "with the agent forward off, at least one [[sink]] is needed".into(),
         ));
     }
+    let sink_count = sinks.len() as u64 + u64::from(forward.enabled);
+    if !limits::SINKS.range.contains(&sink_count) {
+        return Err(check.error(
+            "sink".into(),
+            raw.sink.last().map(|sink| sink.name.span()),
+            format!("{sink_count} sinks is out of range: {}", limits::SINKS),
+        ));
+    }
+    // The names a route or a sink's own rules can use, in sink order.
+    let mut sink_names = Vec::new();
+    if forward.enabled {
+        sink_names.push((AGENT_SINK_NAME.to_string(), raw.forward.rules.as_ref()));
+    }
+    for (sink, raw_sink) in sinks.iter().zip(&raw.sink) {
+        sink_names.push((sink.name.clone(), raw_sink.rules.as_ref()));
+    }
+    let rules = rules::validate(check, raw, &sink_names)?;
     let state_dir = match &raw.state_dir {
         Some(dir) => check.beside_file(dir.get_ref()),
         // systemd's StateDirectory= sets STATE_DIRECTORY.
@@ -258,6 +283,8 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
             10,
         )?,
         panos: panos::validate(check, &raw.panos)?,
+        rules,
+        enrich: enrich::validate(check, &raw.enrich)?,
     })
 }
 

@@ -30,6 +30,65 @@ pub struct RawConfig {
     pub sink: Vec<RawSink>,
     #[serde(default)]
     pub panos: RawPanos,
+    /// Settings every rule shares.
+    #[serde(default)]
+    pub rules: RawRules,
+    /// The platform rules, in the order they are tried.
+    #[serde(default)]
+    pub rule: Vec<RawRule>,
+    #[serde(default)]
+    pub enrich: RawEnrich,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRules {
+    /// Suppression windows open at once, over every suppress rule.
+    pub max_suppress_keys: Option<Spanned<u64>>,
+}
+
+/// One `[[rule]]`: a preset, or a match and an action.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: Option<Spanned<String>>,
+    /// Expands to the preset's rules, here in the list.
+    pub preset: Option<Spanned<String>>,
+    /// Field tests, read by `config::rules::condition`; absent matches every event.
+    #[serde(rename = "match")]
+    pub condition: Option<Spanned<toml::Table>>,
+    pub action: Option<Spanned<RuleAction>>,
+    /// Count what the rule would do, change nothing.
+    pub dry_run: Option<bool>,
+    /// sample: keep 1 in `rate`.
+    pub rate: Option<Spanned<u64>>,
+    /// sample and suppress: the fields whose values make the key.
+    pub key: Option<Spanned<Vec<String>>>,
+    /// suppress: events let through per key and window.
+    pub allow: Option<Spanned<u64>>,
+    pub window_secs: Option<Spanned<u64>>,
+    /// route: the sinks that get the events.
+    pub sinks: Option<Spanned<Vec<String>>>,
+}
+
+/// What a rule does with the events it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    Keep,
+    Drop,
+    Sample,
+    Suppress,
+    Route,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnrich {
+    /// Alert type and MITRE ATT&CK technique of PAN-OS threat logs.
+    pub threat: Option<bool>,
+    /// A MITRE table in place of the built-in one.
+    pub mitre_table: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +157,8 @@ pub struct RawForward {
     pub reconnect_max_ms: Option<Spanned<u64>>,
     /// The agent forward's own filter, in place of `[filter] mode`.
     pub filter: Option<FilterMode>,
+    /// Rules that apply to the agent forward only, after the global ones.
+    pub rules: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -221,6 +282,8 @@ pub struct RawSink {
     pub buffer: Option<RawBuffer>,
     /// This sink's own filter, in place of `[filter] mode`.
     pub filter: Option<FilterMode>,
+    /// Rules that apply to this sink only, after the global ones.
+    pub rules: Option<Spanned<Vec<String>>>,
     // Azure Logs Ingestion
     pub endpoint: Option<Spanned<String>>,
     pub dcr_immutable_id: Option<Spanned<String>>,

@@ -5,30 +5,57 @@
 
 pub mod decode;
 pub mod enrich;
+pub mod facts;
 pub mod filter;
 pub mod mock;
 pub mod route;
 pub mod rules;
 
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
+use cefrelay_panos::mitre::Table;
+use cefrelay_syslog::ParseOptions;
 use time::OffsetDateTime;
 
 use crate::buffer::Batch;
-use crate::config::{FilterMode, Panos, PanosCsv};
+use crate::config::{Config, FilterMode, Panos, PanosCsv};
 use crate::event::{Enriched, Event, Origin};
 use crate::sink::Encode;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::Seen;
+use facts::Facts;
 use filter::Decision;
 use route::Route;
+use rules::suppress::Summary;
+use rules::{RuleEngine, SinkSet, Verdict};
 
-/// One sink as the pipeline sees it: which events it takes, and how it wants them written.
+/// One sink as the pipeline sees it: its name, which events it takes, and how it wants them
+/// written.
 #[derive(Debug)]
 pub struct SinkStage {
+    pub name: String,
     pub route: Route,
     pub encoder: Arc<dyn Encode>,
+}
+
+/// The rules and the enrichment of one configuration: replaced whole by a SIGHUP reload, so an
+/// event sees either the old set or the new one, never half of each.
+pub struct Stages {
+    pub rules: RuleEngine,
+    /// The MITRE table, when threat enrichment is on.
+    pub mitre: Option<Arc<Table>>,
+}
+
+impl Stages {
+    /// The rules and enrichment of `config`, for sinks named `sinks` (in sink order).
+    pub fn new(config: &Config, sinks: &[String], metrics: &Arc<Metrics>) -> Self {
+        Stages {
+            rules: RuleEngine::new(&config.rules, sinks, metrics.clone()),
+            mitre: config.enrich.threat.clone(),
+        }
+    }
 }
 
 pub struct Pipeline {
@@ -38,21 +65,79 @@ pub struct Pipeline {
     sinks: Vec<SinkStage>,
     /// What becomes of PAN-OS CSV.
     panos: Panos,
+    stages: ArcSwap<Stages>,
+    /// Stages a reload replaced whose suppression windows the next sweep closes.
+    retired: Mutex<Vec<Arc<Stages>>>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    pub fn new(
-        filter: FilterMode,
-        panos: Panos,
-        sinks: Vec<SinkStage>,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    pub fn new(config: &Config, sinks: Vec<SinkStage>, metrics: Arc<Metrics>) -> Self {
+        let stages = Stages::new(config, &Self::names(&sinks), &metrics);
         Pipeline {
-            filter: AtomicU8::new(filter as u8),
+            filter: AtomicU8::new(config.filter as u8),
             sinks,
-            panos,
+            panos: config.panos.clone(),
+            stages: ArcSwap::from_pointee(stages),
+            retired: Mutex::new(Vec::new()),
             metrics,
+        }
+    }
+
+    fn names(sinks: &[SinkStage]) -> Vec<String> {
+        sinks.iter().map(|sink| sink.name.clone()).collect()
+    }
+
+    /// The sinks' names, in sink order.
+    pub fn sink_names(&self) -> Vec<String> {
+        Self::names(&self.sinks)
+    }
+
+    /// Puts the rules and enrichment of `config` in place at once; the windows the old rules
+    /// had open are closed, with their summaries, by the next [`Self::sweep`].
+    pub fn set_stages(&self, config: &Config) {
+        let fresh = Stages::new(config, &self.sink_names(), &self.metrics);
+        let old = self.stages.swap(Arc::new(fresh));
+        self.retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(old);
+    }
+
+    /// Closes the suppression windows over at `now` (`None`: every window, at shutdown) and
+    /// writes their summary events into `batches`.
+    pub fn sweep(&self, now: Option<OffsetDateTime>, batches: &mut [Batch]) {
+        let retired = std::mem::take(&mut *self.retired.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut summaries = Vec::new();
+        for stages in retired {
+            summaries.extend(stages.rules.close_windows(None));
+        }
+        summaries.extend(self.stages.load().rules.close_windows(now));
+        let now = now.unwrap_or_else(OffsetDateTime::now_utc);
+        self.emit(&summaries, now, batches);
+    }
+
+    /// Writes summary events to the sinks they are for; they pass no filter or rule again.
+    fn emit(&self, summaries: &[Summary], now: OffsetDateTime, batches: &mut [Batch]) {
+        for summary in summaries {
+            let event = Event::parse(&summary.line, false, &ParseOptions::new(now));
+            let origin = Origin {
+                peer: summary.peer,
+                received_at: now,
+            };
+            let enriched = Enriched {
+                event: &event,
+                received: summary.line.as_bytes(),
+                text: &summary.line,
+                origin,
+                added: &[],
+            };
+            for (index, (sink, batch)) in self.sinks.iter().zip(batches.iter_mut()).enumerate() {
+                if summary.sinks & (1 << index) != 0 {
+                    sink.encoder.encode(&enriched, &mut batch.data);
+                    batch.events += 1;
+                }
+            }
         }
     }
 
@@ -101,10 +186,42 @@ impl Pipeline {
             mode,
             self.filter_and_observe(mode, &event, &text, origin, batches),
         );
-        if !rules::keep(&event) {
+        let mut takers: SinkSet = 0;
+        for (index, (sink, metrics)) in self.sinks.iter().zip(&self.metrics.sinks).enumerate() {
+            if sink.route.takes(global, &event, &text) {
+                takers |= 1 << index;
+            } else {
+                metrics.filtered_events.inc();
+            }
+        }
+        if takers == 0 {
             return;
         }
-        let added = enrich::added(&event);
+        let stages = self.stages.load();
+        let facts = Facts::new(&event, origin, &text, stages.mitre.as_deref());
+        let rules = &stages.rules;
+        if !rules.is_empty() {
+            let mut summaries = Vec::new();
+            match rules.global(&facts, received_at, takers, &mut summaries) {
+                Verdict::Forward => {}
+                Verdict::Drop => takers = 0,
+                Verdict::Route(sinks) => takers &= sinks,
+            }
+            for index in 0..self.sinks.len() {
+                let bit = 1 << index;
+                if takers & bit != 0
+                    && rules.sink_has_rules(index)
+                    && !rules.sink_takes(index, &facts, received_at, &mut summaries)
+                {
+                    takers &= !bit;
+                }
+            }
+            self.emit(&summaries, received_at, batches);
+            if takers == 0 {
+                return;
+            }
+        }
+        let added = enrich::added(&facts, &self.metrics.rules);
         let enriched = Enriched {
             event: &event,
             received: frame,
@@ -112,12 +229,10 @@ impl Pipeline {
             origin,
             added: &added,
         };
-        for ((sink, batch), metrics) in self.sinks.iter().zip(batches).zip(&self.metrics.sinks) {
-            if sink.route.takes(global, &event, &text) {
+        for (index, (sink, batch)) in self.sinks.iter().zip(batches.iter_mut()).enumerate() {
+            if takers & (1 << index) != 0 {
                 sink.encoder.encode(&enriched, &mut batch.data);
                 batch.events += 1;
-            } else {
-                metrics.filtered_events.inc();
             }
         }
     }

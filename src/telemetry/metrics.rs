@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use cefrelay_panos::log::LogType;
 
+pub mod rules;
+
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
 
@@ -580,6 +582,8 @@ pub struct Metrics {
     pub reloads_failed: Counter,
     /// Per-sender counts and mock journeys for `cef-troubleshoot`.
     pub observer: Arc<super::observe::Observer>,
+    /// What the platform rules and the threat enrichment did.
+    pub rules: rules::RulesMetrics,
 }
 
 /// `reloads` and `reloads_failed`, as two results.
@@ -610,6 +614,7 @@ impl Metrics {
             reloads: Counter::default(),
             reloads_failed: Counter::default(),
             observer: Default::default(),
+            rules: Default::default(),
         }
     }
 
@@ -624,6 +629,7 @@ impl Metrics {
         self.render_listeners(&mut out, udp_kernel_drops);
         self.render_decisions(&mut out);
         self.render_sinks(&mut out);
+        self.rules.render(&mut out);
         CONFIG_RELOADS.header(&mut out);
         for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {
             let name = CONFIG_RELOADS.name;

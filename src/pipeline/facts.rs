@@ -1,0 +1,197 @@
+//! The fields of one event as rules and enrichment read them, looked up only when asked: a rule
+//! that reads the CEF header never makes the relay look at an extension, and a PAN-OS threat is
+//! classified once, by whichever of the rules and the enrich stage asks first.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use cefrelay_panos::log::LogType;
+use cefrelay_panos::mitre::{self, Classification, Table, Threat};
+use cefrelay_panos::to_cef::{cef_field, CefField};
+
+use crate::config::rules::Field;
+use crate::event::{Event, Origin};
+
+/// A field's value, and the CEF extension key it was read from (for summary events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found<'f> {
+    pub value: Cow<'f, str>,
+    pub extension_key: Option<&'f str>,
+}
+
+impl<'f> Found<'f> {
+    fn text(value: &'f str) -> Self {
+        Found {
+            value: Cow::Borrowed(value),
+            extension_key: None,
+        }
+    }
+
+    fn owned(value: String) -> Self {
+        Found {
+            value: Cow::Owned(value),
+            extension_key: None,
+        }
+    }
+
+    fn extension(key: &'f str, value: &'f str) -> Self {
+        Found {
+            value: Cow::Borrowed(value),
+            extension_key: Some(key),
+        }
+    }
+}
+
+/// What the threat enrichment makes of a PAN-OS THREAT log.
+#[derive(Debug, Clone)]
+pub struct ThreatFacts<'f> {
+    /// `PanOSAlertType`.
+    pub alert_type: Cow<'f, str>,
+    /// The MITRE technique or tactic; `None` when no step of the table maps the threat.
+    pub classification: Option<Classification<'f>>,
+}
+
+/// One event's fields, looked up lazily.
+pub struct Facts<'f, 'a> {
+    pub event: &'f Event<'a>,
+    pub origin: Origin,
+    /// The received text, for a sample rule without a key.
+    pub text: &'f str,
+    /// The MITRE table, when threat enrichment is on.
+    table: Option<&'f Table>,
+    threat: OnceCell<Option<ThreatFacts<'f>>>,
+}
+
+impl<'f, 'a> Facts<'f, 'a> {
+    pub fn new(
+        event: &'f Event<'a>,
+        origin: Origin,
+        text: &'f str,
+        table: Option<&'f Table>,
+    ) -> Self {
+        Facts {
+            event,
+            origin,
+            text,
+            table,
+            threat: OnceCell::new(),
+        }
+    }
+
+    /// The value of `field`, `None` when the event has no such field.
+    pub fn get(&self, field: &Field) -> Option<Found<'f>> {
+        let event: &'f Event<'a> = self.event;
+        let syslog = &event.syslog;
+        let cef = || event.valid_cef();
+        match field {
+            Field::Peer => Some(Found::owned(self.origin.peer.to_string())),
+            Field::Host => syslog.hostname.map(Found::text),
+            Field::AppName => syslog.app_name.map(Found::text),
+            Field::Facility => syslog.facility.map(|n| Found::owned(n.to_string())),
+            Field::SyslogSeverity => syslog.severity.map(|n| Found::owned(n.to_string())),
+            Field::ProcId => syslog.procid.map(Found::text),
+            Field::MsgId => syslog.msgid.map(Found::text),
+            Field::Message => Some(Found::text(syslog.msg)),
+            Field::DeviceVendor => cef().map(|c| Found::text(&c.device_vendor)),
+            Field::DeviceProduct => cef().map(|c| Found::text(&c.device_product)),
+            Field::DeviceVersion => cef().map(|c| Found::text(&c.device_version)),
+            Field::SignatureId => cef().map(|c| Found::text(&c.signature_id)),
+            Field::Name => cef().map(|c| Found::text(&c.name)),
+            Field::Severity => cef().map(|c| Found::text(&c.severity)),
+            Field::AlertType => self
+                .threat()
+                .map(|t| Found::owned(t.alert_type.to_string())),
+            Field::ThreatId => self
+                .threat()
+                .and_then(|t| t.classification)
+                .map(|c| Found::text(c.id)),
+            Field::ThreatName => self
+                .threat()
+                .and_then(|t| t.classification)
+                .map(|c| Found::text(c.name)),
+            Field::Extension(key) => extension(event, key),
+            Field::Panos(variable) => panos(event, variable),
+            Field::Named(name) => panos(event, name)
+                .or_else(|| extension(event, name))
+                .or_else(|| labelled(event, name)),
+        }
+    }
+
+    /// The alert type and MITRE technique of a PAN-OS THREAT log (CEF, converted or kept CSV);
+    /// `None` for anything else, or with threat enrichment off.
+    pub fn threat(&self) -> Option<&ThreatFacts<'f>> {
+        self.threat.get_or_init(|| self.classify()).as_ref()
+    }
+
+    fn classify(&self) -> Option<ThreatFacts<'f>> {
+        let table = self.table?;
+        let event: &'f Event<'a> = self.event;
+        let read = |variable: &str| -> Option<&'f str> {
+            match panos(event, variable)?.value {
+                Cow::Borrowed(text) => Some(text).filter(|text| !text.is_empty()),
+                Cow::Owned(_) => None,
+            }
+        };
+        let (cat, class_id, subtype) = if let Some(cef) = event.valid_cef() {
+            let panos = event.panos_cef()?;
+            if panos.log_type != Some(LogType::Threat) {
+                return None;
+            }
+            (cef.extension("cat"), &*cef.signature_id, panos.subtype)
+        } else {
+            let log = event.panos_csv.as_ref()?;
+            if log.log_type != Some(LogType::Threat) {
+                return None;
+            }
+            let threat_id = log.get("threatid").unwrap_or_default();
+            (Some(log.subtype), threat_id, log.subtype)
+        };
+        let thr_category = read("thr_category");
+        let threat = Threat {
+            name: read("threatid").unwrap_or(class_id),
+            category: thr_category,
+            subtype,
+            direction: read("direction"),
+        };
+        Some(ThreatFacts {
+            alert_type: mitre::alert_type(cat, class_id, thr_category),
+            classification: table.classify(&threat),
+        })
+    }
+}
+
+/// The CEF extension `key`.
+fn extension<'f>(event: &'f Event<'_>, key: &str) -> Option<Found<'f>> {
+    let cef = event.valid_cef()?;
+    cef.extensions
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(k, v)| Found::extension(k, v))
+}
+
+/// The CEF extension whose label is `label`: `cs1Label=Rule cs1=…` for `Rule`.
+fn labelled<'f>(event: &'f Event<'_>, label: &str) -> Option<Found<'f>> {
+    let cef = event.valid_cef()?;
+    let (label_key, _) = cef
+        .extensions
+        .iter()
+        .find(|(k, v)| k.ends_with("Label") && v == label)?;
+    extension(event, label_key.strip_suffix("Label")?)
+}
+
+/// The PAN-OS field of format variable `variable`: where PAN-OS's CEF puts it for this log type,
+/// or else the CSV column.
+fn panos<'f>(event: &'f Event<'_>, variable: &str) -> Option<Found<'f>> {
+    if let (Some(cef), Some(header)) = (event.valid_cef(), event.panos_cef()) {
+        if let Some(log_type) = header.log_type {
+            return match cef_field(log_type, header.subtype, variable)? {
+                CefField::DeviceVersion => Some(Found::text(&cef.device_version)),
+                CefField::SignatureId => Some(Found::text(&cef.signature_id)),
+                CefField::Name => Some(Found::text(&cef.name)),
+                CefField::Severity => Some(Found::text(&cef.severity)),
+                CefField::Extension(key) => extension(event, key),
+            };
+        }
+    }
+    event.panos_csv.as_ref()?.get(variable).map(Found::text)
+}
