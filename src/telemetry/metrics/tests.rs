@@ -93,6 +93,28 @@ fn metrics_with_distinct_values() -> Metrics {
             gauge.add(value());
         }
     }
+    let rules = &metrics.rules;
+    for (name, dry_run) in [("sophos/drop-dns-requests", false), ("try \"this\"", true)] {
+        let rule = rules.rule(name, dry_run);
+        for counter in [
+            &rule.matched,
+            &rule.dropped,
+            &rule.sampled_out,
+            &rule.suppressed,
+            &rule.summaries,
+        ] {
+            counter.add(value());
+        }
+    }
+    rules.suppress_keys.set(value());
+    rules.suppress_evictions.add(value());
+    for counter in rules
+        .threats_classified
+        .iter()
+        .chain([&rules.threats_unmapped])
+    {
+        counter.add(value());
+    }
     // Far in the future: the age reads 0 without the test depending on the clock.
     metrics.sinks[1].oldest_unix_ms.set(u64::MAX);
     metrics.sinks[1].request(Some(200), 0.02);
