@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::event::Enriched;
-use crate::sink::json::{write_json, AddedFields, ENRICH};
+use crate::sink::json::{write_json, AddedFields};
 use crate::sink::Encode;
 
 /// Options of the Splunk HEC sink.
@@ -43,11 +43,10 @@ impl Encode for HecEncoder {
 /// configured, so the HEC token's defaults apply), `sourcetype`, and `event` = the raw received
 /// text, which is what the Splunk PAN-OS add-on parses.
 ///
-/// When the enrich stage added fields, `event` is an object instead: `{"raw": <the received
-/// text>, "enrich": {key: value, …}}`, as the generic JSON sink writes them. Splunk then indexes
-/// that JSON as the event's `_raw`, so searches find the fields as `enrich.threatAttackID` and
-/// the like, while the add-on's extractions written for the text line no longer see it at the
-/// start of `_raw`.
+/// Fields the enrich stage added go to `fields`, HEC's indexed fields (`threatAttackID::T1203`
+/// in a search), flat as HEC requires. `event` stays the text line whatever was added: an
+/// `{"raw", "enrich"}` object would become `_raw` and the add-on's extractions, written for the
+/// line, would stop seeing it.
 pub fn write_hec(message: &Enriched<'_, '_>, options: &HecOptions, out: &mut BytesMut) {
     write_json(out, &HecEnvelope { message, options });
 }
@@ -92,24 +91,11 @@ impl Serialize for HecEnvelope<'_, '_, '_> {
         if let Some(index) = &options.index {
             envelope.serialize_entry("index", index)?;
         }
-        if message.added.is_empty() {
-            envelope.serialize_entry("event", message.text)?;
-        } else {
-            envelope.serialize_entry("event", &EnrichedEvent(message))?;
+        if !message.added.is_empty() {
+            envelope.serialize_entry("fields", &AddedFields(message.added))?;
         }
+        envelope.serialize_entry("event", message.text)?;
         envelope.end()
-    }
-}
-
-/// `event` for a message with added fields: `{"raw": text, "enrich": {…}}`.
-struct EnrichedEvent<'m, 'e, 'a>(&'m Enriched<'e, 'a>);
-
-impl Serialize for EnrichedEvent<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut event = serializer.serialize_map(Some(2))?;
-        event.serialize_entry("raw", self.0.text)?;
-        event.serialize_entry(ENRICH, &AddedFields(self.0.added))?;
-        event.end()
     }
 }
 

@@ -163,7 +163,7 @@ fn a_blank_message_is_left_out_and_the_others_are_kept() {
 }
 
 #[test]
-fn added_fields_make_the_event_an_object_with_the_text_and_enrich() {
+fn added_fields_become_indexed_fields_and_the_event_stays_the_line() {
     let event = parse(THREAT_CEF);
     let added = mitre_fields();
     let mut out = BytesMut::new();
@@ -173,9 +173,9 @@ fn added_fields_make_the_event_an_object_with_the_text_and_enrich() {
         std::str::from_utf8(&out).expect("UTF-8"),
         format!(
             "{{\"time\":1612775149.0,\"host\":\"pa-fw1\",\"sourcetype\":\"pan:threat\",\
-             \"event\":{{\"raw\":{raw},\"enrich\":{{\"PanOSAlertType\":\"Exploit\",\
+             \"fields\":{{\"PanOSAlertType\":\"Exploit\",\
              \"threatAttackID\":\"T1190\",\"threatAttackName\":\"Exploit Public-Facing Application\",\
-             \"mitreSource\":\"cefrelay\"}}}}}}"
+             \"mitreSource\":\"cefrelay\"}},\"event\":{raw}}}"
         )
     );
 }
