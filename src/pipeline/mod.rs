@@ -10,6 +10,8 @@ pub mod filter;
 pub mod mock;
 pub mod route;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
