@@ -17,6 +17,7 @@ mod panos;
 mod parse_golden;
 mod peers;
 mod relay;
+mod rules;
 mod send;
 mod tls;
 mod troubleshoot;
