@@ -7,7 +7,7 @@
 # relay spends per message is the steadier figure.
 #
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
-#   SECTIONS="tcp udp http" picks the parts to run (default: all three).
+#   SECTIONS="tcp udp http rules" picks the parts to run (default: all four).
 #
 # Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
@@ -16,6 +16,9 @@
 # with a disk buffer), its Azure Logs Ingestion sink (CommonSecurityLog rows, gzip), and through
 # syslog-ng's http() destination (JSON per message, batched, with and without its reliable
 # disk-buffer) into the same counting HTTP server.
+#
+# Then rules: the same TCP load through cefrelay three times, with the threat enrichment off, with
+# it on (the default), and with it on plus the sophos preset's rules, for the cost of each.
 #
 # Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
 # generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
@@ -263,6 +266,20 @@ EOF
   exec "$cefrelay" run --config "$work/cefrelay-azure.toml"
 }
 
+# cefrelay forwarding to the agent with RULES (TOML) laid after its listener, forward and admin.
+start_cefrelay_rules() {
+  cat >"$work/cefrelay-rules.toml" <<EOF
+[[listener]]
+address = "tcp://127.0.0.1:$LISTEN"
+[forward]
+address = ["tcp://127.0.0.1:$AGENT"]
+[admin]
+listen = "127.0.0.1:$(free_port)"
+$RULES
+EOF
+  exec "$cefrelay" run --config "$work/cefrelay-rules.toml"
+}
+
 # syslog-ng's http() destination: the same filter, each message as JSON, batched like cefrelay's
 # requests; DISK_BUFFER=yes adds its reliable disk-buffer (written before it is acknowledged).
 # The source window is raised to 10 000 messages per connection: with the default (100 after
@@ -331,7 +348,7 @@ EOF
     -R "$work/syslog-ng.persist" -p "$work/syslog-ng.pid" -c "$work/syslog-ng.ctl"
 }
 
-sections=" ${SECTIONS:-tcp udp http} "
+sections=" ${SECTIONS:-tcp udp http rules} "
 echo "relay benchmark: $messages PAN-OS THREAT CEF messages (~1 KB) over $connections TCP connections, $(nproc) cores"
 if [[ $sections == *" tcp "* ]]; then
 run_one cefrelay start_cefrelay
@@ -363,5 +380,16 @@ for buffer in memory disk; do
   awk -v a="$(cat "$work/cefrelay-http-$buffer.rate")" -v b="$(cat "$work/syslog-ng-http-$buffer.rate")" \
     -v c="$(cat "$work/cefrelay-http-$buffer.cpu")" -v d="$(cat "$work/syslog-ng-http-$buffer.cpu")" -v k="$buffer" \
     'BEGIN {printf "cefrelay vs syslog-ng, HTTP, %-6s buffer: %.2fx the throughput, %.2fx the CPU per message\n", k, a / b, c / d}'
+done
+fi
+
+if [[ $sections == *" rules "* ]]; then
+echo "Rules and enrichment: TCP in, agent out, same load"
+RULES=$'[enrich]\nthreat = false' run_one cefrelay-plain start_cefrelay_rules
+RULES='' run_one cefrelay-enrich start_cefrelay_rules
+RULES=$'[[rule]]\npreset = "sophos"' run_one cefrelay-sophos start_cefrelay_rules
+for variant in enrich sophos; do
+  awk -v a="$(cat "$work/cefrelay-$variant.cpu")" -v b="$(cat "$work/cefrelay-plain.cpu")" -v v="$variant" \
+    'BEGIN {printf "cefrelay %-6s vs plain: %.2fx the CPU per message\n", v, a / b}'
 done
 fi

@@ -9,11 +9,13 @@ pub fn run(args: &CheckConfigArgs) -> anyhow::Result<u8> {
     match Config::load(&args.file) {
         Ok(config) => {
             println!(
-                "{}: ok ({} listeners, filter {:?}, forward to {:?})",
+                "{}: ok ({} listeners, filter {:?}, forward to {:?}, {} rules, threat enrichment {})",
                 sanitize::for_terminal(&args.file.display().to_string()),
                 config.listeners.len(),
                 config.filter,
-                config.forward.addresses
+                config.forward.addresses,
+                config.rules.rules.len(),
+                if config.enrich.threat.is_some() { "on" } else { "off" }
             );
             Ok(0)
         }

@@ -46,6 +46,11 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
             "\"/etc/cefrelay/tls/",
             &format!("\"{}/", tls_dir.to_str().expect("utf-8 path")),
         )
+        // The built-in MITRE table, read as an override file: the same format.
+        .replace(
+            "\"/etc/cefrelay/mitre.table\"",
+            &format!("{:?}", project_path("crates/panos/src/mitre/default.table")),
+        )
         .replace(
             "state_dir = \"/var/lib/cefrelay\"",
             &format!(
@@ -59,6 +64,8 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         "\nbuffer = { type = \"disk\"",
         "\nindexer_ack",
         "\nformat = \"ndjson\"",
+        "\nmitre_table",
+        "\npreset = \"sophos\"",
     ] {
         assert!(uncommented.contains(key), "{key} was not uncommented");
     }

@@ -318,7 +318,9 @@ fn rsyslog_as_the_agent_parses_every_forwarded_line() {
         "PA-VM|CEF:|0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|src=192.0.2.1 externalId=1",
         "fw01|-|CEF:0|Palo Alto Networks|PAN-OS|10.1.8|url|THREAT|3|msg=a b externalId=2",
         "myhost|CEF:|0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|src=1.1.1.1 externalId=3",
-        "PA-VM|CEF:|0|Palo Alto Networks|PAN-OS|10.1.8|virus|THREAT|5|msg=line one\\nline two externalId=4",
+        // A PAN-OS threat gains its MITRE classification (here by subtype: a virus).
+        "PA-VM|CEF:|0|Palo Alto Networks|PAN-OS|10.1.8|virus|THREAT|5|msg=line one\\nline two externalId=4 \
+         threatAttackID=TA0002 threatAttackName=Execution mitreSource=subtype",
     ];
     for want in expected {
         assert!(

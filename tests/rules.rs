@@ -242,7 +242,7 @@ fn a_running_relay_drops_suppresses_enriches_and_reloads_its_rules() {
     assert!(wait_until(PATIENCE, || relay
         .metric("cefrelay_config_reloads_total{result=\"failed\"}")
         >= 1));
-    send(&[hip.clone()]);
+    send(std::slice::from_ref(&hip));
     assert!(wait_until(PATIENCE, || relay.metric(
         "cefrelay_rule_dropped_total{rule=\"drop-hip\",dry_run=\"false\"}"
     ) >= 2));

@@ -204,6 +204,11 @@ impl App {
         for (listener, bound) in self.config.listeners.iter().zip(self.local_addrs()) {
             tracing::info!(listener = %listener.name(), %bound, "listening");
         }
+        tracing::info!(
+            rules = self.config.rules.rules.len(),
+            threat_enrichment = self.config.enrich.threat.is_some(),
+            "platform rules and enrichment"
+        );
         let stop = CancellationToken::new();
         let tasks = TaskTracker::new();
         let abort_sinks = CancellationToken::new();

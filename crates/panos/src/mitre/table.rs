@@ -416,99 +416,88 @@ mod tests {
         Some((id.to_owned(), name.to_owned(), source))
     }
 
-    // The eight mappings Sophos publishes. Each threat gets a category and subtype that a later
-    // step would map differently, where one exists, so the test also pins which step answers.
+    /// The eight mappings Sophos publishes, as (threat name, category, subtype) → (technique,
+    /// name, step). Each threat gets a category and subtype that a later step would map
+    /// differently, where one exists, so the table also pins which step answers; and each is
+    /// tried in both directions, which must not change a published answer.
+    const PUBLISHED: [(&str, &str, &str, &str, &str, Step); 8] = [
+        (
+            "Apache Log4j Remote Code Execution Vulnerability(N)",
+            "code-execution",
+            "vulnerability",
+            "T1203",
+            "Exploitation for Client Execution",
+            Step::Regex,
+        ),
+        (
+            "RealVNC VNC Server ClientCutText Message Memory Corruption Vulnerability(33672)",
+            "overflow",
+            "vulnerability",
+            "T1203",
+            "Exploitation for Client Execution",
+            Step::Override,
+        ),
+        (
+            "DOCX With Attached Templates In Multiple Attacks(86646)",
+            "code-execution",
+            "vulnerability",
+            "T1221",
+            "Template Injection",
+            Step::Regex,
+        ),
+        (
+            "Generic Cross-Site Scripting Vulnerability(94093)",
+            "code-execution",
+            "vulnerability",
+            "T1189",
+            "Drive-by Compromise",
+            Step::Regex,
+        ),
+        (
+            "Fastflux:DOMAIN(N)",
+            "dns-c2",
+            "spyware",
+            "T1036",
+            "Masquerading",
+            Step::Regex,
+        ),
+        (
+            "Virus.ramnit:lfjyaf.com(121569082)",
+            "dns-malware",
+            "spyware",
+            "TA0002",
+            "Execution",
+            Step::Regex,
+        ),
+        (
+            "OpenSSL SSL_check_chain NULL Pointer Dereference Vulnerability(58033)",
+            "dos",
+            "vulnerability",
+            "T1573",
+            "Encrypted Channel",
+            Step::Override,
+        ),
+        (
+            "Microsoft Office File Embedded in PDF File Detection(86796)",
+            "",
+            "file",
+            "T1204.002",
+            "Malicious File",
+            Step::Regex,
+        ),
+    ];
 
     #[test]
-    fn published_log4j() {
-        assert_eq!(
-            classify(
-                "Apache Log4j Remote Code Execution Vulnerability(N)",
-                "code-execution",
-                "vulnerability"
-            ),
-            mapped("T1203", "Exploitation for Client Execution", Step::Regex)
-        );
-    }
-
-    #[test]
-    fn published_realvnc() {
-        assert_eq!(
-            classify(
-                "RealVNC VNC Server ClientCutText Message Memory Corruption Vulnerability(33672)",
-                "overflow",
-                "vulnerability"
-            ),
-            mapped("T1203", "Exploitation for Client Execution", Step::Override)
-        );
-    }
-
-    #[test]
-    fn published_docx_attached_templates() {
-        assert_eq!(
-            classify(
-                "DOCX With Attached Templates In Multiple Attacks(86646)",
-                "code-execution",
-                "vulnerability"
-            ),
-            mapped("T1221", "Template Injection", Step::Regex)
-        );
-    }
-
-    #[test]
-    fn published_cross_site_scripting() {
-        assert_eq!(
-            classify(
-                "Generic Cross-Site Scripting Vulnerability(94093)",
-                "code-execution",
-                "vulnerability"
-            ),
-            mapped("T1189", "Drive-by Compromise", Step::Regex)
-        );
-    }
-
-    #[test]
-    fn published_fastflux() {
-        assert_eq!(
-            classify("Fastflux:DOMAIN(N)", "dns-c2", "spyware"),
-            mapped("T1036", "Masquerading", Step::Regex)
-        );
-    }
-
-    #[test]
-    fn published_virus_ramnit() {
-        assert_eq!(
-            classify(
-                "Virus.ramnit:lfjyaf.com(121569082)",
-                "dns-malware",
-                "spyware"
-            ),
-            mapped("TA0002", "Execution", Step::Regex)
-        );
-    }
-
-    #[test]
-    fn published_openssl_check_chain() {
-        assert_eq!(
-            classify(
-                "OpenSSL SSL_check_chain NULL Pointer Dereference Vulnerability(58033)",
-                "dos",
-                "vulnerability"
-            ),
-            mapped("T1573", "Encrypted Channel", Step::Override)
-        );
-    }
-
-    #[test]
-    fn published_office_file_in_pdf() {
-        assert_eq!(
-            classify(
-                "Microsoft Office File Embedded in PDF File Detection(86796)",
-                "",
-                "file"
-            ),
-            mapped("T1204.002", "Malicious File", Step::Regex)
-        );
+    fn the_eight_published_mappings_hold_in_every_direction() {
+        for (name, category, subtype, id, technique, step) in PUBLISHED {
+            for direction in [None, Some("client-to-server"), Some("server-to-client")] {
+                assert_eq!(
+                    classify_going(name, category, subtype, direction),
+                    mapped(id, technique, step),
+                    "{name} ({direction:?})"
+                );
+            }
+        }
     }
 
     #[test]
