@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+use cefrelay_panos::cef_header::CefType;
 use cefrelay_panos::log::LogType;
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
 use cefrelay_panos::to_cef::{cef_field, CefField};
@@ -60,6 +61,8 @@ pub struct Facts<'f, 'a> {
     /// The MITRE table, when threat enrichment is on.
     table: Option<&'f Table>,
     threat: OnceCell<Option<ThreatFacts<'f>>>,
+    /// The PAN-OS type of the CEF header, read once: it scans the extension for `cat`.
+    panos_header: OnceCell<Option<CefType<'f>>>,
 }
 
 impl<'f, 'a> Facts<'f, 'a> {
@@ -75,6 +78,7 @@ impl<'f, 'a> Facts<'f, 'a> {
             text,
             table,
             threat: OnceCell::new(),
+            panos_header: OnceCell::new(),
         }
     }
 
@@ -110,8 +114,9 @@ impl<'f, 'a> Facts<'f, 'a> {
                 .and_then(|t| t.classification)
                 .map(|c| Found::text(c.name)),
             Field::Extension(key) => extension(event, key),
-            Field::Panos(variable) => panos(event, variable),
-            Field::Named(name) => panos(event, name)
+            Field::Panos(variable) => self.panos(variable),
+            Field::Named(name) => self
+                .panos(name)
                 .or_else(|| extension(event, name))
                 .or_else(|| labelled(event, name)),
         }
@@ -126,32 +131,54 @@ impl<'f, 'a> Facts<'f, 'a> {
     fn classify(&self) -> Option<ThreatFacts<'f>> {
         let table = self.table?;
         let event: &'f Event<'a> = self.event;
-        let read = |variable: &str| -> Option<&'f str> {
-            match panos(event, variable)?.value {
-                Cow::Borrowed(text) => Some(text).filter(|text| !text.is_empty()),
-                Cow::Owned(_) => None,
-            }
-        };
-        let (cat, class_id, subtype) = if let Some(cef) = event.valid_cef() {
-            let panos = event.panos_cef()?;
-            if panos.log_type != Some(LogType::Threat) {
-                return None;
-            }
-            (cef.extension("cat"), &*cef.signature_id, panos.subtype)
-        } else {
-            let log = event.panos_csv.as_ref()?;
-            if log.log_type != Some(LogType::Threat) {
-                return None;
-            }
-            let threat_id = log.get("threatid").unwrap_or_default();
-            (Some(log.subtype), threat_id, log.subtype)
-        };
-        let thr_category = read("thr_category");
+        let non_empty = |text: Option<&'f str>| text.filter(|text| !text.is_empty());
+        // The PAN-OS fields a classification reads: the threat category, the threat name and
+        // the direction.
+        const READ: [&str; 3] = ["thr_category", "threatid", "direction"];
+        let (cat, class_id, subtype, [thr_category, name, direction]) =
+            if let Some(cef) = event.valid_cef() {
+                let header = self.panos_header()?;
+                let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
+                let places = READ.map(|variable| cef_field(log_type, header.subtype, variable));
+                // One pass over the extension for `cat` and every field that lives there,
+                // instead of a scan per field: this runs for every threat.
+                let mut keys = [Some("cat"), None, None, None];
+                for (slot, place) in keys[1..].iter_mut().zip(&places) {
+                    if let Some(CefField::Extension(key)) = place {
+                        *slot = Some(*key);
+                    }
+                }
+                let mut values: [Option<&'f str>; 4] = [None; 4];
+                for (key, value) in &cef.extensions {
+                    for (wanted, found) in keys.iter().zip(values.iter_mut()) {
+                        if found.is_none() && *wanted == Some(*key) {
+                            *found = Some(&**value);
+                        }
+                    }
+                }
+                let read = |index: usize| match places[index]? {
+                    CefField::Extension(_) => values[index + 1],
+                    CefField::DeviceVersion => Some(&*cef.device_version),
+                    CefField::SignatureId => Some(&*cef.signature_id),
+                    CefField::Name => Some(&*cef.name),
+                    CefField::Severity => Some(&*cef.severity),
+                };
+                let fields = [0, 1, 2].map(|index| non_empty(read(index)));
+                (values[0], &*cef.signature_id, header.subtype, fields)
+            } else {
+                let log = event.panos_csv.as_ref()?;
+                if log.log_type != Some(LogType::Threat) {
+                    return None;
+                }
+                let threat_id = log.get("threatid").unwrap_or_default();
+                let fields = READ.map(|variable| non_empty(log.get(variable)));
+                (Some(log.subtype), threat_id, log.subtype, fields)
+            };
         let threat = Threat {
-            name: read("threatid").unwrap_or(class_id),
+            name: name.unwrap_or(class_id),
             category: thr_category,
             subtype,
-            direction: read("direction"),
+            direction,
         };
         Some(ThreatFacts {
             alert_type: mitre::alert_type(cat, class_id, thr_category),
@@ -179,19 +206,28 @@ fn labelled<'f>(event: &'f Event<'_>, label: &str) -> Option<Found<'f>> {
     extension(event, label_key.strip_suffix("Label")?)
 }
 
-/// The PAN-OS field of format variable `variable`: where PAN-OS's CEF puts it for this log type,
-/// or else the CSV column.
-fn panos<'f>(event: &'f Event<'_>, variable: &str) -> Option<Found<'f>> {
-    if let (Some(cef), Some(header)) = (event.valid_cef(), event.panos_cef()) {
-        if let Some(log_type) = header.log_type {
-            return match cef_field(log_type, header.subtype, variable)? {
-                CefField::DeviceVersion => Some(Found::text(&cef.device_version)),
-                CefField::SignatureId => Some(Found::text(&cef.signature_id)),
-                CefField::Name => Some(Found::text(&cef.name)),
-                CefField::Severity => Some(Found::text(&cef.severity)),
-                CefField::Extension(key) => extension(event, key),
-            };
-        }
+impl<'f> Facts<'f, '_> {
+    /// The PAN-OS type and subtype of a CEF record from a Palo Alto Networks device.
+    fn panos_header(&self) -> Option<CefType<'f>> {
+        let event: &'f Event<'_> = self.event;
+        *self.panos_header.get_or_init(|| event.panos_cef())
     }
-    event.panos_csv.as_ref()?.get(variable).map(Found::text)
+
+    /// The PAN-OS field of format variable `variable`: where PAN-OS's CEF puts it for this log
+    /// type, or else the CSV column.
+    fn panos(&self, variable: &str) -> Option<Found<'f>> {
+        let event: &'f Event<'_> = self.event;
+        if let (Some(cef), Some(header)) = (event.valid_cef(), self.panos_header()) {
+            if let Some(log_type) = header.log_type {
+                return match cef_field(log_type, header.subtype, variable)? {
+                    CefField::DeviceVersion => Some(Found::text(&cef.device_version)),
+                    CefField::SignatureId => Some(Found::text(&cef.signature_id)),
+                    CefField::Name => Some(Found::text(&cef.name)),
+                    CefField::Severity => Some(Found::text(&cef.severity)),
+                    CefField::Extension(key) => extension(event, key),
+                };
+            }
+        }
+        event.panos_csv.as_ref()?.get(variable).map(Found::text)
+    }
 }

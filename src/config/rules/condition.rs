@@ -194,10 +194,34 @@ impl Condition {
             };
             all.push(condition);
         }
+        // Every test of a table must hold, so the order is free: the cheap ones first, and an
+        // event that fails on the CEF header never has its extension searched.
+        all.sort_by_key(Condition::cost);
         Ok(match all.len() {
             1 => all.pop().expect("one condition"),
             _ => Condition::All(all),
         })
+    }
+
+    /// How much reading this condition's fields costs, roughly: the syslog and CEF headers are
+    /// at hand, a PAN-OS type or subtype is in the header, any other field is a search of the
+    /// extension, a threat's enrichment a classification.
+    fn cost(&self) -> u8 {
+        match self {
+            Condition::All(parts) | Condition::Any(parts) => {
+                parts.iter().map(Condition::cost).max().unwrap_or(0)
+            }
+            Condition::Not(inner) => inner.cost(),
+            Condition::Test { field, test } => {
+                let field_cost = match field {
+                    Field::Named(name) if name == "type" || name == "subtype" => 1,
+                    Field::Named(_) | Field::Panos(_) | Field::Extension(_) => 2,
+                    Field::AlertType | Field::ThreatId | Field::ThreatName => 3,
+                    _ => 0,
+                };
+                field_cost + u8::from(matches!(test, Test::Regex(_)))
+            }
+        }
     }
 }
 
