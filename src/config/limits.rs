@@ -105,6 +105,17 @@ pub const SUPPRESS_WINDOW_SECS: Limit = limit(1, 86_400, "seconds");
 /// Sinks, so that a set of them fits one machine word on the per-message path.
 pub const SINKS: Limit = limit(0, 64, "sinks");
 
+// User-ID.
+/// Mappings held at once, over every source.
+pub const USERID_ENTRIES: Limit = limit(1, 10_000_000, "mappings");
+pub const USERID_INTERVAL_SECS: Limit = limit(1, 86_400, "seconds");
+/// A mapping's validity: up to 30 days.
+pub const USERID_VALID_FOR_SECS: Limit = limit(60, 30 * 86_400, "seconds");
+/// PAN-OS's User Identification Timeout range (a login's `timeout`, in minutes).
+pub const USERID_TIMEOUT_MINS: Limit = limit(1, 3_600, "minutes");
+/// Entries per uid-message: PAN-OS's guidance is at most 1000.
+pub const USERID_BATCH_ENTRIES: Limit = limit(1, 1_000, "entries");
+
 // PAN-OS.
 /// `panos.utc_offsets`: one per firewall, read into memory at start.
 pub const UTC_OFFSETS: Limit = limit(0, 100_000, "firewalls");

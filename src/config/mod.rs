@@ -15,6 +15,7 @@ mod panos;
 pub(crate) mod raw;
 pub mod rules;
 mod sinks;
+pub mod userid;
 pub(crate) mod validate;
 
 use std::fmt;
@@ -63,6 +64,8 @@ pub struct Config {
     pub rules: Rules,
     /// What the enrich stage adds.
     pub enrich: Enrich,
+    /// User-ID sources and targets; `None` without a `[userid]` table.
+    pub userid: Option<userid::Userid>,
 }
 
 #[derive(Debug, Clone)]
@@ -285,6 +288,11 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
         panos: panos::validate(check, &raw.panos)?,
         rules,
         enrich: enrich::validate(check, &raw.enrich)?,
+        userid: raw
+            .userid
+            .as_ref()
+            .map(|userid| userid::validate(check, userid))
+            .transpose()?,
     })
 }
 

@@ -38,6 +38,99 @@ pub struct RawConfig {
     pub rule: Vec<RawRule>,
     #[serde(default)]
     pub enrich: RawEnrich,
+    /// User-ID: where user-to-IP mappings come from and which firewalls get them.
+    pub userid: Option<RawUserid>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUserid {
+    /// Mappings held at once; the oldest is evicted (and counted) beyond it.
+    pub max_entries: Option<Spanned<u64>>,
+    /// User names never pushed (`*` matches any run of characters); default `["*$"]`.
+    pub ignore_users: Option<Spanned<Vec<String>>>,
+    /// The domain a bare user name gets (`DOMAIN\\user`).
+    pub default_domain: Option<Spanned<String>>,
+    /// Source names, first wins when two sources map one IP to different users.
+    pub source_priority: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub source: Vec<RawUseridSource>,
+    #[serde(default)]
+    pub target: Vec<RawUseridTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUseridSource {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    // sql
+    pub url_file: Option<Spanned<PathBuf>>,
+    pub url_env: Option<Spanned<String>>,
+    pub query: Option<Spanned<String>>,
+    pub params: Option<Spanned<Vec<toml::Value>>>,
+    pub columns: Option<Spanned<BTreeMap<String, String>>>,
+    /// `time` (default) or `id`: the column whose largest value the next poll starts after.
+    pub cursor: Option<Spanned<String>>,
+    pub user_split: Option<Spanned<String>>,
+    pub ignore_values: Option<Spanned<Vec<String>>>,
+    pub interval_secs: Option<Spanned<u64>>,
+    pub valid_for_secs: Option<Spanned<u64>>,
+    pub query_timeout_secs: Option<Spanned<u64>>,
+    // syslog
+    pub senders: Option<Spanned<Vec<String>>>,
+    /// Built-in profiles by name.
+    pub profiles: Option<Spanned<Vec<String>>>,
+    /// Custom parse profiles, as PAN-OS defines them.
+    #[serde(default)]
+    pub profile: Vec<RawParseProfile>,
+    pub timeout_mins: Option<Spanned<u64>>,
+}
+
+/// A syslog parse profile: a regex identifier (`event_regex`, `user_regex`, `address_regex`) or
+/// a field identifier (`event_string`, `user_prefix` + `user_delimiter`, `address_prefix` +
+/// `address_delimiter`), for login or logout events.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawParseProfile {
+    pub name: Spanned<String>,
+    /// `login` or `logout`.
+    pub event: Spanned<String>,
+    pub event_regex: Option<Spanned<String>>,
+    pub user_regex: Option<Spanned<String>>,
+    pub address_regex: Option<Spanned<String>>,
+    pub event_string: Option<Spanned<String>>,
+    pub user_prefix: Option<Spanned<String>>,
+    pub user_delimiter: Option<Spanned<String>>,
+    pub address_prefix: Option<Spanned<String>>,
+    pub address_delimiter: Option<Spanned<String>>,
+    pub timeout_mins: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUseridTarget {
+    pub name: Spanned<String>,
+    /// `firewall` (or Panorama) or `agent` (the Windows User-ID agent's XML API).
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub url: Spanned<String>,
+    pub api_key_file: Option<Spanned<PathBuf>>,
+    pub api_key_env: Option<Spanned<String>>,
+    /// Generate the API key (`type=keygen`) from this user and `password_file`/`password_env`.
+    pub user: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<PathBuf>>,
+    pub password_env: Option<Spanned<String>>,
+    pub vsys: Option<Spanned<String>>,
+    /// Through Panorama: the firewall's serial number.
+    pub serial: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<PathBuf>>,
+    pub tls_insecure: Option<bool>,
+    pub batch_entries: Option<Spanned<u64>>,
+    pub timeout_secs: Option<Spanned<u64>>,
+    pub retry_initial_ms: Option<Spanned<u64>>,
+    pub retry_max_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
