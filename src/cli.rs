@@ -37,6 +37,32 @@ pub enum Command {
     /// List and print the rule presets, and try a configuration's rules on sample lines.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// User-ID: push the NAC's mappings once (the cron script's replacement), or show the
+    /// running relay's mapping table.
+    #[command(subcommand)]
+    Userid(UseridCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UseridCommand {
+    /// Poll every SQL source once, push what changed to every target, print a summary; exit 0
+    /// only if every target took it.
+    Sync {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print the uid-messages instead of sending them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the running relay's mapping table (from its admin endpoint).
+    Show {
+        /// The relay's configuration, for its admin address (default 127.0.0.1:9514).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The JSON the admin endpoint answers, as it is.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -22,6 +22,7 @@ mod sink;
 mod source;
 mod telemetry;
 mod troubleshoot;
+mod userid;
 
 use cli::{Cli, Command};
 
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         Command::Install(args) => install::install(args),
         Command::Uninstall(args) => install::uninstall(args),
         Command::Rules(command) => rules::run(command),
+        Command::Userid(command) => userid::command::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -57,7 +57,7 @@ fn test(args: &RulesTestArgs) -> anyhow::Result<u8> {
         sinks::metrics(&config),
         &Decision::reasons(),
     ));
-    let pipeline = Pipeline::new(&config, stages, metrics.clone());
+    let pipeline = Pipeline::new(&config, stages, None, metrics.clone());
     let sink_names = pipeline.sink_names();
     let rule_names: Vec<(String, &'static str, bool)> = config
         .rules

@@ -80,6 +80,7 @@ pub struct App {
     admin: Option<TcpListener>,
     udp_drops: Arc<UdpDropReader>,
     tls_listeners: Vec<(String, Arc<TlsTerminator>)>,
+    userid: Option<Arc<crate::userid::Service>>,
 }
 
 /// A bound listener.
@@ -111,8 +112,19 @@ impl App {
             deliveries.push(sink.delivery);
             on_disk.push(sink.on_disk);
         }
+        let userid = config.userid.as_ref().map(|settings| {
+            let service = Arc::new(crate::userid::Service::new(
+                settings,
+                &config.state_dir,
+                metrics.userid.clone(),
+            ));
+            service.restore(OffsetDateTime::now_utc());
+            let view = service.clone();
+            let _ = metrics.userid.view.set(Arc::new(move || view.mappings_json()));
+            service
+        });
         let shared = Arc::new(Shared {
-            pipeline: Pipeline::new(&config, stages, metrics.clone()),
+            pipeline: Pipeline::new(&config, stages, userid.clone(), metrics.clone()),
             sinks: Sinks::new(writers),
         });
 
@@ -173,6 +185,7 @@ impl App {
             admin,
             udp_drops: Arc::new(udp_drops),
             tls_listeners,
+            userid,
         })
     }
 
@@ -266,6 +279,7 @@ impl App {
             admin,
             udp_drops,
             tls_listeners,
+            userid,
         } = self;
         for source in sources {
             match source {
@@ -280,6 +294,9 @@ impl App {
             }
         }
         tasks.spawn(sweep_suppression_windows(shared.clone(), stop.clone()));
+        if let Some(userid) = userid {
+            tasks.spawn(userid.run(stop.clone()));
+        }
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");

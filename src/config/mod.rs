@@ -253,6 +253,9 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
         }
         needed.push(state_dir.join("dead-letter"));
     }
+    if raw.userid.is_some() {
+        needed.push(state_dir.join("userid"));
+    }
     for dir in needed {
         files::writable_dir(&dir).map_err(|message| {
             let from = match raw.state_dir {

@@ -70,11 +70,18 @@ pub struct Pipeline {
     stages: ArcSwap<Stages>,
     /// Stages a reload replaced whose suppression windows the next sweep closes.
     retired: Mutex<Vec<Arc<Stages>>>,
+    /// User-ID's syslog sources read messages here, before any filter.
+    userid: Option<Arc<crate::userid::Service>>,
     pub metrics: Arc<Metrics>,
 }
 
 impl Pipeline {
-    pub fn new(config: &Config, sinks: Vec<SinkStage>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        config: &Config,
+        sinks: Vec<SinkStage>,
+        userid: Option<Arc<crate::userid::Service>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let stages = Stages::new(config, &Self::names(&sinks), &metrics);
         Pipeline {
             filter: AtomicU8::new(config.filter as u8),
@@ -82,6 +89,7 @@ impl Pipeline {
             panos: config.panos.clone(),
             stages: ArcSwap::from_pointee(stages),
             retired: Mutex::new(Vec::new()),
+            userid,
             metrics,
         }
     }
@@ -165,6 +173,10 @@ impl Pipeline {
         let origin = Origin { peer, received_at };
         let parse = &self.metrics.parse;
         let (text, lossy) = decode::text(frame, origin, parse);
+        // Before any filter: a message the agent never gets may still carry a login.
+        if let Some(userid) = self.userid.as_ref().filter(|u| u.listens_to(peer)) {
+            userid.observe_syslog(&text, peer, received_at);
+        }
         // Declared before the event, which borrows the CEF record converted into it.
         let mut converted = String::new();
         let mut event = decode::parse(&text, lossy, origin, parse);

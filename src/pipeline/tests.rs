@@ -31,7 +31,7 @@ fn pipeline(toml: &str) -> (Pipeline, Arc<Metrics>) {
         sinks::metrics(&config),
         &Decision::reasons(),
     ));
-    let pipeline = Pipeline::new(&config, sinks::stages(&config), metrics.clone());
+    let pipeline = Pipeline::new(&config, sinks::stages(&config), None, metrics.clone());
     (pipeline, metrics)
 }
 

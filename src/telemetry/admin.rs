@@ -1,4 +1,5 @@
-//! The loopback admin endpoint: `GET /metrics` (Prometheus text), `GET /health`, and for
+//! The loopback admin endpoint: `GET /metrics` (Prometheus text), `GET /health`, `GET /userid`
+//! (the User-ID mapping table, JSON), and for
 //! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]).
 //!
 //! A few fixed GET routes on a loopback address do not need an HTTP framework: requests are read up
@@ -80,6 +81,10 @@ async fn answer(
                 })
                 .collect();
             let mut problems = Vec::new();
+            let stopped = metrics.userid.stopped_targets();
+            if !stopped.is_empty() {
+                problems.push(format!("User-ID targets stopped: {}", stopped.join(", ")));
+            }
             if !down.is_empty() {
                 problems.push(format!("not reachable: {}", down.join(", ")));
             }
@@ -103,6 +108,14 @@ async fn answer(
                 )
             }
         }
+        l if l.starts_with(b"GET /userid ") => match metrics.userid.view.get() {
+            Some(view) => ("200 OK", "application/json", view()),
+            None => (
+                "404 Not Found",
+                "text/plain",
+                "User-ID is not configured ([userid])\n".to_string(),
+            ),
+        },
         l if l.starts_with(b"GET /peers ") => {
             ("200 OK", "application/json", metrics.observer.peers_json())
         }

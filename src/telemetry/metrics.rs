@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use cefrelay_panos::log::LogType;
 
 pub mod rules;
+pub mod userid;
 
 #[derive(Debug, Default)]
 pub struct Counter(AtomicU64);
@@ -584,6 +585,8 @@ pub struct Metrics {
     pub observer: Arc<super::observe::Observer>,
     /// What the platform rules and the threat enrichment did.
     pub rules: rules::RulesMetrics,
+    /// User-ID, when configured.
+    pub userid: Arc<userid::UseridMetrics>,
 }
 
 /// `reloads` and `reloads_failed`, as two results.
@@ -615,6 +618,7 @@ impl Metrics {
             reloads_failed: Counter::default(),
             observer: Default::default(),
             rules: Default::default(),
+            userid: Default::default(),
         }
     }
 
@@ -630,6 +634,10 @@ impl Metrics {
         self.render_decisions(&mut out);
         self.render_sinks(&mut out);
         self.rules.render(&mut out);
+        if self.userid.view.get().is_some() {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            self.userid.render(&mut out, u64::try_from(now).unwrap_or(0));
+        }
         CONFIG_RELOADS.header(&mut out);
         for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {
             let name = CONFIG_RELOADS.name;

@@ -737,7 +737,7 @@ fn peer_counts(admin: SocketAddr) -> serde_json::Map<String, Value> {
 }
 
 /// A minimal HTTP GET to the loopback admin endpoint: (status, body).
-fn http_get(admin: SocketAddr, path: &str) -> Option<(u16, String)> {
+pub(crate) fn http_get(admin: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream

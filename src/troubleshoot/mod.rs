@@ -2,7 +2,7 @@
 //! Nothing is restarted or edited; every check prints what it saw and, when it is not a PASS, the
 //! exact command or setting that fixes it. Exit 0 when nothing FAILs, 1 otherwise.
 
-mod checks;
+pub(crate) mod checks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
