@@ -66,6 +66,8 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         "\nformat = \"ndjson\"",
         "\nmitre_table",
         "\npreset = \"sophos\"",
+        "\n[[userid.source]]",
+        "\n[[userid.target]]",
     ] {
         assert!(uncommented.contains(key), "{key} was not uncommented");
     }
@@ -78,12 +80,16 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         .env("CEFRELAY_AZURE_CLIENT_SECRET", "azure-secret")
         .env("CEFRELAY_SPLUNK_TOKEN", "splunk-token")
         .env("CEFRELAY_HTTP_TOKEN", "http-token")
+        .env("CEFRELAY_NAC_URL", "mysql://relay:nac-secret@127.0.0.1/nac")
+        .env("CEFRELAY_FW_KEY", "firewall-key")
         .output()
         .expect("run check-config");
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        !stdout.contains("azure-secret") && !stdout.contains("splunk-token"),
+        !stdout.contains("azure-secret")
+            && !stdout.contains("splunk-token")
+            && !stdout.contains("nac-secret"),
         "secrets never printed: {stdout}"
     );
 }

@@ -21,3 +21,4 @@ mod rules;
 mod send;
 mod tls;
 mod troubleshoot;
+mod userid;

@@ -84,6 +84,15 @@ impl Reply {
         self
     }
 
+    /// An XML answer, as PAN-OS's XML API gives.
+    pub fn xml(status: u16, body: &str) -> Reply {
+        Reply {
+            body: body.to_string(),
+            ..Reply::status(status)
+        }
+        .header("Content-Type", "application/xml")
+    }
+
     pub fn after(mut self, delay: Duration) -> Reply {
         self.delay = delay;
         self

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod http_server;
+pub mod mariadb;
 pub mod panos_corpus;
 pub mod small_disk;
 
