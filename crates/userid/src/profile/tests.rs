@@ -1,4 +1,4 @@
-//! PAN-OS parse profiles ([`Profile`]).
+//! PAN-OS parse profiles ([`Profile`]) and the built-ins' names and shared checks.
 
 use super::*;
 
@@ -196,4 +196,57 @@ fn regex_values_are_trimmed() {
     let observed = profile.observe(&format!("{PAN_EXAMPLE}  ")).unwrap();
     assert_eq!(observed.user, "domain\\johndoe_4");
     assert_eq!(observed.ip, ip("192.168.0.212"));
+}
+
+#[test]
+fn builtin_names_round_trip() {
+    for name in Builtin::NAMES {
+        assert_eq!(Builtin::from_name(name).map(Builtin::name), Some(name));
+    }
+    assert_eq!(Builtin::from_name("cisco_ise"), None);
+    assert_eq!(Builtin::from_name(""), None);
+}
+
+#[test]
+fn macs_and_machine_accounts_are_not_people() {
+    for device in [
+        "90-1B-0E-34-EA-92",
+        "90:1b:0e:34:ea:92",
+        "901b.0e34.ea92",
+        "901b0e34ea92",
+        "host/ws042.corp.example",
+        "HOST/ws042",
+        "",
+    ] {
+        assert!(!is_person(device), "{device}");
+    }
+    for person in [
+        "jdoe",
+        "CORP\\jdoe",
+        "jdoe@corp.example",
+        "123456789012",
+        "deadbeef",
+    ] {
+        assert!(is_person(person), "{person}");
+    }
+}
+
+#[test]
+fn addresses_no_user_sits_behind_are_not_client_addresses() {
+    for nobody in [
+        "0.0.0.0",
+        "::",
+        "127.0.0.1",
+        "::1",
+        "224.0.0.1",
+        "ff02::1",
+        "255.255.255.255",
+        "-",
+        "",
+    ] {
+        assert_eq!(client_address(nobody), None, "{nobody}");
+    }
+    assert_eq!(client_address(" 10.0.0.1 "), Some(ip("10.0.0.1")));
+    assert_eq!(client_address("::ffff:10.0.0.1"), Some(ip("10.0.0.1")));
+    assert_eq!(client_address("2001:db8::1"), Some(ip("2001:db8::1")));
 }
