@@ -22,6 +22,7 @@ mod sink;
 mod source;
 mod telemetry;
 mod troubleshoot;
+mod userid;
 
 use cli::{Cli, Command};
 
