@@ -561,3 +561,9 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     let half = step / 2;
     half + Duration::from_micros(fastrand::u64(0..=half.as_micros() as u64))
 }
+
+#[cfg(test)]
+mod fake_firewall;
+
+#[cfg(test)]
+mod tests;
