@@ -271,6 +271,26 @@ impl Service {
                 }
                 tracing::info!(target_name = %name, logins = logins.len(), logouts = logouts.len(), "User-ID changes pushed");
             }
+            Err(PushError::Rejected {
+                code,
+                message,
+                logins: refused_logins,
+                logouts: refused_logouts,
+            }) => {
+                // A malformed command stays malformed: never sent again. What the target took
+                // is recorded; the refused entries are logged for the admin.
+                self.told()
+                    .entry(name.to_string())
+                    .or_default()
+                    .acknowledge(&logins, &logouts, unix(now));
+                for login in refused_logins {
+                    tracing::warn!(target_name = %name, ?code, %message, user = %login.user, ip = %login.ip, "User-ID login refused as malformed; not sent again");
+                }
+                for logout in refused_logouts {
+                    tracing::warn!(target_name = %name, ?code, %message, user = %logout.user, ip = %logout.ip, "User-ID logout refused as malformed; not sent again");
+                }
+                self.metrics.failed(name, "rejected").inc();
+            }
             Err(error) => {
                 self.metrics.failed(name, error.reason()).inc();
             }

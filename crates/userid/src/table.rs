@@ -20,28 +20,33 @@ use crate::message::{Login, Logout};
 /// One mapping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mapping {
+    /// The user as pushed (`DOMAIN\user`).
     pub user: String,
     /// The source that learned it.
     pub source: String,
     /// When it was learned, and when it stops being true.
     pub learned: u64,
+    /// When its source stops vouching for it.
     pub expires: u64,
 }
 
 /// What [`Table::learn`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Learned {
+    /// Nobody held the address (or their mapping had ended).
     New,
     /// The same user again: the expiry moves on.
     Refreshed,
     /// Another user on this IP: the old mapping is gone.
     Replaced {
+        /// The user who held the address.
         previous: String,
     },
     /// `ignore_users` names the user.
     Ignored,
     /// A source earlier in `source_priority` holds this IP for another user.
     Outranked {
+        /// The source that holds it.
         holder: String,
     },
 }
@@ -49,6 +54,7 @@ pub enum Learned {
 /// How the table treats names and sources.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
+    /// Mappings held at once.
     pub max_entries: usize,
     /// `*` matches any run of characters; matched against the whole name and the name without
     /// its domain, case-insensitively.
@@ -59,6 +65,7 @@ pub struct Settings {
     pub source_priority: Vec<String>,
 }
 
+/// Every mapping, by address.
 #[derive(Debug, Clone)]
 pub struct Table {
     settings: Settings,
@@ -68,6 +75,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// An empty table.
     pub fn new(settings: Settings) -> Self {
         Table {
             settings,
@@ -167,14 +175,17 @@ impl Table {
         before - self.by_ip.len()
     }
 
+    /// The mapping of `ip`.
     pub fn get(&self, ip: &IpAddr) -> Option<&Mapping> {
         self.by_ip.get(ip)
     }
 
+    /// How many mappings it holds.
     pub fn len(&self) -> usize {
         self.by_ip.len()
     }
 
+    /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.by_ip.is_empty()
     }
@@ -336,10 +347,12 @@ impl Told {
         self.by_ip.retain(|_, (_, until)| *until > now);
     }
 
+    /// How many addresses the target holds.
     pub fn len(&self) -> usize {
         self.by_ip.len()
     }
 
+    /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.by_ip.is_empty()
     }
