@@ -15,13 +15,18 @@ const SUCCESS: &str = "<response status=\"success\"><result>ok</result></respons
 
 /// A firewall's XML API over HTTPS, trusting only requests with `key=KEY` for `type=user-id`.
 fn firewall(ca: &Ca) -> HttpServer {
-    let (cert, key) = ca.issue(&["localhost", "127.0.0.1"], rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = ca.issue(
+        &["localhost", "127.0.0.1"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
     HttpServer::start_tls(&cert, &key, |seen| {
         let form = form(seen);
         let ok = seen.path() == "/api/"
             && form.get("type").map(String::as_str) == Some("user-id")
             && form.get("key").map(String::as_str) == Some("KEY")
-            && form.get("cmd").is_some_and(|cmd| cmd.starts_with("<uid-message>"));
+            && form
+                .get("cmd")
+                .is_some_and(|cmd| cmd.starts_with("<uid-message>"));
         if ok {
             Reply::xml(200, SUCCESS)
         } else {
@@ -41,7 +46,9 @@ fn form(seen: &Seen) -> BTreeMap<String, String> {
 fn entries(requests: &[Seen], section: &str) -> Vec<(String, String, String)> {
     let mut found = Vec::new();
     for seen in requests {
-        let Some(cmd) = form(seen).remove("cmd") else { continue };
+        let Some(cmd) = form(seen).remove("cmd") else {
+            continue;
+        };
         let document = roxmltree::Document::parse(&cmd).expect("the cmd is XML");
         for node in document.descendants().filter(|n| n.has_tag_name(section)) {
             for entry in node.children().filter(|n| n.has_tag_name("entry")) {
@@ -150,12 +157,19 @@ fn sync_reads_the_nac_table_and_pushes_only_what_changed() {
     if std::env::var_os("CEFRELAY_BLESS").is_some() {
         std::fs::write(&golden, &printed).expect("bless");
     }
-    assert_eq!(printed, std::fs::read_to_string(&golden).expect("golden"), "CEFRELAY_BLESS=1 rewrites it");
+    assert_eq!(
+        printed,
+        std::fs::read_to_string(&golden).expect("golden"),
+        "CEFRELAY_BLESS=1 rewrites it"
+    );
     assert!(fw.requests().is_empty(), "a dry run sends nothing");
 
     let (code, printed) = sync(&config, &[]);
     assert_eq!(code, Some(0), "{printed}");
-    assert!(printed.contains("target fw1: 4 logins, 0 logouts sent"), "{printed}");
+    assert!(
+        printed.contains("target fw1: 4 logins, 0 logouts sent"),
+        "{printed}"
+    );
     let logins = entries(&fw.requests(), "login");
     let expected = [
         ("10.1.0.1", "CORP\\alice", "220"),
@@ -169,7 +183,10 @@ fn sync_reads_the_nac_table_and_pushes_only_what_changed() {
     // Again: the firewall holds all of it, so nothing is sent.
     let (code, printed) = sync(&config, &[]);
     assert_eq!(code, Some(0), "{printed}");
-    assert!(printed.contains("target fw1: 0 logins, 0 logouts sent"), "{printed}");
+    assert!(
+        printed.contains("target fw1: 0 logins, 0 logouts sent"),
+        "{printed}"
+    );
     assert_eq!(fw.requests().len(), 1);
 }
 
@@ -185,7 +202,10 @@ fn a_target_that_refuses_the_key_fails_the_sync_and_says_so() {
     let (code, printed) = sync(&config, &[]);
     assert_eq!(code, Some(1), "{printed}");
     assert!(printed.contains("target fw1: FAILED"), "{printed}");
-    assert!(!printed.contains("WRONG"), "the key is never printed: {printed}");
+    assert!(
+        !printed.contains("WRONG"),
+        "the key is never printed: {printed}"
+    );
 }
 
 #[test]
@@ -235,16 +255,25 @@ ca_file = "{ca_file}"
     let relay = Relay::with_config(agent.address.port(), &config, dir.path());
     let send = |line: &str| {
         let mut stream = relay.tcp();
-        stream.write_all(format!("{line}\n").as_bytes()).expect("send");
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
     };
     send("<13>Jul  5 13:15:04 authsrv [Tue Jul 5 13:15:04 2005 CDT] Administrator authentication success User:domain\\johndoe_4 Source:192.168.0.212");
     assert!(wait_until(PATIENCE, || !entries(&fw.requests(), "login").is_empty()));
     assert_eq!(
         entries(&fw.requests(), "login"),
-        [("192.168.0.212".into(), "domain\\johndoe_4".into(), "45".into())]
+        [(
+            "192.168.0.212".into(),
+            "domain\\johndoe_4".into(),
+            "45".into()
+        )]
     );
     let (_, shown) = relay.admin_get("/userid").expect("GET /userid");
-    assert!(shown.contains("\"user\":\"domain\\\\johndoe_4\""), "{shown}");
+    assert!(
+        shown.contains("\"user\":\"domain\\\\johndoe_4\""),
+        "{shown}"
+    );
     assert_eq!(
         relay.metric("cefrelay_userid_profile_matched_total{profile=\"pan-example-login\"}"),
         1
@@ -277,7 +306,7 @@ fn user_id_mistakes_exit_64_naming_file_line_and_key() {
         ),
         (
             "[userid]\n[[userid.source]]\nname = \"nac\"\ntype = \"sql\"\nurl_env = \"PATH\"\nquery = \"SELECT a FROM t WHERE x > ? AND y < ?\"\nparams = [\"$cursor\"]\n",
-            ["userid.source[0].url", "mysql://"],
+            ["cefrelay.toml:5", "userid.source[0].url", "mysql://"],
         ),
         (
             "[userid]\n[[userid.source]]\nname = \"s\"\ntype = \"syslog\"\nsenders = [\"10.0.0.0/8\"]\nprofiles = [\"fortinac\"]\n",
@@ -285,8 +314,15 @@ fn user_id_mistakes_exit_64_naming_file_line_and_key() {
         ),
     ];
     for (text, expected) in cases {
-        let path = write(dir.path(), "cefrelay.toml", &format!("state_dir = \"{}\"\n{text}", dir.path().display()));
-        let output = cefrelay().args(["check-config", &path]).output().expect("run");
+        let path = write(
+            dir.path(),
+            "cefrelay.toml",
+            &format!("state_dir = \"{}\"\n{text}", dir.path().display()),
+        );
+        let output = cefrelay()
+            .args(["check-config", &path])
+            .output()
+            .expect("run");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(64), "{text}: {stderr}");
         for part in expected {

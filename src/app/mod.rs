@@ -120,7 +120,10 @@ impl App {
             ));
             service.restore(OffsetDateTime::now_utc());
             let view = service.clone();
-            let _ = metrics.userid.view.set(Arc::new(move || view.mappings_json()));
+            let _ = metrics
+                .userid
+                .view
+                .set(Arc::new(move || view.mappings_json()));
             service
         });
         let shared = Arc::new(Shared {

@@ -92,7 +92,14 @@ pub fn writable_dir(dir: &Path) -> Result<(), String> {
             Err(e) => return Err(format!("cannot reach {}: {e}", existing.display())),
         }
     }
-    let probe = existing.join(format!(".cefrelay-write-test-{}", std::process::id()));
+    // Unique per check, not only per process: two checks at once (tests, a reload beside a
+    // start) must not remove each other's probe.
+    static CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let check = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = existing.join(format!(
+        ".cefrelay-write-test-{}-{check}",
+        std::process::id()
+    ));
     let created = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -34,7 +34,7 @@ pub struct UseridSource {
 
 #[derive(Debug, Clone)]
 pub enum SourceKind {
-    Sql(SqlSource),
+    Sql(Box<SqlSource>),
     Syslog(SyslogSource),
 }
 
@@ -264,7 +264,7 @@ fn validate_source(
         ));
     }
     let kind = match raw.kind.get_ref().as_str() {
-        "sql" => SourceKind::Sql(validate_sql(check, index, raw)?),
+        "sql" => SourceKind::Sql(Box::new(validate_sql(check, index, raw)?)),
         "syslog" => SourceKind::Syslog(validate_syslog(check, index, raw)?),
         other => {
             return Err(check.error(

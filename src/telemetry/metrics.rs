@@ -636,7 +636,8 @@ impl Metrics {
         self.rules.render(&mut out);
         if self.userid.view.get().is_some() {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            self.userid.render(&mut out, u64::try_from(now).unwrap_or(0));
+            self.userid
+                .render(&mut out, u64::try_from(now).unwrap_or(0));
         }
         CONFIG_RELOADS.header(&mut out);
         for (result, counter) in [("ok", &self.reloads), ("failed", &self.reloads_failed)] {

@@ -51,18 +51,28 @@ async fn sync(config: &Config, dry_run: bool) -> anyhow::Result<u8> {
     let mut failed = false;
     for source in &settings.sources {
         let SourceKind::Sql(sql) = &source.kind else {
-            println!("source {}: syslog, read by `cefrelay run` only", source.name);
+            println!(
+                "source {}: syslog, read by `cefrelay run` only",
+                source.name
+            );
             continue;
         };
         let database = Database::connect(sql)?;
         let start = Position::start(sql, now);
-        match service.poll_once(&source.name, sql, &database, start, now).await {
+        match service
+            .poll_once(&source.name, sql, &database, start, now)
+            .await
+        {
             Ok(_) => {
                 let rows = service.metrics.sql_rows(&source.name).get();
                 println!("source {}: {rows} rows read", source.name);
             }
             Err(error) => {
-                println!("source {}: FAILED: {}", source.name, for_terminal(&format!("{error:#}")));
+                println!(
+                    "source {}: FAILED: {}",
+                    source.name,
+                    for_terminal(&format!("{error:#}"))
+                );
                 failed = true;
             }
         }
@@ -86,12 +96,18 @@ async fn sync(config: &Config, dry_run: bool) -> anyhow::Result<u8> {
             continue;
         }
         let pushed = match Target::new(target) {
-            Ok(client) => service.push(&target.name, &client, now).await.map_err(|e| e.to_string()),
+            Ok(client) => service
+                .push(&target.name, &client, now)
+                .await
+                .map_err(|e| e.to_string()),
             Err(error) => Err(format!("{error:#}")),
         };
         match pushed {
             Ok((logins, logouts)) => {
-                println!("target {}: {logins} logins, {logouts} logouts sent", target.name)
+                println!(
+                    "target {}: {logins} logins, {logouts} logouts sent",
+                    target.name
+                )
             }
             Err(error) => {
                 println!("target {}: FAILED: {}", target.name, for_terminal(&error));
@@ -112,7 +128,9 @@ fn show(config: Option<&std::path::Path>, json: bool) -> anyhow::Result<u8> {
             Some(admin) => admin,
             None => anyhow::bail!("the configuration turns the admin endpoint off"),
         },
-        None => DEFAULT_ADMIN.parse().expect("the default admin address is valid"),
+        None => DEFAULT_ADMIN
+            .parse()
+            .expect("the default admin address is valid"),
     };
     let Some((status, body)) = crate::troubleshoot::checks::http_get(admin, "/userid") else {
         anyhow::bail!("no relay answers on {admin}");
@@ -126,7 +144,10 @@ fn show(config: Option<&std::path::Path>, json: bool) -> anyhow::Result<u8> {
     }
     let table: serde_json::Value = serde_json::from_str(&body)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    println!("{:<40} {:<32} {:<12} {:>10}", "address", "user", "source", "expires in");
+    println!(
+        "{:<40} {:<32} {:<12} {:>10}",
+        "address", "user", "source", "expires in"
+    );
     for mapping in table["mappings"].as_array().into_iter().flatten() {
         let left = mapping["expires"].as_i64().unwrap_or(0) - now;
         println!(

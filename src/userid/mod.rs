@@ -89,7 +89,11 @@ impl Service {
                             .iter()
                             .filter_map(|name| Builtin::from_name(name))
                             .map(|builtin| {
-                                BuiltinParser::new(builtin, REASSEMBLY_PENDING, REASSEMBLY_WAIT_SECS)
+                                BuiltinParser::new(
+                                    builtin,
+                                    REASSEMBLY_PENDING,
+                                    REASSEMBLY_WAIT_SECS,
+                                )
                             })
                             .collect(),
                     ),
@@ -128,7 +132,11 @@ impl Service {
     pub fn observe_syslog(&self, text: &str, peer: IpAddr, now: OffsetDateTime) {
         let now_secs = unix(now);
         for tap in self.taps.iter().filter(|tap| tap.config.takes_from(peer)) {
-            let mut seen: Vec<_> = tap.profiles.iter().filter_map(|p| p.observe(text)).collect();
+            let mut seen: Vec<_> = tap
+                .profiles
+                .iter()
+                .filter_map(|p| p.observe(text))
+                .collect();
             {
                 let mut builtins = tap.builtins.lock().unwrap_or_else(|e| e.into_inner());
                 for parser in builtins.iter_mut() {
@@ -143,7 +151,8 @@ impl Service {
                 let mut table = self.table();
                 if observed.login {
                     let expires = now_secs + u64::from(timeout) * 60;
-                    let learned = table.learn(observed.ip, &observed.user, &tap.name, now_secs, expires);
+                    let learned =
+                        table.learn(observed.ip, &observed.user, &tap.name, now_secs, expires);
                     audit(&tap.name, "login", &observed.user, observed.ip, &learned);
                 } else if table.forget(observed.ip, Some(&observed.user)).is_some() {
                     tracing::debug!(source = %tap.name, user = %observed.user, ip = %observed.ip, "User-ID logout");
@@ -170,7 +179,9 @@ impl Service {
                 }
                 tracing::info!(mappings = count, file = %self.state_file.display(), "User-ID table restored");
             }
-            Err(error) => tracing::warn!(%error, file = %self.state_file.display(), "User-ID state file unreadable; starting empty"),
+            Err(error) => {
+                tracing::warn!(%error, file = %self.state_file.display(), "User-ID state file unreadable; starting empty")
+            }
         }
     }
 
@@ -182,7 +193,10 @@ impl Service {
             told: self.told().clone(),
         };
         let write = || -> std::io::Result<()> {
-            let dir = self.state_file.parent().expect("the state file is in a directory");
+            let dir = self
+                .state_file
+                .parent()
+                .expect("the state file is in a directory");
             std::fs::create_dir_all(dir)?;
             let temporary = self.state_file.with_extension("json.tmp");
             std::fs::write(&temporary, serde_json::to_vec(&saved)?)?;
@@ -194,7 +208,13 @@ impl Service {
     }
 
     /// The rows of one poll into the table; returns (rows, mappings learned).
-    fn learn_rows(&self, source: &str, config: &SqlSource, rows: &[sql::NacRow], now: OffsetDateTime) -> (usize, usize) {
+    fn learn_rows(
+        &self,
+        source: &str,
+        config: &SqlSource,
+        rows: &[sql::NacRow],
+        now: OffsetDateTime,
+    ) -> (usize, usize) {
         let mut learned = 0;
         let mut table = self.table();
         for row in rows {
@@ -244,14 +264,20 @@ impl Service {
     pub fn changes_for(&self, target: &str, now: OffsetDateTime) -> (Vec<Login>, Vec<Logout>) {
         let table = self.table();
         let told = self.told();
-        told.get(target)
-            .cloned()
-            .unwrap_or_default()
-            .changes(&table, unix(now), REFRESH_WITHIN_SECS)
+        told.get(target).cloned().unwrap_or_default().changes(
+            &table,
+            unix(now),
+            REFRESH_WITHIN_SECS,
+        )
     }
 
     /// Tells `target` what it still needs; records what it took.
-    pub async fn push(&self, name: &str, target: &Target, now: OffsetDateTime) -> Result<(usize, usize), PushError> {
+    pub async fn push(
+        &self,
+        name: &str,
+        target: &Target,
+        now: OffsetDateTime,
+    ) -> Result<(usize, usize), PushError> {
         let (logins, logouts) = self.changes_for(name, now);
         if logins.is_empty() && logouts.is_empty() {
             return Ok((0, 0));
@@ -265,7 +291,9 @@ impl Service {
                     .acknowledge(&logins, &logouts, unix(now));
                 self.metrics.sent(name, "login").add(logins.len() as u64);
                 self.metrics.sent(name, "logout").add(logouts.len() as u64);
-                self.metrics.pushed_at(name).set(unix(OffsetDateTime::now_utc()));
+                self.metrics
+                    .pushed_at(name)
+                    .set(unix(OffsetDateTime::now_utc()));
                 for login in &logins {
                     tracing::debug!(target_name = %name, user = %login.user, ip = %login.ip, timeout_mins = login.timeout_mins, "User-ID login pushed");
                 }
@@ -380,7 +408,10 @@ impl Service {
         let mut position = Position::start(config, OffsetDateTime::now_utc());
         let mut failures = 0u32;
         loop {
-            let wait = match self.poll_once(name, config, &database, position, OffsetDateTime::now_utc()).await {
+            let wait = match self
+                .poll_once(name, config, &database, position, OffsetDateTime::now_utc())
+                .await
+            {
                 Ok(next) => {
                     position = next;
                     failures = 0;
@@ -413,7 +444,10 @@ impl Service {
         loop {
             // Registered before pushing, so a change made meanwhile wakes the next round.
             let changed = self.changed.notified();
-            match self.push(&config.name, &target, OffsetDateTime::now_utc()).await {
+            match self
+                .push(&config.name, &target, OffsetDateTime::now_utc())
+                .await
+            {
                 Ok(_) => {}
                 Err(PushError::Stopped { reason }) => {
                     tracing::error!(target_name = %config.name, %reason, "User-ID target stopped: fix its key or rights, then restart");
@@ -437,7 +471,9 @@ impl Service {
 fn audit(source: &str, kind: &str, user: &str, ip: IpAddr, learned: &Learned) {
     match learned {
         Learned::Ignored => tracing::trace!(%source, %user, %ip, "User-ID: ignored user"),
-        Learned::Outranked { holder } => tracing::debug!(%source, %user, %ip, %holder, "User-ID: a higher-priority source holds this address"),
+        Learned::Outranked { holder } => {
+            tracing::debug!(%source, %user, %ip, %holder, "User-ID: a higher-priority source holds this address")
+        }
         _ => tracing::debug!(%source, %kind, %user, %ip, ?learned, "User-ID mapping"),
     }
 }
@@ -445,7 +481,11 @@ fn audit(source: &str, kind: &str, user: &str, ip: IpAddr, learned: &Learned) {
 /// A configured profile as the User-ID crate runs it.
 fn profile(profile: &config::ParseProfile) -> Profile {
     let identifier = match &profile.identifier {
-        config::Identifier::Regex { event, user, address } => Identifier::Regex {
+        config::Identifier::Regex {
+            event,
+            user,
+            address,
+        } => Identifier::Regex {
             event: event.clone(),
             user: user.clone(),
             address: address.clone(),

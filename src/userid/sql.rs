@@ -52,7 +52,12 @@ pub fn row_mapping(source: &SqlSource, row: &NacRow, now: OffsetDateTime) -> Row
         None => whole,
     }
     .trim();
-    if row.user.is_none() || source.ignore_values.iter().any(|v| v.eq_ignore_ascii_case(user)) {
+    if row.user.is_none()
+        || source
+            .ignore_values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(user))
+    {
         return RowMapping::NoUser;
     }
     let expires = row.time + source.valid_for;
@@ -85,12 +90,20 @@ impl Position {
     /// The position after `rows`.
     pub fn after(self, rows: &[NacRow]) -> Position {
         match self {
-            Position::Time(since) => {
-                Position::Time(rows.iter().map(|r| r.time).max().unwrap_or(since).max(since))
-            }
-            Position::Id(since) => {
-                Position::Id(rows.iter().filter_map(|r| r.id).max().unwrap_or(since).max(since))
-            }
+            Position::Time(since) => Position::Time(
+                rows.iter()
+                    .map(|r| r.time)
+                    .max()
+                    .unwrap_or(since)
+                    .max(since),
+            ),
+            Position::Id(since) => Position::Id(
+                rows.iter()
+                    .filter_map(|r| r.id)
+                    .max()
+                    .unwrap_or(since)
+                    .max(since),
+            ),
         }
     }
 }
@@ -111,17 +124,29 @@ impl Database {
             let options = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(source.query_timeout);
-            Ok(Database::Postgres(options.connect_lazy(url).map_err(|e| {
-                anyhow::anyhow!("the PostgreSQL URL from {} is not valid: {}", source.url.from, sanitize(&e))
-            })?))
+            Ok(Database::Postgres(options.connect_lazy(url).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "the PostgreSQL URL from {} is not valid: {}",
+                        source.url.from,
+                        sanitize(&e)
+                    )
+                },
+            )?))
         } else {
             let url = url.replacen("mariadb://", "mysql://", 1);
             let options = sqlx::mysql::MySqlPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(source.query_timeout);
-            Ok(Database::MySql(options.connect_lazy(&url).map_err(|e| {
-                anyhow::anyhow!("the MySQL URL from {} is not valid: {}", source.url.from, sanitize(&e))
-            })?))
+            Ok(Database::MySql(options.connect_lazy(&url).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "the MySQL URL from {} is not valid: {}",
+                        source.url.from,
+                        sanitize(&e)
+                    )
+                },
+            )?))
         }
     }
 
@@ -140,7 +165,9 @@ impl Database {
                         query = match bound(param, source, position, now) {
                             Bound::Text(text) => query.bind(text),
                             Bound::Integer(n) => query.bind(n),
-                            Bound::Time(t) => query.bind(PrimitiveDateTime::new(t.date(), t.time())),
+                            Bound::Time(t) => {
+                                query.bind(PrimitiveDateTime::new(t.date(), t.time()))
+                            }
                         };
                     }
                     let rows = query.fetch_all(pool).await?;
@@ -214,14 +241,18 @@ fn sanitize(error: &sqlx::Error) -> String {
 
 /// A time column: TIMESTAMP (UTC) or DATETIME (taken as UTC).
 fn mysql_time(row: &MySqlRow, column: &str) -> Result<OffsetDateTime, sqlx::Error> {
-    row.try_get::<OffsetDateTime, _>(column)
-        .or_else(|_| row.try_get::<PrimitiveDateTime, _>(column).map(|t| t.assume_utc()))
+    row.try_get::<OffsetDateTime, _>(column).or_else(|_| {
+        row.try_get::<PrimitiveDateTime, _>(column)
+            .map(|t| t.assume_utc())
+    })
 }
 
 fn mysql_row(row: &MySqlRow, source: &SqlSource) -> Result<NacRow, sqlx::Error> {
     let columns = &source.columns;
     Ok(NacRow {
-        ip: row.try_get::<Option<String>, _>(columns.ip.as_str())?.unwrap_or_default(),
+        ip: row
+            .try_get::<Option<String>, _>(columns.ip.as_str())?
+            .unwrap_or_default(),
         user: row.try_get::<Option<String>, _>(columns.user.as_str())?,
         time: mysql_time(row, &columns.time)?,
         id: match &columns.id {
@@ -243,7 +274,9 @@ fn pg_row(row: &PgRow, source: &SqlSource) -> Result<NacRow, sqlx::Error> {
                 .map(|t| t.assume_utc())
         })?;
     Ok(NacRow {
-        ip: row.try_get::<Option<String>, _>(columns.ip.as_str())?.unwrap_or_default(),
+        ip: row
+            .try_get::<Option<String>, _>(columns.ip.as_str())?
+            .unwrap_or_default(),
         user: row.try_get::<Option<String>, _>(columns.user.as_str())?,
         time,
         id: match &columns.id {
@@ -305,7 +338,11 @@ mod tests {
 
     #[test]
     fn the_user_is_the_principal_before_its_roles() {
-        let mapped = row_mapping(&source(), &row("10.1.2.3", Some("jdoe,STUDENT,WIFI"), 10), now());
+        let mapped = row_mapping(
+            &source(),
+            &row("10.1.2.3", Some("jdoe,STUDENT,WIFI"), 10),
+            now(),
+        );
         assert_eq!(
             mapped,
             RowMapping::Mapping {
@@ -318,19 +355,40 @@ mod tests {
 
     #[test]
     fn null_principals_old_rows_and_bad_addresses_map_nothing() {
-        assert_eq!(row_mapping(&source(), &row("10.1.2.3", Some("null"), 1), now()), RowMapping::NoUser);
-        assert_eq!(row_mapping(&source(), &row("10.1.2.3", Some("NULL,ROLE"), 1), now()), RowMapping::NoUser);
-        assert_eq!(row_mapping(&source(), &row("10.1.2.3", None, 1), now()), RowMapping::NoUser);
-        assert_eq!(row_mapping(&source(), &row("10.1.2.3", Some("a"), 241), now()), RowMapping::Expired);
-        assert_eq!(row_mapping(&source(), &row("not-ip", Some("a"), 1), now()), RowMapping::BadAddress);
+        assert_eq!(
+            row_mapping(&source(), &row("10.1.2.3", Some("null"), 1), now()),
+            RowMapping::NoUser
+        );
+        assert_eq!(
+            row_mapping(&source(), &row("10.1.2.3", Some("NULL,ROLE"), 1), now()),
+            RowMapping::NoUser
+        );
+        assert_eq!(
+            row_mapping(&source(), &row("10.1.2.3", None, 1), now()),
+            RowMapping::NoUser
+        );
+        assert_eq!(
+            row_mapping(&source(), &row("10.1.2.3", Some("a"), 241), now()),
+            RowMapping::Expired
+        );
+        assert_eq!(
+            row_mapping(&source(), &row("not-ip", Some("a"), 1), now()),
+            RowMapping::BadAddress
+        );
     }
 
     #[test]
     fn the_cursor_moves_to_the_newest_row_and_never_back() {
         let start = Position::start(&source(), now());
         assert_eq!(start, Position::Time(now() - Duration::from_secs(4 * 3600)));
-        let rows = [row("10.0.0.1", Some("a"), 30), row("10.0.0.2", Some("b"), 5)];
-        assert_eq!(start.after(&rows), Position::Time(now() - time::Duration::minutes(5)));
+        let rows = [
+            row("10.0.0.1", Some("a"), 30),
+            row("10.0.0.2", Some("b"), 5),
+        ];
+        assert_eq!(
+            start.after(&rows),
+            Position::Time(now() - time::Duration::minutes(5))
+        );
         assert_eq!(Position::Time(now()).after(&rows), Position::Time(now()));
     }
 

@@ -27,7 +27,11 @@ impl MariaDb {
         let data = dir.path().join("data");
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let installed = Command::new(install_db)
-            .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db"])
+            .args([
+                "--no-defaults",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ])
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--user={user}"))
             .stdout(Stdio::null())
@@ -46,7 +50,10 @@ impl MariaDb {
                 .arg(format!("--port={port}"))
                 .arg("--bind-address=127.0.0.1")
                 .arg(format!("--user={user}"))
-                .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
+                .arg(format!(
+                    "--pid-file={}",
+                    dir.path().join("mysqld.pid").display()
+                ))
                 .arg("--skip-log-bin")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -65,7 +72,7 @@ impl MariaDb {
                     port,
                     _dir: dir,
                 };
-                db.sql("CREATE DATABASE nac");
+                client(&db.socket, "CREATE DATABASE nac").expect("create the database");
                 return Some(db);
             }
         }

@@ -42,7 +42,10 @@ const SQL_POLLS: Family = Family::counter(
     "cefrelay_userid_sql_polls_total",
     "User-ID SQL polls, by source and result",
 );
-const SQL_ROWS: Family = Family::counter("cefrelay_userid_sql_rows_total", "Rows User-ID SQL polls read, by source");
+const SQL_ROWS: Family = Family::counter(
+    "cefrelay_userid_sql_rows_total",
+    "Rows User-ID SQL polls read, by source",
+);
 const SQL_BAD_ROWS: Family = Family::counter(
     "cefrelay_userid_sql_bad_rows_total",
     "Rows whose address column holds no IP address, by source",
@@ -59,7 +62,10 @@ const LAST_PUSH: Family = Family::gauge(
     "cefrelay_userid_last_push_age_seconds",
     "Seconds since a target last took a push (absent before the first)",
 );
-const MAPPINGS: Family = Family::gauge("cefrelay_userid_mappings", "User-ID mappings held, by source");
+const MAPPINGS: Family = Family::gauge(
+    "cefrelay_userid_mappings",
+    "User-ID mappings held, by source",
+);
 const EVICTIONS: Family = Family::counter(
     "cefrelay_userid_evictions_total",
     "User-ID mappings evicted because the table was full",
@@ -123,7 +129,10 @@ impl UseridMetrics {
     /// Targets that stopped, with why: `/health` reports them.
     pub fn stopped_targets(&self) -> Vec<String> {
         let stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        stopped.iter().map(|(t, why)| format!("{t} ({why})")).collect()
+        stopped
+            .iter()
+            .map(|(t, why)| format!("{t} ({why})"))
+            .collect()
     }
 
     pub(super) fn render(&self, out: &mut String, now_unix: u64) {
@@ -137,7 +146,10 @@ impl UseridMetrics {
             (&FAILED, &["target", "reason"]),
         ];
         for (family, names) in labels {
-            let rows: Vec<_> = counters.iter().filter(|(key, _)| key[0] == family.name).collect();
+            let rows: Vec<_> = counters
+                .iter()
+                .filter(|(key, _)| key[0] == family.name)
+                .collect();
             if rows.is_empty() {
                 continue;
             }
@@ -148,7 +160,13 @@ impl UseridMetrics {
                     .zip(&key[1..])
                     .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
                     .collect();
-                let _ = writeln!(out, "{}{{{}}} {}", family.name, pairs.join(","), counter.get());
+                let _ = writeln!(
+                    out,
+                    "{}{{{}}} {}",
+                    family.name,
+                    pairs.join(","),
+                    counter.get()
+                );
             }
         }
         drop(counters);
@@ -157,7 +175,12 @@ impl UseridMetrics {
             LAST_PUSH.header(out);
             for (key, at) in gauges.iter().filter(|(_, at)| at.get() > 0) {
                 let age = now_unix.saturating_sub(at.get());
-                let _ = writeln!(out, "{}{{target=\"{}\"}} {age}", LAST_PUSH.name, escape(&key[0]));
+                let _ = writeln!(
+                    out,
+                    "{}{{target=\"{}\"}} {age}",
+                    LAST_PUSH.name,
+                    escape(&key[0])
+                );
             }
         }
         drop(gauges);
@@ -165,7 +188,12 @@ impl UseridMetrics {
         if !mappings.is_empty() {
             MAPPINGS.header(out);
             for (source, count) in mappings.iter() {
-                let _ = writeln!(out, "{}{{source=\"{}\"}} {count}", MAPPINGS.name, escape(source));
+                let _ = writeln!(
+                    out,
+                    "{}{{source=\"{}\"}} {count}",
+                    MAPPINGS.name,
+                    escape(source)
+                );
             }
         }
         drop(mappings);
