@@ -330,3 +330,44 @@ fn user_id_mistakes_exit_64_naming_file_line_and_key() {
         }
     }
 }
+
+#[test]
+fn a_database_that_is_down_is_retried_and_counted_while_syslog_flows() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let refusing = crate::util::RefusingPort::new();
+    let url_file = write(
+        dir.path(),
+        "nac.url",
+        &format!("mysql://root@127.0.0.1:{}/nac", refusing.port),
+    );
+    let config = format!(
+        r#"state_dir = "{state}"
+[[listener]]
+address = "tcp://127.0.0.1:{{port}}"
+[userid]
+[[userid.source]]
+name = "nac"
+type = "sql"
+url_file = "{url_file}"
+query = "SELECT transDate, currentIpAddress, principal FROM clienthist WHERE transDate >= ?"
+params = ["$cursor"]
+columns = {{ ip = "currentIpAddress", user = "principal", time = "transDate" }}
+interval_secs = 10
+query_timeout_secs = 2
+"#,
+        state = dir.path().display()
+    );
+    let relay = Relay::with_config(agent.address.port(), &config, dir.path());
+    assert!(wait_until(PATIENCE, || relay.metric(
+        "cefrelay_userid_sql_polls_total{source=\"nac\",result=\"failed\"}"
+    ) >= 2));
+    let mut stream = relay.tcp();
+    stream
+        .write_all(format!("{}\n", crate::util::cef_threat(1)).as_bytes())
+        .expect("send");
+    assert!(
+        wait_until(PATIENCE, || agent.count() >= 1),
+        "syslog still flows"
+    );
+}

@@ -46,6 +46,11 @@ fn unix(time: OffsetDateTime) -> u64 {
 struct Saved {
     mappings: Vec<(IpAddr, cefrelay_userid::table::Mapping)>,
     told: BTreeMap<String, Told>,
+    /// Where each SQL source's last poll stopped (a time in Unix seconds, or an id): shown by
+    /// `GET /userid`. A start reads the whole validity window again regardless, so that the
+    /// table is rebuilt from what the NAC says now.
+    #[serde(default)]
+    cursors: BTreeMap<String, i64>,
 }
 
 /// A syslog source with its profiles, ready to read messages.
@@ -62,6 +67,7 @@ pub struct Service {
     config: Userid,
     table: Mutex<Table>,
     told: Mutex<BTreeMap<String, Told>>,
+    cursors: Mutex<BTreeMap<String, i64>>,
     taps: Vec<SyslogTap>,
     changed: Notify,
     pub metrics: Arc<UseridMetrics>,
@@ -106,6 +112,7 @@ impl Service {
             config: config.clone(),
             table: Mutex::new(Table::new(settings)),
             told: Mutex::new(BTreeMap::new()),
+            cursors: Mutex::new(BTreeMap::new()),
             taps,
             changed: Notify::new(),
             metrics,
@@ -172,6 +179,7 @@ impl Service {
         match serde_json::from_str::<Saved>(&text) {
             Ok(saved) => {
                 let count = self.table().restore(saved.mappings, unix(now));
+                *self.cursors.lock().unwrap_or_else(|e| e.into_inner()) = saved.cursors;
                 let mut told = self.told();
                 for (name, mut view) in saved.told {
                     view.expire(unix(now));
@@ -191,6 +199,11 @@ impl Service {
         let saved = Saved {
             mappings: self.table().save(),
             told: self.told().clone(),
+            cursors: self
+                .cursors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         };
         let write = || -> std::io::Result<()> {
             let dir = self
@@ -251,7 +264,16 @@ impl Service {
                 tracing::debug!(source = %name, rows = count, learned, "User-ID SQL poll");
                 self.count_mappings();
                 self.changed.notify_waiters();
-                Ok(position.after(&rows))
+                let next = position.after(&rows);
+                let cursor = match next {
+                    Position::Time(time) => time.unix_timestamp(),
+                    Position::Id(id) => id,
+                };
+                self.cursors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(name.to_string(), cursor);
+                Ok(next)
             }
             Err(error) => {
                 self.metrics.sql_polls(name, false).inc();
@@ -354,7 +376,12 @@ impl Service {
                 })
             })
             .collect();
-        serde_json::json!({ "mappings": entries }).to_string()
+        let cursors = self
+            .cursors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        serde_json::json!({ "mappings": entries, "cursors": cursors }).to_string()
     }
 
     /// Publishes the mappings per source to the metrics.

@@ -11,10 +11,10 @@
 //!
 //! | Built-in | Login | Logout |
 //! |---|---|---|
-//! | `panos-globalprotect` | a gateway connection with a private IP ([`globalprotect`]) | the gateway's logout or configuration release with a private IP |
-//! | `cisco-ise` | RADIUS accounting `Start`/`Interim-Update`, a passed authentication, with `Framed-IP-Address` ([`ise`]) | accounting `Stop` |
-//! | `aruba` | controller `User Authentication Successful`, ClearPass `Login-Status=ACCEPT` ([`aruba`]) | none |
-//! | `windows-4624` | event 4624 in JSON or WinCollect/NXLog form ([`windows`]) | none: 4634/4647 carry no address |
+//! | `panos-globalprotect` | a gateway connection with a private IP (`profile/globalprotect.rs`) | the gateway's logout or configuration release with a private IP |
+//! | `cisco-ise` | RADIUS accounting `Start`/`Interim-Update`, a passed authentication, with `Framed-IP-Address` (`profile/ise.rs`) | accounting `Stop` |
+//! | `aruba` | controller `User Authentication Successful`, ClearPass `Login-Status=ACCEPT` (`profile/aruba.rs`) | none |
+//! | `windows-4624` | event 4624 in JSON or WinCollect/NXLog form (`profile/windows.rs`) | none: 4634/4647 carry no address |
 //!
 //! All built-ins skip addresses no user sits behind (unspecified, loopback, multicast) and
 //! users that are a MAC address (MAC authentication bypass names the device, not a person).
