@@ -371,3 +371,74 @@ query_timeout_secs = 2
         "syslog still flows"
     );
 }
+
+#[test]
+fn a_target_that_is_down_never_holds_back_another_and_catches_up_when_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("firewall CA");
+    let ca_file = write(dir.path(), "ca.pem", &ca.pem);
+    let key_file = write(dir.path(), "fw.key", "KEY");
+    let healthy = firewall(&ca);
+    // The other answers 503 until the test brings it back.
+    let back = Arc::new(AtomicBool::new(false));
+    let (cert, key) = ca.issue(
+        &["localhost", "127.0.0.1"],
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let is_back = back.clone();
+    let flaky = HttpServer::start_tls(&cert, &key, move |_| {
+        if is_back.load(Ordering::SeqCst) {
+            Reply::xml(200, SUCCESS)
+        } else {
+            Reply::xml(503, "<response status=\"error\"><msg>busy</msg></response>")
+        }
+    });
+    let target = |name: &str, url: &str| {
+        format!(
+            "[[userid.target]]\nname = \"{name}\"\ntype = \"firewall\"\nurl = \"{url}\"\napi_key_file = \"{key_file}\"\nca_file = \"{ca_file}\"\nretry_initial_ms = 50\nretry_max_ms = 200\n"
+        )
+    };
+    let config = format!(
+        "state_dir = \"{state}\"\n[[listener]]\naddress = \"tcp://127.0.0.1:{{port}}\"\n[userid]\n\
+         [[userid.source]]\nname = \"auth\"\ntype = \"syslog\"\nsenders = [\"127.0.0.1\"]\n\
+         [[userid.source.profile]]\nname = \"login\"\nevent = \"login\"\nevent_string = \"authentication success\"\n\
+         user_prefix = \"User:\"\naddress_prefix = \"Source:\"\n{}{}",
+        target("healthy", &healthy.url()),
+        target("flaky", &flaky.url()),
+        state = dir.path().display()
+    );
+    let relay = Relay::with_config(agent.address.port(), &config, dir.path());
+    let mut stream = relay.tcp();
+    stream
+        .write_all(b"<13>Jul  5 13:15:04 auth authentication success User:alice Source:10.9.9.9\n")
+        .expect("send");
+    // The healthy firewall gets its login while the other can only fail.
+    assert!(wait_until(PATIENCE, || !entries(
+        &healthy.requests(),
+        "login"
+    )
+    .is_empty()));
+    assert!(wait_until(PATIENCE, || !flaky.requests().is_empty()));
+    assert_eq!(
+        relay.metric("cefrelay_userid_sent_total{target=\"flaky\",kind=\"login\"}"),
+        0
+    );
+    back.store(true, Ordering::SeqCst);
+    assert!(wait_until(PATIENCE, || relay.metric(
+        "cefrelay_userid_sent_total{target=\"flaky\",kind=\"login\"}"
+    ) == 1));
+    assert_eq!(
+        entries(&flaky.requests(), "login")
+            .last()
+            .map(|(ip, user, _)| (ip.clone(), user.clone())),
+        Some(("10.9.9.9".to_string(), "alice".to_string()))
+    );
+    assert_eq!(
+        relay.metric("cefrelay_userid_sent_total{target=\"healthy\",kind=\"login\"}"),
+        1,
+        "only the change, once"
+    );
+}

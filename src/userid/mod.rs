@@ -33,6 +33,8 @@ use target::{PushError, Target};
 const REFRESH_WITHIN_SECS: u64 = 10 * 60;
 /// How often the table is expired, targets are refreshed and the state is saved.
 const MAINTENANCE: Duration = Duration::from_secs(30);
+/// A target is pushed to at most this often: the changes of a burst travel together.
+const COALESCE: Duration = Duration::from_millis(500);
 /// ISE and ClearPass segments of one event wait at most this long for the others.
 const REASSEMBLY_WAIT_SECS: u64 = 10;
 const REASSEMBLY_PENDING: usize = 10_000;
@@ -475,7 +477,10 @@ impl Service {
                 .push(&config.name, &target, OffsetDateTime::now_utc())
                 .await
             {
-                Ok(_) => {}
+                // What the target took is saved at once: a crash right after must not make a
+                // restart send it again.
+                Ok((0, 0)) => {}
+                Ok(_) => self.save(),
                 Err(PushError::Stopped { reason }) => {
                     tracing::error!(target_name = %config.name, %reason, "User-ID target stopped: fix its key or rights, then restart");
                     self.metrics.stopped(&config.name, &reason);
@@ -488,6 +493,11 @@ impl Service {
             tokio::select! {
                 () = changed => {}
                 () = tokio::time::sleep(MAINTENANCE) => {}
+                () = stop.cancelled() => return,
+            }
+            // Changes that come in a burst (a poll's rows, a flood of logins) go in one push.
+            tokio::select! {
+                () = tokio::time::sleep(COALESCE) => {}
                 () = stop.cancelled() => return,
             }
         }
