@@ -22,6 +22,7 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use tokio::task::JoinSet;
 
 use crate::config::userid::{TargetAuth, TargetKind, UseridTarget};
+use crate::sink::http::backoff;
 
 /// PAN-OS takes at most 5 MB in one POST.
 const MAX_POST_BYTES: usize = 5 * 1024 * 1024;
@@ -561,16 +562,6 @@ fn refuses_certificate(error: &reqwest::Error) -> bool {
         source = cause.source();
     }
     false
-}
-
-/// Exponential backoff with "equal jitter" (as the HTTP sinks do): half the step fixed, half
-/// random, so relays pushing to one firewall after its restart do not retry in step.
-fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let step = initial
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
-        .min(max);
-    let half = step / 2;
-    half + Duration::from_micros(fastrand::u64(0..=half.as_micros() as u64))
 }
 
 #[cfg(test)]

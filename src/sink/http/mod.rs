@@ -444,8 +444,9 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Exponential backoff with "equal jitter": half the step fixed, half random, so retries from
-/// many relays spread out without any of them retrying at once.
-fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+/// many relays spread out without any of them retrying at once. The User-ID targets retry the
+/// same way.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     let step = initial
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
         .min(max);
