@@ -36,8 +36,127 @@ fn haproxy_accepts_its_config() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// An HAProxy configuration as data: each section (`backend relays`) with its directives, each
+/// a list of words, comments and blank lines left out.
+fn haproxy_sections(text: &str) -> Vec<(String, Vec<Vec<String>>)> {
+    let mut sections: Vec<(String, Vec<Vec<String>>)> = Vec::new();
+    for line in text.lines() {
+        let code = line.split_once('#').map_or(line, |(code, _)| code);
+        let words: Vec<String> = code.split_whitespace().map(str::to_string).collect();
+        if words.is_empty() {
+            continue;
+        }
+        if line.starts_with(char::is_whitespace) {
+            let (_, directives) = sections.last_mut().expect("a directive outside any section");
+            directives.push(words);
+        } else {
+            sections.push((words.join(" "), Vec::new()));
+        }
+    }
+    sections
+}
+
+fn directive<'a>(directives: &'a [Vec<String>], name: &[&str]) -> Option<&'a [String]> {
+    directives
+        .iter()
+        .find(|words| words.len() >= name.len() && words[..name.len()] == *name)
+        .map(|words| &words[name.len()..])
+}
+
+/// `word value` pairs of a server line, as `check port 9514` gives `port` → `9514`.
+fn option_value<'a>(words: &'a [String], name: &str) -> Option<&'a str> {
+    words
+        .iter()
+        .position(|w| w == name)
+        .and_then(|i| words.get(i + 1))
+        .map(String::as_str)
+}
+
+#[test]
+fn haproxy_balances_by_source_checks_health_and_sends_the_proxy_header() {
     let text = deploy("haproxy.cfg");
-    assert!(text.contains("mode tcp") && text.contains("balance leastconn"));
+    let sections = haproxy_sections(&text);
+    let section = |name: &str| {
+        sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.as_slice())
+            .unwrap_or_else(|| panic!("haproxy.cfg has no `{name}` section"))
+    };
+    let defaults = section("defaults");
+    assert_eq!(directive(defaults, &["mode"]), Some(&["tcp".to_string()][..]));
+    // Long idle timeouts: syslog senders keep one connection for hours.
+    for side in ["client", "server"] {
+        let value = directive(defaults, &["timeout", side]).expect("a timeout");
+        assert!(
+            ["h", "d"].iter().any(|unit| value[0].ends_with(unit)),
+            "timeout {side} {value:?} is not in hours or days"
+        );
+    }
+    let frontend = section("frontend syslog_tcp");
+    assert_eq!(directive(frontend, &["bind"]), Some(&[":514".to_string()][..]));
+    let backend_name = directive(frontend, &["default_backend"]).expect("a default_backend")[0]
+        .clone();
+    let backend = section(&format!("backend {backend_name}"));
+    assert_eq!(
+        directive(backend, &["balance"]),
+        Some(&["source".to_string()][..])
+    );
+    assert_eq!(
+        directive(backend, &["hash-type"]),
+        Some(&["consistent".to_string()][..])
+    );
+    // leastconn is documented as the alternative, in a comment of the backend.
+    assert!(text.contains("#   balance leastconn"));
+    assert_eq!(
+        directive(backend, &["option", "httpchk"]),
+        Some(&["GET".to_string(), "/health".to_string()][..])
+    );
+    let default_server = directive(backend, &["default-server"]).unwrap_or(&[]);
+    let servers: Vec<&Vec<String>> = backend
+        .iter()
+        .filter(|words| words[0] == "server")
+        .collect();
+    assert!(servers.len() >= 2, "a front for one relay");
+    let mut admin_ports = BTreeSet::new();
+    for server in servers {
+        let options: Vec<String> = server[3..]
+            .iter()
+            .chain(default_server)
+            .cloned()
+            .collect();
+        let name = &server[1];
+        assert!(
+            options.iter().any(|o| o == "send-proxy-v2"),
+            "{name}: no send-proxy-v2"
+        );
+        assert!(
+            !options.iter().any(|o| o.starts_with("check-send-proxy")),
+            "{name}: the health check must not send a PROXY header to the admin endpoint"
+        );
+        assert!(options.iter().any(|o| o == "check"), "{name}: no check");
+        assert_eq!(
+            option_value(&options, "on-marked-down"),
+            Some("shutdown-sessions"),
+            "{name}: senders must leave a relay marked down at once"
+        );
+        // Checked on the admin port, never on the syslog port.
+        let syslog_port = server[2].rsplit_once(':').unwrap().1;
+        let admin_port = option_value(&options, "port")
+            .unwrap_or_else(|| panic!("{name}: `check port <admin>` missing"));
+        assert_ne!(admin_port, syslog_port, "{name}: health probes on the syslog port");
+        assert!(admin_ports.insert(admin_port.to_string()));
+    }
+    // The relay side is shown with the PROXY protocol keys (commented until the listeners have them).
+    for key in [
+        "proxy_protocol = \"v2\"",
+        "trusted_proxies = [\"127.0.0.1/32\"]",
+        "listen = \"127.0.0.1:9514\"",
+    ] {
+        assert!(text.contains(key), "the relay TOML lacks {key}");
+    }
 }
 
 #[test]
