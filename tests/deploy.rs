@@ -49,7 +49,9 @@ fn haproxy_sections(text: &str) -> Vec<(String, Vec<Vec<String>>)> {
             continue;
         }
         if line.starts_with(char::is_whitespace) {
-            let (_, directives) = sections.last_mut().expect("a directive outside any section");
+            let (_, directives) = sections
+                .last_mut()
+                .expect("a directive outside any section");
             directives.push(words);
         } else {
             sections.push((words.join(" "), Vec::new()));
@@ -86,7 +88,10 @@ fn haproxy_balances_by_source_checks_health_and_sends_the_proxy_header() {
             .unwrap_or_else(|| panic!("haproxy.cfg has no `{name}` section"))
     };
     let defaults = section("defaults");
-    assert_eq!(directive(defaults, &["mode"]), Some(&["tcp".to_string()][..]));
+    assert_eq!(
+        directive(defaults, &["mode"]),
+        Some(&["tcp".to_string()][..])
+    );
     // Long idle timeouts: syslog senders keep one connection for hours.
     for side in ["client", "server"] {
         let value = directive(defaults, &["timeout", side]).expect("a timeout");
@@ -96,9 +101,12 @@ fn haproxy_balances_by_source_checks_health_and_sends_the_proxy_header() {
         );
     }
     let frontend = section("frontend syslog_tcp");
-    assert_eq!(directive(frontend, &["bind"]), Some(&[":514".to_string()][..]));
-    let backend_name = directive(frontend, &["default_backend"]).expect("a default_backend")[0]
-        .clone();
+    assert_eq!(
+        directive(frontend, &["bind"]),
+        Some(&[":514".to_string()][..])
+    );
+    let backend_name =
+        directive(frontend, &["default_backend"]).expect("a default_backend")[0].clone();
     let backend = section(&format!("backend {backend_name}"));
     assert_eq!(
         directive(backend, &["balance"]),
@@ -122,11 +130,7 @@ fn haproxy_balances_by_source_checks_health_and_sends_the_proxy_header() {
     assert!(servers.len() >= 2, "a front for one relay");
     let mut admin_ports = BTreeSet::new();
     for server in servers {
-        let options: Vec<String> = server[3..]
-            .iter()
-            .chain(default_server)
-            .cloned()
-            .collect();
+        let options: Vec<String> = server[3..].iter().chain(default_server).cloned().collect();
         let name = &server[1];
         assert!(
             options.iter().any(|o| o == "send-proxy-v2"),
@@ -146,7 +150,10 @@ fn haproxy_balances_by_source_checks_health_and_sends_the_proxy_header() {
         let syslog_port = server[2].rsplit_once(':').unwrap().1;
         let admin_port = option_value(&options, "port")
             .unwrap_or_else(|| panic!("{name}: `check port <admin>` missing"));
-        assert_ne!(admin_port, syslog_port, "{name}: health probes on the syslog port");
+        assert_ne!(
+            admin_port, syslog_port,
+            "{name}: health probes on the syslog port"
+        );
         assert!(admin_ports.insert(admin_port.to_string()));
     }
     // The relay side is shown with the PROXY protocol keys (commented until the listeners have them).
@@ -228,7 +235,10 @@ fn embedded_configurations(documents: &[serde_norway::Value]) -> Vec<(String, St
 fn the_kubernetes_config_maps_hold_valid_configurations() {
     let documents = yaml_documents(&deploy("kubernetes.yaml"));
     let configurations = embedded_configurations(&documents);
-    assert!(!configurations.is_empty(), "no cefrelay.toml in kubernetes.yaml");
+    assert!(
+        !configurations.is_empty(),
+        "no cefrelay.toml in kubernetes.yaml"
+    );
     for (name, toml) in configurations {
         // The state directory is the pod's volume; here a temporary one stands in for it, so that
         // the check (which writes a probe there) touches nothing outside the test.
@@ -337,7 +347,10 @@ fn the_kubernetes_manifest_scales_out_keeping_buffers_and_sender_addresses() {
         .iter()
         .find(|p| p["name"].as_str() == Some("admin"))
         .expect("an admin container port");
-    assert_eq!(admin_port["containerPort"].as_u64(), Some(admin.port().into()));
+    assert_eq!(
+        admin_port["containerPort"].as_u64(),
+        Some(admin.port().into())
+    );
     let readiness = &relay["readinessProbe"]["httpGet"];
     assert_eq!(readiness["path"].as_str(), Some("/health"));
     assert_eq!(readiness["port"].as_str(), Some("admin"));
@@ -360,7 +373,10 @@ fn the_kubernetes_manifest_scales_out_keeping_buffers_and_sender_addresses() {
     let resources = &relay["resources"];
     assert!(quantity(&resources["requests"]["cpu"]) >= 0.1);
     let memory_request = quantity(&resources["requests"]["memory"]);
-    assert!(memory_request >= 75.0 * 1024.0 * 1024.0, "below the measured ~75 MiB peak");
+    assert!(
+        memory_request >= 75.0 * 1024.0 * 1024.0,
+        "below the measured ~75 MiB peak"
+    );
     assert!(quantity(&resources["limits"]["memory"]) >= memory_request);
 
     // A disruption budget and an autoscaler on CPU for the StatefulSet, the queue depth named.
@@ -374,7 +390,10 @@ fn the_kubernetes_manifest_scales_out_keeping_buffers_and_sender_addresses() {
         autoscaler["spec"]["scaleTargetRef"]["kind"].as_str(),
         Some("StatefulSet")
     );
-    assert_eq!(autoscaler["spec"]["scaleTargetRef"]["name"], set["metadata"]["name"]);
+    assert_eq!(
+        autoscaler["spec"]["scaleTargetRef"]["name"],
+        set["metadata"]["name"]
+    );
     assert!(autoscaler["spec"]["minReplicas"].as_u64().unwrap() >= 2);
     assert!(autoscaler["spec"]["metrics"]
         .as_sequence()
@@ -399,8 +418,10 @@ fn the_kubernetes_relay_takes_514_without_root() {
         .as_sequence()
         .unwrap()
         .iter()
-        .any(|s| s["name"].as_str() == Some("net.ipv4.ip_unprivileged_port_start")
-            && s["value"].as_str() == Some("514")));
+        .any(
+            |s| s["name"].as_str() == Some("net.ipv4.ip_unprivileged_port_start")
+                && s["value"].as_str() == Some("514")
+        ));
     let container = &pod["containers"][0]["securityContext"];
     assert_eq!(container["allowPrivilegeEscalation"].as_bool(), Some(false));
     assert_eq!(container["readOnlyRootFilesystem"].as_bool(), Some(true));
@@ -475,4 +496,32 @@ fn the_migration_guide_and_readme_use_only_real_flags() {
         }
     }
     assert!(!flags_used(&guide, "install").is_empty());
+}
+
+#[test]
+fn the_scaling_guide_and_manifest_name_only_real_metrics() {
+    let metrics = fs::read_to_string(project_path("src/telemetry/metrics.rs")).unwrap();
+    let mut named = 0;
+    for file in ["SCALING.md", "kubernetes.yaml"] {
+        let text = deploy(file);
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("cefrelay_") {
+                named += 1;
+                assert!(
+                    metrics.contains(&format!("\"{word}\"")),
+                    "{file} names `{word}`, which is no metric"
+                );
+            }
+        }
+    }
+    assert!(named > 0);
+    let guide = deploy("SCALING.md");
+    for needed in [
+        "balance source",
+        "externalTrafficPolicy: Local",
+        "mode log",
+        "keepalived",
+    ] {
+        assert!(guide.contains(needed), "SCALING.md lacks {needed}");
+    }
 }
