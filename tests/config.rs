@@ -114,3 +114,16 @@ fn an_unknown_key_is_named_with_its_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_remote_admin_endpoint_needs_the_explicit_opt_in() {
+    let refused = check("[admin]\nlisten = \"0.0.0.0:9514\"\n");
+    assert_eq!(refused.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains(":2") && stderr.contains("admin.listen") && stderr.contains("allow_remote"),
+        "{stderr}"
+    );
+    let taken = check("[admin]\nlisten = \"0.0.0.0:9514\"\nallow_remote = true\n");
+    assert!(taken.status.success(), "{taken:?}");
+}

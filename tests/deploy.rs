@@ -358,16 +358,13 @@ fn the_kubernetes_manifest_scales_out_keeping_buffers_and_sender_addresses() {
         relay["livenessProbe"]["tcpSocket"]["port"].as_str(),
         Some("admin")
     );
-    // The kubelet reaches the pod's IP, not its loopback. The relay accepts only loopback admin
-    // addresses today, so the manifest must say plainly that the probes wait for that change —
-    // and must stop saying so once the ConfigMap binds the admin port where the kubelet can reach.
-    let warned = manifest.contains("THESE PODS DO NOT BECOME READY");
-    assert_eq!(
-        admin.ip().is_loopback(),
-        warned,
-        "admin.listen {admin} and the manifest's readiness note disagree"
+    // The kubelet reaches the pod's IP, not its loopback: the admin endpoint must listen there,
+    // which the relay takes only with the explicit opt-in.
+    assert!(
+        !admin.ip().is_loopback(),
+        "admin.listen {admin}: the kubelet cannot probe it"
     );
-    assert!(toml.contains("# listen = \"0.0.0.0:9514\""));
+    assert!(toml.contains("allow_remote = true"));
 
     // Requests and a memory limit, from the README's measured figures.
     let resources = &relay["resources"];

@@ -303,6 +303,9 @@ impl App {
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");
+                if !address.ip().is_loopback() {
+                    tracing::warn!(%address, "the admin endpoint (metrics, health, peers, User-ID table) listens beyond loopback with no authentication (admin.allow_remote): keep that network private");
+                }
             }
             tokio::spawn(admin::serve(
                 admin,

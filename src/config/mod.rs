@@ -182,11 +182,13 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
                     format!("`{}` is not an IP:port address", value.get_ref()),
                 )
             })?;
-            if !address.ip().is_loopback() {
+            if !address.ip().is_loopback() && raw.admin.allow_remote != Some(true) {
                 return Err(check.error(
                     "admin.listen".into(),
                     Some(value.span()),
-                    "the admin endpoint has no authentication: bind it to a loopback address"
+                    "the admin endpoint has no authentication: bind it to a loopback address, \
+                     or set admin.allow_remote = true where only trusted hosts reach it (a pod \
+                     network, a management VLAN)"
                         .into(),
                 ));
             }

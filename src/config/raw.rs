@@ -259,6 +259,9 @@ pub struct RawForward {
 pub struct RawAdmin {
     /// Loopback address for `/metrics` and `/health`; "" turns the endpoint off.
     pub listen: Option<Spanned<String>>,
+    /// Lets `listen` be a non-loopback address (a pod's IP for the kubelet's probes, a
+    /// management network for Prometheus): the endpoint has no authentication.
+    pub allow_remote: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
