@@ -8,7 +8,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};

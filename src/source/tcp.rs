@@ -35,7 +35,7 @@ use super::proxy;
 use super::tls::{Accepted, TlsTerminator};
 use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full, Batch};
-use crate::config::Listener;
+use crate::config::{Listener, ProxyProtocol};
 use crate::telemetry::events;
 use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 
@@ -240,7 +240,7 @@ impl Starter {
         let drain = self.drain;
         let span = if self.config.proxy_protocol.is_some() {
             // `peer` is recorded once the header has named the sender.
-            tracing::info_span!("connection", peer = tracing::field::Empty, proxy = %peer)
+            tracing::info_span!("connection", peer = tracing::field::Empty, socket_peer = %peer)
         } else {
             tracing::info_span!("connection", %peer)
         };
@@ -249,30 +249,17 @@ impl Starter {
             let mut peer = peer;
             let metrics = &shared.pipeline.metrics.listeners[index];
             if let Some(settings) = &config.proxy_protocol {
-                let opening = tokio::select! {
-                    opening = proxy::read_opening(&mut stream, peer, settings, config.idle_timeout) => opening,
-                    () = stop.cancelled() => return,
-                    () = ticket.evicted() => {
-                        metrics.closed(CloseReason::EvictedIdle).inc();
-                        return;
-                    }
-                };
-                match opening {
-                    Ok(opening) => {
-                        opening.count(metrics);
-                        peer = opening.sender(peer);
-                    }
-                    Err(refused) => {
-                        refused.report(peer, settings, metrics);
-                        return;
-                    }
-                }
-                tracing::Span::current().record("peer", tracing::field::display(peer));
-                if ticket.identify(peer.ip()).is_err() {
-                    let max = config.max_connections_per_sender;
-                    events::ConnectionRefusedPerSender { peer, max }.emit(metrics);
-                    return;
-                }
+                let sender = behind_balancer(
+                    &mut stream,
+                    peer,
+                    &config,
+                    settings,
+                    metrics,
+                    &stop,
+                    &ticket,
+                );
+                let Some(sender) = sender.await else { return };
+                peer = sender;
             }
             let connection = Served {
                 peer,
@@ -311,6 +298,48 @@ impl Starter {
         self.tasks
             .spawn(self.mine.track_future(task.instrument(span)));
     }
+}
+
+/// A connection on a PROXY protocol listener: reads its header, names the span's peer and
+/// counts the connection against its sender. The sender, or `None` when the connection is to be
+/// closed (counted and said where it is worth it).
+async fn behind_balancer(
+    stream: &mut TcpStream,
+    socket_peer: SocketAddr,
+    config: &Listener,
+    settings: &ProxyProtocol,
+    metrics: &ListenerMetrics,
+    stop: &CancellationToken,
+    ticket: &Ticket,
+) -> Option<SocketAddr> {
+    let opening = tokio::select! {
+        // A header already there is read even when stopping: the connections accepted from the
+        // backlog at stop have theirs waiting, and lines after it.
+        biased;
+        opening = proxy::read_opening(stream, socket_peer, settings, config.idle_timeout) => opening,
+        () = stop.cancelled() => return None,
+        () = ticket.evicted() => {
+            metrics.closed(CloseReason::EvictedIdle).inc();
+            return None;
+        }
+    };
+    let sender = match opening {
+        Ok(opening) => {
+            opening.count(metrics);
+            opening.sender(socket_peer)
+        }
+        Err(refused) => {
+            refused.report(socket_peer, settings, metrics);
+            return None;
+        }
+    };
+    tracing::Span::current().record("peer", tracing::field::display(sender));
+    if ticket.identify(sender.ip()).is_err() {
+        let max = config.max_connections_per_sender;
+        events::ConnectionRefusedPerSender { peer: sender, max }.emit(metrics);
+        return None;
+    }
+    Some(sender)
 }
 
 /// Reading on after the relay decided to close: until `until`, or until nothing arrived for
