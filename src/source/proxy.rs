@@ -390,7 +390,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_v2_header_with_tlvs_longer_than_any_address_block_costs_no_more_than_one() {
+    async fn tlvs_longer_than_any_address_block_are_read_past_and_what_follows_is_kept() {
         let trusted = settings(ProxyProtocolVersion::Any, "127.0.0.1/32", false);
         let tlvs: Vec<u8> = [0x04u8, 0x0f, 0xa0]
             .into_iter()
