@@ -61,6 +61,8 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
     for key in [
         "\nstate_dir = \"/",
         "\ntls_client_ca",
+        "\nproxy_protocol = \"v2\"",
+        "\nproxy_header_timeout_secs",
         "\nbuffer = { type = \"disk\"",
         "\nindexer_ack",
         "\nformat = \"ndjson\"",

@@ -16,6 +16,7 @@ mod limits;
 mod panos;
 mod parse_golden;
 mod peers;
+mod proxy;
 mod relay;
 mod rules;
 mod send;

@@ -18,7 +18,7 @@ fn tls_config(extra: &str) -> String {
     )
 }
 
-fn client_config(ca: &Ca, client: Option<(String, String)>) -> Arc<ClientConfig> {
+pub(crate) fn client_config(ca: &Ca, client: Option<(String, String)>) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_slice(ca.pem.as_bytes()).expect("CA PEM"))

@@ -62,6 +62,8 @@ pub const RECEIVE_BUFFER_BYTES: Limit = limit(4 * KIB, GIB, "bytes");
 pub const MAX_CONNECTIONS: Limit = limit(1, 1_048_576, "connections");
 pub const IDLE_TIMEOUT_SECS: Limit = limit(1, 86_400, "seconds");
 pub const TLS_HANDSHAKE_TIMEOUT_SECS: Limit = limit(1, 300, "seconds");
+/// A balancer writes its PROXY header at once: a long wait only holds a connection open.
+pub const PROXY_HEADER_TIMEOUT_SECS: Limit = limit(1, 300, "seconds");
 
 // The agent forward.
 /// A memory buffer's events (`queue_events`, `buffer.max_events`).
@@ -165,6 +167,7 @@ mod validation {
         ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nmax_connections_per_sender = {v}\n", "listener[0].max_connections_per_sender", 3, &MAX_CONNECTIONS),
         ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nframe_timeout_secs = {v}\n", "listener[0].frame_timeout_secs", 3, &IDLE_TIMEOUT_SECS),
         ("[[listener]]\naddress = \"tls://127.0.0.1:5514\"\ntls_cert = \"{dir}/server.pem\"\ntls_key = \"{dir}/server.key\"\ntls_handshake_timeout_secs = {v}\n", "listener[0].tls_handshake_timeout_secs", 5, &TLS_HANDSHAKE_TIMEOUT_SECS),
+        ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nproxy_protocol = \"v2\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_header_timeout_secs = {v}\n", "listener[0].proxy_header_timeout_secs", 5, &PROXY_HEADER_TIMEOUT_SECS),
         ("[forward]\nqueue_events = {v}\n", "forward.queue_events", 2, &MAX_EVENTS),
         ("[forward]\nresend_window_bytes = {v}\n", "forward.resend_window_bytes", 2, &RESEND_WINDOW_BYTES),
         ("[forward]\nreconnect_min_ms = {v}\n", "forward.reconnect_min_ms", 2, &RECONNECT_MIN_MS),

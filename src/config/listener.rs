@@ -1,15 +1,16 @@
 //! `[[listener]]`: where the relay receives syslog, validated (address, framing, sizes, TLS files).
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use cefrelay_syslog::framing::{FramingMode, DEFAULT_MAX_FRAME};
+use ipnet::IpNet;
 
 use super::files;
 use super::limits;
-use super::raw::{Framing, RawListener};
+use super::raw::{Framing, ProxyProtocolVersion, RawListener};
 use super::validate::{Validator, COMMAND_LINE};
 use super::ConfigError;
 
@@ -54,6 +55,32 @@ pub struct Listener {
     /// How long a frame may take from its first byte to its last (slow trickles are closed).
     pub frame_timeout: Duration,
     pub tls: Option<Tls>,
+    /// Set when a load balancer in front opens each connection with a PROXY protocol header.
+    pub proxy_protocol: Option<ProxyProtocol>,
+}
+
+/// The PROXY protocol on a TCP or TLS listener: the header a balancer writes before the syslog
+/// stream (before the TLS ClientHello on a TLS listener) names the original sender, who then
+/// stands in for the balancer everywhere the relay uses the peer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyProtocol {
+    pub version: ProxyProtocolVersion,
+    /// The balancers: a header from any other address closes the connection.
+    pub trusted: Vec<IpNet>,
+    /// Connections without a header are served too, with their socket's address (a balancer's
+    /// health check, senders that connect directly during a migration).
+    pub optional: bool,
+    /// How long the whole header may take to arrive.
+    pub header_timeout: Duration,
+}
+
+impl ProxyProtocol {
+    /// Whether `peer` is one of the trusted balancers (an IPv4 peer on a dual-stack socket
+    /// arrives as `::ffff:a.b.c.d` and is matched as IPv4).
+    pub fn trusts(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.trusted.iter().any(|network| network.contains(&peer))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -168,6 +195,7 @@ pub fn validate(
             ],
         )?;
     }
+    let proxy_protocol = proxy_protocol(check, &key, &protocol, raw)?;
     Ok(Listener {
         protocol,
         address,
@@ -205,7 +233,101 @@ pub fn validate(
             30,
         )?,
         tls,
+        proxy_protocol,
     })
+}
+
+/// The PROXY protocol keys of one listener, validated: `trusted_proxies` required with
+/// `proxy_protocol`, neither on UDP, and no PROXY key without `proxy_protocol`.
+fn proxy_protocol(
+    check: &Validator<'_>,
+    key: &dyn Fn(&str) -> String,
+    protocol: &Protocol,
+    raw: &RawListener,
+) -> Result<Option<ProxyProtocol>, ConfigError> {
+    let Some(version) = &raw.proxy_protocol else {
+        // Refused rather than ignored: a balancer's settings without the header would otherwise
+        // leave every sender looking like the balancer with no word of why.
+        let stray = [
+            (
+                "trusted_proxies",
+                raw.trusted_proxies.as_ref().map(|v| v.span()),
+            ),
+            (
+                "proxy_protocol_optional",
+                raw.proxy_protocol_optional.as_ref().map(|v| v.span()),
+            ),
+            (
+                "proxy_header_timeout_secs",
+                raw.proxy_header_timeout_secs.as_ref().map(|v| v.span()),
+            ),
+        ]
+        .into_iter()
+        .find_map(|(name, span)| span.map(|span| (name, span)));
+        return match stray {
+            Some((name, span)) => Err(check.error(
+                key(name),
+                Some(span),
+                format!("{name} needs proxy_protocol = \"v1\", \"v2\" or \"any\""),
+            )),
+            None => Ok(None),
+        };
+    };
+    if *protocol == Protocol::Udp {
+        return Err(check.error(
+            key("proxy_protocol"),
+            Some(version.span()),
+            "the PROXY protocol is for tcp:// and tls:// listeners; a UDP sender's address survives \
+             a balancer that leaves it in the datagram (DNAT, direct server return) or HAProxy's \
+             `mode log`"
+                .into(),
+        ));
+    }
+    let Some(trusted) = &raw.trusted_proxies else {
+        return Err(check.error(
+            key("trusted_proxies"),
+            Some(version.span()),
+            "proxy_protocol needs trusted_proxies: the addresses or CIDR networks of the \
+             balancers whose headers are believed"
+                .into(),
+        ));
+    };
+    let networks = trusted
+        .get_ref()
+        .iter()
+        .map(|text| {
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    check.error(
+                        key("trusted_proxies"),
+                        Some(trusted.span()),
+                        format!("`{text}` is not an address or CIDR network"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if networks.is_empty() {
+        return Err(check.error(
+            key("trusted_proxies"),
+            Some(trusted.span()),
+            "lists no balancer: every header would be refused".into(),
+        ));
+    }
+    Ok(Some(ProxyProtocol {
+        version: *version.get_ref(),
+        trusted: networks,
+        optional: raw
+            .proxy_protocol_optional
+            .as_ref()
+            .is_some_and(|optional| *optional.get_ref()),
+        header_timeout: check.secs(
+            &key("proxy_header_timeout_secs"),
+            raw.proxy_header_timeout_secs.as_ref(),
+            &limits::PROXY_HEADER_TIMEOUT_SECS,
+            5,
+        )?,
+    }))
 }
 
 /// A listener on `url` with every other setting at its default, as `--listen` gives.
@@ -231,5 +353,49 @@ impl Listener {
     /// `udp://0.0.0.0:514`: how logs and metrics name the listener.
     pub fn name(&self) -> String {
         format!("{}://{}", self.protocol, self.address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn proxy_protocol_keys_are_refused_naming_key_and_line_where_they_cannot_work() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("c.toml");
+        for (text, key, line) in [
+            ("[[listener]]\naddress = \"udp://127.0.0.1:5514\"\nproxy_protocol = \"v2\"\ntrusted_proxies = [\"10.0.0.1\"]\n", "listener[0].proxy_protocol", 3),
+            ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\n\nproxy_protocol = \"any\"\n", "listener[0].trusted_proxies", 4),
+            ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nproxy_protocol = \"v1\"\ntrusted_proxies = [\"10.0.0.0/33\"]\n", "listener[0].trusted_proxies", 4),
+            ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nproxy_protocol = \"v1\"\ntrusted_proxies = []\n", "listener[0].trusted_proxies", 4),
+            ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nproxy_protocol_optional = true\n", "listener[0].proxy_protocol_optional", 3),
+            ("[[listener]]\naddress = \"tcp://127.0.0.1:5514\"\nproxy_protocol = \"v3\"\n", "listener[0].proxy_protocol", 3),
+        ] {
+            let error = Config::from_toml(text, &file).expect_err(text);
+            assert_eq!(error.key.as_deref(), Some(key), "{text}: {error}");
+            assert_eq!(error.line, Some(line), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_proxy_protocol_listener_trusts_its_balancers_also_as_mapped_ipv4() {
+        let text = "[[listener]]\naddress = \"tcp://[::]:5514\"\nproxy_protocol = \"v2\"\ntrusted_proxies = [\"10.1.0.0/16\", \"2001:db8::7\"]\n";
+        let config = Config::from_toml(text, std::path::Path::new("c.toml")).expect("valid");
+        let proxy = config.listeners[0]
+            .proxy_protocol
+            .as_ref()
+            .expect("proxy protocol on");
+        assert!(!proxy.optional);
+        assert_eq!(proxy.header_timeout.as_secs(), 5);
+        for (peer, trusted) in [
+            ("10.1.2.3", true),
+            ("::ffff:10.1.2.3", true),
+            ("10.2.0.1", false),
+            ("2001:db8::7", true),
+            ("2001:db8::8", false),
+        ] {
+            assert_eq!(proxy.trusts(peer.parse().unwrap()), trusted, "{peer}");
+        }
     }
 }

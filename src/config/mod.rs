@@ -29,13 +29,14 @@ pub use buffer::{BufferConfig, BufferKind, FsyncPolicy};
 pub use enrich::Enrich;
 pub use forward::{Forward, AGENT_SINK_NAME, AMA_AGENT_PORT, LEGACY_AGENT_PORT};
 pub use listener::{
-    duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, Tls, DEFAULT_LISTENERS,
+    duplicate_listener, listener_at, parse_endpoint, Listener, Protocol, ProxyProtocol, Tls,
+    DEFAULT_LISTENERS,
 };
 pub use overrides::Overrides;
 pub use panos::{parse_offset, Panos};
 pub use raw::{
     Agent, BodyFormat, FilterMode, Framing, LogFormat, OutputFormat, OutputFraming, PanosCsv,
-    RawConfig, WhenFull,
+    ProxyProtocolVersion, RawConfig, WhenFull,
 };
 pub use rules::Rules;
 pub use sinks::HttpSink;

@@ -224,6 +224,25 @@ pub struct RawListener {
     pub tls_client_ca: Option<Spanned<PathBuf>>,
     pub tls_handshake_timeout_secs: Option<Spanned<u64>>,
     pub tls_accept_plain: Option<bool>,
+    /// Each connection opens with a PROXY protocol header from a load balancer; absent = off.
+    pub proxy_protocol: Option<Spanned<ProxyProtocolVersion>>,
+    /// Addresses or CIDR networks of the balancers whose headers are believed.
+    pub trusted_proxies: Option<Spanned<Vec<String>>>,
+    /// True: connections without a header are served too, with their socket's address.
+    pub proxy_protocol_optional: Option<Spanned<bool>>,
+    pub proxy_header_timeout_secs: Option<Spanned<u64>>,
+}
+
+/// Which PROXY protocol headers a listener takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyProtocolVersion {
+    /// The text header (`PROXY TCP4 …\r\n`, HAProxy `send-proxy`).
+    V1,
+    /// The binary header (HAProxy `send-proxy-v2`).
+    V2,
+    /// Either, told apart by the first byte.
+    Any,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -450,6 +469,10 @@ impl RawListener {
             tls_client_ca: None,
             tls_handshake_timeout_secs: None,
             tls_accept_plain: None,
+            proxy_protocol: None,
+            trusted_proxies: None,
+            proxy_protocol_optional: None,
+            proxy_header_timeout_secs: None,
         }
     }
 }

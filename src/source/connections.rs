@@ -6,6 +6,10 @@
 //! The table is bounded by `max_connections` (one slot per open connection, one count per sender
 //! with at least one open connection) and a slot goes when its connection ends.
 //!
+//! Behind a load balancer (PROXY protocol) the socket's address is the balancer's, so a connection
+//! takes its place unidentified at accept (it counts towards `max_connections` and can be evicted
+//! while its header is awaited) and is counted against its sender once the header names it.
+//!
 //! Memory after bursts of connections: glibc's malloc keeps what a burst freed in its arenas
 //! (measured: 5 000 connections opened and closed leave ~33 MB resident with nothing open), so
 //! after many closes [`return_freed_memory`] asks it to give the free pages back.
@@ -55,13 +59,18 @@ pub struct Connections {
 #[derive(Default)]
 struct Table {
     next_id: u64,
-    open: HashMap<u64, Arc<Slot>>,
+    open: HashMap<u64, Open>,
     per_sender: HashMap<IpAddr, usize>,
+}
+
+/// An open connection's entry: its slot, and the sender it counts against once known.
+struct Open {
+    slot: Arc<Slot>,
+    sender: Option<IpAddr>,
 }
 
 struct Slot {
     id: u64,
-    sender: IpAddr,
     /// Milliseconds after `Connections::epoch` of the last completed frame, or of the accept.
     /// Bytes that do not complete a frame do not move it: a slow trickle is idle.
     last_frame_ms: AtomicU64,
@@ -80,6 +89,9 @@ pub enum Admission {
     /// `max_connections` open and every one of them is busy handing frames to the buffers.
     Full,
 }
+
+/// [`Ticket::identify`] found the sender at `max_connections_per_sender`.
+pub struct PerSenderLimit;
 
 /// One admitted connection's place in the table; leaving it (drop) frees the place.
 pub struct Ticket {
@@ -110,11 +122,23 @@ impl Connections {
     /// Takes a place for a connection from `sender`, closing the longest-idle connection when
     /// every place is taken.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Admission {
-        let sender = sender_of(peer);
+        self.take_place(Some(sender_of(peer)))
+    }
+
+    /// Takes a place for a connection whose sender is not known yet (a PROXY protocol header
+    /// will name it: [`Ticket::identify`]); never refused for the per-sender limit, since the
+    /// socket's address is the balancer's.
+    pub fn admit_unidentified(self: &Arc<Self>) -> Admission {
+        self.take_place(None)
+    }
+
+    fn take_place(self: &Arc<Self>, sender: Option<IpAddr>) -> Admission {
         let now = self.now_ms();
         let mut table = self.table();
-        if table.per_sender.get(&sender).copied().unwrap_or(0) >= self.max_per_sender {
-            return Admission::PerSenderLimit;
+        if let Some(sender) = sender {
+            if table.per_sender.get(&sender).copied().unwrap_or(0) >= self.max_per_sender {
+                return Admission::PerSenderLimit;
+            }
         }
         let evicted = table.open.len() >= self.max_total;
         if evicted && !table.evict_longest_idle() {
@@ -123,14 +147,21 @@ impl Connections {
         table.next_id += 1;
         let slot = Arc::new(Slot {
             id: table.next_id,
-            sender,
             last_frame_ms: AtomicU64::new(now),
             busy: AtomicBool::new(false),
             evicted: AtomicBool::new(false),
             wake: Notify::new(),
         });
-        table.open.insert(slot.id, slot.clone());
-        *table.per_sender.entry(sender).or_default() += 1;
+        table.open.insert(
+            slot.id,
+            Open {
+                slot: slot.clone(),
+                sender,
+            },
+        );
+        if let Some(sender) = sender {
+            *table.per_sender.entry(sender).or_default() += 1;
+        }
         Admission::Admitted {
             ticket: Ticket {
                 connections: self.clone(),
@@ -172,6 +203,7 @@ impl Table {
         let victim = self
             .open
             .values()
+            .map(|open| &open.slot)
             .filter(|slot| !slot.busy.load(Relaxed))
             .min_by_key(|slot| slot.last_frame_ms.load(Relaxed))
             .map(|slot| slot.id);
@@ -185,11 +217,13 @@ impl Table {
     }
 
     fn remove(&mut self, id: u64) -> Option<Arc<Slot>> {
-        let slot = self.open.remove(&id)?;
-        if let Some(count) = self.per_sender.get_mut(&slot.sender) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_sender.remove(&slot.sender);
+        let Open { slot, sender } = self.open.remove(&id)?;
+        if let Some(sender) = sender {
+            if let Some(count) = self.per_sender.get_mut(&sender) {
+                *count -= 1;
+                if *count == 0 {
+                    self.per_sender.remove(&sender);
+                }
             }
         }
         Some(slot)
@@ -197,6 +231,32 @@ impl Table {
 }
 
 impl Ticket {
+    /// Counts an unidentified connection ([`Connections::admit_unidentified`]) against `peer`,
+    /// the sender its PROXY header named (or its socket's, without one). Refused when that
+    /// sender already holds `max_connections_per_sender`; the place is then freed with the
+    /// ticket. An evicted connection has no place left to count.
+    pub fn identify(&self, peer: IpAddr) -> Result<(), PerSenderLimit> {
+        let sender = sender_of(peer);
+        let mut table = self.connections.table();
+        let table = &mut *table;
+        let Some(open) = table.open.get_mut(&self.slot.id) else {
+            return Ok(());
+        };
+        if open.sender.is_some() {
+            return Ok(());
+        }
+        let count = table.per_sender.entry(sender).or_default();
+        if *count >= self.connections.max_per_sender {
+            if *count == 0 {
+                table.per_sender.remove(&sender);
+            }
+            return Err(PerSenderLimit);
+        }
+        *count += 1;
+        open.sender = Some(sender);
+        Ok(())
+    }
+
     /// A frame was completed: the connection is not idle.
     pub fn frame_completed(&self) {
         self.slot
@@ -350,6 +410,42 @@ mod tests {
             }
             assert_eq!(queued, 999);
         });
+    }
+
+    #[test]
+    fn an_unidentified_connection_takes_a_place_and_counts_against_the_sender_it_names() {
+        let connections = Connections::new(3, 1);
+        // Three connections through one balancer: none is refused for the balancer's address.
+        let (a, _) = admitted(connections.admit_unidentified());
+        let (b, _) = admitted(connections.admit_unidentified());
+        let (c, evicted) = admitted(connections.admit_unidentified());
+        assert!(!evicted);
+        assert!(a.identify(ip(2)).is_ok());
+        assert!(b.identify(ip(3)).is_ok());
+        // The header names a sender that already holds its one connection.
+        assert!(c.identify(ip(2)).is_err());
+        drop(c);
+        assert!(matches!(
+            connections.admit(ip(2)),
+            Admission::PerSenderLimit
+        ));
+        assert_eq!(connections.open(), 2);
+        drop(a);
+        let _d = admitted(connections.admit(ip(2)));
+    }
+
+    #[test]
+    fn an_unidentified_connection_is_evicted_like_any_idle_one() {
+        let connections = Connections::new(1, 1);
+        let (waiting, _) = admitted(connections.admit_unidentified());
+        let (new, evicted) = admitted(connections.admit(ip(3)));
+        assert!(evicted && waiting.is_evicted());
+        // Its header arriving late counts it nowhere: the place is gone.
+        assert!(waiting.identify(ip(2)).is_ok());
+        drop(new);
+        let (_sender, evicted) = admitted(connections.admit(ip(2)));
+        assert!(!evicted);
+        assert_eq!(connections.open(), 1);
     }
 
     #[test]

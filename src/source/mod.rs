@@ -2,6 +2,7 @@
 
 pub mod bind;
 pub mod connections;
+pub mod proxy;
 pub mod tcp;
 pub mod tls;
 pub mod tls_files;

@@ -5,7 +5,10 @@
 //! `max_connections_per_sender`; at `max_connections` the connection that completed no frame for
 //! the longest time is closed to admit the new one ([`super::connections`]); a frame begun must be
 //! completed within `frame_timeout_secs`, so bytes trickled without ever completing a frame keep
-//! nothing open. On stop, each connection sends its FIN and reads what its sender had already sent
+//! nothing open. Behind a load balancer, a PROXY protocol header names the original sender
+//! ([`super::proxy`]): it is read before anything else (before the TLS handshake), the connection
+//! counts against that sender, and that sender is the connection's peer from then on. On stop,
+//! each connection sends its FIN and reads what its sender had already sent
 //! (until the sender closes, goes quiet, or half the shutdown grace period passes) before closing;
 //! what is left unread is counted.
 
@@ -28,10 +31,11 @@ use tracing::Instrument;
 use super::connections::{
     return_freed_memory, unread_bytes, Admission, Connections, Ticket, TRIM_INTERVAL,
 };
+use super::proxy;
 use super::tls::{Accepted, TlsTerminator};
 use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full, Batch};
-use crate::config::Listener;
+use crate::config::{Listener, ProxyProtocol};
 use crate::telemetry::events;
 use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
 
@@ -201,7 +205,14 @@ impl TcpSource {
 impl Starter {
     fn start(&self, stream: TcpStream, peer: SocketAddr) {
         let metrics = &self.shared.pipeline.metrics.listeners[self.index];
-        let ticket = match self.connections.admit(peer.ip()) {
+        // Behind a balancer the socket's address is the balancer's: the sender is counted once
+        // its header names it.
+        let admission = if self.config.proxy_protocol.is_some() {
+            self.connections.admit_unidentified()
+        } else {
+            self.connections.admit(peer.ip())
+        };
+        let ticket = match admission {
             Admission::Admitted { ticket, evicted } => {
                 if evicted {
                     let max = self.config.max_connections;
@@ -227,12 +238,33 @@ impl Starter {
         let stop = self.stop.clone();
         let tls = self.tls.clone();
         let drain = self.drain;
-        let span = tracing::info_span!("connection", %peer);
+        let span = if self.config.proxy_protocol.is_some() {
+            // `peer` is recorded once the header has named the sender.
+            tracing::info_span!("connection", peer = tracing::field::Empty, socket_peer = %peer)
+        } else {
+            tracing::info_span!("connection", %peer)
+        };
         let task = async move {
+            let mut stream = stream;
+            let mut peer = peer;
+            let metrics = &shared.pipeline.metrics.listeners[index];
+            if let Some(settings) = &config.proxy_protocol {
+                let sender = behind_balancer(
+                    &mut stream,
+                    peer,
+                    &config,
+                    settings,
+                    metrics,
+                    &stop,
+                    &ticket,
+                );
+                let Some(sender) = sender.await else { return };
+                peer = sender;
+            }
             let connection = Served {
                 peer,
                 config: &config,
-                metrics: &shared.pipeline.metrics.listeners[index],
+                metrics,
                 shared: &shared,
                 stop: &stop,
                 ticket: &ticket,
@@ -266,6 +298,48 @@ impl Starter {
         self.tasks
             .spawn(self.mine.track_future(task.instrument(span)));
     }
+}
+
+/// A connection on a PROXY protocol listener: reads its header, names the span's peer and
+/// counts the connection against its sender. The sender, or `None` when the connection is to be
+/// closed (counted and said where it is worth it).
+async fn behind_balancer(
+    stream: &mut TcpStream,
+    socket_peer: SocketAddr,
+    config: &Listener,
+    settings: &ProxyProtocol,
+    metrics: &ListenerMetrics,
+    stop: &CancellationToken,
+    ticket: &Ticket,
+) -> Option<SocketAddr> {
+    let opening = tokio::select! {
+        // A header already there is read even when stopping: the connections accepted from the
+        // backlog at stop have theirs waiting, and lines after it.
+        biased;
+        opening = proxy::read_opening(stream, socket_peer, settings, config.idle_timeout) => opening,
+        () = stop.cancelled() => return None,
+        () = ticket.evicted() => {
+            metrics.closed(CloseReason::EvictedIdle).inc();
+            return None;
+        }
+    };
+    let sender = match opening {
+        Ok(opening) => {
+            opening.count(metrics);
+            opening.sender(socket_peer)
+        }
+        Err(refused) => {
+            refused.report(socket_peer, settings, metrics);
+            return None;
+        }
+    };
+    tracing::Span::current().record("peer", tracing::field::display(sender));
+    if ticket.identify(sender.ip()).is_err() {
+        let max = config.max_connections_per_sender;
+        events::ConnectionRefusedPerSender { peer: sender, max }.emit(metrics);
+        return None;
+    }
+    Some(sender)
 }
 
 /// Reading on after the relay decided to close: until `until`, or until nothing arrived for

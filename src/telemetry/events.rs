@@ -27,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use cefrelay_wal::AppendError;
 
-use super::metrics::{CloseReason, ListenerMetrics, ParseMetrics, SinkMetrics};
+use super::metrics::{CloseReason, ListenerMetrics, ParseMetrics, ProxyHeaderResult, SinkMetrics};
 use super::RateLimited;
 
 // ---------------------------------------------------------------------------------------------
@@ -102,6 +102,74 @@ impl TlsHandshakeFailed<'_> {
         metrics.tls_handshake_failures.inc();
         if let Some(held_back) = HANDSHAKE_WARNING.allow() {
             tracing::warn!(peer = %self.peer, error = %self.error, held_back, "TLS handshake failed");
+        }
+    }
+}
+
+/// Shared by the PROXY protocol refusals: one budget, so that a misconfigured balancer or a scan
+/// cannot flood the log.
+static PROXY_WARNING: RateLimited = RateLimited::new(10);
+
+/// A connection on a PROXY protocol listener from an address outside `trusted_proxies` that sent
+/// a header (which anyone could forge), or sent anything at all where the header is required;
+/// closed.
+pub struct ProxyHeaderUntrusted {
+    pub peer: SocketAddr,
+    /// Whether it opened with a header (else it was refused for its address alone).
+    pub sent_header: bool,
+}
+
+impl ProxyHeaderUntrusted {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.proxy_header(ProxyHeaderResult::Untrusted).inc();
+        if let Some(held_back) = PROXY_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, sent_header = self.sent_header, held_back, "connection closed: not from an address in trusted_proxies");
+        }
+    }
+}
+
+/// A trusted balancer's connection that did not open with a PROXY header, on a listener that
+/// requires one; closed.
+pub struct ProxyHeaderMissing {
+    pub peer: SocketAddr,
+}
+
+impl ProxyHeaderMissing {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.proxy_header(ProxyHeaderResult::Missing).inc();
+        if let Some(held_back) = PROXY_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, held_back, "connection closed: no PROXY protocol header (proxy_protocol_optional = false)");
+        }
+    }
+}
+
+/// A PROXY header that is not one the listener takes (bad signature or syntax, the other
+/// version, too long, cut short); closed.
+pub struct ProxyHeaderMalformed<'a> {
+    pub peer: SocketAddr,
+    pub reason: &'a str,
+}
+
+impl ProxyHeaderMalformed<'_> {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.proxy_header(ProxyHeaderResult::Malformed).inc();
+        if let Some(held_back) = PROXY_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, reason = self.reason, held_back, "connection closed: malformed PROXY protocol header");
+        }
+    }
+}
+
+/// A PROXY header not complete within `proxy_header_timeout_secs`; closed.
+pub struct ProxyHeaderTimedOut {
+    pub peer: SocketAddr,
+    pub timeout_secs: u64,
+}
+
+impl ProxyHeaderTimedOut {
+    pub fn emit(&self, metrics: &ListenerMetrics) {
+        metrics.proxy_header(ProxyHeaderResult::Timeout).inc();
+        if let Some(held_back) = PROXY_WARNING.allow() {
+            tracing::warn!(peer = %self.peer, proxy_header_timeout_secs = self.timeout_secs, held_back, "connection closed: PROXY protocol header not received in time");
         }
     }
 }

@@ -112,6 +112,8 @@ pub struct ListenerMetrics {
     /// exits before they are taken (summed over the sinks a connection is waiting for).
     pub events_awaiting_buffer: Gauge,
     pub tls_handshake_failures: Counter,
+    /// PROXY protocol headers, by [`ProxyHeaderResult`].
+    pub proxy_headers: [Counter; ProxyHeaderResult::ALL.len()],
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
 }
@@ -190,6 +192,12 @@ const LISTENER_CLOSE_COUNTERS: [(Family, ByCloseReason); 2] = [
     ),
 ];
 
+/// `proxy_headers`, by [`ProxyHeaderResult`].
+const PROXY_HEADERS: Family = Family::counter(
+    "cefrelay_proxy_headers_total",
+    "PROXY protocol headers on TCP/TLS listeners, by result: accepted, local (a balancer's health check), unknown (no client address), or refused as untrusted, missing, malformed, timeout",
+);
+
 /// The listener gauges, in `/metrics` order.
 const LISTENER_GAUGES: [(Family, ListenerReading); 2] = [
     (
@@ -227,6 +235,7 @@ impl ListenerMetrics {
             abandoned_bytes: Default::default(),
             events_awaiting_buffer: Gauge::default(),
             tls_handshake_failures: Counter::default(),
+            proxy_headers: Default::default(),
             queue_full_drops: Counter::default(),
         }
     }
@@ -263,7 +272,57 @@ impl CloseReason {
     }
 }
 
+/// What became of a connection's PROXY protocol header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyHeaderResult {
+    /// From a trusted balancer, naming the original sender.
+    Accepted,
+    /// A v2 LOCAL header: the balancer's own connection (a health check), served as the
+    /// balancer's.
+    Local,
+    /// From a trusted balancer without a client address (v1 UNKNOWN, v2 UNSPEC or UNIX):
+    /// served as the balancer's.
+    Unknown,
+    /// From an address outside `trusted_proxies` (or, when the header is required, any
+    /// connection from such an address): closed.
+    Untrusted,
+    /// A trusted balancer's connection without a header, where one is required: closed.
+    Missing,
+    /// Not a header of the listener's version(s): closed.
+    Malformed,
+    /// Not complete within `proxy_header_timeout_secs`: closed.
+    Timeout,
+}
+
+impl ProxyHeaderResult {
+    pub const ALL: [ProxyHeaderResult; 7] = [
+        ProxyHeaderResult::Accepted,
+        ProxyHeaderResult::Local,
+        ProxyHeaderResult::Unknown,
+        ProxyHeaderResult::Untrusted,
+        ProxyHeaderResult::Missing,
+        ProxyHeaderResult::Malformed,
+        ProxyHeaderResult::Timeout,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ProxyHeaderResult::Accepted => "accepted",
+            ProxyHeaderResult::Local => "local",
+            ProxyHeaderResult::Unknown => "unknown",
+            ProxyHeaderResult::Untrusted => "untrusted",
+            ProxyHeaderResult::Missing => "missing",
+            ProxyHeaderResult::Malformed => "malformed",
+            ProxyHeaderResult::Timeout => "timeout",
+        }
+    }
+}
+
 impl ListenerMetrics {
+    pub fn proxy_header(&self, result: ProxyHeaderResult) -> &Counter {
+        &self.proxy_headers[result as usize]
+    }
+
     pub fn closed(&self, reason: CloseReason) -> &Counter {
         &self.connections_closed[reason as usize]
     }
@@ -679,6 +738,19 @@ impl Metrics {
                         counter.get()
                     );
                 }
+            }
+        }
+        PROXY_HEADERS.header(out);
+        for l in &self.listeners {
+            for result in ProxyHeaderResult::ALL {
+                let _ = writeln!(
+                    out,
+                    "{}{{listener=\"{}\",result=\"{}\"}} {}",
+                    PROXY_HEADERS.name,
+                    l.name,
+                    result.label(),
+                    l.proxy_header(result).get()
+                );
             }
         }
         for (family, read) in &LISTENER_GAUGES {
