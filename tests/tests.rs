@@ -19,6 +19,7 @@ mod peers;
 mod proxy;
 mod relay;
 mod rules;
+mod scaleout;
 mod send;
 mod tls;
 mod troubleshoot;
