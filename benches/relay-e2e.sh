@@ -7,7 +7,7 @@
 # relay spends per message is the steadier figure.
 #
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
-#   SECTIONS="tcp udp http rules" picks the parts to run (default: all four).
+#   SECTIONS="tcp udp http rules haproxy" picks the parts to run (default: all five).
 #
 # Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
@@ -16,6 +16,12 @@
 # with a disk buffer), its Azure Logs Ingestion sink (CommonSecurityLog rows, gzip), and through
 # syslog-ng's http() destination (JSON per message, batched, with and without its reliable
 # disk-buffer) into the same counting HTTP server.
+#
+# Then haproxy: the same TCP load through HAProxy (TCP mode, send-proxy-v2, /health checks) to
+# one, two and three relays that take PROXY protocol v2, into the same counting agent: what the
+# front costs (its CPU per message beside the relays'). On 2 shared cores this shows that it works
+# and what it costs, not scaling. The benchmark's one sender address would put every connection
+# on one relay with `balance source` (the deploy default), so this uses `leastconn`.
 #
 # Then rules: the same TCP load through cefrelay three times, with the threat enrichment off, with
 # it on (the default), and with it on plus the sophos preset's rules, for the cost of each.
@@ -280,6 +286,76 @@ EOF
   exec "$cefrelay" run --config "$work/cefrelay-rules.toml"
 }
 
+# N relays behind HAProxy: prints msg/s, the relays' CPU per message (summed) and HAProxy's.
+run_haproxy() { # relays
+  local n=$1 agent count_file sink_pid front hap_pid start end got i listen admin servers=""
+  local pids=()
+  agent=$(free_port); count_file="$work/haproxy-$n.count"
+  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  wait_port "$agent"
+  for i in $(seq "$n"); do
+    listen=$(free_port); admin=$(free_port)
+    cat >"$work/relay-$n-$i.toml" <<EOF
+[[listener]]
+address = "tcp://127.0.0.1:$listen"
+proxy_protocol = "v2"
+trusted_proxies = ["127.0.0.1/32"]
+[forward]
+address = ["tcp://127.0.0.1:$agent"]
+[admin]
+listen = "127.0.0.1:$admin"
+EOF
+    "$cefrelay" run --config "$work/relay-$n-$i.toml" 2>/dev/null & pids+=($!)
+    wait_port "$listen"
+    servers+="    server relay$i 127.0.0.1:$listen send-proxy-v2 check port $admin"$'\n'
+  done
+  front=$(free_port)
+  cat >"$work/haproxy-$n.cfg" <<EOF
+global
+    maxconn 1000
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+frontend syslog
+    bind 127.0.0.1:$front
+    default_backend relays
+backend relays
+    balance leastconn
+    option httpchk GET /health
+$servers
+EOF
+  haproxy -db -f "$work/haproxy-$n.cfg" >/dev/null 2>&1 & hap_pid=$!
+  wait_port "$front"
+  sleep 1 # the first health checks pass
+  start=$(date +%s.%N)
+  "$cefrelay" send --to "tcp://127.0.0.1:$front" --count "$messages" --connections "$connections" \
+    --mix threat=100 >/dev/null
+  got=0; local previous=-1 still=0
+  for _ in $(seq 6000); do
+    got=$(cat "$count_file" 2>/dev/null || echo 0)
+    [ "$got" -ge "$messages" ] && break
+    if [ "$got" = "$previous" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 40 ] && break
+    previous=$got
+    sleep 0.05
+  done
+  end=$(date +%s.%N)
+  local relays_cpu=0 cpu rss hap_cpu
+  for pid in "${pids[@]}"; do
+    read -r cpu rss < <(usage "$pid")
+    relays_cpu=$(awk -v a="$relays_cpu" -v b="$cpu" 'BEGIN {print a + b}')
+  done
+  read -r hap_cpu rss < <(usage "$hap_pid")
+  kill "${pids[@]}" "$hap_pid" 2>/dev/null || true
+  wait "${pids[@]}" "$hap_pid" 2>/dev/null || true
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
+  awk -v n="$n" -v g="$got" -v m="$messages" -v s="$start" -v e="$end" -v r="$relays_cpu" -v h="$hap_cpu" \
+    'BEGIN {printf "haproxy + %d relay(s): %8.0f msg/s  %s of %s delivered  relays %.2f us/msg  haproxy %.2f us/msg\n", n, g / (e - s), g, m, r * 1e6 / g, h * 1e6 / g}'
+}
+
 # syslog-ng's http() destination: the same filter, each message as JSON, batched like cefrelay's
 # requests; DISK_BUFFER=yes adds its reliable disk-buffer (written before it is acknowledged).
 # The source window is raised to 10 000 messages per connection: with the default (100 after
@@ -348,7 +424,7 @@ EOF
     -R "$work/syslog-ng.persist" -p "$work/syslog-ng.pid" -c "$work/syslog-ng.ctl"
 }
 
-sections=" ${SECTIONS:-tcp udp http rules} "
+sections=" ${SECTIONS:-tcp udp http rules haproxy} "
 echo "relay benchmark: $messages PAN-OS THREAT CEF messages (~1 KB) over $connections TCP connections, $(nproc) cores"
 if [[ $sections == *" tcp "* ]]; then
 run_one cefrelay start_cefrelay
@@ -391,5 +467,12 @@ RULES=$'[[rule]]\npreset = "sophos"' run_one cefrelay-sophos start_cefrelay_rule
 for variant in enrich sophos; do
   awk -v a="$(cat "$work/cefrelay-$variant.cpu")" -v b="$(cat "$work/cefrelay-plain.cpu")" -v v="$variant" \
     'BEGIN {printf "cefrelay %-6s vs plain: %.2fx the CPU per message\n", v, a / b}'
+done
+fi
+
+if [[ $sections == *" haproxy "* ]]; then
+echo "HAProxy front (send-proxy-v2, leastconn) to 1, 2 and 3 relays, same load"
+for relays in 1 2 3; do
+  run_haproxy "$relays"
 done
 fi
