@@ -374,3 +374,30 @@ fn a_taken_port_fails_the_start_with_the_fix_on_its_own_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn logs_carry_no_colour_codes_when_standard_error_is_not_a_terminal() {
+    use std::io::BufRead;
+    let mut child = crate::util::cefrelay()
+        .args(["run", "--listen", "tcp://127.0.0.1:0", "--admin", ""])
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the relay");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    for line in std::io::BufReader::new(stderr).lines().take(50) {
+        let line = line.expect("a log line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("listening") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen.contains("listening"), "{seen}");
+    assert!(!seen.contains('\u{1b}'), "escape codes in a pipe: {seen:?}");
+}

@@ -7,22 +7,34 @@ pub mod events;
 pub mod metrics;
 pub mod observe;
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Log, LogFormat};
 
 /// Sets up `tracing` output on standard error; `RUST_LOG` overrides the configured level.
+/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org): journald and log
+/// files must not get escape codes.
 pub fn init_logging(log: &Log) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_wanted(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .with_writer(std::io::stderr);
     let _ = match log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Whether log lines get colour: on a terminal, unless `NO_COLOR` is set to anything but "".
+fn colour_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
 }
 
 /// Lets one warning of a kind through per interval and says how many were held back meanwhile.
@@ -73,5 +85,14 @@ mod tests {
         assert_eq!(limit.allow(), None);
         assert_eq!(limit.allow(), None);
         assert_eq!(limit.suppressed.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour_wanted(true, None));
+        assert!(!colour_wanted(false, None), "journald, a pipe, a file");
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(colour_wanted(true, Some(OsStr::new(""))), "NO_COLOR= means unset");
     }
 }
