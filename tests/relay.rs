@@ -401,3 +401,86 @@ fn logs_carry_no_colour_codes_when_standard_error_is_not_a_terminal() {
     assert!(seen.contains("listening"), "{seen}");
     assert!(!seen.contains('\u{1b}'), "escape codes in a pipe: {seen:?}");
 }
+
+#[test]
+fn the_start_up_log_says_what_the_filter_drops_and_the_first_drop_per_sender_is_named() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    let agent = Agent::start(0, Duration::ZERO);
+    let mut child = crate::util::cefrelay()
+        .args(["run", "--admin", ""])
+        .args(["--listen", "tcp://127.0.0.1:0"])
+        .args([
+            "--forward",
+            &format!("tcp://127.0.0.1:{}", agent.address.port()),
+        ])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the relay");
+    let log = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (log, stderr) = (log.clone(), child.stderr.take().expect("stderr"));
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        })
+    };
+    let text = || log.lock().unwrap().clone();
+    assert!(
+        wait_until(PATIENCE, || text().contains("listening")),
+        "{}",
+        text()
+    );
+    let start_up = text();
+    assert!(start_up.contains("cefrelay starting"), "{start_up}");
+    assert!(
+        start_up.contains("agent filter: forwards valid CEF except PAN-OS TRAFFIC; drops TRAFFIC"),
+        "{start_up}"
+    );
+    assert!(start_up.contains("sink=agent"), "{start_up}");
+
+    let traffic =
+        "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1|end|TRAFFIC|1|src=10.0.0.1";
+    let asa = "<166>Nov 22 10:00:00 asa %ASA-6-302013: Built outbound TCP connection";
+    // Port 0: the kernel's choice, which the start-up log names (`bound=127.0.0.1:PORT`).
+    let bound = start_up
+        .split("bound=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the bound address in the log");
+    let bound = bound.trim_matches(|c: char| !c.is_ascii_digit() && c != '.' && c != ':');
+    let mut stream = std::net::TcpStream::connect(bound).expect("connect");
+    for line in [traffic, asa, traffic, asa, &cef_threat(1)] {
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
+    }
+    assert!(wait_until(PATIENCE, || agent.count() == 1));
+    assert!(wait_until(PATIENCE, || text().contains("lines without CEF")));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    let all = text();
+    assert_eq!(
+        all.matches("dropping PAN-OS TRAFFIC from this sender")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert_eq!(
+        all.matches("dropping this sender's lines without CEF")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert!(
+        all.contains("cef-all"),
+        "the setting that forwards TRAFFIC is named: {all}"
+    );
+}

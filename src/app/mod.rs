@@ -52,6 +52,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(error) => return Ok(exit::bad_config(error)),
     };
     telemetry::init_logging(&config.log);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %args.config.as_deref().map_or_else(|| "<built-in defaults>".into(), |p| p.display().to_string()),
+        "cefrelay starting"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cefrelay")
@@ -219,6 +224,15 @@ impl App {
     ) -> anyhow::Result<u8> {
         for (listener, bound) in self.config.listeners.iter().zip(self.local_addrs()) {
             tracing::info!(listener = %listener.name(), %bound, "listening");
+        }
+        let filter = self.config.filter;
+        tracing::info!(
+            filter = filter.name(),
+            "agent filter: {}",
+            filter.in_words()
+        );
+        for sink in sinks::metrics(&self.config) {
+            tracing::info!(sink = %sink.name, kind = %sink.kind, "sink");
         }
         tracing::info!(
             rules = self.config.rules.rules.len(),

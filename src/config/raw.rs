@@ -324,6 +324,26 @@ impl FilterMode {
         FilterMode::Legacy,
         FilterMode::All,
     ];
+
+    /// As the configuration file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FilterMode::Cef => "cef",
+            FilterMode::CefAll => "cef-all",
+            FilterMode::Legacy => "legacy",
+            FilterMode::All => "all",
+        }
+    }
+
+    /// What it forwards and what it drops, in words, for the start-up log.
+    pub fn in_words(self) -> &'static str {
+        match self {
+            FilterMode::Cef => "forwards valid CEF except PAN-OS TRAFFIC; drops TRAFFIC, lines without CEF (Cisco ASA, unconverted PAN-OS CSV) and invalid CEF",
+            FilterMode::CefAll => "forwards every valid CEF record (PAN-OS TRAFFIC too); drops lines without CEF and invalid CEF",
+            FilterMode::Legacy => "forwards lines containing CEF: or ASA- (the old rsyslog rule); drops the rest",
+            FilterMode::All => "forwards everything",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum)]

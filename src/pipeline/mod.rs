@@ -270,7 +270,7 @@ impl Pipeline {
                 batch.mock_markers.push(marker.to_string());
             }
         } else {
-            self.metrics.observer.message(
+            let first_drop = self.metrics.observer.message(
                 origin.peer,
                 &Seen {
                     cef_valid: event.valid_cef().is_some(),
@@ -285,6 +285,14 @@ impl Pipeline {
                     outcome: decision.outcome(),
                 },
             );
+            if first_drop {
+                crate::telemetry::events::FirstDropFromSender {
+                    peer: origin.peer,
+                    traffic: decision == Decision::DropTraffic,
+                    filter: mode.name(),
+                }
+                .emit();
+            }
         }
         decision
     }

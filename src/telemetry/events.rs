@@ -507,3 +507,31 @@ impl AgentQueuesUnreadable<'_> {
         }
     }
 }
+
+/// The filter dropped PAN-OS TRAFFIC, or a line without CEF, from a sender for the first time:
+/// by design (the agent filter), but a Sentinel admin moving off the rsyslog rule, which
+/// forwarded both, would not know. Once per sender and kind, so no limiter.
+pub struct FirstDropFromSender {
+    pub peer: IpAddr,
+    /// PAN-OS TRAFFIC; otherwise a line without CEF.
+    pub traffic: bool,
+    /// The filter that dropped it, as the configuration spells it.
+    pub filter: &'static str,
+}
+
+impl FirstDropFromSender {
+    pub fn emit(&self) {
+        let (peer, filter) = (self.peer, self.filter);
+        if self.traffic {
+            tracing::warn!(
+                %peer, filter,
+                "dropping PAN-OS TRAFFIC from this sender, as filter = \"{filter}\" does (the agent gets threats, not sessions); filter = \"cef-all\" forwards TRAFFIC (said once per sender)"
+            );
+        } else {
+            tracing::warn!(
+                %peer, filter,
+                "dropping this sender's lines without CEF, as filter = \"{filter}\" does (e.g. Cisco ASA, or PAN-OS CSV with [panos] csv = \"keep\"); filter = \"legacy\" forwards ASA as the old rsyslog rule did, \"all\" everything (said once per sender)"
+            );
+        }
+    }
+}

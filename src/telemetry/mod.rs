@@ -93,6 +93,9 @@ mod tests {
         assert!(colour_wanted(true, None));
         assert!(!colour_wanted(false, None), "journald, a pipe, a file");
         assert!(!colour_wanted(true, Some(OsStr::new("1"))));
-        assert!(colour_wanted(true, Some(OsStr::new(""))), "NO_COLOR= means unset");
+        assert!(
+            colour_wanted(true, Some(OsStr::new(""))),
+            "NO_COLOR= means unset"
+        );
     }
 }

@@ -72,14 +72,23 @@ pub enum Outcome {
 }
 
 impl Observer {
-    pub fn message(&self, peer: IpAddr, seen: &Seen) {
+    /// Counts one message of `peer`; `true` the first time the filter drops PAN-OS TRAFFIC or a
+    /// line without CEF from this sender (the caller says so once: nobody expects it).
+    pub fn message(&self, peer: IpAddr, seen: &Seen) -> bool {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let peers = &mut *peers;
-        let counts = if peers.by_address.len() < MAX_PEERS || peers.by_address.contains_key(&peer) {
+        let tracked = peers.by_address.len() < MAX_PEERS || peers.by_address.contains_key(&peer);
+        let counts = if tracked {
             peers.by_address.entry(peer).or_default()
         } else {
             &mut peers.other
         };
+        let first_drop = tracked
+            && match seen.outcome {
+                Outcome::DroppedTraffic => counts.dropped_traffic == 0,
+                Outcome::DroppedNotCef => counts.dropped_not_cef == 0,
+                _ => false,
+            };
         counts.received += 1;
         counts.cef_valid += u64::from(seen.cef_valid);
         counts.panos_csv += u64::from(seen.panos_csv);
@@ -94,6 +103,7 @@ impl Observer {
             Outcome::DroppedInvalidCef => &mut counts.dropped_invalid_cef,
             Outcome::DroppedOther => &mut counts.dropped_other,
         } += 1;
+        first_drop
     }
 
     /// A mock passed the filter (they always do) on its way to the sink.
