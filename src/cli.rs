@@ -6,10 +6,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Agent, FilterMode, Framing, Overrides};
 
+/// `cefrelay --version`: the version, the commit and the commit's date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CEFRELAY_COMMIT"),
+    ", ",
+    env!("CEFRELAY_COMMIT_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "cefrelay",
-    version,
+    version = VERSION,
     about = "Syslog/CEF collector and forwarder for PAN-OS firewall logs"
 )]
 pub struct Cli {

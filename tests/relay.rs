@@ -484,3 +484,39 @@ fn the_start_up_log_says_what_the_filter_drops_and_the_first_drop_per_sender_is_
         "the setting that forwards TRAFFIC is named: {all}"
     );
 }
+
+#[test]
+fn metrics_say_the_build_and_the_process_and_version_names_the_commit() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let relay = Relay::start(agent.address.port(), &[]);
+    let metrics = relay.try_metrics().expect("/metrics");
+    let version = String::from_utf8(
+        cefrelay()
+            .arg("--version")
+            .output()
+            .expect("--version")
+            .stdout,
+    )
+    .expect("utf-8");
+    // `cefrelay 0.1.0 (commit abc123def456, 2026-11-27)`: the same commit on both.
+    let commit = version
+        .split("commit ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .expect("a commit in --version");
+    assert!(
+        metrics.contains(&format!(
+            "cefrelay_build_info{{version=\"{}\",commit=\"{commit}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{version}\n{metrics}"
+    );
+    assert!(relay.metric("process_resident_memory_bytes") > 0);
+    assert!(relay.metric("process_open_fds") > 0);
+    let started: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("process_start_time_seconds "))
+        .and_then(|v| v.parse().ok())
+        .expect("process_start_time_seconds");
+    assert!(started > 1_700_000_000.0, "{started}");
+}

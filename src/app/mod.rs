@@ -52,8 +52,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<u8> {
         Err(error) => return Ok(exit::bad_config(error)),
     };
     telemetry::init_logging(&config.log);
+    telemetry::process::started();
     tracing::info!(
-        version = env!("CARGO_PKG_VERSION"),
+        version = crate::cli::VERSION,
         config = %args.config.as_deref().map_or_else(|| "<built-in defaults>".into(), |p| p.display().to_string()),
         "cefrelay starting"
     );

@@ -59,11 +59,11 @@ async fn answer(
     }
     let line = request.split(|&b| b == b'\r').next().unwrap_or_default();
     let (status, content_type, body) = match line {
-        l if l.starts_with(b"GET /metrics ") => (
-            "200 OK",
-            "text/plain; version=0.0.4",
-            metrics.render(&udp_drops.read()),
-        ),
+        l if l.starts_with(b"GET /metrics ") => ("200 OK", "text/plain; version=0.0.4", {
+            let mut text = metrics.render(&udp_drops.read());
+            super::process::render(&mut text);
+            text
+        }),
         l if l.starts_with(b"GET /health ") => {
             let down: Vec<&str> = metrics
                 .sinks

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod events;
 pub mod metrics;
 pub mod observe;
+pub mod process;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
