@@ -47,6 +47,10 @@ pub enum Command {
     /// List and print the rule presets, and try a configuration's rules on sample lines.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff) to standard output: `cefrelay man > /usr/share/man/man1/cefrelay.1`.
+    Man,
     /// User-ID: push the NAC's mappings once (the cron script's replacement), or show the
     /// running relay's mapping table.
     #[command(subcommand)]

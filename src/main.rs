@@ -41,6 +41,17 @@ fn main() -> ExitCode {
         Command::Uninstall(args) => install::uninstall(args),
         Command::Rules(command) => rules::run(command),
         Command::Userid(command) => userid::command::run(command),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "cefrelay", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            page.render(&mut std::io::stdout())
+                .map(|()| 0)
+                .map_err(Into::into)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

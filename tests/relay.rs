@@ -520,3 +520,32 @@ fn metrics_say_the_build_and_the_process_and_version_names_the_commit() {
         .expect("process_start_time_seconds");
     assert!(started > 1_700_000_000.0, "{started}");
 }
+
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    let run = |args: &[&str]| {
+        let output = cefrelay().args(args).output().expect("run");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let bash = run(&["completions", "bash"]);
+    let zsh = run(&["completions", "zsh"]);
+    let man = run(&["man"]);
+    assert!(man.contains(".TH cefrelay 1"), "{man}");
+    for command in [
+        "run",
+        "check-config",
+        "send",
+        "cef-troubleshoot",
+        "install",
+        "rules",
+        "userid",
+    ] {
+        assert!(bash.contains(command), "bash completion lacks {command}");
+        assert!(zsh.contains(command), "zsh completion lacks {command}");
+        assert!(
+            man.contains(&command.replace('-', "\\-")),
+            "the man page lacks {command}"
+        );
+    }
+}
