@@ -549,3 +549,77 @@ fn completions_and_the_man_page_cover_every_command() {
         );
     }
 }
+
+#[test]
+fn a_summary_line_reports_what_came_in_and_went_out() {
+    use std::io::BufRead;
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("cefrelay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[listener]]\naddress = \"tcp://127.0.0.1:0\"\n[forward]\naddress = [\"tcp://127.0.0.1:{}\"]\n\
+             [admin]\nlisten = \"\"\n[log]\nsummary_secs = 1\n",
+            agent.address.port()
+        ),
+    )
+    .expect("write config");
+    let mut child = cefrelay()
+        .arg("run")
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the relay");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut next_with = |needle: &str| {
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no log line with {needle}"))
+    };
+    let listening = next_with("listening");
+    let bound = listening
+        .split("bound=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("bound address")
+        .to_string();
+    let mut stream = std::net::TcpStream::connect(bound.as_str()).expect("connect");
+    let traffic = "<14>Nov 22 10:00:00 fw CEF:0|Palo Alto Networks|PAN-OS|10.1|end|TRAFFIC|1|a=b";
+    for line in [cef_threat(1), cef_threat(2), traffic.to_string()] {
+        stream
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("send");
+    }
+    assert!(wait_until(PATIENCE, || agent.count() == 2));
+    // The summaries until the three messages are accounted for (an interval may end between
+    // them): received, forwarded and dropped add up.
+    let number = |line: &str, after: &str| -> u64 {
+        line.split(after)
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(0)
+    };
+    let (mut received, mut forwarded, mut traffic) = (0, 0, 0);
+    let mut seen = Vec::new();
+    while received < 3 {
+        let line = next_with("summary: received");
+        received += number(&line, "received ");
+        forwarded += number(&line, "forwarded ");
+        traffic += number(&line, "traffic=");
+        seen.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((received, forwarded, traffic), (3, 2, 1), "{seen:#?}");
+    assert!(
+        seen.iter().any(|l| l.contains("sinks: agent: sent")),
+        "{seen:#?}"
+    );
+}

@@ -312,6 +312,13 @@ impl App {
             }
         }
         tasks.spawn(sweep_suppression_windows(shared.clone(), stop.clone()));
+        if let Some(every) = config.log.summary_every {
+            tokio::spawn(telemetry::summary::log_every(
+                metrics.clone(),
+                every,
+                stop.clone(),
+            ));
+        }
         if let Some(userid) = userid {
             tasks.spawn(userid.run(stop.clone()));
         }

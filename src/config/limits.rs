@@ -123,6 +123,8 @@ pub const USERID_BATCH_ENTRIES: Limit = limit(1, 1_000, "entries");
 pub const UTC_OFFSETS: Limit = limit(0, 100_000, "firewalls");
 
 // The process.
+/// `log.summary_secs`: 0 (off) or up to a day.
+pub const SUMMARY_SECS: Limit = limit(0, 86_400, "seconds");
 /// 0 = stop without waiting for the buffers.
 pub const SHUTDOWN_GRACE_SECS: Limit = limit(0, 3_600, "seconds");
 

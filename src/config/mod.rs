@@ -73,6 +73,8 @@ pub struct Config {
 pub struct Log {
     pub format: LogFormat,
     pub level: String,
+    /// Between summary lines; `None`: no summary.
+    pub summary_every: Option<Duration>,
 }
 
 /// A configuration that cannot be used: names the file, line and key, and says what is wrong.
@@ -284,6 +286,13 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
         log: Log {
             format: raw.log.format.unwrap_or(LogFormat::Text),
             level: log_level(check, raw.log.level.as_ref())?,
+            summary_every: Some(check.secs(
+                "log.summary_secs",
+                raw.log.summary_secs.as_ref(),
+                &limits::SUMMARY_SECS,
+                300,
+            )?)
+            .filter(|every| !every.is_zero()),
         },
         shutdown_grace: check.secs(
             "shutdown_grace_secs",

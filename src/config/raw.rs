@@ -288,6 +288,9 @@ pub struct RawAdmin {
 pub struct RawLog {
     pub format: Option<LogFormat>,
     pub level: Option<Spanned<String>>,
+    /// A summary line (received, forwarded, dropped by reason, per sink) every this many
+    /// seconds; 0 turns it off.
+    pub summary_secs: Option<Spanned<u64>>,
 }
 
 /// How a listener (or `cefrelay parse`) finds where one message ends.

@@ -686,6 +686,14 @@ impl Metrics {
         &self.filter[index].1
     }
 
+    /// Every filter decision's label, whether it forwards, and its count.
+    pub fn filter_counts(&self) -> Vec<(&'static str, bool, u64)> {
+        self.filter
+            .iter()
+            .map(|(reason, counter)| (reason.label, reason.forwards, counter.get()))
+            .collect()
+    }
+
     /// The Prometheus text exposition format (version 0.0.4).
     pub fn render(&self, udp_kernel_drops: &[(String, u64)]) -> String {
         let mut out = String::with_capacity(4096);

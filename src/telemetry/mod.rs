@@ -7,6 +7,7 @@ pub mod events;
 pub mod metrics;
 pub mod observe;
 pub mod process;
+pub mod summary;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
