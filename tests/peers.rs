@@ -329,3 +329,42 @@ fn rsyslog_as_the_agent_parses_every_forwarded_line() {
         );
     }
 }
+
+#[test]
+fn cef_troubleshoot_fails_check_4_when_rsyslog_holds_a_listener_port() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut rsyslog = rsyslogd(
+        dir.path(),
+        &format!(
+            "module(load=\"imtcp\")\n{}action(type=\"omfile\" file=\"{}\")\n",
+            imtcp_input(dir.path(), "held.port"),
+            dir.path().join("received.log").display()
+        ),
+    );
+    let port = listening_port(dir.path(), "held.port");
+    let config = dir.path().join("cefrelay.toml");
+    std::fs::write(
+        &config,
+        format!("[[listener]]\naddress = \"tcp://127.0.0.1:{port}\"\n[admin]\nlisten = \"\"\n"),
+    )
+    .expect("write config");
+    let output = crate::util::cefrelay()
+        .args(["cef-troubleshoot", "--json", "--live", "0", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run cef-troubleshoot");
+    let _ = rsyslog.kill();
+    let _ = rsyslog.wait();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let check = json["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["number"] == 4))
+        .expect("check 4")
+        .clone();
+    assert_eq!(check["status"], "fail", "{check:#}");
+    let saw = check["saw"].to_string();
+    assert!(
+        saw.contains("rsyslogd (pid") && saw.contains(&format!("tcp://127.0.0.1:{port}")),
+        "{saw}"
+    );
+}

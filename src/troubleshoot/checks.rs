@@ -69,7 +69,7 @@ pub fn all(context: &Context) -> Vec<Check> {
     let mut checks = vec![
         running,
         listeners(context),
-        conflicts(),
+        conflicts(context),
         agent_port(context),
     ];
     checks.push(firewall(context));
@@ -195,12 +195,38 @@ fn listeners(context: &Context) -> Check {
     check
 }
 
+/// The syslog daemons that compete for the relay's ports.
+const SYSLOG_DAEMONS: [&str; 3] = ["rsyslogd", "syslog-ng", "syslogd"];
+
 /// Check 4: rsyslog or syslog-ng still configured to take port 514 or to forward CEF to the agent: both
-/// would give duplicate events.
-fn conflicts() -> Check {
+/// would give duplicate events. A daemon that holds a listener's port right now fails it whatever
+/// its files say (its input may come from a file this check does not read).
+fn conflicts(context: &Context) -> Check {
     let mut check = Check::new(4, "conflicting syslog daemons");
     let found = syslog_conf::find(Path::new("/"));
-    if found.is_empty() {
+    let mut holders = Vec::new();
+    for listener in &context.config.listeners {
+        let transport = match listener.protocol {
+            Protocol::Udp => Transport::Udp,
+            Protocol::Tcp | Protocol::Tls => Transport::Tcp,
+        };
+        let bound = proc_net::listening(transport, listener.address);
+        let owners = proc_net::owners(&bound.iter().map(|b| b.inode).collect::<Vec<_>>());
+        for owner in owners.values() {
+            if SYSLOG_DAEMONS.contains(&owner.name.as_str()) {
+                holders.push((listener.name(), owner.to_string()));
+            }
+        }
+    }
+    holders.sort();
+    holders.dedup();
+    for (listener, owner) in &holders {
+        check.saw(format!("{owner} holds {listener}")).worse(
+            Status::Fail,
+            "sudo cefrelay install --disable-conflicting-inputs (or remove that daemon's input on the port), restart the daemon, then restart cefrelay",
+        );
+    }
+    if found.is_empty() && holders.is_empty() {
         check.saw("no rsyslog or syslog-ng input on 514 and no old CEF forwarding rule");
     }
     for conflict in &found {
@@ -219,7 +245,12 @@ fn conflicts() -> Check {
     check
 }
 
-/// Check 5: The agent port accepts connections, and which process listens there.
+/// The processes that listen on an agent port: the Azure Monitor agent's `mdsd`, and the legacy
+/// OMS agent (`omsagent`, a Ruby program).
+const AGENT_PROCESSES: [&str; 4] = ["mdsd", "azuremonitoragent", "omsagent", "ruby"];
+
+/// Check 5: The agent port accepts connections, and which process listens there: anything else
+/// there (a stray `nc`) takes the events and keeps them from Sentinel.
 fn agent_port(context: &Context) -> Check {
     let mut check = Check::new(5, "agent port");
     let forward = &context.config.forward;
@@ -237,13 +268,22 @@ fn agent_port(context: &Context) -> Check {
         }
         let bound = proc_net::listening(Transport::Tcp, *address);
         let owners = proc_net::owners(&bound.iter().map(|b| b.inode).collect::<Vec<_>>());
-        let owner = owners.values().next().map_or_else(
+        let known = owners.values().next();
+        let owner = known.map_or_else(
             || "a process this user cannot see".to_string(),
             |o| o.to_string(),
         );
         match TcpStream::connect_timeout(address, Duration::from_secs(2)) {
             Ok(_) => {
                 check.saw(format!("tcp://{address} accepts connections ({owner})"));
+                if let Some(other) = known.filter(|o| !AGENT_PROCESSES.contains(&o.name.as_str())) {
+                    check.worse(
+                        Status::Warn,
+                        format!(
+                            "{other} is not the Azure Monitor agent (mdsd) nor the legacy agent (omsagent/ruby): events sent there do not reach Sentinel; stop it and start the agent"
+                        ),
+                    );
+                }
             }
             Err(error) => {
                 let fix = match forward.agent {
@@ -502,6 +542,9 @@ fn end_to_end(context: &Context) -> Check {
         "{received} of {} received and passed the filter, {written} written to the agent",
         markers.len()
     ));
+    check.saw(
+        "in the workspace, the mock events are: CommonSecurityLog | where DeviceVendor == \"TestCommonEventFormat\" | where TimeGenerated > ago(1h)",
+    );
     if received < markers.len() {
         check.worse(
             Status::Fail,
