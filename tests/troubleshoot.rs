@@ -124,6 +124,10 @@ fn a_healthy_relay_passes_and_every_mock_is_counted() {
         saw.contains("8 of 8 received and passed the filter, 8 written"),
         "{saw}"
     );
+    assert!(
+        saw.contains("CommonSecurityLog | where DeviceVendor == \"TestCommonEventFormat\""),
+        "{saw}"
+    );
     // The agent got every mock, each with its own marker as the host.
     let mocks: Vec<String> = agent
         .lines()
