@@ -94,6 +94,8 @@ pub const MAX_BATCH_EVENTS: Limit = limit(1, 1_000_000, "events");
 pub const BATCH_TIMEOUT_MS: Limit = limit(0, 600_000, "milliseconds");
 /// 0 = rejected batches are only counted.
 pub const DEAD_LETTER_MAX_BYTES: Limit = limit(0, TIB, "bytes");
+/// Rotated dead-letter files kept: 0 keeps only the one file (full: rejects are only counted).
+pub const DEAD_LETTER_FILES: Limit = limit(0, 100, "files");
 pub const ACK_TIMEOUT_SECS: Limit = limit(1, 3_600, "seconds");
 pub const ACK_POLL_INTERVAL_MS: Limit = limit(10, 60_000, "milliseconds");
 

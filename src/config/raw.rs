@@ -452,6 +452,8 @@ pub struct RawSink {
     pub batch_timeout_ms: Option<Spanned<u64>>,
     pub gzip: Option<Spanned<bool>>,
     pub dead_letter_max_bytes: Option<Spanned<u64>>,
+    /// Full dead-letter files kept beside the one being written (`<name>.ndjson.1` …).
+    pub dead_letter_files: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -33,8 +33,10 @@ pub struct HttpSink {
     /// How long a request waits for more events before it goes out part-full.
     pub batch_timeout: Duration,
     pub gzip: bool,
-    /// Beyond this size the dead-letter file takes no more; further rejects are only counted.
+    /// The size of one dead-letter file; full, it rotates.
     pub dead_letter_max_bytes: u64,
+    /// Full files kept (`.1` newest); 0: a full file takes no more, rejects are only counted.
+    pub dead_letter_files: u32,
 }
 
 impl HttpSink {
@@ -60,6 +62,7 @@ impl PartialEq for HttpSink {
             batch_timeout,
             gzip,
             dead_letter_max_bytes,
+            dead_letter_files,
         } = self;
         *name == other.name
             && kind.same_as(other.kind.as_ref())
@@ -75,6 +78,7 @@ impl PartialEq for HttpSink {
             && *batch_timeout == other.batch_timeout
             && *gzip == other.gzip
             && *dead_letter_max_bytes == other.dead_letter_max_bytes
+            && *dead_letter_files == other.dead_letter_files
     }
 }
 
@@ -201,6 +205,13 @@ pub fn validate(
             &limits::DEAD_LETTER_MAX_BYTES,
             1024 * 1024 * 1024,
         )?,
+        dead_letter_files: u32::try_from(check.number(
+            &key("dead_letter_files"),
+            raw.dead_letter_files.as_ref(),
+            &limits::DEAD_LETTER_FILES,
+            3,
+        )?)
+        .unwrap_or(u32::MAX),
     })
 }
 

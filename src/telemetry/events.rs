@@ -469,7 +469,11 @@ impl HttpBatchRejected<'_> {
             metrics.dropped_rejected.add(self.events);
         }
         if let Some(held_back) = REJECT_WARNING.allow() {
-            tracing::error!(sink = %self.sink, status = %self.status, reason = self.reason, events = self.events, dead_letter = %self.dead_letter.display(), held_back, "the far end rejected a batch; written to the dead-letter file, not retried");
+            if self.dead_lettered {
+                tracing::error!(sink = %self.sink, status = %self.status, reason = self.reason, events = self.events, dead_letter = %self.dead_letter.display(), held_back, "the far end rejected a batch; written to the dead-letter file, not retried");
+            } else {
+                tracing::error!(sink = %self.sink, status = %self.status, reason = self.reason, events = self.events, dead_letter = %self.dead_letter.display(), held_back, "the far end rejected a batch and the dead-letter file could not take it (full with no rotation, larger than a file, or not writable): dropped and counted in cefrelay_sink_dropped_events_total{{reason=\"rejected\"}}, not retried");
+            }
         }
     }
 }

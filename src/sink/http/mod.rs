@@ -87,6 +87,7 @@ impl<S: Service> HttpSinkTask<S> {
                 .join("dead-letter")
                 .join(format!("{}.ndjson", config.name)),
             config.dead_letter_max_bytes,
+            config.dead_letter_files,
         );
         HttpSinkTask {
             sender: Arc::new(Sender {
