@@ -216,25 +216,9 @@ pub(super) fn panos_key(variable: &str) -> String {
 mod tests {
     use super::*;
 
-    const PUBLISHED: [&str; 13] = [
-        formats::TRAFFIC,
-        formats::THREAT,
-        formats::URL,
-        formats::WILDFIRE,
-        formats::DATA,
-        formats::CONFIG,
-        formats::SYSTEM,
-        formats::HIPMATCH,
-        formats::TUNNEL,
-        formats::USERID,
-        formats::GLOBALPROTECT,
-        formats::AUTHENTICATION,
-        formats::CORRELATION,
-    ];
-
     #[test]
     fn every_format_splits_into_pairs_that_rebuild_it() {
-        for format in PUBLISHED.into_iter().chain([formats::OURS]) {
+        for format in formats::ALL {
             let (header, extension) = split_format(format);
             assert_eq!(header[..2], ["Palo Alto Networks", "PAN-OS"]);
             let pairs = pairs(extension);

@@ -57,25 +57,10 @@ type Places = Vec<(&'static str, CefField)>;
 /// Every format and where it puts each variable: worked out once, because rules look fields up
 /// for every message.
 static PLACES: LazyLock<Vec<(&'static str, Places)>> = LazyLock::new(|| {
-    [
-        formats::TRAFFIC,
-        formats::THREAT,
-        formats::URL,
-        formats::WILDFIRE,
-        formats::DATA,
-        formats::CONFIG,
-        formats::SYSTEM,
-        formats::HIPMATCH,
-        formats::TUNNEL,
-        formats::USERID,
-        formats::GLOBALPROTECT,
-        formats::AUTHENTICATION,
-        formats::CORRELATION,
-        formats::OURS,
-    ]
-    .into_iter()
-    .map(|format| (format, places(format)))
-    .collect()
+    formats::ALL
+        .into_iter()
+        .map(|format| (format, places(format)))
+        .collect()
 });
 
 /// Where `format` puts each variable, sorted by variable (see [`cef_field`] for the rules).

@@ -254,6 +254,24 @@ pub static OURS: &str =
     PanOSDGl2=$dg_hier_level_2 PanOSDGl3=$dg_hier_level_3 PanOSDGl4=$dg_hier_level_4 \
     PanOSVsysName=$vsys_name dvchost=$device_name PanOSActionFlags=$actionflags";
 
+/// Every published format, and ours last: what the tables built from formats go through.
+pub static ALL: [&str; 14] = [
+    TRAFFIC,
+    THREAT,
+    URL,
+    WILDFIRE,
+    DATA,
+    CONFIG,
+    SYSTEM,
+    HIPMATCH,
+    TUNNEL,
+    USERID,
+    GLOBALPROTECT,
+    AUTHENTICATION,
+    CORRELATION,
+    OURS,
+];
+
 /// The published format for a log of `log_type` and `subtype`; `None` where PAN-OS publishes none.
 pub fn published(log_type: LogType, subtype: &str) -> Option<&'static str> {
     Some(match log_type {
