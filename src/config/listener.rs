@@ -292,21 +292,7 @@ fn proxy_protocol(
                 .into(),
         ));
     };
-    let networks = trusted
-        .get_ref()
-        .iter()
-        .map(|text| {
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    check.error(
-                        key("trusted_proxies"),
-                        Some(trusted.span()),
-                        format!("`{text}` is not an address or CIDR network"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let networks = check.networks(key("trusted_proxies"), trusted)?;
     if networks.is_empty() {
         return Err(check.error(
             key("trusted_proxies"),

@@ -458,21 +458,7 @@ fn validate_syslog(
     let Some(senders) = &raw.senders else {
         return Err(check.missing(key("senders"), &raw.kind, "syslog"));
     };
-    let senders = senders
-        .get_ref()
-        .iter()
-        .map(|text| {
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    check.error(
-                        key("senders"),
-                        Some(senders.span()),
-                        format!("`{text}` is not an address or CIDR network"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let senders = check.networks(key("senders"), senders)?;
     let builtin = raw
         .profiles
         .as_ref()

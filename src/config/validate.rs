@@ -4,10 +4,12 @@
 //! a flag names the flag instead of a line.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
@@ -268,6 +270,20 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A list of addresses or CIDR networks (`trusted_proxies`, `senders`).
+    pub fn networks(
+        &self,
+        key: String,
+        list: &Spanned<Vec<String>>,
+    ) -> Result<Vec<IpNet>, ConfigError> {
+        list.get_ref()
+            .iter()
+            .map(|text| {
+                network(text).map_err(|why| self.error(key.clone(), Some(list.span()), why))
+            })
+            .collect()
+    }
+
     /// `key` of a `type_name` sink is missing; the error points at the sink's `type`.
     pub fn missing(&self, key: String, kind: &Spanned<String>, type_name: &str) -> ConfigError {
         let short = key.rsplit('.').next().unwrap_or_default().to_string();
@@ -308,4 +324,11 @@ impl<'a> Validator<'a> {
             )),
         }
     }
+}
+
+/// A network, or one address as a /32 or /128.
+pub fn network(text: &str) -> Result<IpNet, String> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an address or CIDR network"))
 }

@@ -17,6 +17,8 @@ use ipnet::IpNet;
 use regex::Regex;
 use toml::{Table, Value};
 
+use crate::config::validate::network;
+
 /// A field a rule can read. Names are resolved when the rules load; [`Field::Named`] is looked up
 /// per event in the order its doc gives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -299,7 +301,7 @@ fn operator_test(operator: &str, argument: &Value, path: &str) -> Result<Test, S
             };
             let nets = texts
                 .iter()
-                .map(|text| cidr(text).map_err(|why| format!("`{path}`: {why}")))
+                .map(|text| network(text).map_err(|why| format!("`{path}`: {why}")))
                 .collect::<Result<_, _>>()?;
             Test::Cidr(nets)
         }
@@ -327,13 +329,6 @@ fn operator_test(operator: &str, argument: &Value, path: &str) -> Result<Test, S
             ))
         }
     })
-}
-
-/// A network, or one address as a /32 or /128.
-fn cidr(text: &str) -> Result<IpNet, String> {
-    text.parse::<IpNet>()
-        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("`{text}` is not an address or CIDR network"))
 }
 
 /// A string, or a number or boolean as the text a log would carry.
