@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use cefrelay_userid::profile::{Identifier, Profile};
 use ipnet::IpNet;
 use regex::Regex;
 use toml::Spanned;
@@ -88,7 +89,7 @@ pub struct SyslogSource {
     pub senders: Vec<IpNet>,
     /// Built-in profiles by name.
     pub builtin: Vec<String>,
-    pub profiles: Vec<ParseProfile>,
+    pub profiles: Vec<Profile>,
     /// The login timeout when a profile sets none.
     pub timeout_mins: u32,
 }
@@ -97,35 +98,6 @@ impl SyslogSource {
     pub fn takes_from(&self, peer: IpAddr) -> bool {
         self.senders.iter().any(|net| net.contains(&peer))
     }
-}
-
-/// A PAN-OS syslog parse profile.
-#[derive(Debug, Clone)]
-pub struct ParseProfile {
-    pub name: String,
-    pub login: bool,
-    pub identifier: Identifier,
-    pub timeout_mins: Option<u32>,
-}
-
-#[derive(Debug, Clone)]
-pub enum Identifier {
-    /// The event regex recognises the event; the first capture group of the others is the
-    /// user and the address.
-    Regex {
-        event: Regex,
-        user: Regex,
-        address: Regex,
-    },
-    /// The event string recognises it; the user and address follow their prefixes, up to their
-    /// delimiters (the end of the message without one).
-    Field {
-        event: String,
-        user_prefix: String,
-        user_delimiter: String,
-        address_prefix: String,
-        address_delimiter: String,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -513,7 +485,7 @@ fn validate_profile(
     check: &Validator<'_>,
     key: &str,
     raw: &RawParseProfile,
-) -> Result<ParseProfile, ConfigError> {
+) -> Result<Profile, ConfigError> {
     let field = |name: &str| format!("{key}.{name}");
     let login = match raw.event.get_ref().as_str() {
         "login" => true,
@@ -618,7 +590,7 @@ fn validate_profile(
         })
         .transpose()?
         .map(|t| u32::try_from(t).unwrap_or(u32::MAX));
-    Ok(ParseProfile {
+    Ok(Profile {
         name: raw.name.get_ref().clone(),
         login,
         identifier,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cefrelay_userid::message::{Login, Logout};
-use cefrelay_userid::profile::{Builtin, BuiltinParser, Identifier, Profile};
+use cefrelay_userid::profile::{Builtin, BuiltinParser, Profile};
 use cefrelay_userid::table::{Learned, Settings, Table, Told};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -90,7 +90,7 @@ impl Service {
             .filter_map(|source| match &source.kind {
                 SourceKind::Syslog(syslog) => Some(SyslogTap {
                     name: source.name.clone(),
-                    profiles: syslog.profiles.iter().map(profile).collect(),
+                    profiles: syslog.profiles.clone(),
                     builtins: Mutex::new(
                         syslog
                             .builtin
@@ -512,39 +512,5 @@ fn audit(source: &str, kind: &str, user: &str, ip: IpAddr, learned: &Learned) {
             tracing::debug!(%source, %user, %ip, %holder, "User-ID: a higher-priority source holds this address")
         }
         _ => tracing::debug!(%source, %kind, %user, %ip, ?learned, "User-ID mapping"),
-    }
-}
-
-/// A configured profile as the User-ID crate runs it.
-fn profile(profile: &config::ParseProfile) -> Profile {
-    let identifier = match &profile.identifier {
-        config::Identifier::Regex {
-            event,
-            user,
-            address,
-        } => Identifier::Regex {
-            event: event.clone(),
-            user: user.clone(),
-            address: address.clone(),
-        },
-        config::Identifier::Field {
-            event,
-            user_prefix,
-            user_delimiter,
-            address_prefix,
-            address_delimiter,
-        } => Identifier::Field {
-            event: event.clone(),
-            user_prefix: user_prefix.clone(),
-            user_delimiter: user_delimiter.clone(),
-            address_prefix: address_prefix.clone(),
-            address_delimiter: address_delimiter.clone(),
-        },
-    };
-    Profile {
-        name: profile.name.clone(),
-        login: profile.login,
-        identifier,
-        timeout_mins: profile.timeout_mins,
     }
 }
