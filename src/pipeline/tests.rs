@@ -44,14 +44,17 @@ const PEER: &str = "192.0.2.10";
 /// What each sink's batch holds after `frames`, all received at `when`, as lines.
 fn run(pipeline: &Pipeline, frames: &[&str], when: OffsetDateTime) -> Vec<Vec<String>> {
     let mut batches = batches(pipeline);
+    let mut tally = pipeline.tally();
     for frame in frames {
         pipeline.process(
             frame.as_bytes(),
             PEER.parse().expect("ip"),
             when,
             &mut batches,
+            &mut tally,
         );
     }
+    pipeline.flush(&mut tally);
     lines(&batches)
 }
 
@@ -384,6 +387,63 @@ action = "drop"
     assert!(run(&pipeline, &[&line("threat.cef")], at(0))[0].is_empty());
     let peer: IpAddr = "198.51.100.1".parse().expect("ip");
     let mut batches = batches(&pipeline);
-    pipeline.process(line("threat.cef").as_bytes(), peer, at(0), &mut batches);
+    let mut tally = pipeline.tally();
+    pipeline.process(
+        line("threat.cef").as_bytes(),
+        peer,
+        at(0),
+        &mut batches,
+        &mut tally,
+    );
     assert_eq!(batches[0].events, 1, "another sender is not matched");
+}
+
+/// Per-message counts stay in the source's tally until it flushes, then all arrive at once: the
+/// filter decisions, the parse outcomes, the per-sender counts (first TRAFFIC drop said once).
+#[test]
+fn counts_reach_the_shared_metrics_at_the_flush_and_not_before() {
+    let (pipeline, metrics) = pipeline("");
+    let mut batches = batches(&pipeline);
+    let mut tally = pipeline.tally();
+    let peer: IpAddr = PEER.parse().expect("ip");
+    for fixture in ["traffic.cef", "traffic.cef", "threat.cef", "threat.csv"] {
+        pipeline.process(
+            line(fixture).as_bytes(),
+            peer,
+            at(0),
+            &mut batches,
+            &mut tally,
+        );
+    }
+    let forwarded = |metrics: &Metrics| metrics.filter(Decision::ForwardCef.index()).get();
+    let traffic = |metrics: &Metrics| metrics.filter(Decision::DropTraffic.index()).get();
+    assert_eq!((forwarded(&metrics), traffic(&metrics)), (0, 0));
+    assert!(!metrics.observer.peers_json().contains(PEER));
+
+    pipeline.flush(&mut tally);
+    assert_eq!((forwarded(&metrics), traffic(&metrics)), (2, 2));
+    assert_eq!(metrics.parse.rfc3164.get(), 4);
+    assert_eq!(
+        metrics.parse.cef_valid.get(),
+        3,
+        "the CSV line has no CEF of its own"
+    );
+    let peers: serde_json::Value =
+        serde_json::from_str(&metrics.observer.peers_json()).expect("json");
+    let counts = &peers["peers"][PEER];
+    assert_eq!(counts["received"], 4, "{peers}");
+    assert_eq!(counts["dropped_traffic"], 2, "{peers}");
+    assert_eq!(counts["forwarded"], 2, "{peers}");
+
+    // A second flush adds to the first; an empty one changes nothing.
+    pipeline.process(
+        line("traffic.cef").as_bytes(),
+        peer,
+        at(0),
+        &mut batches,
+        &mut tally,
+    );
+    pipeline.flush(&mut tally);
+    pipeline.flush(&mut tally);
+    assert_eq!(traffic(&metrics), 3);
 }

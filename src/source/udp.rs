@@ -93,6 +93,7 @@ pub async fn serve(
     let metrics = &shared.pipeline.metrics.listeners[index];
     // One byte more than allowed, so that an oversized datagram shows as such instead of truncated.
     let mut buffer = vec![0u8; config.max_message_bytes + 1];
+    let mut tally = shared.pipeline.tally();
     loop {
         tokio::select! {
             ready = socket.readable() => if ready.is_err() { continue },
@@ -101,6 +102,7 @@ pub async fn serve(
         let received_at = OffsetDateTime::now_utc();
         let mut batches = shared.sinks.batches();
         let mut datagrams = 0u64;
+        let mut bytes = 0u64;
         while !any_full(&batches) {
             let (len, peer) = match socket.try_recv_from(&mut buffer) {
                 Ok(received) => received,
@@ -111,8 +113,7 @@ pub async fn serve(
                 }
             };
             datagrams += 1;
-            metrics.frames.inc();
-            metrics.bytes.add(len as u64);
+            bytes += len as u64;
             if len > config.max_message_bytes {
                 let max = config.max_message_bytes;
                 events::DatagramOversized { peer, max }.emit(metrics);
@@ -122,9 +123,12 @@ pub async fn serve(
             if !message.is_empty() {
                 shared
                     .pipeline
-                    .process(message, peer.ip(), received_at, &mut batches);
+                    .process(message, peer.ip(), received_at, &mut batches, &mut tally);
             }
         }
+        metrics.frames.add(datagrams);
+        metrics.bytes.add(bytes);
+        shared.pipeline.flush(&mut tally);
         if datagrams > 0 && any_events(&batches) {
             metrics
                 .queue_full_drops

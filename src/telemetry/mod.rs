@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod observe;
 pub mod process;
 pub mod summary;
+pub mod tally;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

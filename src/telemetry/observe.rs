@@ -50,7 +50,7 @@ struct Peers {
     other: PeerCounts,
 }
 
-/// What one message was, for [`Observer::message`].
+/// What one message was, for [`PeerCounts::record`].
 pub struct Seen {
     pub cef_valid: bool,
     pub panos_csv: bool,
@@ -71,10 +71,55 @@ pub enum Outcome {
     DroppedOther,
 }
 
+impl PeerCounts {
+    /// Counts one message.
+    pub fn record(&mut self, seen: &Seen) {
+        self.received += 1;
+        self.cef_valid += u64::from(seen.cef_valid);
+        self.panos_csv += u64::from(seen.panos_csv);
+        if let Some(log_type) = seen.panos_type {
+            *self.panos_types.entry(log_type).or_default() += 1;
+        }
+        self.panos_unconverted += u64::from(seen.panos_unconverted);
+        *match seen.outcome {
+            Outcome::Forwarded => &mut self.forwarded,
+            Outcome::DroppedTraffic => &mut self.dropped_traffic,
+            Outcome::DroppedNotCef => &mut self.dropped_not_cef,
+            Outcome::DroppedInvalidCef => &mut self.dropped_invalid_cef,
+            Outcome::DroppedOther => &mut self.dropped_other,
+        } += 1;
+    }
+
+    /// Adds the counts of `more`.
+    fn add(&mut self, more: &PeerCounts) {
+        self.received += more.received;
+        self.cef_valid += more.cef_valid;
+        self.panos_csv += more.panos_csv;
+        for (log_type, count) in &more.panos_types {
+            *self.panos_types.entry(log_type).or_default() += count;
+        }
+        self.panos_unconverted += more.panos_unconverted;
+        self.forwarded += more.forwarded;
+        self.dropped_traffic += more.dropped_traffic;
+        self.dropped_not_cef += more.dropped_not_cef;
+        self.dropped_invalid_cef += more.dropped_invalid_cef;
+        self.dropped_other += more.dropped_other;
+    }
+}
+
+/// What the filter dropped from a sender for the first time, in one [`Observer::merge`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FirstDrops {
+    /// PAN-OS TRAFFIC.
+    pub traffic: bool,
+    /// A line without CEF.
+    pub not_cef: bool,
+}
+
 impl Observer {
-    /// Counts one message of `peer`; `true` the first time the filter drops PAN-OS TRAFFIC or a
-    /// line without CEF from this sender (the caller says so once: nobody expects it).
-    pub fn message(&self, peer: IpAddr, seen: &Seen) -> bool {
+    /// Adds what a source counted of `peer` since its last flush; says which kinds of drop are
+    /// this sender's first (the caller says so once: nobody expects them).
+    pub fn merge(&self, peer: IpAddr, counted: &PeerCounts) -> FirstDrops {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let peers = &mut *peers;
         let tracked = peers.by_address.len() < MAX_PEERS || peers.by_address.contains_key(&peer);
@@ -83,27 +128,12 @@ impl Observer {
         } else {
             &mut peers.other
         };
-        let first_drop = tracked
-            && match seen.outcome {
-                Outcome::DroppedTraffic => counts.dropped_traffic == 0,
-                Outcome::DroppedNotCef => counts.dropped_not_cef == 0,
-                _ => false,
-            };
-        counts.received += 1;
-        counts.cef_valid += u64::from(seen.cef_valid);
-        counts.panos_csv += u64::from(seen.panos_csv);
-        if let Some(log_type) = seen.panos_type {
-            *counts.panos_types.entry(log_type).or_default() += 1;
-        }
-        counts.panos_unconverted += u64::from(seen.panos_unconverted);
-        *match seen.outcome {
-            Outcome::Forwarded => &mut counts.forwarded,
-            Outcome::DroppedTraffic => &mut counts.dropped_traffic,
-            Outcome::DroppedNotCef => &mut counts.dropped_not_cef,
-            Outcome::DroppedInvalidCef => &mut counts.dropped_invalid_cef,
-            Outcome::DroppedOther => &mut counts.dropped_other,
-        } += 1;
-        first_drop
+        let first = FirstDrops {
+            traffic: tracked && counts.dropped_traffic == 0 && counted.dropped_traffic > 0,
+            not_cef: tracked && counts.dropped_not_cef == 0 && counted.dropped_not_cef > 0,
+        };
+        counts.add(counted);
+        first
     }
 
     /// A mock passed the filter (they always do) on its way to the sink.
@@ -162,12 +192,48 @@ mod tests {
             panos_unconverted: false,
             outcome: Outcome::Forwarded,
         };
+        let mut one = PeerCounts::default();
+        one.record(&seen);
         for n in 0..(MAX_PEERS as u32 + 10) {
-            observer.message(IpAddr::from(n.to_be_bytes()), &seen);
+            observer.merge(IpAddr::from(n.to_be_bytes()), &one);
         }
         let peers = observer.peers.lock().unwrap();
         assert_eq!(peers.by_address.len(), MAX_PEERS);
         assert_eq!(peers.other.received, 10);
+    }
+
+    #[test]
+    fn a_senders_first_drop_of_each_kind_is_reported_once() {
+        let observer = Observer::default();
+        let peer = IpAddr::from([192, 0, 2, 1]);
+        let counted = |outcome| {
+            let mut counts = PeerCounts::default();
+            counts.record(&Seen {
+                cef_valid: outcome == Outcome::DroppedTraffic,
+                panos_csv: false,
+                panos_type: None,
+                panos_unconverted: false,
+                outcome,
+            });
+            counts
+        };
+        let forwarded = counted(Outcome::Forwarded);
+        let traffic = counted(Outcome::DroppedTraffic);
+        let not_cef = counted(Outcome::DroppedNotCef);
+        assert_eq!(observer.merge(peer, &forwarded), FirstDrops::default());
+        let first_traffic = FirstDrops {
+            traffic: true,
+            not_cef: false,
+        };
+        assert_eq!(observer.merge(peer, &traffic), first_traffic);
+        assert_eq!(observer.merge(peer, &traffic), FirstDrops::default());
+        let first_not_cef = FirstDrops {
+            traffic: false,
+            not_cef: true,
+        };
+        assert_eq!(observer.merge(peer, &not_cef), first_not_cef);
+        let other_sender = IpAddr::from([192, 0, 2, 2]);
+        assert_eq!(observer.merge(other_sender, &traffic), first_traffic);
     }
 
     #[test]
