@@ -9,6 +9,8 @@
 # sender and the sink share the cores with the relay, so CPU per message is the steadier figure.
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
 #   SECTIONS="tcp udp http rules haproxy" picks the parts to run (default: all five).
+#   BASELINE=/path/to/an/older/cefrelay adds that binary to the TCP rounds, as `baseline`, for
+#   a before/after comparison in the same run.
 #
 # Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
@@ -235,6 +237,11 @@ median() { # name column
   awk -v c="$2" '{print $c}' "$work/$1.rounds" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
 }
 
+start_baseline() {
+  exec "$BASELINE" run --listen "tcp://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
+    --admin "127.0.0.1:$(free_port)"
+}
+
 start_socat() {
   exec socat "TCP-LISTEN:$LISTEN,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$AGENT"
 }
@@ -447,19 +454,22 @@ if [[ $sections == *" tcp "* ]]; then
 # socat forwards everything without looking.
 make_mix "$work/mix.log"
 echo "TCP: $messages messages per round of the mix (traffic 70 %, threat 20 %, system 5 %, PAN-OS CSV 5 %), $connections connections"
+relays="cefrelay rsyslog syslog-ng socat"
+[ -n "${BASELINE:-}" ] && relays="$relays baseline"
 for round in 1 2 3; do
   echo "round $round"
+  [ -n "${BASELINE:-}" ] && run_mix baseline start_baseline
   run_mix cefrelay start_cefrelay
   run_mix rsyslog start_rsyslog
   run_mix syslog-ng start_syslog_ng
   run_mix socat start_socat
 done
 echo "medians of 3 rounds:"
-for relay in cefrelay rsyslog syslog-ng socat; do
+for relay in $relays; do
   printf '  %-10s %9d msg/s  %6.3f us CPU/msg  %4d MiB peak RSS\n' "$relay" \
     "$(median "$relay" 1)" "$(median "$relay" 2)" "$(median "$relay" 3)"
 done
-for peer in rsyslog syslog-ng socat; do
+for peer in ${relays#cefrelay }; do
   awk -v a="$(median cefrelay 1)" -v b="$(median "$peer" 1)" -v c="$(median cefrelay 2)" -v d="$(median "$peer" 2)" -v p="$peer" \
     'BEGIN {printf "cefrelay vs %-9s: %.2fx the throughput, %.2fx the CPU per message\n", p, a / b, c / d}'
 done
