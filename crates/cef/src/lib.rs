@@ -41,6 +41,7 @@ pub mod time;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
+use std::sync::LazyLock;
 
 use nom::bytes::complete::tag;
 use nom::character::complete::{char, digit1, space0};
@@ -278,8 +279,11 @@ fn is_key_byte(byte: u8) -> bool {
 /// Byte offset of the first `CEF:` marker in `text` that is followed by optional spaces, a
 /// version number and `|`.
 pub fn find_cef(text: &str) -> Option<usize> {
-    text.match_indices(MARKER)
-        .map(|(at, _)| at)
+    // Built once: `str::match_indices` sets up a two-way searcher for every message.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
+    FINDER
+        .find_iter(text.as_bytes())
         .find(|&at| version(&text[at..]).is_ok())
 }
 
