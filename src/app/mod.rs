@@ -299,6 +299,14 @@ impl App {
             tls_listeners,
             userid,
         } = self;
+        // Before any listener runs, so the first summary counts from the first frame.
+        if let Some(every) = config.log.summary_every {
+            tokio::spawn(telemetry::summary::log_every(
+                metrics.clone(),
+                every,
+                stop.clone(),
+            ));
+        }
         for source in sources {
             match source {
                 Source::Udp { socket, index } => {
@@ -312,13 +320,6 @@ impl App {
             }
         }
         tasks.spawn(sweep_suppression_windows(shared.clone(), stop.clone()));
-        if let Some(every) = config.log.summary_every {
-            tokio::spawn(telemetry::summary::log_every(
-                metrics.clone(),
-                every,
-                stop.clone(),
-            ));
-        }
         if let Some(userid) = userid {
             tasks.spawn(userid.run(stop.clone()));
         }

@@ -68,9 +68,23 @@ fn line(before: &Snapshot, now: &Snapshot, metrics: &Metrics) -> String {
     )
 }
 
-/// Logs a summary every `every` until `stop`.
-pub async fn log_every(metrics: Arc<Metrics>, every: Duration, stop: CancellationToken) {
-    let mut before = Snapshot::read(&metrics);
+/// Logs a summary every `every` until `stop`, counting from the moment it is called (not from
+/// when the task first runs, which a busy machine can put after the first frames).
+pub fn log_every(
+    metrics: Arc<Metrics>,
+    every: Duration,
+    stop: CancellationToken,
+) -> impl std::future::Future<Output = ()> {
+    let before = Snapshot::read(&metrics);
+    summarise(metrics, before, every, stop)
+}
+
+async fn summarise(
+    metrics: Arc<Metrics>,
+    mut before: Snapshot,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
