@@ -10,6 +10,7 @@ pub mod filter;
 pub mod mock;
 pub mod route;
 pub mod rules;
+mod tap;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,7 @@ use filter::Decision;
 use route::Route;
 use rules::suppress::Summary;
 use rules::{RuleEngine, SinkSet, Verdict};
+use tap::Fate;
 
 /// One sink as the pipeline sees it: its name, which events it takes, and how it wants them
 /// written.
@@ -190,6 +192,7 @@ impl Pipeline {
                 PanosCsv::Keep => {}
                 PanosCsv::Drop => {
                     parse.panos_dropped.inc();
+                    self.tap(Fate::PanosCsvDropped, &event, &text, origin);
                     return;
                 }
             }
@@ -209,6 +212,7 @@ impl Pipeline {
             }
         }
         if takers == 0 {
+            self.tap(Fate::NotTaken(global.1), &event, &text, origin);
             return;
         }
         let stages = self.stages.load();
@@ -232,6 +236,7 @@ impl Pipeline {
             }
             self.emit(&summaries, received_at, batches);
             if takers == 0 {
+                self.tap(Fate::RulesDropped(global.1), &event, &text, origin);
                 return;
             }
         }
@@ -249,6 +254,7 @@ impl Pipeline {
                 batch.events += 1;
             }
         }
+        self.tap(Fate::Forwarded(global.1, takers), &event, &text, origin);
     }
 
     /// The global filter's decision, counted; per-sender counts for real senders, and the
