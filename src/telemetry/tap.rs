@@ -470,7 +470,7 @@ mod tests {
         assert!(refused("match=type~(").contains("the regex does not compile"));
         assert!(refused("match=bad%20field=x").contains("not a field name"));
         assert!(refused("match=%7B%20type%20=%20%7D").contains("not a match table"));
-        let too_many = vec!["match=a=b"; MAX_MATCHES + 1].join("&");
+        let too_many = ["match=a=b"; MAX_MATCHES + 1].join("&");
         assert!(refused(&too_many).contains("at most"));
         let too_long = format!("match=a={}", "x".repeat(MAX_MATCH_LEN));
         assert!(refused(&too_long).contains("longer than"));

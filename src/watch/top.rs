@@ -12,6 +12,7 @@ use anyhow::Context;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
 use ratatui::Frame;
 use serde_json::Value;
@@ -112,8 +113,8 @@ impl Scrape {
         self.metrics
             .iter()
             .filter(|s| s.name == name && label.is_none_or(|(key, value)| s.label(key) == value))
-            .map(|s| s.value)
-            .sum()
+            // A fold from 0.0, not `sum`: the sum of nothing is -0.0, which would print as "-0".
+            .fold(0.0, |total, s| total + s.value)
     }
 
     /// The values label `key` takes on metric `name`, in the order the relay writes them.
@@ -275,17 +276,26 @@ impl View {
                 .widths()
                 .into_iter()
                 .map(|width| Constraint::Length(width as u16));
-            let rows = section.rows.iter().map(|row| Row::new(row.clone()));
+            let rows = section.rows.iter().map(|row| aligned(row));
+            let header: Vec<String> = section.header.iter().map(|h| h.to_string()).collect();
             let table = Table::new(rows, widths)
-                .header(
-                    Row::new(section.header.iter().copied())
-                        .style(Style::default().add_modifier(Modifier::BOLD)),
-                )
+                .header(aligned(&header).style(Style::default().add_modifier(Modifier::BOLD)))
                 .column_spacing(2)
                 .block(Block::bordered().title(section.title));
             frame.render_widget(table, *area);
         }
     }
+}
+
+/// A row as the plain text has it: the name on the left, the numbers on the right.
+fn aligned(cells: &[String]) -> Row<'static> {
+    Row::new(cells.iter().enumerate().map(|(column, cell)| {
+        let line = Line::from(cell.clone());
+        match column {
+            0 => line,
+            _ => line.right_aligned(),
+        }
+    }))
 }
 
 fn about(admin: SocketAddr, span: &Between<'_>) -> String {
@@ -525,12 +535,15 @@ mod tests {
         );
         let view = View::between("127.0.0.1:9514".parse().unwrap(), &before, &after);
         let text = view.plain_text();
-        assert!(text.contains("udp://0.0.0.0:514     100.0"), "{text}");
+        assert!(
+            text.contains("udp://0.0.0.0:514     100.0       0B            0"),
+            "{text}"
+        );
         assert!(
             text.contains("192.0.2.1       100.0         80.0       20.0       300"),
             "{text}"
         );
-        assert!(text.contains("traffic   drop       20.0     50"), "{text}");
+        assert!(text.contains("traffic     drop      20.0     50"), "{text}");
         assert!(
             !text.contains("cef "),
             "a decision never made is left out: {text}"
