@@ -56,13 +56,15 @@ impl Pipeline {
             }
             let event = shown.get_or_insert_with(|| {
                 let (decision, reason) = self.why(fate, &stages.rules, &facts);
+                let (text, omitted) = TapEvent::shown_text(text);
                 TapEvent {
                     received_at: origin.received_at,
                     sender: origin.peer,
                     sinks,
                     decision: decision.map(Decision::label),
                     reason,
-                    text: text.to_string(),
+                    text,
+                    omitted,
                 }
             });
             tap.offer(event.clone());

@@ -35,6 +35,9 @@ pub const MAX_MATCHES: usize = 8;
 const MAX_MATCH_LEN: usize = 1024;
 /// Events written to the client in one go.
 const WRITE_BATCH: usize = 64;
+/// The most of a message's text a tap copies: frames may be up to 64 MiB, and a tap's queue
+/// must stay small whatever arrives (4 taps × 1024 messages × 16 KiB at most).
+pub const MAX_TEXT: usize = 16 * 1024;
 
 /// Which messages a tap shows: every message as it was received, or only those dropped or only
 /// those forwarded. Each line says which of the two became of the message.
@@ -78,9 +81,23 @@ pub struct TapEvent {
     pub decision: Option<&'static str>,
     /// What settled its fate: `filter`, `sink filters`, `rule NAME (ACTION)`, …
     pub reason: Cow<'static, str>,
-    /// The received text (invalid UTF-8 replaced), not yet made safe for a terminal: that is
-    /// done by the connection writing it, off the data path.
+    /// The received text (invalid UTF-8 replaced), at most [`MAX_TEXT`] bytes of it, not yet made
+    /// safe for a terminal: that is done by the connection writing it, off the data path.
     pub text: String,
+    /// The bytes of the text beyond [`MAX_TEXT`], left out.
+    pub omitted: usize,
+}
+
+impl TapEvent {
+    /// `text`, cut to [`MAX_TEXT`] bytes at a character boundary: the part shown and the number
+    /// of bytes left out.
+    pub fn shown_text(text: &str) -> (String, usize) {
+        let mut cut = text.len().min(MAX_TEXT);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        (text[..cut].to_string(), text.len() - cut)
+    }
 }
 
 /// One open tap.
@@ -328,6 +345,13 @@ struct Line<'a> {
     sender: IpAddr,
     sinks: Vec<&'a str>,
     message: Cow<'a, str>,
+    /// Bytes of the message beyond [`MAX_TEXT`], not shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    omitted_bytes: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Answers `GET /tap?…` (`target`: what follows `/tap` in the request target): NDJSON, delimited
@@ -386,7 +410,12 @@ pub async fn serve(
             () = cancel.cancelled() => break,
         }
         if !out.is_empty() {
-            to_client.write_all(&out).await?;
+            // A client that stops reading holds this write, not the relay: the queue fills and
+            // the data path skips. A stop still ends it.
+            tokio::select! {
+                written = to_client.write_all(&out) => written?,
+                () = cancel.cancelled() => break,
+            }
             out.clear();
         }
     }
@@ -423,6 +452,7 @@ fn write_event(event: &TapEvent, metrics: &Metrics, out: &mut Vec<u8>) {
             .map(|(_, sink)| sink.name.as_str())
             .collect(),
         message: for_terminal(&event.text),
+        omitted_bytes: event.omitted,
     };
     if serde_json::to_writer(&mut *out, &line).is_ok() {
         out.push(b'\n');
@@ -497,6 +527,15 @@ mod tests {
             table(r#"{ peer = { cidr = "10.0.0.0/8" } }"#),
             toml(r#"peer = { cidr = "10.0.0.0/8" }"#)
         );
+    }
+
+    #[test]
+    fn a_long_text_is_cut_at_a_character_boundary_and_the_rest_counted() {
+        let text = format!("{}é{}", "a".repeat(MAX_TEXT - 1), "b".repeat(10));
+        let (shown, omitted) = TapEvent::shown_text(&text);
+        assert_eq!(shown, "a".repeat(MAX_TEXT - 1), "é straddles the limit");
+        assert_eq!(omitted, 12);
+        assert_eq!(TapEvent::shown_text("short"), ("short".to_string(), 0));
     }
 
     #[test]

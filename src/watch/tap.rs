@@ -92,8 +92,12 @@ fn human(event: &Value) -> String {
     } else {
         format!(" -> {}", sinks.join(","))
     };
+    let omitted = match event["omitted_bytes"].as_u64() {
+        Some(bytes) => format!(" [{bytes} more bytes not shown]"),
+        None => String::new(),
+    };
     format!(
-        "{} {} {:<9} {} ({}){to}  {}",
+        "{} {} {:<9} {} ({}){to}  {}{omitted}",
         text("time"),
         text("sender"),
         text("stage"),
@@ -121,8 +125,11 @@ mod tests {
         );
         let dropped = serde_json::json!({
             "time": "t", "stage": "dropped", "decision": null, "reason": "r",
-            "sender": "s", "sinks": [], "message": "m",
+            "sender": "s", "sinks": [], "message": "m", "omitted_bytes": 70,
         });
-        assert_eq!(human(&dropped), "t s dropped   - (r)  m");
+        assert_eq!(
+            human(&dropped),
+            "t s dropped   - (r)  m [70 more bytes not shown]"
+        );
     }
 }
