@@ -55,7 +55,7 @@ impl Pipeline {
                 continue;
             }
             let event = shown.get_or_insert_with(|| {
-                let (decision, reason) = self.why(fate, &stages.rules, &facts);
+                let (decision, reason) = why(fate, &stages.rules, &facts);
                 let (text, omitted) = TapEvent::shown_text(text);
                 TapEvent {
                     received_at: origin.received_at,
@@ -70,32 +70,34 @@ impl Pipeline {
             tap.offer(event.clone());
         }
     }
+}
 
-    /// The filter's decision and what settled the fate, in words.
-    fn why(
-        &self,
-        fate: Fate,
-        rules: &rules::RuleEngine,
-        facts: &Facts<'_, '_>,
-    ) -> (Option<Decision>, Cow<'static, str>) {
-        let by_rule = || {
+/// The filter's decision and what settled the fate, in words.
+fn why(
+    fate: Fate,
+    rules: &rules::RuleEngine,
+    facts: &Facts<'_, '_>,
+) -> (Option<Decision>, Cow<'static, str>) {
+    let named = |(name, action): (&str, &str)| Cow::Owned(format!("rule {name} ({action})"));
+    match fate {
+        Fate::PanosCsvDropped => (None, Cow::Borrowed("[panos] csv = \"drop\"")),
+        Fate::NotTaken(decision) if decision.forwards() => {
+            (Some(decision), Cow::Borrowed("sink filters"))
+        }
+        Fate::NotTaken(decision) => (Some(decision), Cow::Borrowed("filter")),
+        // After a keep rule, the sinks' own rules are what dropped it.
+        Fate::RulesDropped(decision) => (
+            Some(decision),
             rules
                 .deciding_rule(facts)
-                .map(|(name, action)| Cow::Owned(format!("rule {name} ({action})")))
-        };
-        match fate {
-            Fate::PanosCsvDropped => (None, Cow::Borrowed("[panos] csv = \"drop\"")),
-            Fate::NotTaken(decision) if decision.forwards() => {
-                (Some(decision), Cow::Borrowed("sink filters"))
-            }
-            Fate::NotTaken(decision) => (Some(decision), Cow::Borrowed("filter")),
-            Fate::RulesDropped(decision) => (
-                Some(decision),
-                by_rule().unwrap_or(Cow::Borrowed("sink rules")),
-            ),
-            Fate::Forwarded(decision, _) => {
-                (Some(decision), by_rule().unwrap_or(Cow::Borrowed("filter")))
-            }
-        }
+                .filter(|(_, action)| *action != "keep")
+                .map_or(Cow::Borrowed("sink rules"), named),
+        ),
+        Fate::Forwarded(decision, _) => (
+            Some(decision),
+            rules
+                .deciding_rule(facts)
+                .map_or(Cow::Borrowed("filter"), named),
+        ),
     }
 }

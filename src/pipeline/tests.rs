@@ -442,23 +442,36 @@ fn a_tap_shows_its_stage_and_matches_with_the_decision_and_the_reason() {
 }
 
 #[test]
-fn a_tap_names_the_rule_that_dropped_a_message() {
+fn a_tap_names_the_rule_that_decided() {
     let (pipeline, metrics) = pipeline(
         r#"[[rule]]
 name = "quiet-system"
 match = { type = "SYSTEM" }
 action = "drop"
+
+[[rule]]
+name = "threats"
+match = { type = "THREAT" }
+action = "keep"
 "#,
     );
-    let mut dropped = metrics.tap.open(Stage::Dropped, None).expect("a tap");
+    let mut shown = metrics.tap.open(Stage::Received, None).expect("a tap");
     run(
         &pipeline,
         &[&line("system.cef"), &line("threat.cef")],
         at(0),
     );
-    let dropped = tapped(&mut dropped);
-    assert_eq!(dropped.len(), 1, "{dropped:?}");
-    assert_eq!(&*dropped[0].reason, "rule quiet-system (drop)");
+    let reasons: Vec<_> = tapped(&mut shown)
+        .into_iter()
+        .map(|event| (event.sinks, event.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, "rule quiet-system (drop)".into()),
+            (1, "rule threats (keep)".into())
+        ]
+    );
 }
 
 #[test]
