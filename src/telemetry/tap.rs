@@ -35,6 +35,8 @@ pub const MAX_MATCHES: usize = 8;
 const MAX_MATCH_LEN: usize = 1024;
 /// Events written to the client in one go.
 const WRITE_BATCH: usize = 64;
+/// How long a client may leave what the tap writes unread before the tap is closed.
+const STALLED_CLIENT: Duration = Duration::from_secs(60);
 /// The most of a message's text a tap copies: frames may be up to 64 MiB, and a tap's queue
 /// must stay small whatever arrives (4 taps × 1024 messages × 16 KiB at most).
 pub const MAX_TEXT: usize = 16 * 1024;
@@ -411,9 +413,15 @@ pub async fn serve(
         }
         if !out.is_empty() {
             // A client that stops reading holds this write, not the relay: the queue fills and
-            // the data path skips. A stop still ends it.
+            // the data path skips. A stop ends it, and so does a client that has read nothing
+            // for a minute, so that it cannot keep one of the few places for ever.
             tokio::select! {
-                written = to_client.write_all(&out) => written?,
+                written = tokio::time::timeout(STALLED_CLIENT, to_client.write_all(&out)) => {
+                    match written {
+                        Ok(written) => written?,
+                        Err(_stalled) => break,
+                    }
+                }
                 () = cancel.cancelled() => break,
             }
             out.clear();
