@@ -24,3 +24,4 @@ mod send;
 mod tls;
 mod troubleshoot;
 mod userid;
+mod watch;

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod mock;
 pub mod route;
 pub mod rules;
+mod tap;
 #[cfg(test)]
 mod tests;
 
@@ -34,6 +35,7 @@ use filter::Decision;
 use route::Route;
 use rules::suppress::Summary;
 use rules::{RuleEngine, SinkSet, Verdict};
+use tap::Fate;
 
 /// One sink as the pipeline sees it: its name, which events it takes, and how it wants them
 /// written.
@@ -245,6 +247,7 @@ impl Pipeline {
                 PanosCsv::Keep => {}
                 PanosCsv::Drop => {
                     parse.panos_dropped.inc();
+                    self.tap(Fate::PanosCsvDropped, &event, &text, origin);
                     return;
                 }
             }
@@ -264,6 +267,7 @@ impl Pipeline {
             }
         }
         if takers == 0 {
+            self.tap(Fate::NotTaken(global.1), &event, &text, origin);
             return;
         }
         let stages = self.stages.load();
@@ -287,6 +291,7 @@ impl Pipeline {
             }
             self.emit(&summaries, received_at, batches);
             if takers == 0 {
+                self.tap(Fate::RulesDropped(global.1), &event, &text, origin);
                 return;
             }
         }
@@ -304,6 +309,7 @@ impl Pipeline {
                 batch.events += 1;
             }
         }
+        self.tap(Fate::Forwarded(global.1, takers), &event, &text, origin);
     }
 
     /// The global filter's decision, counted; per-sender counts for real senders, and the

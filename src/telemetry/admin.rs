@@ -1,6 +1,7 @@
 //! The loopback admin endpoint: `GET /metrics` (Prometheus text), `GET /health`, `GET /userid`
 //! (the User-ID mapping table, JSON), and for
-//! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]).
+//! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]), and for
+//! `cefrelay tap` `GET /tap?…` (a stream of events, see [`super::tap`]).
 //!
 //! A few fixed GET routes on a loopback address do not need an HTTP framework: requests are read up
 //! to the end of their headers (at most 8 KiB), answered, and the connection closed.
@@ -34,10 +35,13 @@ pub async fn serve(
         };
         let metrics = metrics.clone();
         let udp_drops = udp_drops.clone();
+        let cancel = cancel.clone();
         tokio::spawn(async move {
-            let _ =
-                tokio::time::timeout(Duration::from_secs(5), answer(stream, &metrics, &udp_drops))
-                    .await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                answer(stream, &metrics, &udp_drops, &cancel),
+            )
+            .await;
         });
     }
 }
@@ -45,8 +49,9 @@ pub async fn serve(
 // One piece: a fixed list of routes, each a few lines, read top to bottom like a table.
 async fn answer(
     mut stream: TcpStream,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     udp_drops: &UdpDropReader,
+    cancel: &CancellationToken,
 ) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
@@ -119,13 +124,21 @@ async fn answer(
         l if l.starts_with(b"GET /peers ") => {
             ("200 OK", "application/json", metrics.observer.peers_json())
         }
+        l if l.starts_with(b"GET /tap ") || l.starts_with(b"GET /tap?") => {
+            // A stream that lasts as long as the tap: its own task, beyond this answer's timeout.
+            let target = l.split(|&b| b == b' ').nth(1).unwrap_or_default();
+            let query = String::from_utf8_lossy(&target[b"/tap".len()..]).into_owned();
+            let (metrics, cancel) = (metrics.clone(), cancel.clone());
+            tokio::spawn(async move { super::tap::serve(stream, &query, metrics, cancel).await });
+            return Ok(());
+        }
         l if l.starts_with(b"GET /mocks ") => {
             ("200 OK", "application/json", metrics.observer.mocks_json())
         }
         _ => (
             "404 Not Found",
             "text/plain",
-            "GET /metrics, /health, /peers or /mocks\n".to_string(),
+            "GET /metrics, /health, /peers, /mocks or /tap\n".to_string(),
         ),
     };
     let head = format!(

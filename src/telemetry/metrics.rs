@@ -646,6 +646,8 @@ pub struct Metrics {
     pub rules: rules::RulesMetrics,
     /// User-ID, when configured.
     pub userid: Arc<userid::UseridMetrics>,
+    /// The open `cefrelay tap`s, which the pipeline offers messages to.
+    pub tap: super::tap::TapHub,
 }
 
 /// `reloads` and `reloads_failed`, as two results.
@@ -678,6 +680,7 @@ impl Metrics {
             observer: Default::default(),
             rules: Default::default(),
             userid: Default::default(),
+            tap: Default::default(),
         }
     }
 
