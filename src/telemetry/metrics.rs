@@ -51,15 +51,16 @@ impl Gauge {
     }
 }
 
-/// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say.
-struct Family {
-    name: &'static str,
-    help: &'static str,
+/// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say. Shared with the
+/// per-sender series of [`super::observe`], which keeps its own counts.
+pub(super) struct Family {
+    pub(super) name: &'static str,
+    pub(super) help: &'static str,
     kind: &'static str,
 }
 
 impl Family {
-    const fn counter(name: &'static str, help: &'static str) -> Self {
+    pub(super) const fn counter(name: &'static str, help: &'static str) -> Self {
         Family {
             name,
             help,
@@ -67,7 +68,7 @@ impl Family {
         }
     }
 
-    const fn gauge(name: &'static str, help: &'static str) -> Self {
+    pub(super) const fn gauge(name: &'static str, help: &'static str) -> Self {
         Family {
             name,
             help,
@@ -83,7 +84,7 @@ impl Family {
         }
     }
 
-    fn header(&self, out: &mut String) {
+    pub(super) fn header(&self, out: &mut String) {
         let Family { name, help, kind } = self;
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
@@ -701,6 +702,7 @@ impl Metrics {
         self.render_decisions(&mut out);
         self.render_sinks(&mut out);
         self.rules.render(&mut out);
+        self.observer.render(&mut out);
         if self.userid.view.get().is_some() {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             self.userid

@@ -128,6 +128,20 @@ fn metrics_with_distinct_values() -> Metrics {
             counter.add(value());
         }
     }
+    // Two senders at fixed times: the per-sender series without the clock.
+    for (sender, at) in [("192.0.2.10", 1_790_000_000), ("192.0.2.2", 1_790_000_060)] {
+        let seen = super::super::observe::Seen {
+            at,
+            cef_valid: true,
+            panos_csv: false,
+            panos_type: None,
+            panos_unconverted: false,
+            outcome: super::super::observe::Outcome::Forwarded,
+        };
+        metrics
+            .observer
+            .message(sender.parse().expect("address"), &seen);
+    }
     metrics
 }
 
