@@ -4,6 +4,7 @@
 
 mod util;
 
+mod admin;
 mod config;
 mod corpus;
 mod deploy;

@@ -325,14 +325,15 @@ impl App {
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");
-                if !address.ip().is_loopback() {
-                    tracing::warn!(%address, "the admin endpoint (metrics, health, peers, User-ID table) listens beyond loopback with no authentication (admin.allow_remote): keep that network private");
+                if !address.ip().is_loopback() && config.admin_token.is_none() {
+                    tracing::warn!(%address, "the admin endpoint (metrics, health, peers, User-ID table) listens beyond loopback with no authentication (admin.allow_remote without admin.token_file): keep that network private");
                 }
             }
             tokio::spawn(admin::serve(
                 admin,
                 metrics.clone(),
                 udp_drops,
+                config.admin_token.clone(),
                 stop.clone(),
             ));
         }

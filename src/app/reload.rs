@@ -1,7 +1,7 @@
 //! SIGHUP: re-read the configuration and the certificates. The filter, the rules and the
 //! enrichment change at once (the rules as one set: a bad rule file changes nothing); TLS
-//! certificates are used by new connections (open ones keep theirs); listener, forward and sink
-//! changes need a restart, which the log says. A configuration that does not validate changes
+//! certificates are used by new connections (open ones keep theirs); listener, forward, sink and
+//! admin endpoint changes (its address, its token) need a restart, which the log says. A configuration that does not validate changes
 //! nothing.
 
 use std::sync::Arc;
@@ -39,9 +39,11 @@ pub fn apply(
             if fresh.listeners != running.listeners
                 || fresh.forward != running.forward
                 || fresh.sinks != running.sinks
+                || fresh.admin != running.admin
+                || fresh.admin_token != running.admin_token
             {
                 tracing::warn!(
-                    "SIGHUP: listener, forward or sink settings changed; restart cefrelay to apply them"
+                    "SIGHUP: listener, forward, sink or admin settings (address, token) changed; restart cefrelay to apply them"
                 );
             }
         }
