@@ -162,6 +162,9 @@ impl App {
                             let terminator = TlsTerminator::load(settings).map_err(|error| {
                                 Refused::BadConfig(format!("listener[{index}] {name}: {error:#}"))
                             })?;
+                            metrics.listeners[index]
+                                .tls_certificate_expiry
+                                .set(u64::try_from(terminator.expiry()).unwrap_or(0));
                             Some(Arc::new(terminator))
                         }
                     };
@@ -401,7 +404,14 @@ impl Running {
                 () = drain.cancelled() => return Ok(()),
                 _ = hangup.recv() => {
                     let tls = &self.tls_listeners;
-                    if reload::apply(&self.config, reload(), &self.shared.pipeline, tls) {
+                    let applied = reload::apply(
+                        &self.config,
+                        reload(),
+                        &self.shared.pipeline,
+                        tls,
+                        &self.metrics,
+                    );
+                    if applied {
                         self.metrics.reloads.inc();
                     } else {
                         self.metrics.reloads_failed.inc();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError};
 use crate::pipeline::Pipeline;
 use crate::source::tls::TlsTerminator;
+use crate::telemetry::metrics::Metrics;
 
 /// Applies what can change while running; false when the configuration or a certificate was
 /// refused (the running ones stay).
@@ -17,6 +18,7 @@ pub fn apply(
     reloaded: Result<Config, ConfigError>,
     pipeline: &Pipeline,
     tls_listeners: &[(String, Arc<TlsTerminator>)],
+    metrics: &Metrics,
 ) -> bool {
     let mut applied = true;
     match reloaded {
@@ -50,7 +52,14 @@ pub fn apply(
     }
     for (name, terminator) in tls_listeners {
         match terminator.reload() {
-            Ok(()) => tracing::info!(listener = %name, "SIGHUP: TLS certificates reloaded"),
+            Ok(()) => {
+                tracing::info!(listener = %name, "SIGHUP: TLS certificates reloaded");
+                // Listener names are unique (the configuration refuses duplicates).
+                if let Some(listener) = metrics.listeners.iter().find(|l| l.name == *name) {
+                    let expiry = u64::try_from(terminator.expiry()).unwrap_or(0);
+                    listener.tls_certificate_expiry.set(expiry);
+                }
+            }
             Err(error) => {
                 tracing::error!(listener = %name, error = format!("{error:#}"), "SIGHUP: TLS certificates not reloaded, the old ones stay");
                 applied = false;

@@ -117,6 +117,8 @@ pub struct ListenerMetrics {
     pub proxy_headers: [Counter; ProxyHeaderResult::ALL.len()],
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
+    /// TLS listeners: Unix seconds when the first certificate served expires; 0 otherwise.
+    pub tls_certificate_expiry: Gauge,
 }
 
 /// Reads one counter or gauge of a listener, for rendering.
@@ -214,6 +216,13 @@ const LISTENER_GAUGES: [(Family, ListenerReading); 2] = [
     ),
 ];
 
+/// Only TLS listeners whose certificate's date is known have a sample: a 0 would read as
+/// "expired in 1970" to an alert.
+const TLS_CERTIFICATE_EXPIRY: Family = Family::gauge(
+    "cefrelay_tls_certificate_expiry_timestamp_seconds",
+    "Unix time when the first certificate a TLS listener serves (leaf or intermediate) expires; set at start and on SIGHUP",
+);
+
 /// Not kept by the relay: read from the kernel when `/metrics` is asked for.
 const UDP_KERNEL_DROPS: Family = Family::gauge(
     "cefrelay_udp_kernel_drops",
@@ -238,6 +247,7 @@ impl ListenerMetrics {
             tls_handshake_failures: Counter::default(),
             proxy_headers: Default::default(),
             queue_full_drops: Counter::default(),
+            tls_certificate_expiry: Gauge::default(),
         }
     }
 }
@@ -770,6 +780,14 @@ impl Metrics {
         for (listener, drops) in udp_kernel_drops {
             let name = UDP_KERNEL_DROPS.name;
             let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {drops}");
+        }
+        TLS_CERTIFICATE_EXPIRY.header(out);
+        for l in &self.listeners {
+            let expiry = l.tls_certificate_expiry.get();
+            if expiry != 0 {
+                let name = TLS_CERTIFICATE_EXPIRY.name;
+                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {expiry}", l.name);
+            }
         }
     }
 

@@ -128,6 +128,10 @@ fn metrics_with_distinct_values() -> Metrics {
             counter.add(value());
         }
     }
+    // The TCP listener as a TLS one; the UDP listener has no sample.
+    metrics.listeners[0]
+        .tls_certificate_expiry
+        .set(1_800_000_000);
     // Two senders at fixed times: the per-sender series without the clock.
     for (sender, at) in [("192.0.2.10", 1_790_000_000), ("192.0.2.2", 1_790_000_060)] {
         let seen = super::super::observe::Seen {
