@@ -361,6 +361,8 @@ pub struct SinkMetrics {
     pub unreleased_events: Gauge,
     /// Bytes held for the sink: waiting and unreleased.
     pub buffered_bytes: Gauge,
+    /// The buffer's configured bound in bytes (`max_bytes`), for a "filling up" ratio.
+    pub buffer_max_bytes: Gauge,
     /// Enqueue time (Unix ms) of the oldest waiting event; 0 when there is none.
     pub oldest_unix_ms: Gauge,
     /// 1 while the disk buffer cannot write (disk full, I/O error); the reason is in
@@ -391,7 +393,7 @@ pub struct SinkMetrics {
 type SinkReading = fn(&SinkMetrics) -> u64;
 
 /// The sink counters and gauges with one sample per sink, in `/metrics` order.
-const SINK_READINGS: [(Family, SinkReading); 15] = [
+const SINK_READINGS: [(Family, SinkReading); 16] = [
     (
         Family::counter(
             "cefrelay_sink_sent_events_total",
@@ -482,6 +484,13 @@ const SINK_READINGS: [(Family, SinkReading); 15] = [
             "Bytes held for the sink, waiting and unreleased",
         ),
         |s| s.buffered_bytes.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_buffer_max_bytes",
+            "The buffer's bound in bytes (its max_bytes): buffered_bytes over this is how full it is",
+        ),
+        |s| s.buffer_max_bytes.get(),
     ),
     (
         Family::gauge(

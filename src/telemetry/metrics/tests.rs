@@ -128,6 +128,8 @@ fn metrics_with_distinct_values() -> Metrics {
             counter.add(value());
         }
     }
+    metrics.sinks[0].buffer_max_bytes.set(32 << 20);
+    metrics.sinks[1].buffer_max_bytes.set(1 << 30);
     // The TCP listener as a TLS one; the UDP listener has no sample.
     metrics.listeners[0]
         .tls_certificate_expiry
