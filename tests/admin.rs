@@ -193,3 +193,45 @@ fn run_refuses_to_start_without_its_token_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sighup_swaps_the_token_without_a_restart() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = relay_with_token(dir.path(), &agent);
+    let old = format!("Authorization: Bearer {TOKEN}\r\n");
+    assert_eq!(get(relay.admin, "/metrics", &old).0, 200);
+
+    const ROTATED: &str = "rotated-7d1e4b";
+    std::fs::write(dir.path().join("admin-token"), format!("{ROTATED}\n")).expect("rotate");
+    relay.signal("HUP");
+    let new = format!("Authorization: Bearer {ROTATED}\r\n");
+    assert!(
+        crate::util::wait_until(crate::util::PATIENCE, || get(relay.admin, "/metrics", &new)
+            .0
+            == 200),
+        "the rotated token is never taken"
+    );
+    assert_eq!(
+        get(relay.admin, "/metrics", &old).0,
+        401,
+        "the old one is refused"
+    );
+    let (_, metrics) = get(relay.admin, "/metrics", &new);
+    assert!(
+        metrics.contains("cefrelay_config_reloads_total{result=\"ok\"} 1"),
+        "{metrics}"
+    );
+
+    // A token file emptied by mistake: the reload is refused and the token stays.
+    std::fs::write(dir.path().join("admin-token"), "").expect("empty");
+    relay.signal("HUP");
+    assert!(crate::util::wait_until(crate::util::PATIENCE, || get(
+        relay.admin,
+        "/metrics",
+        &new
+    )
+    .1
+    .contains("cefrelay_config_reloads_total{result=\"failed\"} 1")));
+    assert_eq!(get(relay.admin, "/peers", "").0, 401, "still closed");
+}

@@ -325,6 +325,7 @@ impl App {
         if let Some(userid) = userid {
             tasks.spawn(userid.run(stop.clone()));
         }
+        let admin_token = Arc::new(admin::Token::from(config.admin_token.clone().map(Arc::new)));
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");
@@ -336,7 +337,7 @@ impl App {
                 admin,
                 metrics.clone(),
                 udp_drops,
-                config.admin_token.clone(),
+                admin_token.clone(),
                 stop.clone(),
             ));
         }
@@ -351,6 +352,7 @@ impl App {
             sink_tasks,
             on_disk,
             tls_listeners,
+            admin_token,
         }
     }
 }
@@ -385,6 +387,8 @@ struct Running {
     sink_tasks: Vec<JoinHandle<()>>,
     on_disk: Vec<bool>,
     tls_listeners: Vec<(String, Arc<TlsTerminator>)>,
+    /// What the admin endpoint requires, swapped by SIGHUP.
+    admin_token: Arc<admin::Token>,
 }
 
 impl Running {
@@ -410,6 +414,7 @@ impl Running {
                         &self.shared.pipeline,
                         tls,
                         &self.metrics,
+                        &self.admin_token,
                     );
                     if applied {
                         self.metrics.reloads.inc();

@@ -1,7 +1,8 @@
 //! SIGHUP: re-read the configuration and the certificates. The filter, the rules and the
 //! enrichment change at once (the rules as one set: a bad rule file changes nothing); TLS
-//! certificates are used by new connections (open ones keep theirs); listener, forward, sink and
-//! admin endpoint changes (its address, its token) need a restart, which the log says. A configuration that does not validate changes
+//! certificates are used by new connections (open ones keep theirs); the admin endpoint's token
+//! is swapped for the next requests; listener, forward, sink and admin address changes need a
+//! restart, which the log says. A configuration that does not validate changes
 //! nothing.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError};
 use crate::pipeline::Pipeline;
 use crate::source::tls::TlsTerminator;
+use crate::telemetry::admin::Token;
 use crate::telemetry::metrics::Metrics;
 
 /// Applies what can change while running; false when the configuration or a certificate was
@@ -19,6 +21,7 @@ pub fn apply(
     pipeline: &Pipeline,
     tls_listeners: &[(String, Arc<TlsTerminator>)],
     metrics: &Metrics,
+    admin_token: &Token,
 ) -> bool {
     let mut applied = true;
     match reloaded {
@@ -38,14 +41,22 @@ pub fn apply(
                 threat_enrichment = fresh.enrich.threat.is_some(),
                 "SIGHUP: rules and enrichment reloaded"
             );
+            let token = fresh.admin_token.map(Arc::new);
+            if admin_token.load().as_deref() != token.as_deref() {
+                // Where it came from, never the token itself.
+                let from = token
+                    .as_ref()
+                    .map_or("none: the endpoint is open", |t| &t.from);
+                tracing::info!(from, "SIGHUP: admin endpoint token changed");
+                admin_token.store(token);
+            }
             if fresh.listeners != running.listeners
                 || fresh.forward != running.forward
                 || fresh.sinks != running.sinks
                 || fresh.admin != running.admin
-                || fresh.admin_token != running.admin_token
             {
                 tracing::warn!(
-                    "SIGHUP: listener, forward, sink or admin settings (address, token) changed; restart cefrelay to apply them"
+                    "SIGHUP: listener, forward, sink or admin address settings changed; restart cefrelay to apply them"
                 );
             }
         }

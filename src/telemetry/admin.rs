@@ -8,7 +8,8 @@
 //!
 //! With `[admin] token_file`, every route but `/health` requires `Authorization: Bearer <token>`
 //! and answers 401 without it. `/health` stays open: load balancers' and the kubelet's probes
-//! send no credentials, and it tells only whether each sink is reachable.
+//! send no credentials, and it tells only whether each sink is reachable. SIGHUP swaps the token
+//! ([`Token`]): rotating it costs no restart, and so no UDP datagram lost meanwhile.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -30,14 +31,16 @@ const MAX_REQUEST: usize = 8 * 1024;
 /// The one route open without the token.
 const PUBLIC_ROUTE: &[u8] = b"GET /health ";
 
+/// The token the endpoint requires now (`None`: open), swapped by a SIGHUP reload.
+pub type Token = arc_swap::ArcSwapOption<Secret>;
+
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     udp_drops: Arc<UdpDropReader>,
-    token: Option<Secret>,
+    token: Arc<Token>,
     cancel: CancellationToken,
 ) {
-    let token: Option<Arc<[u8]>> = token.map(|secret| Arc::from(secret.value.as_bytes()));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -49,9 +52,11 @@ pub async fn serve(
         };
         let metrics = metrics.clone();
         let udp_drops = udp_drops.clone();
-        let token = token.clone();
+        // The token of the moment the connection came: a reload meanwhile applies to the next.
+        let token = token.load_full();
         tokio::spawn(async move {
-            let answer = answer(stream, &metrics, &udp_drops, token.as_deref());
+            let token = token.as_deref().map(|secret| secret.value.as_bytes());
+            let answer = answer(stream, &metrics, &udp_drops, token);
             let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
         });
     }
