@@ -302,6 +302,14 @@ impl App {
             tls_listeners,
             userid,
         } = self;
+        // Before the listeners: the first summary counts every message from the start.
+        if let Some(every) = config.log.summary_every {
+            tokio::spawn(telemetry::summary::log_every(
+                metrics.clone(),
+                every,
+                stop.clone(),
+            ));
+        }
         for source in sources {
             match source {
                 Source::Udp { socket, index } => {
@@ -315,13 +323,6 @@ impl App {
             }
         }
         tasks.spawn(sweep_suppression_windows(shared.clone(), stop.clone()));
-        if let Some(every) = config.log.summary_every {
-            tokio::spawn(telemetry::summary::log_every(
-                metrics.clone(),
-                every,
-                stop.clone(),
-            ));
-        }
         if let Some(userid) = userid {
             tasks.spawn(userid.run(stop.clone()));
         }

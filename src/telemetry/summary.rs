@@ -68,9 +68,25 @@ fn line(before: &Snapshot, now: &Snapshot, metrics: &Metrics) -> String {
     )
 }
 
-/// Logs a summary every `every` until `stop`.
-pub async fn log_every(metrics: Arc<Metrics>, every: Duration, stop: CancellationToken) {
-    let mut before = Snapshot::read(&metrics);
+/// Logs a summary every `every` until `stop`. The first interval counts from the call, not from
+/// whenever the returned task first runs: call it before the listeners start. (Read inside the
+/// task, the first snapshot could come after the first messages on a busy machine, and the
+/// summaries then never added up to what came in.)
+pub fn log_every(
+    metrics: Arc<Metrics>,
+    every: Duration,
+    stop: CancellationToken,
+) -> impl std::future::Future<Output = ()> {
+    let before = Snapshot::read(&metrics);
+    log_from(before, metrics, every, stop)
+}
+
+async fn log_from(
+    mut before: Snapshot,
+    metrics: Arc<Metrics>,
+    every: Duration,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
