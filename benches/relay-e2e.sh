@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# End-to-end relay benchmark: the same TCP syslog load through cefrelay, rsyslog and syslog-ng,
-# each configured the way a Sentinel CEF collector is (the cef_installer.py forwarding rule,
-# traditional forward format to the agent port), into the same counting agent stand-in.
-# Prints messages/s, CPU seconds and peak RSS per relay, and cefrelay's ratios to each peer. On a
-# small machine the sender and the counting sink share the cores with the relay, so the CPU each
-# relay spends per message is the steadier figure.
-#
+# End-to-end relay benchmark: the same TCP syslog load through cefrelay, rsyslog, syslog-ng and a
+# socat byte pipe, each configured the way a Sentinel CEF collector is (the cef_installer.py
+# forwarding rule, traditional forward format to the agent port), into the same counting agent
+# stand-in (examples/count_sink.rs). The load is issue 16's mix of PAN-OS logs (70 % TRAFFIC CEF,
+# 20 % THREAT, 5 % SYSTEM, 5 % PAN-OS CSV); three rounds with the relays interleaved, and the
+# medians of msg/s, CPU µs per message received (the relay's own ticks from /proc/PID/stat, taken
+# after a warm-up pass) and peak RSS, with cefrelay's ratios to each. On a small machine the
+# sender and the sink share the cores with the relay, so CPU per message is the steadier figure.
 #   bash benches/relay-e2e.sh [MESSAGES] [CONNECTIONS]     (defaults: 1000000 4)
 #   SECTIONS="tcp udp http rules haproxy" picks the parts to run (default: all five).
+#   BASELINE=/path/to/an/older/cefrelay adds that binary to the TCP rounds, as `baseline`, for
+#   a before/after comparison in the same run.
 #
 # Then UDP: the loss of cefrelay and rsyslog at 100k, 200k and 400k msg/s offered (2 s each), and
 # for cefrelay where it happened (kernel socket buffer or its own full queue), from its metrics.
@@ -26,8 +29,9 @@
 # Then rules: the same TCP load through cefrelay three times, with the threat enrichment off, with
 # it on (the default), and with it on plus the sophos preset's rules, for the cost of each.
 #
-# Everything runs on 127.0.0.1. The load is `cefrelay send` with the built-in PAN-OS THREAT
-# generator (~1 KB CEF each); THREAT passes every relay's filter, so all relays forward everything.
+# Everything runs on 127.0.0.1. Apart from the TCP section, the load is `cefrelay send` with the
+# built-in PAN-OS THREAT generator (~1 KB CEF each); THREAT passes every relay's filter, so all
+# relays forward everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,83 +47,11 @@ syslog_ng=$PWD/.peers/syslog-ng/usr
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# What both sink stand-ins share: a thread-safe count, written to the file OUT every 50 ms (the
-# harness reads it there; a rename keeps a read from seeing half a number).
-cat >"$work/counter.py" <<'EOF'
-import os, threading
-_count = 0
-_lock = threading.Lock()
-def add(n):
-    global _count
-    with _lock:
-        _count += n
-def report_to(out):
-    def report():
-        while True:
-            threading.Event().wait(0.05)
-            with _lock:
-                value = _count
-            with open(out + ".tmp", "w") as f:
-                f.write(str(value))
-            os.replace(out + ".tmp", out)
-    threading.Thread(target=report, daemon=True).start()
-EOF
-
-# The agent stand-in: counts LF-terminated lines across connections.
-cat >"$work/sink.py" <<'EOF'
-import socket, sys, threading
-import counter
-port, out = int(sys.argv[1]), sys.argv[2]
-def serve(conn):
-    while True:
-        data = conn.recv(1 << 20)
-        if not data:
-            return
-        counter.add(data.count(b"\n"))
-counter.report_to(out)
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("127.0.0.1", port))
-server.listen(64)
-while True:
-    conn, _ = server.accept()
-    threading.Thread(target=serve, args=(conn,), daemon=True).start()
-EOF
-
-# The HTTP sink stand-in: answers every POST with 200 and counts the records of the bodies: lines
-# (NDJSON from cefrelay, one JSON per line from syslog-ng) or, for the Logs Ingestion path, the
-# gzipped JSON array's rows. GET answers a managed-identity token request, for the Azure sink.
-cat >"$work/http_sink.py" <<'EOF'
-import gzip, json, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-import counter
-port, out = int(sys.argv[1]), sys.argv[2]
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        if "/dataCollectionRules/" in self.path:
-            counter.add(body.count(b'"TimeGenerated"'))
-        else:
-            counter.add(body.count(b"\n") + (1 if body and not body.endswith(b"\n") else 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-    def do_GET(self):
-        token = json.dumps({"access_token": "bench", "expires_in": "86399"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(token)))
-        self.end_headers()
-        self.wfile.write(token)
-    def log_message(self, *args):
-        pass
-counter.report_to(out)
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
-EOF
+# The receiving end of every run: examples/count_sink.rs (agent stand-in and HTTP server), which
+# writes its count to a file every 50 ms and costs far less than any relay, so it never saturates
+# first (the Python stand-ins it replaced did, at ~500 k msg/s).
+cargo build --release --locked -q --example count_sink
+count_sink=$PWD/target/release/examples/count_sink
 
 # A UDP port is ready once the kernel lists a socket on it.
 wait_udp_port() { # port
@@ -157,7 +89,7 @@ run_udp() { # name rate, then the start command
   export ADMIN_PORT
   agent=$(free_port); listen=$(free_port); count_file="$work/$name-udp-$rate.count"
   offered=$((rate * 2))
-  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  "$count_sink" agent "$agent" "$count_file" & sink_pid=$!
   wait_port "$agent"
   ADMIN_PORT=$(free_port)
   PROTO=udp LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
@@ -192,7 +124,7 @@ run_one() { # name, then the command that starts the relay listening on $listen 
   local name=$1; shift
   local agent listen count_file sink_pid relay_pid start end got
   agent=$(free_port); listen=$(free_port); count_file="$work/$name.count"
-  python3 "$work/${SINK_SCRIPT:-sink.py}" "$agent" "$count_file" & sink_pid=$!
+  "$count_sink" "${SINK_MODE:-agent}" "$agent" "$count_file" & sink_pid=$!
   wait_port "$agent"
   LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
   wait_port "$listen"
@@ -223,6 +155,95 @@ run_one() { # name, then the command that starts the relay listening on $listen 
     "$name" "$rate" "$got" "$messages" "$cpu" "$per_message" "$rss"
   echo "$rate" >"$work/$name.rate"
   echo "$per_message" >"$work/$name.cpu"
+}
+
+# CPU ticks (user+system, the process and its children, for socat's forked ones) of a process.
+ticks_of() { # pid
+  local total child
+  total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+  for child in $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
+# Waits until the count in FILE reaches TARGET, or has not moved for 2 s (a relay that dropped
+# what it should have forwarded); prints the count.
+wait_count() { # file target
+  local got=0 previous=-1 still=0
+  for _ in $(seq 6000); do
+    got=$(cat "$1" 2>/dev/null || echo 0)
+    [ "$got" -ge "$2" ] && break
+    if [ "$got" = "$previous" ]; then still=$((still + 1)); else still=0; fi
+    [ "$still" -ge 40 ] && break
+    previous=$got
+    sleep 0.05
+  done
+  echo "$got"
+}
+
+# The issue-16 mix: one pass of FILE is 95 % generated PAN-OS CEF (traffic 70 : threat 20 :
+# system 5) with a PAN-OS CSV THREAT line (fixtures/panos/threat.log) as every 20th line.
+make_mix() { # file
+  local port capture=$work/mix.cef
+  port=$(free_port)
+  socat -u "TCP-LISTEN:$port,reuseaddr,bind=127.0.0.1" "CREATE:$capture" & local pid=$!
+  wait_port "$port"
+  "$cefrelay" send --to "tcp://127.0.0.1:$port" --count 19000 --mix traffic=70,threat=20,system=5 >/dev/null
+  wait "$pid"
+  awk -v csv="fixtures/panos/threat.log" 'BEGIN { while ((getline line < csv) > 0) if (line != "") lines[n++] = line }
+    { print; if (NR % 19 == 0) print lines[k++ % n] }' "$capture" >"$1"
+}
+
+# One relay over the mix: a first pass of the file calibrates what this relay forwards of it
+# (and warms it up); then MESSAGES more over CONNECTIONS connections, timed and measured from
+# the relay's CPU ticks before and after. Appends "rate cpu_us_per_message rss_mib delivered
+# expected" to $work/NAME.rounds.
+run_mix() { # name, then the command that starts the relay listening on $listen forwarding to $agent
+  local name=$1; shift
+  local agent listen count_file sink_pid relay_pid pass per_pass passes before after start end got expected rss
+  agent=$(free_port); listen=$(free_port); count_file="$work/$name.count"
+  rm -f "$count_file"
+  "$count_sink" agent "$agent" "$count_file" & sink_pid=$!
+  wait_port "$agent"
+  LISTEN=$listen AGENT=$agent "$@" & relay_pid=$!
+  wait_port "$listen"
+  pass=$(wc -l <"$work/mix.log")
+  "$cefrelay" send --to "tcp://127.0.0.1:$listen" --file "$work/mix.log" >/dev/null
+  per_pass=$(wait_count "$count_file" 999999999)
+  passes=$(((messages + pass - 1) / pass))
+  expected=$((per_pass * (passes + 1)))
+  before=$(ticks_of "$relay_pid")
+  start=$(date +%s.%N)
+  "$cefrelay" send --to "tcp://127.0.0.1:$listen" --file "$work/mix.log" --loop \
+    --count $((passes * pass)) --connections "$connections" >/dev/null
+  got=$(wait_count "$count_file" "$expected")
+  end=$(date +%s.%N)
+  after=$(ticks_of "$relay_pid")
+  rss=$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$relay_pid/status")
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
+  awk -v n=$((passes * pass)) -v s="$start" -v e="$end" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    -v r="$rss" -v g="$got" -v x="$expected" \
+    'BEGIN {printf "%.0f %.3f %d %d %d\n", n / (e - s), t / hz * 1e6 / n, r, g, x}' >>"$work/$name.rounds"
+  tail -1 "$work/$name.rounds" | awk -v n="$name" \
+    '{printf "  %-10s %9d msg/s  %6.3f us CPU/msg  %4d MiB peak RSS  %d of %d forwarded\n", n, $1, $2, $3, $4, $5}'
+}
+
+# The median of column COLUMN of NAME's rounds.
+median() { # name column
+  awk -v c="$2" '{print $c}' "$work/$1.rounds" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+
+start_baseline() {
+  exec "$BASELINE" run --listen "tcp://127.0.0.1:$LISTEN" --forward "tcp://127.0.0.1:$AGENT" \
+    --admin "127.0.0.1:$(free_port)"
+}
+
+start_socat() {
+  exec socat "TCP-LISTEN:$LISTEN,fork,reuseaddr,bind=127.0.0.1" "TCP:127.0.0.1:$AGENT"
 }
 
 start_cefrelay() {
@@ -291,7 +312,7 @@ run_haproxy() { # relays
   local n=$1 agent count_file sink_pid front hap_pid start end got i listen admin servers=""
   local pids=()
   agent=$(free_port); count_file="$work/haproxy-$n.count"
-  python3 "$work/sink.py" "$agent" "$count_file" & sink_pid=$!
+  "$count_sink" agent "$agent" "$count_file" & sink_pid=$!
   wait_port "$agent"
   for i in $(seq "$n"); do
     listen=$(free_port); admin=$(free_port)
@@ -425,15 +446,31 @@ EOF
 }
 
 sections=" ${SECTIONS:-tcp udp http rules haproxy} "
-echo "relay benchmark: $messages PAN-OS THREAT CEF messages (~1 KB) over $connections TCP connections, $(nproc) cores"
+echo "relay benchmark: $messages messages per run over $connections TCP connections, $(nproc) cores"
 if [[ $sections == *" tcp "* ]]; then
-run_one cefrelay start_cefrelay
-run_one rsyslog start_rsyslog
-run_one syslog-ng start_syslog_ng
-ours=$(cat "$work/cefrelay.rate")
-for peer in rsyslog syslog-ng; do
-  theirs=$(cat "$work/$peer.rate")
-  awk -v a="$ours" -v b="$theirs" -v c="$(cat "$work/cefrelay.cpu")" -v d="$(cat "$work/$peer.cpu")" -v p="$peer" \
+# The mix, 3 rounds with the relays interleaved (so a slow minute of the shared machine hits every
+# relay), medians. CPU per message is per message received, whatever the relay forwards: cefrelay
+# drops TRAFFIC (the agent filter), rsyslog's and syslog-ng's substring rules forward it, and
+# socat forwards everything without looking.
+make_mix "$work/mix.log"
+echo "TCP: $messages messages per round of the mix (traffic 70 %, threat 20 %, system 5 %, PAN-OS CSV 5 %), $connections connections"
+relays="cefrelay rsyslog syslog-ng socat"
+[ -n "${BASELINE:-}" ] && relays="$relays baseline"
+for round in 1 2 3; do
+  echo "round $round"
+  [ -n "${BASELINE:-}" ] && run_mix baseline start_baseline
+  run_mix cefrelay start_cefrelay
+  run_mix rsyslog start_rsyslog
+  run_mix syslog-ng start_syslog_ng
+  run_mix socat start_socat
+done
+echo "medians of 3 rounds:"
+for relay in $relays; do
+  printf '  %-10s %9d msg/s  %6.3f us CPU/msg  %4d MiB peak RSS\n' "$relay" \
+    "$(median "$relay" 1)" "$(median "$relay" 2)" "$(median "$relay" 3)"
+done
+for peer in ${relays#cefrelay }; do
+  awk -v a="$(median cefrelay 1)" -v b="$(median "$peer" 1)" -v c="$(median cefrelay 2)" -v d="$(median "$peer" 2)" -v p="$peer" \
     'BEGIN {printf "cefrelay vs %-9s: %.2fx the throughput, %.2fx the CPU per message\n", p, a / b, c / d}'
 done
 fi
@@ -446,7 +483,7 @@ fi
 
 if [[ $sections == *" http "* ]]; then
 echo "HTTP out: TCP in, one HTTP sink (a counting server on 127.0.0.1), same load"
-export SINK_SCRIPT=http_sink.py
+export SINK_MODE=http
 BUFFER='{ type = "memory" }' run_one cefrelay-http-memory start_cefrelay_http
 BUFFER='{ type = "disk", max_bytes = 4294967296 }' run_one cefrelay-http-disk start_cefrelay_http
 run_one cefrelay-azure start_cefrelay_azure

@@ -44,6 +44,12 @@ pub enum Command {
     Install(Box<InstallArgs>),
     /// Reverse `install`: stop and remove the service, restore the disabled syslog lines.
     Uninstall(UninstallArgs),
+    /// Stream what becomes of each message in the running relay (from its admin endpoint): the
+    /// sender, whether it was dropped or forwarded and why, and its text; Ctrl-C stops.
+    Tap(TapArgs),
+    /// A live view of the running relay, refreshed each second: rates per listener, sender,
+    /// filter decision and sink, buffers and errors (from its admin endpoint); q quits.
+    Top(TopArgs),
     /// List and print the rule presets, and try a configuration's rules on sample lines.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -77,6 +83,52 @@ pub enum UseridCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where `tap` and `top` find the running relay.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The relay's admin endpoint, e.g. 127.0.0.1:9514.
+    #[arg(long, value_name = "ADDR", conflicts_with = "config")]
+    pub admin: Option<std::net::SocketAddr>,
+    /// The relay's configuration, for its `[admin] listen` address [default:
+    /// /etc/cefrelay/cefrelay.toml if it exists, else 127.0.0.1:9514].
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TapArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// received (every message, whatever became of it), dropped or forwarded.
+    #[arg(
+        long,
+        default_value = "received",
+        value_parser = clap::builder::PossibleValuesParser::new(crate::telemetry::tap::Stage::NAMES)
+    )]
+    pub stage: String,
+    /// Only messages where FIELD=VALUE, FIELD!=VALUE, FIELD~REGEX or FIELD!~REGEX holds (any
+    /// field a rule's `match` reads: type, subtype, peer, host, message, src, ext.cs1, …), or a
+    /// rule's match table `{ … }`; repeatable, every one must hold.
+    #[arg(long = "match", value_name = "EXPR")]
+    pub matches: Vec<String>,
+    /// Stop after this many messages.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// Print each message as the admin endpoint's JSON line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Print the view once, as plain text, after one refresh interval, and exit (the default
+    /// when standard output is not a terminal).
+    #[arg(long, visible_alias = "headless")]
+    pub once: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -90,7 +90,7 @@ impl<'a> Event<'a> {
             &cef.device_product,
             &cef.signature_id,
             &cef.name,
-            cef.extension("cat"),
+            || cef.extension("cat"),
         )
     }
 
@@ -313,7 +313,7 @@ impl Serialize for CefJson<'_, '_> {
         out.serialize_field("signature_id", &cef.signature_id)?;
         out.serialize_field("name", &cef.name)?;
         out.serialize_field("severity", &cef.severity)?;
-        out.serialize_field("extensions", &RepeatableMap(&cef.extensions))?;
+        out.serialize_field("extensions", &RepeatableMap(cef.extensions.pairs()))?;
         out.end()
     }
 }

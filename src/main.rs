@@ -23,6 +23,7 @@ mod source;
 mod telemetry;
 mod troubleshoot;
 mod userid;
+mod watch;
 
 use cli::{Cli, Command};
 
@@ -39,6 +40,8 @@ fn main() -> ExitCode {
         Command::CefTroubleshoot(args) => troubleshoot::run(args.clone()),
         Command::Install(args) => install::install(args),
         Command::Uninstall(args) => install::uninstall(args),
+        Command::Tap(args) => watch::tap::run(args),
+        Command::Top(args) => watch::top::run(args),
         Command::Rules(command) => rules::run(command),
         Command::Userid(command) => userid::command::run(command),
         Command::Completions { shell } => {

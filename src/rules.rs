@@ -77,12 +77,15 @@ fn test(args: &RulesTestArgs) -> anyhow::Result<u8> {
         lines += 1;
         let before = matched(&metrics);
         let mut batches: Vec<Batch> = sink_names.iter().map(|_| Batch::default()).collect();
+        let mut tally = pipeline.tally();
         pipeline.process(
             text.as_bytes(),
             args.peer,
             OffsetDateTime::now_utc(),
             &mut batches,
+            &mut tally,
         );
+        pipeline.flush(&mut tally);
         let after = matched(&metrics);
         let hits: Vec<String> = rule_names
             .iter()

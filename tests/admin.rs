@@ -46,7 +46,15 @@ fn with_a_token_file_every_route_but_health_needs_the_bearer_token() {
     let dir = tempfile::tempdir().expect("temp dir");
     let relay = relay_with_token(dir.path(), &agent);
     let right = format!("Authorization: Bearer {TOKEN}\r\n");
-    for path in ["/metrics", "/peers", "/mocks", "/userid", "/nowhere"] {
+    for path in [
+        "/metrics",
+        "/peers",
+        "/mocks",
+        "/userid",
+        "/tap",
+        "/tap?stage=dropped",
+        "/nowhere",
+    ] {
         let (status, response) = get(relay.admin, path, "");
         assert_eq!(status, 401, "{path} without a token: {response}");
         assert!(
@@ -87,24 +95,28 @@ fn without_a_token_file_the_endpoint_stays_open() {
     assert_eq!(status, 200);
 }
 
-#[test]
-fn userid_show_sends_the_token_of_its_configuration() {
-    let agent = Agent::start(0, Duration::ZERO);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let relay = relay_with_token(dir.path(), &agent);
-    // The configuration the relay runs with, but for the admin address the harness passed it
-    // as a flag: written into the file for `userid show`.
-    let config = dir.path().join("cefrelay.toml");
-    let text = std::fs::read_to_string(&config).expect("read config");
-    let shown = dir.path().join("show.toml");
+/// The configuration `relay_with_token` left in `dir`, with the admin address the harness gave
+/// the relay as a flag written in: what the relay's own commands read with `--config`.
+fn client_config(dir: &Path, relay: &Relay) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(dir.join("cefrelay.toml")).expect("read config");
+    let path = dir.join("client.toml");
     std::fs::write(
-        &shown,
+        &path,
         text.replace(
             "[admin]\n",
             &format!("[admin]\nlisten = \"{}\"\n", relay.admin),
         ),
     )
     .expect("write config");
+    path
+}
+
+#[test]
+fn userid_show_sends_the_token_of_its_configuration() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = relay_with_token(dir.path(), &agent);
+    let shown = client_config(dir.path(), &relay);
     let output = cefrelay()
         .args(["userid", "show", "--config"])
         .arg(&shown)
@@ -234,4 +246,59 @@ fn sighup_swaps_the_token_without_a_restart() {
     .1
     .contains("cefrelay_config_reloads_total{result=\"failed\"} 1")));
     assert_eq!(get(relay.admin, "/peers", "").0, 401, "still closed");
+}
+
+#[test]
+fn top_and_tap_send_the_token_of_their_configuration() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = relay_with_token(dir.path(), &agent);
+    let config = client_config(dir.path(), &relay);
+
+    let top = cefrelay()
+        .args(["top", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run top");
+    let stdout = String::from_utf8_lossy(&top.stdout);
+    assert!(top.status.success(), "{top:?}");
+    assert!(stdout.contains("Listeners"), "{stdout}");
+
+    // Given only the address, it cannot know the token: it says so, and how to give it.
+    let bare = cefrelay()
+        .args(["top", "--once", "--admin", &relay.admin.to_string()])
+        .output()
+        .expect("run top");
+    let stderr = String::from_utf8_lossy(&bare.stderr);
+    assert!(!bare.status.success(), "{bare:?}");
+    assert!(
+        stderr.contains("401") && stderr.contains("--config"),
+        "{stderr}"
+    );
+
+    let mut tap = cefrelay()
+        .args(["tap", "--json", "--limit", "1", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tap");
+    // Messages until the tap has shown one and ended (the tap may open after the first few).
+    let mut sender = relay.tcp();
+    let mut id = 0;
+    let ended = crate::util::wait_until(crate::util::PATIENCE, || {
+        id += 1;
+        let _ = writeln!(sender, "{}", crate::util::cef_threat(id));
+        std::thread::sleep(Duration::from_millis(50));
+        matches!(tap.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = tap.kill();
+    }
+    let output = tap.wait_with_output().expect("tap output");
+    assert!(ended && output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("externalId="),
+        "{output:?}"
+    );
 }

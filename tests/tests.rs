@@ -26,3 +26,4 @@ mod send;
 mod tls;
 mod troubleshoot;
 mod userid;
+mod watch;

@@ -302,7 +302,7 @@ impl App {
             tls_listeners,
             userid,
         } = self;
-        // Before the listeners: the first summary counts every message from the start.
+        // Before any listener runs, so the first summary counts from the first frame.
         if let Some(every) = config.log.summary_every {
             tokio::spawn(telemetry::summary::log_every(
                 metrics.clone(),

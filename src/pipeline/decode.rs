@@ -13,6 +13,7 @@ use crate::config::Panos;
 use crate::event::{Event, Origin};
 use crate::telemetry::events;
 use crate::telemetry::metrics::ParseMetrics;
+use crate::telemetry::tally::Tally;
 
 /// The frame as text, and whether invalid bytes had to be replaced (U+FFFD).
 pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'f, str>, bool) {
@@ -33,16 +34,16 @@ pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'
 }
 
 /// The syslog header and CEF record of `text`, counted by format and validity.
-pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, parse: &ParseMetrics) -> Event<'t> {
+pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, tally: &mut Tally) -> Event<'t> {
     let event = Event::parse(text, lossy, &ParseOptions::new(origin.received_at));
-    match event.syslog.format {
-        Format::Rfc3164 => parse.rfc3164.inc(),
-        Format::Rfc5424 => parse.rfc5424.inc(),
-        Format::None => parse.no_header.inc(),
-    }
+    tally.parsed[match event.syslog.format {
+        Format::Rfc3164 => 0,
+        Format::Rfc5424 => 1,
+        Format::None => 2,
+    }] += 1;
     match &event.cef {
-        Some(Ok(_)) => parse.cef_valid.inc(),
-        Some(Err(_)) => parse.cef_invalid.inc(),
+        Some(Ok(_)) => tally.cef[0] += 1,
+        Some(Err(_)) => tally.cef[1] += 1,
         None => {}
     }
     event

@@ -191,6 +191,7 @@ impl<'f, 'a> Facts<'f, 'a> {
 fn extension<'f>(event: &'f Event<'_>, key: &str) -> Option<Found<'f>> {
     let cef = event.valid_cef()?;
     cef.extensions
+        .pairs()
         .iter()
         .find(|(k, _)| *k == key)
         .map(|(k, v)| Found::extension(k, v))
@@ -201,6 +202,7 @@ fn labelled<'f>(event: &'f Event<'_>, label: &str) -> Option<Found<'f>> {
     let cef = event.valid_cef()?;
     let (label_key, _) = cef
         .extensions
+        .pairs()
         .iter()
         .find(|(k, v)| k.ends_with("Label") && v == label)?;
     extension(event, label_key.strip_suffix("Label")?)

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod mock;
 pub mod route;
 pub mod rules;
+mod tap;
 #[cfg(test)]
 mod tests;
 
@@ -25,13 +26,16 @@ use crate::buffer::Batch;
 use crate::config::{Config, FilterMode, Panos, PanosCsv};
 use crate::event::{Enriched, Event, Origin};
 use crate::sink::Encode;
+use crate::telemetry::events::FirstDropFromSender;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::observe::Seen;
+use crate::telemetry::tally::Tally;
 use facts::Facts;
 use filter::Decision;
 use route::Route;
 use rules::suppress::Summary;
 use rules::{RuleEngine, SinkSet, Verdict};
+use tap::Fate;
 
 /// One sink as the pipeline sees it: its name, which events it takes, and how it wants them
 /// written.
@@ -162,13 +166,66 @@ impl Pipeline {
         self.filter.store(mode as u8, Relaxed);
     }
 
+    /// An empty tally for a source to count into (see [`Self::process`], [`Self::flush`]).
+    pub fn tally(&self) -> Tally {
+        Tally::new(Decision::ALL.len(), self.sinks.len())
+    }
+
+    /// Adds what `tally` counted to the shared metrics and per-sender counts, and empties it;
+    /// says so the first time the filter drops TRAFFIC or non-CEF lines from a sender.
+    pub fn flush(&self, tally: &mut Tally) {
+        let parse = &self.metrics.parse;
+        let counters = [&parse.rfc3164, &parse.rfc5424, &parse.no_header]
+            .into_iter()
+            .zip(tally.parsed)
+            .chain(
+                [&parse.cef_valid, &parse.cef_invalid]
+                    .into_iter()
+                    .zip(tally.cef),
+            )
+            .chain(
+                (0..tally.filter.len())
+                    .map(|i| self.metrics.filter(i))
+                    .zip(tally.filter.iter().copied()),
+            )
+            .chain(
+                self.metrics
+                    .sinks
+                    .iter()
+                    .map(|sink| &sink.filtered_events)
+                    .zip(tally.sink_filtered.iter().copied()),
+            );
+        for (counter, count) in counters {
+            if count > 0 {
+                counter.add(count);
+            }
+        }
+        tally.clear_counters();
+        let filter = self.filter().name();
+        for (peer, counts) in tally.take_senders() {
+            let first = self.metrics.observer.merge(peer, &counts);
+            for traffic in [true, false] {
+                if (traffic && first.traffic) || (!traffic && first.not_cef) {
+                    FirstDropFromSender {
+                        peer,
+                        traffic,
+                        filter,
+                    }
+                    .emit();
+                }
+            }
+        }
+    }
+
     /// Takes one frame through every stage, appending it to the batch of each sink that takes it.
+    /// Its counts go into `tally`, which the caller flushes before it waits for anything.
     pub fn process(
         &self,
         frame: &[u8],
         peer: std::net::IpAddr,
         received_at: OffsetDateTime,
         batches: &mut [Batch],
+        tally: &mut Tally,
     ) {
         let origin = Origin { peer, received_at };
         let parse = &self.metrics.parse;
@@ -179,7 +236,7 @@ impl Pipeline {
         }
         // Declared before the event, which borrows the CEF record converted into it.
         let mut converted = String::new();
-        let mut event = decode::parse(&text, lossy, origin, parse);
+        let mut event = decode::parse(&text, lossy, origin, tally);
         if event.panos_csv.is_some() {
             match self.panos.csv {
                 PanosCsv::Convert => {
@@ -190,6 +247,7 @@ impl Pipeline {
                 PanosCsv::Keep => {}
                 PanosCsv::Drop => {
                     parse.panos_dropped.inc();
+                    self.tap(Fate::PanosCsvDropped, &event, &text, origin);
                     return;
                 }
             }
@@ -198,17 +256,18 @@ impl Pipeline {
         let mode = self.filter();
         let global = (
             mode,
-            self.filter_and_observe(mode, &event, &text, origin, batches),
+            self.filter_and_observe(mode, &event, &text, origin, batches, tally),
         );
         let mut takers: SinkSet = 0;
-        for (index, (sink, metrics)) in self.sinks.iter().zip(&self.metrics.sinks).enumerate() {
+        for (index, sink) in self.sinks.iter().enumerate() {
             if sink.route.takes(global, &event, &text) {
                 takers |= 1 << index;
             } else {
-                metrics.filtered_events.inc();
+                tally.sink_filtered[index] += 1;
             }
         }
         if takers == 0 {
+            self.tap(Fate::NotTaken(global.1), &event, &text, origin);
             return;
         }
         let stages = self.stages.load();
@@ -232,6 +291,7 @@ impl Pipeline {
             }
             self.emit(&summaries, received_at, batches);
             if takers == 0 {
+                self.tap(Fate::RulesDropped(global.1), &event, &text, origin);
                 return;
             }
         }
@@ -249,6 +309,7 @@ impl Pipeline {
                 batch.events += 1;
             }
         }
+        self.tap(Fate::Forwarded(global.1, takers), &event, &text, origin);
     }
 
     /// The global filter's decision, counted; per-sender counts for real senders, and the
@@ -260,9 +321,10 @@ impl Pipeline {
         text: &str,
         origin: Origin,
         batches: &mut [Batch],
+        tally: &mut Tally,
     ) -> Decision {
         let decision = filter::decide(mode, event, text);
-        self.metrics.filter(decision.index()).inc();
+        tally.filter[decision.index()] += 1;
         if decision == Decision::ForwardMock {
             let marker = mock::marker(event);
             self.metrics.observer.mock_forwarded(marker);
@@ -270,7 +332,10 @@ impl Pipeline {
                 batch.mock_markers.push(marker.to_string());
             }
         } else {
-            let first_drop = self.metrics.observer.message(
+            if tally.senders_full() {
+                self.flush(tally);
+            }
+            tally.seen(
                 origin.peer,
                 &Seen {
                     at: origin.received_at.unix_timestamp(),
@@ -286,14 +351,6 @@ impl Pipeline {
                     outcome: decision.outcome(),
                 },
             );
-            if first_drop {
-                crate::telemetry::events::FirstDropFromSender {
-                    peer: origin.peer,
-                    traffic: decision == Decision::DropTraffic,
-                    filter: mode.name(),
-                }
-                .emit();
-            }
         }
         decision
     }

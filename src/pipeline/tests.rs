@@ -44,14 +44,17 @@ const PEER: &str = "192.0.2.10";
 /// What each sink's batch holds after `frames`, all received at `when`, as lines.
 fn run(pipeline: &Pipeline, frames: &[&str], when: OffsetDateTime) -> Vec<Vec<String>> {
     let mut batches = batches(pipeline);
+    let mut tally = pipeline.tally();
     for frame in frames {
         pipeline.process(
             frame.as_bytes(),
             PEER.parse().expect("ip"),
             when,
             &mut batches,
+            &mut tally,
         );
     }
+    pipeline.flush(&mut tally);
     lines(&batches)
 }
 
@@ -384,6 +387,157 @@ action = "drop"
     assert!(run(&pipeline, &[&line("threat.cef")], at(0))[0].is_empty());
     let peer: IpAddr = "198.51.100.1".parse().expect("ip");
     let mut batches = batches(&pipeline);
-    pipeline.process(line("threat.cef").as_bytes(), peer, at(0), &mut batches);
+    let mut tally = pipeline.tally();
+    pipeline.process(
+        line("threat.cef").as_bytes(),
+        peer,
+        at(0),
+        &mut batches,
+        &mut tally,
+    );
     assert_eq!(batches[0].events, 1, "another sender is not matched");
+}
+
+/// Per-message counts stay in the source's tally until it flushes, then all arrive at once: the
+/// filter decisions, the parse outcomes, the per-sender counts (first TRAFFIC drop said once).
+#[test]
+fn counts_reach_the_shared_metrics_at_the_flush_and_not_before() {
+    let (pipeline, metrics) = pipeline("");
+    let mut batches = batches(&pipeline);
+    let mut tally = pipeline.tally();
+    let peer: IpAddr = PEER.parse().expect("ip");
+    for fixture in ["traffic.cef", "traffic.cef", "threat.cef", "threat.csv"] {
+        pipeline.process(
+            line(fixture).as_bytes(),
+            peer,
+            at(0),
+            &mut batches,
+            &mut tally,
+        );
+    }
+    let forwarded = |metrics: &Metrics| metrics.filter(Decision::ForwardCef.index()).get();
+    let traffic = |metrics: &Metrics| metrics.filter(Decision::DropTraffic.index()).get();
+    assert_eq!((forwarded(&metrics), traffic(&metrics)), (0, 0));
+    assert!(!metrics.observer.peers_json().contains(PEER));
+
+    pipeline.flush(&mut tally);
+    assert_eq!((forwarded(&metrics), traffic(&metrics)), (2, 2));
+    assert_eq!(metrics.parse.rfc3164.get(), 4);
+    assert_eq!(
+        metrics.parse.cef_valid.get(),
+        3,
+        "the CSV line has no CEF of its own"
+    );
+    let peers: serde_json::Value =
+        serde_json::from_str(&metrics.observer.peers_json()).expect("json");
+    let counts = &peers["peers"][PEER];
+    assert_eq!(counts["received"], 4, "{peers}");
+    assert_eq!(counts["dropped_traffic"], 2, "{peers}");
+    assert_eq!(counts["forwarded"], 2, "{peers}");
+
+    // A second flush adds to the first; an empty one changes nothing.
+    pipeline.process(
+        line("traffic.cef").as_bytes(),
+        peer,
+        at(0),
+        &mut batches,
+        &mut tally,
+    );
+    pipeline.flush(&mut tally);
+    pipeline.flush(&mut tally);
+    assert_eq!(traffic(&metrics), 3);
+}
+
+/// Every event a tap holds now, without waiting.
+fn tapped(subscription: &mut crate::telemetry::tap::Subscription<'_>) -> Vec<TapEvent> {
+    std::iter::from_fn(|| subscription.events.try_recv().ok()).collect()
+}
+
+use crate::telemetry::tap::{Stage, TapEvent, TAP_QUEUE};
+
+#[test]
+fn a_full_tap_counts_what_it_skips_and_never_holds_the_pipeline_up() {
+    let (pipeline, metrics) = pipeline("");
+    let mut subscription = metrics.tap.open(Stage::Received, None).expect("a tap");
+    let threat = line("threat.cef");
+    // Nobody reads the tap: the queue fills, and the rest is skipped, not waited for.
+    let out = run(&pipeline, &vec![threat.as_str(); TAP_QUEUE + 7], at(0));
+    assert_eq!(
+        out[0].len(),
+        TAP_QUEUE + 7,
+        "every message still reaches the sink"
+    );
+    assert_eq!(subscription.take_skipped(), 7);
+    assert_eq!(tapped(&mut subscription).len(), TAP_QUEUE);
+    // Read, the queue takes messages again.
+    run(&pipeline, &[&threat], at(1));
+    assert_eq!(tapped(&mut subscription).len(), 1);
+    assert_eq!(subscription.take_skipped(), 0);
+}
+
+#[test]
+fn a_tap_shows_its_stage_and_matches_with_the_decision_and_the_reason() {
+    let (pipeline, metrics) = pipeline("");
+    let mut dropped = metrics.tap.open(Stage::Dropped, None).expect("a tap");
+    let condition = crate::telemetry::tap::compile_matches(&["type=THREAT".into()]).unwrap();
+    let mut threats = metrics.tap.open(Stage::Received, condition).expect("a tap");
+    let (threat, traffic) = (line("threat.cef"), line("traffic.cef"));
+    run(&pipeline, &[&threat, &traffic], at(0));
+
+    let dropped = tapped(&mut dropped);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].text, traffic);
+    assert_eq!(dropped[0].sinks, 0);
+    assert_eq!(
+        (dropped[0].decision, &*dropped[0].reason),
+        (Some("traffic"), "filter")
+    );
+    assert_eq!(dropped[0].sender, PEER.parse::<IpAddr>().unwrap());
+
+    let threats = tapped(&mut threats);
+    assert_eq!(threats.len(), 1, "{threats:?}");
+    assert_eq!(threats[0].text, threat);
+    assert_eq!(threats[0].sinks, 1, "written to the agent, sink 0");
+    assert_eq!(threats[0].decision, Some("cef"));
+}
+
+#[test]
+fn a_tap_names_the_rule_that_decided() {
+    let (pipeline, metrics) = pipeline(
+        r#"[[rule]]
+name = "quiet-system"
+match = { type = "SYSTEM" }
+action = "drop"
+
+[[rule]]
+name = "threats"
+match = { type = "THREAT" }
+action = "keep"
+"#,
+    );
+    let mut shown = metrics.tap.open(Stage::Received, None).expect("a tap");
+    run(
+        &pipeline,
+        &[&line("system.cef"), &line("threat.cef")],
+        at(0),
+    );
+    let reasons: Vec<_> = tapped(&mut shown)
+        .into_iter()
+        .map(|event| (event.sinks, event.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, "rule quiet-system (drop)".into()),
+            (1, "rule threats (keep)".into())
+        ]
+    );
+}
+
+#[test]
+fn a_closed_tap_leaves_the_pipeline_untapped() {
+    let (pipeline, metrics) = pipeline("");
+    drop(metrics.tap.open(Stage::Received, None).expect("a tap"));
+    assert!(!metrics.tap.is_tapped());
+    assert_eq!(run(&pipeline, &[&line("threat.cef")], at(0))[0].len(), 1);
 }

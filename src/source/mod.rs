@@ -3,6 +3,7 @@
 pub mod bind;
 pub mod connections;
 pub mod proxy;
+pub mod recvmmsg;
 pub mod tcp;
 pub mod tls;
 pub mod tls_files;

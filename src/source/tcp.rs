@@ -38,6 +38,7 @@ use crate::buffer::batch::{any_events, any_full, Batch};
 use crate::config::{Listener, ProxyProtocol};
 use crate::telemetry::events;
 use crate::telemetry::metrics::{CloseReason, ListenerMetrics};
+use crate::telemetry::tally::Tally;
 
 /// A connection's read buffer starts this small (an idle connection holds no more) and doubles
 /// up to [`READ_MAX`] while reads fill it; it shrinks back when reads get small again.
@@ -375,6 +376,7 @@ impl Served<'_> {
         self.metrics.connections_active.add(1);
         let mut decoder = FrameDecoder::new(self.config.framing, self.config.max_message_bytes);
         let mut buffer = BytesMut::new();
+        let mut tally = self.shared.pipeline.tally();
         let mut read_size = READ_MIN;
         let mut last_bytes = Instant::now();
         // When the first byte after the last completed frame arrived: a frame is under way.
@@ -452,7 +454,7 @@ impl Served<'_> {
             let now = Instant::now();
             if n == 0 {
                 // End of stream: what is left is decoded as the last frame (or counted).
-                let _ = self.push(&mut decoder, &mut buffer, true).await;
+                let _ = self.push(&mut decoder, &mut buffer, true, &mut tally).await;
                 break None;
             }
             frame_started.get_or_insert(now);
@@ -461,7 +463,10 @@ impl Served<'_> {
             } else if n < read_size / 4 {
                 read_size = (read_size / 2).max(READ_MIN);
             }
-            match self.push(&mut decoder, &mut buffer, false).await {
+            match self
+                .push(&mut decoder, &mut buffer, false, &mut tally)
+                .await
+            {
                 Err(SinksGone) => break Some(CloseReason::Shutdown),
                 Ok(true) => {
                     self.ticket.frame_completed();
@@ -518,16 +523,18 @@ impl Served<'_> {
 
     /// Decodes every complete frame in `buffer` (at the end of the stream, the rest too) and hands
     /// the events to the sinks, waiting for room (the backpressure: no read until it is taken).
-    /// True when a frame was completed.
+    /// True when a frame was completed. What it counted is flushed before every wait.
     async fn push(
         &self,
         decoder: &mut FrameDecoder,
         buffer: &mut BytesMut,
         at_eof: bool,
+        tally: &mut Tally,
     ) -> Result<bool, SinksGone> {
         let received_at = OffsetDateTime::now_utc();
         let mut batches = self.shared.sinks.batches();
         let mut completed = false;
+        let (mut frames, mut bytes_in) = (0, 0);
         loop {
             let frame = if at_eof {
                 decoder.decode_eof(buffer)
@@ -538,12 +545,12 @@ impl Served<'_> {
             completed = true;
             match frame {
                 Frame::Message(bytes) => {
-                    self.metrics.frames.inc();
-                    self.metrics.bytes.add(bytes.len() as u64);
-                    self.shared
-                        .pipeline
-                        .process(&bytes, self.peer.ip(), received_at, &mut batches);
+                    frames += 1;
+                    bytes_in += bytes.len() as u64;
+                    let pipeline = &self.shared.pipeline;
+                    pipeline.process(&bytes, self.peer.ip(), received_at, &mut batches, tally);
                     if any_full(&batches) {
+                        self.flush(tally, &mut frames, &mut bytes_in);
                         self.send(&mut batches).await?;
                     }
                 }
@@ -560,10 +567,18 @@ impl Served<'_> {
                 }
             }
         }
+        self.flush(tally, &mut frames, &mut bytes_in);
         if any_events(&batches) {
             self.send(&mut batches).await?;
         }
         Ok(completed)
+    }
+
+    /// Adds what was counted since the last flush to the shared metrics.
+    fn flush(&self, tally: &mut Tally, frames: &mut u64, bytes: &mut u64) {
+        self.metrics.frames.add(std::mem::take(frames));
+        self.metrics.bytes.add(std::mem::take(bytes));
+        self.shared.pipeline.flush(tally);
     }
 
     async fn send(&self, batches: &mut [Batch]) -> Result<(), SinksGone> {

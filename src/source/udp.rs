@@ -3,12 +3,15 @@
 //! UDP cannot be paused: when a sink's buffer is full the batch is dropped and counted.
 
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use time::OffsetDateTime;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
+use super::recvmmsg::Datagrams;
 use super::SharedRef;
 use crate::buffer::batch::{any_events, any_full};
 use crate::config::Listener;
@@ -32,15 +35,18 @@ pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> 
         }
         socket.set_reuse_port(true)?;
         socket.set_recv_buffer_size(config.receive_buffer_bytes)?;
+        // Linux reports twice the usable size it granted.
+        if socket.recv_buffer_size()? / 2 < config.receive_buffer_bytes {
+            force_receive_buffer(&socket, config.receive_buffer_bytes);
+        }
         socket.set_nonblocking(true)?;
         socket.bind(&address.into())?;
-        let granted = socket.recv_buffer_size()?;
-        // Linux reports twice the usable size it granted.
-        if sockets.is_empty() && granted / 2 < config.receive_buffer_bytes {
+        let granted = socket.recv_buffer_size()? / 2;
+        if sockets.is_empty() && granted < config.receive_buffer_bytes {
             tracing::warn!(
                 requested = config.receive_buffer_bytes,
-                granted = granted / 2,
-                "UDP receive buffer clamped by the kernel; raise the cap with: sysctl -w net.core.rmem_max={}",
+                granted,
+                "UDP receive buffer clamped by the kernel (net.core.rmem_max, and no CAP_NET_ADMIN to go past it); raise the cap with: sysctl -w net.core.rmem_max={}",
                 config.receive_buffer_bytes
             );
         }
@@ -48,6 +54,24 @@ pub fn bind(config: &Listener, count: usize) -> std::io::Result<Vec<UdpSocket>> 
     }
     refuse_a_shared_port(address, &sockets)?;
     Ok(sockets)
+}
+
+/// SO_RCVBUFFORCE: what SO_RCVBUF asks for, past the `net.core.rmem_max` cap, for a process with
+/// CAP_NET_ADMIN (root, or the capability given by the unit). Without it the call fails and the
+/// clamped buffer stays, which the caller reports.
+fn force_receive_buffer(socket: &Socket, bytes: usize) {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    #[expect(unsafe_code, reason = "socket2 does not wrap SO_RCVBUFFORCE")]
+    // SAFETY: a pointer to a live c_int and its size; the kernel only reads them.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::from_ref(&value).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 /// SO_REUSEPORT lets any socket of the same user join the port, so a second relay (or an rsyslog
@@ -81,7 +105,8 @@ fn refuse_a_shared_port(address: SocketAddr, ours: &[UdpSocket]) -> std::io::Res
     ))
 }
 
-/// Receives datagrams until `stop` fires. Whatever is ready is read in one go (without waiting)
+/// Receives datagrams until `stop` fires. Whatever is ready is read in one go (without waiting,
+/// up to a batch, [`DATAGRAMS_PER_CALL`](super::recvmmsg::DATAGRAMS_PER_CALL) per system call)
 /// and queued as one batch.
 pub async fn serve(
     socket: UdpSocket,
@@ -92,7 +117,8 @@ pub async fn serve(
 ) {
     let metrics = &shared.pipeline.metrics.listeners[index];
     // One byte more than allowed, so that an oversized datagram shows as such instead of truncated.
-    let mut buffer = vec![0u8; config.max_message_bytes + 1];
+    let mut received = Datagrams::new(config.max_message_bytes + 1);
+    let mut tally = shared.pipeline.tally();
     loop {
         tokio::select! {
             ready = socket.readable() => if ready.is_err() { continue },
@@ -101,30 +127,41 @@ pub async fn serve(
         let received_at = OffsetDateTime::now_utc();
         let mut batches = shared.sinks.batches();
         let mut datagrams = 0u64;
+        let mut bytes = 0u64;
         while !any_full(&batches) {
-            let (len, peer) = match socket.try_recv_from(&mut buffer) {
-                Ok(received) => received,
+            let count = match socket.try_io(Interest::READABLE, || received.receive(&socket)) {
+                Ok(count) => count,
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(error) => {
                     tracing::debug!(%error, "UDP receive error");
                     break;
                 }
             };
-            datagrams += 1;
-            metrics.frames.inc();
-            metrics.bytes.add(len as u64);
-            if len > config.max_message_bytes {
-                let max = config.max_message_bytes;
-                events::DatagramOversized { peer, max }.emit(metrics);
-                continue;
-            }
-            let message = trim_trailer(&buffer[..len]);
-            if !message.is_empty() {
-                shared
-                    .pipeline
-                    .process(message, peer.ip(), received_at, &mut batches);
+            for (datagram, sender) in (0..count).filter_map(|index| received.get(index)) {
+                datagrams += 1;
+                bytes += datagram.len() as u64;
+                // Only a socket of another address family reports no address; not ours.
+                let Some(peer) = sender else { continue };
+                if datagram.len() > config.max_message_bytes {
+                    let max = config.max_message_bytes;
+                    events::DatagramOversized { peer, max }.emit(metrics);
+                    continue;
+                }
+                let message = trim_trailer(datagram);
+                if !message.is_empty() {
+                    shared.pipeline.process(
+                        message,
+                        peer.ip(),
+                        received_at,
+                        &mut batches,
+                        &mut tally,
+                    );
+                }
             }
         }
+        metrics.frames.add(datagrams);
+        metrics.bytes.add(bytes);
+        shared.pipeline.flush(&mut tally);
         if datagrams > 0 && any_events(&batches) {
             metrics
                 .queue_full_drops
@@ -155,5 +192,39 @@ mod tests {
         assert_eq!(trim_trailer(b"msg\r\n\0"), b"msg");
         assert_eq!(trim_trailer(b"\n"), b"");
         assert_eq!(trim_trailer(b"a\nb"), b"a\nb");
+    }
+
+    /// Twice the kernel's cap: granted in full to a process with CAP_NET_ADMIN (SO_RCVBUFFORCE),
+    /// clamped to the cap for any other.
+    #[tokio::test]
+    async fn a_receive_buffer_past_the_cap_needs_cap_net_admin() {
+        let cap: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
+            .expect("rmem_max")
+            .trim()
+            .parse()
+            .expect("a number");
+        let status = std::fs::read_to_string("/proc/self/status").expect("status");
+        let effective = status
+            .lines()
+            .find_map(|line| line.strip_prefix("CapEff:"))
+            .map(|hex| u64::from_str_radix(hex.trim(), 16).expect("hex"))
+            .expect("CapEff");
+        let net_admin = effective & (1 << 12) != 0;
+        let toml = format!(
+            "[[listener]]\naddress = \"udp://127.0.0.1:0\"\nreceive_buffer_bytes = {}\n",
+            2 * cap
+        );
+        let config = crate::config::Config::from_toml(&toml, std::path::Path::new("t.toml"))
+            .expect("config");
+        let sockets = bind(&config.listeners[0], 1).expect("bind");
+        let granted = socket2::SockRef::from(&sockets[0])
+            .recv_buffer_size()
+            .expect("size")
+            / 2;
+        if net_admin {
+            assert!(granted >= 2 * cap, "granted {granted} with CAP_NET_ADMIN");
+        } else {
+            assert!(granted <= cap, "granted {granted} without CAP_NET_ADMIN");
+        }
     }
 }

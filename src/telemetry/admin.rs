@@ -1,7 +1,8 @@
 //! The admin endpoint: `GET /metrics` (Prometheus text), `GET /health`, `GET /userid`
 //! (the User-ID mapping table, JSON), and for
-//! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]); and
-//! [`Client`], how the relay's own commands ask it.
+//! `cef-troubleshoot` `GET /peers` and `GET /mocks` (JSON, see [`super::observe`]), and for
+//! `cefrelay tap` `GET /tap?…` (a stream of events, see [`super::tap`]); and [`Client`], how the
+//! relay's own commands (`cef-troubleshoot`, `userid show`, `tap`, `top`) ask it.
 //!
 //! A few fixed GET routes do not need an HTTP framework: requests are read up to the end of their
 //! headers (at most 8 KiB), answered, and the connection closed.
@@ -52,11 +53,12 @@ pub async fn serve(
         };
         let metrics = metrics.clone();
         let udp_drops = udp_drops.clone();
+        let cancel = cancel.clone();
         // The token of the moment the connection came: a reload meanwhile applies to the next.
         let token = token.load_full();
         tokio::spawn(async move {
             let token = token.as_deref().map(|secret| secret.value.as_bytes());
-            let answer = answer(stream, &metrics, &udp_drops, token);
+            let answer = answer(stream, &metrics, &udp_drops, &cancel, token);
             let _ = tokio::time::timeout(Duration::from_secs(5), answer).await;
         });
     }
@@ -65,8 +67,9 @@ pub async fn serve(
 // One piece: a fixed list of routes, each a few lines, read top to bottom like a table.
 async fn answer(
     mut stream: TcpStream,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     udp_drops: &UdpDropReader,
+    cancel: &CancellationToken,
     token: Option<&[u8]>,
 ) -> std::io::Result<()> {
     let mut request = Vec::with_capacity(1024);
@@ -151,13 +154,21 @@ async fn answer(
         l if l.starts_with(b"GET /peers ") => {
             ("200 OK", "application/json", metrics.observer.peers_json())
         }
+        l if l.starts_with(b"GET /tap ") || l.starts_with(b"GET /tap?") => {
+            // A stream that lasts as long as the tap: its own task, beyond this answer's timeout.
+            let target = l.split(|&b| b == b' ').nth(1).unwrap_or_default();
+            let query = String::from_utf8_lossy(&target[b"/tap".len()..]).into_owned();
+            let (metrics, cancel) = (metrics.clone(), cancel.clone());
+            tokio::spawn(async move { super::tap::serve(stream, &query, metrics, cancel).await });
+            return Ok(());
+        }
         l if l.starts_with(b"GET /mocks ") => {
             ("200 OK", "application/json", metrics.observer.mocks_json())
         }
         _ => (
             "404 Not Found",
             "text/plain",
-            "GET /metrics, /health, /userid, /peers or /mocks\n".to_string(),
+            "GET /metrics, /health, /userid, /peers, /mocks or /tap\n".to_string(),
         ),
     };
     // RFC 6750 §3: a 401 names the scheme the client must use.
@@ -230,16 +241,20 @@ impl Client {
         }
     }
 
+    /// The request header line that carries the token, or nothing.
+    pub fn authorization(&self) -> String {
+        self.token
+            .as_ref()
+            .map(|token| format!("Authorization: Bearer {}\r\n", token.value))
+            .unwrap_or_default()
+    }
+
     /// A minimal blocking HTTP GET: (status, body); `None` when nothing answers.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream =
             std::net::TcpStream::connect_timeout(&self.address, Duration::from_secs(2)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let authorization = self
-            .token
-            .as_ref()
-            .map(|token| format!("Authorization: Bearer {}\r\n", token.value))
-            .unwrap_or_default();
+        let authorization = self.authorization();
         stream
             .write_all(
                 format!(
@@ -253,6 +268,13 @@ impl Client {
         let (head, body) = response.split_once("\r\n\r\n")?;
         let status = head.split_whitespace().nth(1)?.parse().ok()?;
         Some((status, body.to_string()))
+    }
+}
+
+/// Its address, as messages name it.
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.address.fmt(f)
     }
 }
 

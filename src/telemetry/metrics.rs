@@ -666,6 +666,8 @@ pub struct Metrics {
     pub rules: rules::RulesMetrics,
     /// User-ID, when configured.
     pub userid: Arc<userid::UseridMetrics>,
+    /// The open `cefrelay tap`s, which the pipeline offers messages to.
+    pub tap: super::tap::TapHub,
 }
 
 /// `reloads` and `reloads_failed`, as two results.
@@ -698,6 +700,7 @@ impl Metrics {
             observer: Default::default(),
             rules: Default::default(),
             userid: Default::default(),
+            tap: Default::default(),
         }
     }
 

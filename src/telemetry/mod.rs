@@ -8,6 +8,8 @@ pub mod metrics;
 pub mod observe;
 pub mod process;
 pub mod summary;
+pub mod tally;
+pub mod tap;
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

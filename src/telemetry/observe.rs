@@ -67,7 +67,7 @@ struct Peers {
     other: PeerCounts,
 }
 
-/// What one message was, for [`Observer::message`].
+/// What one message was, for [`PeerCounts::record`].
 pub struct Seen {
     /// When the message was received, in Unix seconds.
     pub at: i64,
@@ -90,10 +90,59 @@ pub enum Outcome {
     DroppedOther,
 }
 
+impl PeerCounts {
+    /// Counts one message.
+    pub fn record(&mut self, seen: &Seen) {
+        self.received += 1;
+        // The newest, not the last counted: messages of one read share a receive time, and
+        // the UDP sockets read in parallel may flush out of order.
+        self.last_seen = self.last_seen.max(seen.at);
+        self.cef_valid += u64::from(seen.cef_valid);
+        self.panos_csv += u64::from(seen.panos_csv);
+        if let Some(log_type) = seen.panos_type {
+            *self.panos_types.entry(log_type).or_default() += 1;
+        }
+        self.panos_unconverted += u64::from(seen.panos_unconverted);
+        *match seen.outcome {
+            Outcome::Forwarded => &mut self.forwarded,
+            Outcome::DroppedTraffic => &mut self.dropped_traffic,
+            Outcome::DroppedNotCef => &mut self.dropped_not_cef,
+            Outcome::DroppedInvalidCef => &mut self.dropped_invalid_cef,
+            Outcome::DroppedOther => &mut self.dropped_other,
+        } += 1;
+    }
+
+    /// Adds the counts of `more`.
+    fn add(&mut self, more: &PeerCounts) {
+        self.received += more.received;
+        self.last_seen = self.last_seen.max(more.last_seen);
+        self.cef_valid += more.cef_valid;
+        self.panos_csv += more.panos_csv;
+        for (log_type, count) in &more.panos_types {
+            *self.panos_types.entry(log_type).or_default() += count;
+        }
+        self.panos_unconverted += more.panos_unconverted;
+        self.forwarded += more.forwarded;
+        self.dropped_traffic += more.dropped_traffic;
+        self.dropped_not_cef += more.dropped_not_cef;
+        self.dropped_invalid_cef += more.dropped_invalid_cef;
+        self.dropped_other += more.dropped_other;
+    }
+}
+
+/// What the filter dropped from a sender for the first time, in one [`Observer::merge`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FirstDrops {
+    /// PAN-OS TRAFFIC.
+    pub traffic: bool,
+    /// A line without CEF.
+    pub not_cef: bool,
+}
+
 impl Observer {
-    /// Counts one message of `peer`; `true` the first time the filter drops PAN-OS TRAFFIC or a
-    /// line without CEF from this sender (the caller says so once: nobody expects it).
-    pub fn message(&self, peer: IpAddr, seen: &Seen) -> bool {
+    /// Adds what a source counted of `peer` since its last flush; says which kinds of drop are
+    /// this sender's first (the caller says so once: nobody expects them).
+    pub fn merge(&self, peer: IpAddr, counted: &PeerCounts) -> FirstDrops {
         let mut peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
         let peers = &mut *peers;
         let tracked = peers.by_address.len() < MAX_PEERS || peers.by_address.contains_key(&peer);
@@ -102,29 +151,12 @@ impl Observer {
         } else {
             &mut peers.other
         };
-        let first_drop = tracked
-            && match seen.outcome {
-                Outcome::DroppedTraffic => counts.dropped_traffic == 0,
-                Outcome::DroppedNotCef => counts.dropped_not_cef == 0,
-                _ => false,
-            };
-        counts.received += 1;
-        // The newest, not the last counted: UDP sockets read in parallel may count out of order.
-        counts.last_seen = counts.last_seen.max(seen.at);
-        counts.cef_valid += u64::from(seen.cef_valid);
-        counts.panos_csv += u64::from(seen.panos_csv);
-        if let Some(log_type) = seen.panos_type {
-            *counts.panos_types.entry(log_type).or_default() += 1;
-        }
-        counts.panos_unconverted += u64::from(seen.panos_unconverted);
-        *match seen.outcome {
-            Outcome::Forwarded => &mut counts.forwarded,
-            Outcome::DroppedTraffic => &mut counts.dropped_traffic,
-            Outcome::DroppedNotCef => &mut counts.dropped_not_cef,
-            Outcome::DroppedInvalidCef => &mut counts.dropped_invalid_cef,
-            Outcome::DroppedOther => &mut counts.dropped_other,
-        } += 1;
-        first_drop
+        let first = FirstDrops {
+            traffic: tracked && counts.dropped_traffic == 0 && counted.dropped_traffic > 0,
+            not_cef: tracked && counts.dropped_not_cef == 0 && counted.dropped_not_cef > 0,
+        };
+        counts.add(counted);
+        first
     }
 
     /// A mock passed the filter (they always do) on its way to the sink.
@@ -218,8 +250,10 @@ mod tests {
             panos_unconverted: false,
             outcome: Outcome::Forwarded,
         };
+        let mut one = PeerCounts::default();
+        one.record(&seen);
         for n in 0..(MAX_PEERS as u32 + 10) {
-            observer.message(IpAddr::from(n.to_be_bytes()), &seen);
+            observer.merge(IpAddr::from(n.to_be_bytes()), &one);
         }
         let peers = observer.peers.lock().unwrap();
         assert_eq!(peers.by_address.len(), MAX_PEERS);
@@ -237,6 +271,13 @@ mod tests {
         }
     }
 
+    /// One message of `peer`, counted and merged as a source does it.
+    fn message(observer: &Observer, peer: IpAddr, seen: &Seen) {
+        let mut counts = PeerCounts::default();
+        counts.record(seen);
+        observer.merge(peer, &counts);
+    }
+
     /// The samples of `/metrics` this observer renders, as `name{labels} value` lines.
     fn rendered(observer: &Observer) -> Vec<String> {
         let mut out = String::new();
@@ -252,10 +293,10 @@ mod tests {
         let observer = Observer::default();
         let (a, b): (IpAddr, IpAddr) =
             ("192.0.2.9".parse().unwrap(), "2001:db8::1".parse().unwrap());
-        observer.message(a, &seen_at(1_700_000_100));
-        // An older message counted later (another UDP socket's reader) does not move it back.
-        observer.message(a, &seen_at(1_700_000_050));
-        observer.message(b, &seen_at(1_700_000_200));
+        message(&observer, a, &seen_at(1_700_000_100));
+        // An older message flushed later (another UDP socket's reader) does not move it back.
+        message(&observer, a, &seen_at(1_700_000_050));
+        message(&observer, b, &seen_at(1_700_000_200));
         assert_eq!(
             rendered(&observer),
             [
@@ -271,7 +312,11 @@ mod tests {
     fn senders_beyond_the_bound_are_one_other_series() {
         let observer = Observer::default();
         for n in 0..(MAX_PEERS as u32 + 3) {
-            observer.message(IpAddr::from(n.to_be_bytes()), &seen_at(i64::from(n)));
+            message(
+                &observer,
+                IpAddr::from(n.to_be_bytes()),
+                &seen_at(i64::from(n)),
+            );
         }
         let lines = rendered(&observer);
         // One series per tracked sender and one `other`, per metric: bounded whatever arrives.
@@ -288,10 +333,45 @@ mod tests {
     #[test]
     fn no_other_series_before_a_sender_beyond_the_bound() {
         let observer = Observer::default();
-        observer.message("192.0.2.1".parse().unwrap(), &seen_at(5));
+        message(&observer, "192.0.2.1".parse().unwrap(), &seen_at(5));
         assert!(!rendered(&observer)
             .iter()
             .any(|line| line.contains("other")));
+    }
+
+    #[test]
+    fn a_senders_first_drop_of_each_kind_is_reported_once() {
+        let observer = Observer::default();
+        let peer = IpAddr::from([192, 0, 2, 1]);
+        let counted = |outcome| {
+            let mut counts = PeerCounts::default();
+            counts.record(&Seen {
+                at: 0,
+                cef_valid: outcome == Outcome::DroppedTraffic,
+                panos_csv: false,
+                panos_type: None,
+                panos_unconverted: false,
+                outcome,
+            });
+            counts
+        };
+        let forwarded = counted(Outcome::Forwarded);
+        let traffic = counted(Outcome::DroppedTraffic);
+        let not_cef = counted(Outcome::DroppedNotCef);
+        assert_eq!(observer.merge(peer, &forwarded), FirstDrops::default());
+        let first_traffic = FirstDrops {
+            traffic: true,
+            not_cef: false,
+        };
+        assert_eq!(observer.merge(peer, &traffic), first_traffic);
+        assert_eq!(observer.merge(peer, &traffic), FirstDrops::default());
+        let first_not_cef = FirstDrops {
+            traffic: false,
+            not_cef: true,
+        };
+        assert_eq!(observer.merge(peer, &not_cef), first_not_cef);
+        let other_sender = IpAddr::from([192, 0, 2, 2]);
+        assert_eq!(observer.merge(other_sender, &traffic), first_traffic);
     }
 
     #[test]

@@ -68,22 +68,20 @@ fn line(before: &Snapshot, now: &Snapshot, metrics: &Metrics) -> String {
     )
 }
 
-/// Logs a summary every `every` until `stop`. The first interval counts from the call, not from
-/// whenever the returned task first runs: call it before the listeners start. (Read inside the
-/// task, the first snapshot could come after the first messages on a busy machine, and the
-/// summaries then never added up to what came in.)
+/// Logs a summary every `every` until `stop`, counting from the moment it is called (not from
+/// when the task first runs, which a busy machine can put after the first frames).
 pub fn log_every(
     metrics: Arc<Metrics>,
     every: Duration,
     stop: CancellationToken,
 ) -> impl std::future::Future<Output = ()> {
     let before = Snapshot::read(&metrics);
-    log_from(before, metrics, every, stop)
+    summarise(metrics, before, every, stop)
 }
 
-async fn log_from(
-    mut before: Snapshot,
+async fn summarise(
     metrics: Arc<Metrics>,
+    mut before: Snapshot,
     every: Duration,
     stop: CancellationToken,
 ) {

@@ -17,6 +17,13 @@
 //!   and unescaped `=` (`request=http://x/?a=1&b=2`); trailing whitespace is trimmed; empty values
 //!   are legal. Keys stay in input order and may repeat.
 //!
+//! # Laziness
+//!
+//! [`parse_cef`] reads the header and checks that the extension starts with `key=`; the extension
+//! is split into pairs the first time something asks for them ([`Extension::pairs`],
+//! [`Cef::extension`]), once. A relay that decides by the header (the agent filter drops PAN-OS
+//! TRAFFIC by its Name) and forwards the line as it came never pays for the extension.
+//!
 //! # Leniency (what real senders do)
 //!
 //! * `CEF: 0|…` (space after the colon, as `logger -t CEF:` produces) is accepted.
@@ -32,7 +39,9 @@
 pub mod time;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
+use std::sync::LazyLock;
 
 use nom::bytes::complete::tag;
 use nom::character::complete::{char, digit1, space0};
@@ -60,17 +69,14 @@ pub struct Cef<'a> {
     pub name: Cow<'a, str>,
     /// As sent (see [`Cef::severity_level`]); empty when the sender omitted the field.
     pub severity: Cow<'a, str>,
-    /// Key and unescaped value, in input order; keys may repeat.
-    pub extensions: Vec<(&'a str, Cow<'a, str>)>,
+    /// Key and unescaped value, in input order; keys may repeat. Split on first use.
+    pub extensions: Extension<'a>,
 }
 
 impl<'a> Cef<'a> {
     /// The first value of extension `key`.
     pub fn extension(&self, key: &str) -> Option<&str> {
-        self.extensions
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_ref())
+        self.extensions.get(key)
     }
 
     /// The severity when it is one of the forms the CEF specification allows.
@@ -85,6 +91,85 @@ impl fmt::Display for Cef<'_> {
         let mut out = String::new();
         encode(self, &mut out);
         f.write_str(&out)
+    }
+}
+
+/// A record's extension: its text as received, split into key and unescaped value the first time
+/// the pairs are asked for (see the crate documentation, *Laziness*).
+#[derive(Clone)]
+pub struct Extension<'a> {
+    /// From the first key to the end of the record; empty when the record has no extension. Only
+    /// text that starts with `key=` gets here: the rest of the split cannot fail.
+    text: &'a str,
+    pairs: OnceCell<Vec<(&'a str, Cow<'a, str>)>>,
+}
+
+impl<'a> Extension<'a> {
+    /// The extension starting at `text`'s first key, to be split when asked.
+    fn unsplit(text: &'a str) -> Self {
+        Extension {
+            text,
+            pairs: OnceCell::new(),
+        }
+    }
+
+    /// An extension made of these pairs (for a record built to be encoded).
+    pub fn from_pairs(pairs: Vec<(&'a str, Cow<'a, str>)>) -> Self {
+        Extension {
+            text: "",
+            pairs: OnceCell::from(pairs),
+        }
+    }
+
+    /// Key and unescaped value, in input order; keys may repeat. The first call splits the text.
+    pub fn pairs(&self) -> &[(&'a str, Cow<'a, str>)] {
+        self.pairs.get_or_init(|| split_extension(self.text))
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// Whether there is no pair at all; does not split the text (text that is there holds at
+    /// least its first `key=`).
+    pub fn is_empty(&self) -> bool {
+        match self.pairs.get() {
+            Some(pairs) => pairs.is_empty(),
+            None => self.text.is_empty(),
+        }
+    }
+
+    /// Whether the text has been split yet: what a test of the laziness looks at.
+    pub fn is_split(&self) -> bool {
+        self.pairs.get().is_some()
+    }
+}
+
+impl<'e, 'a> IntoIterator for &'e Extension<'a> {
+    type Item = &'e (&'a str, Cow<'a, str>);
+    type IntoIter = std::slice::Iter<'e, (&'a str, Cow<'a, str>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.pairs().iter()
+    }
+}
+
+/// Two extensions are equal when their pairs are, split or not yet.
+impl PartialEq for Extension<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs() == other.pairs()
+    }
+}
+
+impl Eq for Extension<'_> {}
+
+impl fmt::Debug for Extension<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.pairs()).finish()
     }
 }
 
@@ -194,8 +279,11 @@ fn is_key_byte(byte: u8) -> bool {
 /// Byte offset of the first `CEF:` marker in `text` that is followed by optional spaces, a
 /// version number and `|`.
 pub fn find_cef(text: &str) -> Option<usize> {
-    text.match_indices(MARKER)
-        .map(|(at, _)| at)
+    // Built once: `str::match_indices` sets up a two-way searcher for every message.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
+    FINDER
+        .find_iter(text.as_bytes())
         .find(|&at| version(&text[at..]).is_ok())
 }
 
@@ -263,7 +351,7 @@ pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
         unterminated_last_field.filter(|&at| key_at_start(&input.as_bytes()[at..]))
     {
         // PAN-OS GlobalProtect template: five header fields, no severity, then the extension.
-        let extensions = parse_extension(input, extension_start)?;
+        let extensions = extension_at(input, extension_start)?;
         let [vendor, product, device_version, signature_id, name, _] = fields;
         return Ok(Cef {
             version,
@@ -276,7 +364,7 @@ pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
             extensions,
         });
     }
-    let extensions = parse_extension(input, input.len() - rest.len())?;
+    let extensions = extension_at(input, input.len() - rest.len())?;
     let [vendor, product, device_version, signature_id, name, severity] = fields;
     Ok(Cef {
         version,
@@ -395,18 +483,14 @@ const KEY_CHARS: [u8; 256] = {
     table
 };
 
-/// The extension that starts at byte `start` of `input`.
-///
-/// Every `=` is a candidate separator (found with memchr); it ends a key when the run of key
-/// characters before it is non-empty, starts with a key start character and follows a space. The
-/// previous value then ends at that space. (A left-to-right combinator cannot know where a value
-/// ends until it has seen the next key.)
-fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)>, CefError> {
+/// The extension that starts at byte `start` of `input` (after any spaces), checked to begin with
+/// `key=` and left unsplit.
+fn extension_at(input: &str, start: usize) -> Result<Extension<'_>, CefError> {
     let bytes = input.as_bytes();
     let leading_spaces = bytes[start..].iter().take_while(|b| **b == b' ').count();
     let start = start + leading_spaces;
     if input[start..].trim_end().is_empty() {
-        return Ok(Vec::new());
+        return Ok(Extension::unsplit(""));
     }
     if !key_at_start(&bytes[start..]) {
         return Err(CefError {
@@ -414,15 +498,28 @@ fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)
             kind: CefErrorKind::InvalidExtension,
         });
     }
+    Ok(Extension::unsplit(&input[start..]))
+}
 
+/// The pairs of an extension `text` that starts with `key=` (or is empty).
+///
+/// Every `=` is a candidate separator (found with memchr); it ends a key when the run of key
+/// characters before it is non-empty, starts with a key start character and follows a space. The
+/// previous value then ends at that space. (A left-to-right combinator cannot know where a value
+/// ends until it has seen the next key.)
+fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
+    let bytes = text.as_bytes();
+    let Some(first_eq) = memchr::memchr(b'=', bytes) else {
+        return Vec::new();
+    };
     // Most records have no backslash at all: then no value needs to be looked at for escapes.
-    let escapes = memchr::memchr(b'\\', &bytes[start..]).is_some();
+    let escapes = memchr::memchr(b'\\', bytes).is_some();
     let value = |from: usize, to: usize| {
         let mut end = to;
         while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
             end -= 1;
         }
-        let raw = &input[from..end];
+        let raw = &text[from..end];
         if escapes {
             unescape_value(raw)
         } else {
@@ -431,8 +528,7 @@ fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)
     };
 
     let mut extensions = Vec::with_capacity(64);
-    let first_eq = start + bytes[start..].iter().position(|b| *b == b'=').unwrap_or(0);
-    let mut key = &input[start..first_eq];
+    let mut key = &text[..first_eq];
     let mut value_start = first_eq + 1;
     for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
         let eq = first_eq + 1 + offset;
@@ -448,12 +544,12 @@ fn parse_extension(input: &str, start: usize) -> Result<Vec<(&str, Cow<'_, str>)
             && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START;
         if is_key {
             extensions.push((key, value(value_start, key_start - 1)));
-            key = &input[key_start..eq];
+            key = &text[key_start..eq];
             value_start = eq + 1;
         }
     }
     extensions.push((key, value(value_start, bytes.len())));
-    Ok(extensions)
+    extensions
 }
 
 /// Appends `cef` in CEF syntax to `out`, escaping `\` and `|` in the header and `\`, `=`, LF and CR
@@ -472,7 +568,7 @@ pub fn encode(cef: &Cef<'_>, out: &mut String) {
         escape_into(out, field, |c| matches!(c, '\\' | '|').then_some(c));
         out.push('|');
     }
-    for (index, (key, value)) in cef.extensions.iter().enumerate() {
+    for (index, (key, value)) in cef.extensions.pairs().iter().enumerate() {
         if index > 0 {
             out.push(' ');
         }

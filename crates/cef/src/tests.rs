@@ -4,6 +4,7 @@ use super::*;
 
 fn ext<'c>(cef: &'c Cef<'_>) -> Vec<(&'c str, &'c str)> {
     cef.extensions
+        .pairs()
         .iter()
         .map(|(k, v)| (*k, v.as_ref()))
         .collect()
@@ -26,7 +27,7 @@ fn header_fields_borrow_when_unescaped() {
     assert_eq!(cef.name, "TRAFFIC");
     assert_eq!(cef.severity, "1");
     assert!(matches!(cef.device_vendor, Cow::Borrowed(_)));
-    assert!(matches!(cef.extensions[0].1, Cow::Borrowed(_)));
+    assert!(matches!(cef.extensions.pairs()[0].1, Cow::Borrowed(_)));
     assert_eq!(ext(&cef), [("src", "10.0.0.1")]);
 }
 
@@ -178,7 +179,7 @@ fn mock_message_of_cef_troubleshoot() {
         cef.extension("cs1"),
         Some("CEF_TEST_InternetDNS |data0=example")
     );
-    assert_eq!(cef.extensions.len(), 8);
+    assert_eq!(cef.extensions.pairs().len(), 8);
     // And without the marker, as the agent sees the MSG after the `CEF:` tag.
     assert_eq!(parse_in_message(MOCK).unwrap().unwrap(), cef);
     // A prefix-less record whose values mention "CEF:" is still that record.
@@ -284,10 +285,10 @@ fn encoder_escapes_what_the_parser_unescapes() {
         signature_id: Cow::Borrowed("100"),
         name: Cow::Borrowed("name = x"),
         severity: Cow::Borrowed("5"),
-        extensions: vec![
+        extensions: Extension::from_pairs(vec![
             ("msg", Cow::Borrowed("a=b\nc\rd\\e f=g")),
             ("empty", Cow::Borrowed("")),
-        ],
+        ]),
     };
     let text = cef.to_string();
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use cefrelay_cef::{encode, parse_cef, parse_in_message, Cef};
+use cefrelay_cef::{encode, parse_cef, parse_in_message, Cef, Extension};
 use proptest::prelude::*;
 
 /// Header text: anything, including the characters that need escaping.
@@ -42,7 +42,7 @@ proptest! {
             signature_id: Cow::Borrowed(&header[3]),
             name: Cow::Borrowed(&header[4]),
             severity: Cow::Borrowed(&header[5]),
-            extensions: extensions.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))).collect(),
+            extensions: Extension::from_pairs(extensions.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))).collect()),
         };
         let mut text = String::new();
         encode(&cef, &mut text);
@@ -68,4 +68,124 @@ proptest! {
         let _ = parse_in_message(&text);
         let _ = parse_cef(&text);
     }
+}
+
+/// An extension's pairs by the crate documentation's rules, written the plain way — a regex for
+/// every `key=` at the start or after a space, values up to the space before the next key, trailing
+/// whitespace trimmed, escapes undone when the extension has any backslash — against which the
+/// parser's split (lazy, memchr-driven) is checked.
+fn reference_pairs(extension: &str) -> Vec<(String, String)> {
+    let boundary = regex::Regex::new(r"(?:^| )([A-Za-z0-9_][A-Za-z0-9_.,\[\]]*)=").unwrap();
+    let keys: Vec<(usize, &str, usize)> = boundary
+        .captures_iter(extension)
+        .map(|c| {
+            (
+                c.get(0).unwrap().start(),
+                c.get(1).unwrap().as_str(),
+                c.get(0).unwrap().end(),
+            )
+        })
+        .collect();
+    let escapes = extension.contains('\\');
+    keys.iter()
+        .enumerate()
+        .map(|(index, (_, key, value_start))| {
+            let value_end = keys.get(index + 1).map_or(extension.len(), |next| next.0);
+            let raw = extension[*value_start..value_end].trim_end_matches([' ', '\t', '\r', '\n']);
+            let value = if escapes {
+                reference_unescape(raw)
+            } else {
+                raw.to_owned()
+            };
+            (key.to_string(), value)
+        })
+        .collect()
+}
+
+fn reference_unescape(raw: &str) -> String {
+    let mut out = String::new();
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('=') => out.push('='),
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Checks one record's extension three ways: the split pairs equal the reference's, `get` finds
+/// the first value of each key before anything split the text, and `is_empty` answers the same
+/// before and after the split.
+fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
+    let Ok(cef) = parse_cef(record) else {
+        return Ok(());
+    };
+    let reference = reference_pairs(extension.trim_start_matches(' '));
+    let empty_before_split = cef.extensions.is_empty();
+    prop_assert!(!cef.extensions.is_split());
+    for (key, _) in &reference {
+        let fresh = parse_cef(record).unwrap();
+        let first = reference
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
+        prop_assert_eq!(fresh.extension(key), first, "{:?} in {:?}", key, record);
+    }
+    let pairs: Vec<(String, String)> = cef
+        .extensions
+        .pairs()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    prop_assert_eq!(&pairs, &reference, "{:?}", record);
+    prop_assert_eq!(empty_before_split, pairs.is_empty());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn the_lazy_split_gives_the_reference_pairs(
+        extension in "[a-z_A-Z0-9 =\\\\.,\\[\\]nr\t:/|é-]{0,80}",
+    ) {
+        // Starting with a key, as `parse_cef` requires; then anything the grammar allows.
+        let extension = format!("k={extension}");
+        check_split(&format!("CEF:0|V|P|1|2|N|3|{extension}"), &extension)?;
+    }
+}
+
+/// The same over the project's real PAN-OS CEF records (every log type the firewall formats).
+#[test]
+fn the_lazy_split_gives_the_reference_pairs_on_real_records() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/panos-cef");
+    let mut records = 0;
+    for entry in std::fs::read_dir(fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cef") {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let at = line.find("CEF:").unwrap();
+                let record = &line[at..];
+                let extension_at = record
+                    .match_indices('|')
+                    .nth(6)
+                    .map_or(record.len(), |(i, _)| i + 1);
+                check_split(record, &record[extension_at..]).unwrap();
+                records += 1;
+            }
+        }
+    }
+    assert!(records >= 10, "only {records} records under {fixtures}");
 }

@@ -18,13 +18,14 @@ pub struct CefType<'a> {
 }
 
 /// The log type of a CEF record from Palo Alto Networks; `None` for any other vendor or product.
-/// `cat` is the record's `cat` extension, where THREAT Set A keeps the subtype.
+/// `cat` gives the record's `cat` extension, where THREAT Set A keeps the subtype; it is called only
+/// for that layout, so the other records' extensions need not be read.
 pub fn cef_type<'a>(
     vendor: &str,
     product: &str,
     class_id: &'a str,
     name: &'a str,
-    cat: Option<&'a str>,
+    cat: impl FnOnce() -> Option<&'a str>,
 ) -> Option<CefType<'a>> {
     if vendor != "Palo Alto Networks" {
         return None;
@@ -33,7 +34,9 @@ pub fn cef_type<'a>(
         "LF" => (class_id, name),
         "PAN-OS" if class_id == "GLOBALPROTECT" => (class_id, name),
         // Set A's THREAT class ID is the threat itself, `Name(id)`: the subtype is in `cat`.
-        "PAN-OS" if name == "THREAT" && class_id.ends_with(')') => (name, cat.unwrap_or_default()),
+        "PAN-OS" if name == "THREAT" && class_id.ends_with(')') => {
+            (name, cat().unwrap_or_default())
+        }
         "PAN-OS" => (name, class_id),
         _ => return None,
     };
@@ -51,7 +54,7 @@ mod tests {
     #[test]
     fn native_strata_and_set_a_quirks_give_the_same_type_and_subtype() {
         let threat = |class_id, name, cat| {
-            cef_type("Palo Alto Networks", "PAN-OS", class_id, name, cat)
+            cef_type("Palo Alto Networks", "PAN-OS", class_id, name, || cat)
                 .map(|t| (t.log_type, t.subtype))
         };
         assert_eq!(
@@ -70,11 +73,14 @@ mod tests {
             threat("GLOBALPROTECT", "gateway-connected", None),
             Some((Some(LogType::GlobalProtect), "gateway-connected"))
         );
-        let strata = cef_type("Palo Alto Networks", "LF", "TRAFFIC", "end", None);
+        let strata = cef_type("Palo Alto Networks", "LF", "TRAFFIC", "end", || None);
         assert_eq!(
             strata.map(|t| (t.log_type, t.subtype)),
             Some((Some(LogType::Traffic), "end"))
         );
-        assert_eq!(cef_type("Fortinet", "FortiGate", "x", "THREAT", None), None);
+        assert_eq!(
+            cef_type("Fortinet", "FortiGate", "x", "THREAT", || None),
+            None
+        );
     }
 }

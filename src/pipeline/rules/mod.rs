@@ -191,6 +191,17 @@ impl RuleEngine {
         self.first_match(own, facts, now, 1 << sink, summaries) != Some(Verdict::Drop)
     }
 
+    /// The global rule that decides for the event, and its action (`cefrelay tap` says why): the
+    /// first that matches and is not a dry run, as [`Self::global`] tries them, without counting
+    /// or sampling anything.
+    pub fn deciding_rule(&self, facts: &Facts<'_, '_>) -> Option<(&str, &'static str)> {
+        self.global
+            .iter()
+            .map(|&index| &self.rules[index].rule)
+            .find(|rule| !rule.dry_run && matches(&rule.condition, facts))
+            .map(|rule| (rule.name.as_str(), rule.action.name()))
+    }
+
     /// Whether the sink at `sink` has rules of its own.
     pub fn sink_has_rules(&self, sink: usize) -> bool {
         self.per_sink.get(sink).is_some_and(|own| !own.is_empty())

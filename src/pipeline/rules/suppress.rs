@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use cefrelay_cef::Cef;
+use cefrelay_cef::{Cef, Extension};
 use time::OffsetDateTime;
 
 use super::SinkSet;
@@ -233,7 +233,7 @@ fn summary(rule: usize, window: Window) -> Option<Summary> {
         signature_id: class_id.into(),
         name: name.into(),
         severity: severity.into(),
-        extensions,
+        extensions: Extension::from_pairs(extensions),
     };
     let stamp = time::macros::format_description!(
         "[month repr:short] [day padding:space] [hour]:[minute]:[second]"

@@ -144,9 +144,11 @@ fn metrics_with_distinct_values() -> Metrics {
             panos_unconverted: false,
             outcome: super::super::observe::Outcome::Forwarded,
         };
+        let mut counts = super::super::observe::PeerCounts::default();
+        counts.record(&seen);
         metrics
             .observer
-            .message(sender.parse().expect("address"), &seen);
+            .merge(sender.parse().expect("address"), &counts);
     }
     metrics
 }

@@ -49,7 +49,12 @@ fn traffic_follows_set_a_with_empty_values_for_missing_columns() {
     // 8.1 has no UUID, SD-WAN or dynamic user group columns yet.
     assert!(line.ends_with(" PanSDWANSite= PanDynamicUsrgrp="));
     let record = cef(&line);
-    let keys: Vec<&str> = record.extensions.iter().map(|(key, _)| *key).collect();
+    let keys: Vec<&str> = record
+        .extensions
+        .pairs()
+        .iter()
+        .map(|(key, _)| *key)
+        .collect();
     let (_, template) = formats::TRAFFIC.split_once("|rt=").unwrap();
     let template_keys: Vec<&str> = std::iter::once("rt")
         .chain(template.split(' ').filter_map(|word| {
@@ -164,6 +169,7 @@ fn globalprotect_is_repaired_to_seven_header_fields() {
     assert_eq!(record.severity, "1");
     let serials: Vec<&str> = record
         .extensions
+        .pairs()
         .iter()
         .filter(|(key, _)| *key == "PanOSDeviceSN")
         .map(|(_, value)| value.as_ref())
@@ -193,7 +199,12 @@ fn unpublished_types_get_our_format() {
     assert_eq!(record.extension("cs1"), Some("decrypt-all"));
     assert_eq!(record.extension("act"), Some("allow"));
     assert_eq!(record.extension("start"), Some("May 08 2024 01:10:30 GMT"));
-    let keys: Vec<&str> = record.extensions.iter().map(|(key, _)| *key).collect();
+    let keys: Vec<&str> = record
+        .extensions
+        .pairs()
+        .iter()
+        .map(|(key, _)| *key)
+        .collect();
     for key in &keys {
         let repeats = keys.iter().filter(|other| *other == key).count();
         assert_eq!(repeats, 1, "{key} repeats");

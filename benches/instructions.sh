@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Instructions per message through the release relay, by kind of message, under valgrind's
+# callgrind: the cost of decode → filter → rules → enrich → encode plus the socket work around it,
+# as a number that is the same on every run whatever else the machine does (wall-clock and CPU
+# time on 2 shared cores move by ±30 % between runs; this moves by well under 1 %).
+#
+#   bash benches/instructions.sh [MESSAGES]          (default 20000)
+#   KINDS="traffic threat" CONFIG_EXTRA='[enrich]\nthreat = false' bash benches/instructions.sh
+#   KEEP=DIR keeps the callgrind files there, for `callgrind_annotate DIR/callgrind.KIND.COUNT`.
+#
+# Each kind runs twice, with MESSAGES and 2×MESSAGES, and the difference divided by MESSAGES is
+# the per-message figure: start-up, configuration and shutdown cancel out. The messages go over
+# one TCP connection with the default configuration (agent filter `cef`, threat enrichment on)
+# into a socat sink that throws them away.
+#
+# Kinds: traffic, threat, system (generated PAN-OS CEF, `cefrelay send --mix`), csv-threat and
+# csv-traffic (PAN-OS's default CSV, the lines of fixtures/panos/, converted to CEF).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+messages=${1:-20000}
+kinds=${KINDS:-traffic threat system csv-threat csv-traffic}
+work=$(mktemp -d /tmp/cefrelay-instructions.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -n "${KEEP:-}" ] && mkdir -p "$KEEP" && cp "$work"/callgrind.* "$KEEP"/; rm -rf "$work"' EXIT
+
+command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install -y valgrind" >&2; exit 1; }
+command -v socat >/dev/null || { echo "socat is needed: apt-get install -y socat" >&2; exit 1; }
+cargo build --release --locked -q
+cefrelay=$PWD/target/release/cefrelay
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() { # port
+  for _ in $(seq 600); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}
+
+# The relay's count of frames it has finished with (forwarded or dropped), from its metrics.
+handled() { # admin port
+  python3 -c 'import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=30).read().decode()
+print(sum(int(float(l.split()[-1])) for l in text.splitlines() if l.startswith("cefrelay_filter_total")))' "$1"
+}
+
+send_kind() { # kind port count
+  case $1 in
+    csv-threat) "$cefrelay" send --to "tcp://127.0.0.1:$2" --file fixtures/panos/threat.log --loop --count "$3" ;;
+    csv-traffic) "$cefrelay" send --to "tcp://127.0.0.1:$2" --file fixtures/panos/traffic.log --loop --count "$3" ;;
+    *) "$cefrelay" send --to "tcp://127.0.0.1:$2" --mix "$1=100" --count "$3" ;;
+  esac >/dev/null
+}
+
+# Total instructions of one relay run that handles COUNT messages of KIND.
+instructions() { # kind count
+  local kind=$1 count=$2 agent listen admin sink_pid relay_pid out
+  agent=$(free_port); listen=$(free_port); admin=$(free_port)
+  out="$work/callgrind.$kind.$count"
+  socat -u "TCP-LISTEN:$agent,fork,reuseaddr,bind=127.0.0.1" /dev/null & sink_pid=$!
+  printf '[[listener]]\naddress = "tcp://127.0.0.1:%s"\n[forward]\naddress = ["tcp://127.0.0.1:%s"]\n[admin]\nlisten = "127.0.0.1:%s"\n%b\n' \
+    "$listen" "$agent" "$admin" "${CONFIG_EXTRA:-}" >"$work/relay.toml"
+  valgrind --tool=callgrind --callgrind-out-file="$out" -q \
+    "$cefrelay" run --config "$work/relay.toml" 2>"$work/relay.log" & relay_pid=$!
+  wait_port "$listen"
+  send_kind "$kind" "$listen" "$count"
+  for _ in $(seq 1200); do
+    [ "$(handled "$admin")" -ge "$count" ] && break
+    sleep 0.1
+  done
+  kill -INT "$relay_pid"
+  wait "$relay_pid" || true
+  kill "$sink_pid" 2>/dev/null || true
+  wait "$sink_pid" 2>/dev/null || true
+  awk '/^(summary|totals):/ {print $2; exit}' "$out"
+}
+
+printf '%-12s %14s %14s %12s\n' kind "I(${messages})" "I($((messages * 2)))" "per message"
+for kind in $kinds; do
+  one=$(instructions "$kind" "$messages")
+  two=$(instructions "$kind" $((messages * 2)))
+  printf '%-12s %14d %14d %12d\n' "$kind" "$one" "$two" $(((two - one) / messages))
+done
