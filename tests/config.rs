@@ -41,6 +41,8 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
     let ca = Ca::new("example CA");
     ca.write_server_files(&tls_dir);
     std::fs::copy(tls_dir.join("ca.pem"), tls_dir.join("clients.pem")).expect("client CA");
+    let admin_token = dir.path().join("admin-token");
+    std::fs::write(&admin_token, "example-token\n").expect("admin token");
     let uncommented = uncommented
         .replace(
             "\"/etc/cefrelay/tls/",
@@ -50,6 +52,10 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         .replace(
             "\"/etc/cefrelay/mitre.table\"",
             &format!("{:?}", project_path("crates/panos/src/mitre/default.table")),
+        )
+        .replace(
+            "\"/etc/cefrelay/admin-token\"",
+            &format!("{:?}", admin_token.to_str().expect("utf-8 path")),
         )
         .replace(
             "state_dir = \"/var/lib/cefrelay\"",
@@ -70,6 +76,7 @@ fn the_documented_example_is_valid_with_its_commented_keys_enabled() {
         "\npreset = \"sophos\"",
         "\n[[userid.source]]",
         "\n[[userid.target]]",
+        "\ntoken_file = \"/",
     ] {
         assert!(uncommented.contains(key), "{key} was not uncommented");
     }

@@ -391,3 +391,62 @@ fn events_written_to_the_agent_no_longer_count_as_waiting() {
         );
     }
 }
+
+/// The other half of the split: with the agent down, what the relay accepts waits (and ages)
+/// apart from the one batch the sink took before it found the agent gone; once the agent is
+/// back, nothing waits and there is no oldest age. An alert on waiting events or their age
+/// fires for an agent that is down, never for a healthy relay's resend window.
+#[test]
+fn with_the_agent_down_events_wait_and_age_until_it_comes_back() {
+    const EVENTS: usize = 50;
+    for buffer in ["type = \"memory\"", "type = \"disk\""] {
+        let down = RefusingPort::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = format!(
+            "state_dir = \"{}\"\n{TCP_LISTENER}[forward]\nreconnect_max_ms = 200\nbuffer = {{ {buffer} }}\n",
+            dir.path().join("state").display()
+        );
+        let relay = Relay::with_config(down.port, &config, dir.path());
+        let waiting = || relay.metric("cefrelay_sink_queue_depth{sink=\"agent\"}");
+        let age = || {
+            gauge(
+                &relay,
+                "cefrelay_sink_oldest_event_age_seconds{sink=\"agent\"}",
+            )
+        };
+        let mut stream = relay.tcp();
+        // The first event: the sink takes it and then finds the agent down.
+        writeln!(stream, "{}", cef_threat(0)).expect("send");
+        assert!(
+            wait_until(PATIENCE, || held(&relay, "agent") == 1),
+            "{buffer}: {} held",
+            held(&relay, "agent")
+        );
+        for id in 1..EVENTS {
+            writeln!(stream, "{}", cef_threat(id)).expect("send");
+        }
+        assert!(
+            wait_until(PATIENCE, || waiting() >= EVENTS as u64 - 1),
+            "{buffer}: {} waiting",
+            waiting()
+        );
+        assert!(
+            wait_until(PATIENCE, || age().is_some_and(|seconds| seconds > 0.0)),
+            "{buffer}: the oldest waiting event has an age, got {:?}",
+            age()
+        );
+
+        let agent = down.start_agent(Duration::ZERO);
+        assert!(
+            wait_until(BACKLOG_PATIENCE, || ids(&agent.lines()).len() == EVENTS),
+            "{buffer}: {} of {EVENTS} arrived",
+            ids(&agent.lines()).len()
+        );
+        assert!(
+            wait_until(PATIENCE, || waiting() == 0 && age() == Some(0.0)),
+            "{buffer}: {} still waiting, age {:?}",
+            waiting(),
+            age()
+        );
+    }
+}

@@ -4,6 +4,7 @@
 
 mod util;
 
+mod admin;
 mod config;
 mod corpus;
 mod deploy;
@@ -13,6 +14,7 @@ mod faults_connections;
 mod http_sinks;
 mod install;
 mod limits;
+mod monitoring;
 mod panos;
 mod parse_golden;
 mod peers;

@@ -203,6 +203,34 @@ fn sighup_reloads_certificates_without_dropping_open_connections() {
 }
 
 #[test]
+fn the_certificate_expiry_is_exported_and_follows_a_sighup_reload() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new("test CA");
+    ca.write_server_files_until(dir.path(), Some(rcgen::date_time_ymd(2031, 5, 17)));
+    let relay = Relay::with_config(agent.address.port(), &tls_config(""), dir.path());
+    let sample = format!(
+        "cefrelay_tls_certificate_expiry_timestamp_seconds{{listener=\"tls://127.0.0.1:{}\"}}",
+        relay.port
+    );
+    // 2031-05-17T00:00:00Z
+    assert_eq!(relay.metric(&sample), 1_936_742_400);
+
+    // Renewed: the new date once SIGHUP has loaded it.
+    ca.write_server_files_until(dir.path(), Some(rcgen::date_time_ymd(2032, 1, 1)));
+    relay.signal("HUP");
+    assert!(
+        wait_until(PATIENCE, || relay.metric(&sample) == 1_956_528_000),
+        "{}",
+        relay.metric(&sample)
+    );
+    assert_eq!(
+        relay.metric("cefrelay_config_reloads_total{result=\"ok\"}"),
+        1
+    );
+}
+
+#[test]
 fn unreadable_certificate_exits_64_naming_the_key() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("cefrelay.toml");

@@ -158,6 +158,49 @@ fn a_healthy_relay_passes_and_every_mock_is_counted() {
 }
 
 #[test]
+fn a_relay_with_an_admin_token_is_troubleshot_with_the_token_of_its_configuration() {
+    let agent = Agent::start(0, Duration::ZERO);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("admin-token");
+    std::fs::write(&token, "troubleshoot-token\n").expect("write token");
+    let extra = format!("token_file = {:?}\n", token.to_str().expect("utf-8 path"));
+    // `extra` lands in the [admin] table, the file's last.
+    let (relay, config) = start_relay_with(dir.path(), agent.address.port(), &extra);
+    let (status, _) = relay.admin_get("/peers").expect("GET /peers");
+    assert!(
+        status.contains("401"),
+        "the counters are closed without it: {status}"
+    );
+
+    let (output, json) = troubleshoot(&config, &["--live", "1", "--mocks", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{json:#}");
+    assert_eq!(check(&json, 2).0, "pass");
+    let (status, saw, _) = check(&json, 9);
+    assert_eq!(status, "pass", "{saw}");
+    assert!(
+        saw.contains("4 of 4 received and passed the filter, 4 written"),
+        "{saw}"
+    );
+
+    // The configuration of another relay (another token): check 2 says why nothing can be read.
+    let other_token = dir.path().join("other-token");
+    std::fs::write(&other_token, "not-the-relays\n").expect("write token");
+    let text = std::fs::read_to_string(&config).expect("read config");
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        text.replace(&extra, &format!("token_file = {other_token:?}\n")),
+    )
+    .expect("write config");
+    let (output, json) = troubleshoot(&other, &["--live", "0", "--mocks", "1", "--timeout", "2"]);
+    assert_ne!(output.status.code(), Some(0), "{json:#}");
+    let (status, saw, fix) = check(&json, 2);
+    assert_eq!(status, "fail", "{saw}");
+    assert!(saw.contains("401, the relay refuses the token"), "{saw}");
+    assert!(fix.contains("--config"), "{fix}");
+}
+
+#[test]
 fn nothing_listening_fails_with_how_to_start_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     // Held, not listening: nothing can answer on the relay's TCP port (bound sockets that do not

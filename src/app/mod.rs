@@ -162,6 +162,9 @@ impl App {
                             let terminator = TlsTerminator::load(settings).map_err(|error| {
                                 Refused::BadConfig(format!("listener[{index}] {name}: {error:#}"))
                             })?;
+                            metrics.listeners[index]
+                                .tls_certificate_expiry
+                                .set(u64::try_from(terminator.expiry()).unwrap_or(0));
                             Some(Arc::new(terminator))
                         }
                     };
@@ -323,17 +326,19 @@ impl App {
         if let Some(userid) = userid {
             tasks.spawn(userid.run(stop.clone()));
         }
+        let admin_token = Arc::new(admin::Token::from(config.admin_token.clone().map(Arc::new)));
         if let Some(admin) = admin {
             if let Ok(address) = admin.local_addr() {
                 tracing::info!(%address, "metrics on http://{address}/metrics");
-                if !address.ip().is_loopback() {
-                    tracing::warn!(%address, "the admin endpoint (metrics, health, peers, User-ID table) listens beyond loopback with no authentication (admin.allow_remote): keep that network private");
+                if !address.ip().is_loopback() && config.admin_token.is_none() {
+                    tracing::warn!(%address, "the admin endpoint (metrics, health, peers, User-ID table) listens beyond loopback with no authentication (admin.allow_remote without admin.token_file): keep that network private");
                 }
             }
             tokio::spawn(admin::serve(
                 admin,
                 metrics.clone(),
                 udp_drops,
+                admin_token.clone(),
                 stop.clone(),
             ));
         }
@@ -348,6 +353,7 @@ impl App {
             sink_tasks,
             on_disk,
             tls_listeners,
+            admin_token,
         }
     }
 }
@@ -382,6 +388,8 @@ struct Running {
     sink_tasks: Vec<JoinHandle<()>>,
     on_disk: Vec<bool>,
     tls_listeners: Vec<(String, Arc<TlsTerminator>)>,
+    /// What the admin endpoint requires, swapped by SIGHUP.
+    admin_token: Arc<admin::Token>,
 }
 
 impl Running {
@@ -401,7 +409,15 @@ impl Running {
                 () = drain.cancelled() => return Ok(()),
                 _ = hangup.recv() => {
                     let tls = &self.tls_listeners;
-                    if reload::apply(&self.config, reload(), &self.shared.pipeline, tls) {
+                    let applied = reload::apply(
+                        &self.config,
+                        reload(),
+                        &self.shared.pipeline,
+                        tls,
+                        &self.metrics,
+                        &self.admin_token,
+                    );
+                    if applied {
                         self.metrics.reloads.inc();
                     } else {
                         self.metrics.reloads_failed.inc();

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Refused;
 use crate::buffer::{self, BufferReader, BufferWriter};
-use crate::config::{BufferKind, Config, Forward, Protocol, AGENT_SINK_NAME};
+use crate::config::{BufferConfig, BufferKind, Config, Forward, Protocol, AGENT_SINK_NAME};
 use crate::pipeline::route::Route;
 use crate::pipeline::SinkStage;
 use crate::sink::agent::encoder::Encoder;
@@ -43,12 +43,25 @@ pub fn metrics(config: &Config) -> Vec<SinkMetrics> {
             .first()
             .map_or_else(String::new, |a| a.to_string());
         let kind = format!("agent {}://{address}", config.forward.protocol);
-        sinks.push(SinkMetrics::new(AGENT_SINK_NAME, &kind));
+        let metrics = SinkMetrics::new(AGENT_SINK_NAME, &kind);
+        metrics
+            .buffer_max_bytes
+            .set(max_bytes(&config.forward.buffer));
+        sinks.push(metrics);
     }
     for sink in &config.sinks {
-        sinks.push(SinkMetrics::new(&sink.name, sink.type_name()));
+        let metrics = SinkMetrics::new(&sink.name, sink.type_name());
+        metrics.buffer_max_bytes.set(max_bytes(&sink.buffer));
+        sinks.push(metrics);
     }
     sinks
+}
+
+/// The byte bound of a buffer, memory or disk: what "filling up" is measured against.
+fn max_bytes(buffer: &BufferConfig) -> u64 {
+    match buffer.kind {
+        BufferKind::Memory { max_bytes, .. } | BufferKind::Disk { max_bytes, .. } => max_bytes,
+    }
 }
 
 /// What the pipeline needs of every sink (name, route, encoder), in sink order.

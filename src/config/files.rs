@@ -1,14 +1,15 @@
 //! What `run` needs from the filesystem, checked when the configuration is validated, so that
 //! `check-config` refuses exactly what `run` would: TLS certificates and keys (and HTTP sinks' CA
-//! files) that cannot be read or used, and a state directory the relay cannot write to.
+//! files) that cannot be read or used, the admin endpoint's token file, and a state directory the
+//! relay cannot write to.
 
 use std::fs::OpenOptions;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
-use super::validate::Validator;
+use super::validate::{Secret, Validator};
 use super::ConfigError;
 use crate::source::tls_files;
 
@@ -62,6 +63,49 @@ pub fn ca_file(
             path.display()
         ))),
     }
+}
+
+/// The longest admin token: far above any generated token (`openssl rand -hex 32` is 64
+/// characters), and small enough that the header carrying it fits in the 8 KiB the admin
+/// endpoint reads of a request.
+pub const MAX_ADMIN_TOKEN_BYTES: usize = 1024;
+
+/// `[admin] token_file`: one token, surrounding whitespace (a trailing newline) trimmed. Read with
+/// a bound, so a path to a huge file or a device is refused instead of read whole; only
+/// printable ASCII without spaces, so it can travel in an `Authorization: Bearer` header.
+pub fn admin_token(check: &Validator<'_>, value: &Spanned<PathBuf>) -> Result<Secret, ConfigError> {
+    let path = check.beside_file(value.get_ref());
+    let error =
+        |message: String| check.error("admin.token_file".into(), Some(value.span()), message);
+    readable_file(&path).map_err(error)?;
+    let mut bytes = Vec::new();
+    std::fs::File::open(&path)
+        .and_then(|file| {
+            file.take(MAX_ADMIN_TOKEN_BYTES as u64 + 64)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+    let token = bytes.trim_ascii();
+    if token.is_empty() {
+        return Err(error(format!("{} is empty", path.display())));
+    }
+    if token.len() > MAX_ADMIN_TOKEN_BYTES {
+        return Err(error(format!(
+            "{} holds more than {MAX_ADMIN_TOKEN_BYTES} bytes: one token is expected",
+            path.display()
+        )));
+    }
+    if !token.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(error(format!(
+            "{} holds spaces, control characters or non-ASCII bytes: the token travels in an \
+             HTTP header, so only printable ASCII without spaces (e.g. `openssl rand -hex 32`)",
+            path.display()
+        )));
+    }
+    Ok(Secret {
+        value: String::from_utf8_lossy(token).into_owned(),
+        from: format!("file {}", path.display()),
+    })
 }
 
 fn readable_file(path: &Path) -> Result<(), String> {

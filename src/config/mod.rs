@@ -57,6 +57,9 @@ pub struct Config {
     pub sinks: Vec<HttpSink>,
     pub state_dir: PathBuf,
     pub admin: Option<SocketAddr>,
+    /// `[admin] token_file`: the bearer token every admin route but `/health` requires, and
+    /// that the relay's own commands (`cef-troubleshoot`, `userid show`) send.
+    pub admin_token: Option<validate::Secret>,
     pub log: Log,
     pub shutdown_grace: Duration,
     /// What becomes of PAN-OS CSV, and the firewalls' clock offsets.
@@ -189,9 +192,9 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
                 return Err(check.error(
                     "admin.listen".into(),
                     Some(value.span()),
-                    "the admin endpoint has no authentication: bind it to a loopback address, \
+                    "the admin endpoint is for this host: bind it to a loopback address, \
                      or set admin.allow_remote = true where only trusted hosts reach it (a pod \
-                     network, a management VLAN)"
+                     network, a management VLAN), with admin.token_file to require a bearer token"
                         .into(),
                 ));
             }
@@ -276,6 +279,12 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
             )
         })?;
     }
+    let admin_token = raw
+        .admin
+        .token_file
+        .as_ref()
+        .map(|file| files::admin_token(check, file))
+        .transpose()?;
     Ok(Config {
         listeners,
         filter: raw.filter.mode.unwrap_or(FilterMode::Cef),
@@ -283,6 +292,7 @@ fn validate(raw: &RawConfig, check: &Validator<'_>) -> Result<Config, ConfigErro
         sinks,
         state_dir,
         admin,
+        admin_token,
         log: Log {
             format: raw.log.format.unwrap_or(LogFormat::Text),
             level: log_level(check, raw.log.level.as_ref())?,

@@ -279,8 +279,10 @@ pub struct RawAdmin {
     /// Loopback address for `/metrics` and `/health`; "" turns the endpoint off.
     pub listen: Option<Spanned<String>>,
     /// Lets `listen` be a non-loopback address (a pod's IP for the kubelet's probes, a
-    /// management network for Prometheus): the endpoint has no authentication.
+    /// management network for Prometheus).
     pub allow_remote: Option<bool>,
+    /// A file holding a bearer token every route but `/health` then requires.
+    pub token_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -338,6 +338,7 @@ impl Pipeline {
             tally.seen(
                 origin.peer,
                 &Seen {
+                    at: origin.received_at.unix_timestamp(),
                     cef_valid: event.valid_cef().is_some(),
                     panos_csv: event.panos_csv.is_some(),
                     panos_type: event

@@ -3,6 +3,7 @@
 //! same port told apart by the first byte.
 
 use std::io;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use rustls::ServerConfig;
@@ -21,6 +22,8 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 pub struct TlsTerminator {
     settings: Tls,
     current: RwLock<Arc<ServerConfig>>,
+    /// Unix seconds when the first certificate served expires (0: unknown), for the metrics.
+    expiry: AtomicI64,
 }
 
 /// What the first bytes of a connection on a TLS listener turned out to be.
@@ -34,6 +37,7 @@ impl TlsTerminator {
     pub fn load(settings: &Tls) -> anyhow::Result<Self> {
         Ok(TlsTerminator {
             current: RwLock::new(Arc::new(server_config(settings)?)),
+            expiry: AtomicI64::new(certificate_expiry(settings)),
             settings: settings.clone(),
         })
     }
@@ -45,7 +49,14 @@ impl TlsTerminator {
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        self.expiry
+            .store(certificate_expiry(&self.settings), Relaxed);
         Ok(())
+    }
+
+    /// When the first certificate now served expires, in Unix seconds; 0 when not known.
+    pub fn expiry(&self) -> i64 {
+        self.expiry.load(Relaxed)
     }
 
     fn config(&self) -> Arc<ServerConfig> {
@@ -78,6 +89,16 @@ async fn starts_with_tls(stream: &TcpStream) -> io::Result<bool> {
         0 => Err(io::ErrorKind::UnexpectedEof.into()),
         _ => Ok(first[0] == TLS_HANDSHAKE_RECORD),
     }
+}
+
+/// The earliest notAfter of the certificate file just loaded, read again after rustls took it:
+/// the file replaced at that very moment would show the new date until the next SIGHUP serves
+/// it, which is harmless for a metric watched in days.
+fn certificate_expiry(settings: &Tls) -> i64 {
+    tls_files::certificates(&settings.cert, "tls_cert")
+        .ok()
+        .and_then(|certificates| tls_files::earliest_expiry(&certificates))
+        .unwrap_or(0)
 }
 
 fn server_config(settings: &Tls) -> anyhow::Result<ServerConfig> {

@@ -23,6 +23,17 @@ pub fn certificates(path: &Path, setting: &str) -> anyhow::Result<Vec<Certificat
     Ok(certificates)
 }
 
+/// The earliest notAfter (Unix seconds) among `certificates`: of a chain, the first certificate
+/// to expire breaks every client, leaf or intermediate. `None` when none parses (rustls takes
+/// certificates it does not look into; the metric is then absent, not wrong).
+pub fn earliest_expiry(certificates: &[CertificateDer<'_>]) -> Option<i64> {
+    certificates
+        .iter()
+        .filter_map(|der| x509_parser::parse_x509_certificate(der).ok())
+        .map(|(_, certificate)| certificate.validity().not_after.timestamp())
+        .min()
+}
+
 /// The first private key in `path`.
 pub fn private_key(path: &Path, setting: &str) -> anyhow::Result<PrivateKeyDer<'static>> {
     PrivateKeyDer::from_pem_file(path).with_context(|| {
@@ -76,4 +87,38 @@ pub fn server_config(
                 key.display()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn certificate_until(year: i32) -> CertificateDer<'static> {
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+        params.not_after = rcgen::date_time_ymd(year, 1, 1);
+        let key = rcgen::KeyPair::generate().expect("key");
+        params.self_signed(&key).expect("certificate").der().clone()
+    }
+
+    #[test]
+    fn the_earliest_expiry_of_a_chain_is_its_first_certificate_to_expire_leaf_or_not() {
+        // 2030-01-01 and 2031-01-01 in Unix seconds.
+        let (early, late) = (1_893_456_000, 1_924_992_000);
+        let leaf_first = [certificate_until(2031), certificate_until(2030)];
+        assert_eq!(earliest_expiry(&leaf_first), Some(early));
+        let intermediate_later = [certificate_until(2030), certificate_until(2031)];
+        assert_eq!(earliest_expiry(&intermediate_later), Some(early));
+        assert_eq!(earliest_expiry(&[certificate_until(2031)]), Some(late));
+    }
+
+    #[test]
+    fn bytes_that_are_no_certificate_give_no_date_and_no_panic() {
+        let garbage = [
+            CertificateDer::from(vec![0x30, 0x82, 0xff, 0xff]),
+            CertificateDer::from(Vec::new()),
+        ];
+        assert_eq!(earliest_expiry(&garbage), None);
+        assert_eq!(earliest_expiry(&[]), None);
+    }
 }

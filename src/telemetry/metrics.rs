@@ -51,15 +51,16 @@ impl Gauge {
     }
 }
 
-/// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say.
-struct Family {
-    name: &'static str,
-    help: &'static str,
+/// A Prometheus metric family: what its `# HELP` and `# TYPE` lines say. Shared with the
+/// per-sender series of [`super::observe`], which keeps its own counts.
+pub(super) struct Family {
+    pub(super) name: &'static str,
+    pub(super) help: &'static str,
     kind: &'static str,
 }
 
 impl Family {
-    const fn counter(name: &'static str, help: &'static str) -> Self {
+    pub(super) const fn counter(name: &'static str, help: &'static str) -> Self {
         Family {
             name,
             help,
@@ -67,7 +68,7 @@ impl Family {
         }
     }
 
-    const fn gauge(name: &'static str, help: &'static str) -> Self {
+    pub(super) const fn gauge(name: &'static str, help: &'static str) -> Self {
         Family {
             name,
             help,
@@ -83,7 +84,7 @@ impl Family {
         }
     }
 
-    fn header(&self, out: &mut String) {
+    pub(super) fn header(&self, out: &mut String) {
         let Family { name, help, kind } = self;
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
@@ -116,6 +117,8 @@ pub struct ListenerMetrics {
     pub proxy_headers: [Counter; ProxyHeaderResult::ALL.len()],
     /// UDP datagrams we received but could not queue because the sink queue was full.
     pub queue_full_drops: Counter,
+    /// TLS listeners: Unix seconds when the first certificate served expires; 0 otherwise.
+    pub tls_certificate_expiry: Gauge,
 }
 
 /// Reads one counter or gauge of a listener, for rendering.
@@ -213,6 +216,13 @@ const LISTENER_GAUGES: [(Family, ListenerReading); 2] = [
     ),
 ];
 
+/// Only TLS listeners whose certificate's date is known have a sample: a 0 would read as
+/// "expired in 1970" to an alert.
+const TLS_CERTIFICATE_EXPIRY: Family = Family::gauge(
+    "cefrelay_tls_certificate_expiry_timestamp_seconds",
+    "Unix time when the first certificate a TLS listener serves (leaf or intermediate) expires; set at start and on SIGHUP",
+);
+
 /// Not kept by the relay: read from the kernel when `/metrics` is asked for.
 const UDP_KERNEL_DROPS: Family = Family::gauge(
     "cefrelay_udp_kernel_drops",
@@ -237,6 +247,7 @@ impl ListenerMetrics {
             tls_handshake_failures: Counter::default(),
             proxy_headers: Default::default(),
             queue_full_drops: Counter::default(),
+            tls_certificate_expiry: Gauge::default(),
         }
     }
 }
@@ -350,6 +361,8 @@ pub struct SinkMetrics {
     pub unreleased_events: Gauge,
     /// Bytes held for the sink: waiting and unreleased.
     pub buffered_bytes: Gauge,
+    /// The buffer's configured bound in bytes (`max_bytes`), for a "filling up" ratio.
+    pub buffer_max_bytes: Gauge,
     /// Enqueue time (Unix ms) of the oldest waiting event; 0 when there is none.
     pub oldest_unix_ms: Gauge,
     /// 1 while the disk buffer cannot write (disk full, I/O error); the reason is in
@@ -380,7 +393,7 @@ pub struct SinkMetrics {
 type SinkReading = fn(&SinkMetrics) -> u64;
 
 /// The sink counters and gauges with one sample per sink, in `/metrics` order.
-const SINK_READINGS: [(Family, SinkReading); 15] = [
+const SINK_READINGS: [(Family, SinkReading); 16] = [
     (
         Family::counter(
             "cefrelay_sink_sent_events_total",
@@ -471,6 +484,13 @@ const SINK_READINGS: [(Family, SinkReading); 15] = [
             "Bytes held for the sink, waiting and unreleased",
         ),
         |s| s.buffered_bytes.get(),
+    ),
+    (
+        Family::gauge(
+            "cefrelay_sink_buffer_max_bytes",
+            "The buffer's bound in bytes (its max_bytes): buffered_bytes over this is how full it is",
+        ),
+        |s| s.buffer_max_bytes.get(),
     ),
     (
         Family::gauge(
@@ -704,6 +724,7 @@ impl Metrics {
         self.render_decisions(&mut out);
         self.render_sinks(&mut out);
         self.rules.render(&mut out);
+        self.observer.render(&mut out);
         if self.userid.view.get().is_some() {
             let now = time::OffsetDateTime::now_utc().unix_timestamp();
             self.userid
@@ -771,6 +792,14 @@ impl Metrics {
         for (listener, drops) in udp_kernel_drops {
             let name = UDP_KERNEL_DROPS.name;
             let _ = writeln!(out, "{name}{{listener=\"{listener}\"}} {drops}");
+        }
+        TLS_CERTIFICATE_EXPIRY.header(out);
+        for l in &self.listeners {
+            let expiry = l.tls_certificate_expiry.get();
+            if expiry != 0 {
+                let name = TLS_CERTIFICATE_EXPIRY.name;
+                let _ = writeln!(out, "{name}{{listener=\"{}\"}} {expiry}", l.name);
+            }
         }
     }
 

@@ -1,12 +1,17 @@
 //! What `cefrelay cef-troubleshoot` asks the running relay through the admin endpoint: counts per
 //! sending host (`GET /peers`, for the live-traffic check) and the journey of its mock messages
 //! (`GET /mocks`: received, forwarded, written to the sink). Both are bounded, whatever arrives.
+//! The same per-sender counts give `/metrics` its per-sender series ([`Observer::render`]): when
+//! each sender was last heard from, and how much it sent.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use serde::Serialize;
+
+use super::metrics::Family;
 
 /// Senders tracked one by one; any more are added up under `other`, so a spoofed-source UDP flood
 /// cannot grow the map.
@@ -29,7 +34,19 @@ pub struct PeerCounts {
     pub dropped_not_cef: u64,
     pub dropped_invalid_cef: u64,
     pub dropped_other: u64,
+    /// Unix seconds of the newest message (by its receive time), for "no data from this sender"
+    /// alerts. A plain field beside the counts: the lock is held anyway, so it costs a compare.
+    pub last_seen: i64,
 }
+
+const SENDER_LAST_SEEN: Family = Family::gauge(
+    "cefrelay_sender_last_seen_timestamp_seconds",
+    "Unix time of the newest message from each sender (at most 1024 senders; the rest as sender=\"other\")",
+);
+const SENDER_MESSAGES: Family = Family::counter(
+    "cefrelay_sender_messages_total",
+    "Messages received from each sender, troubleshooter mocks left out (at most 1024 senders; the rest as sender=\"other\")",
+);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MockJourney {
@@ -52,6 +69,8 @@ struct Peers {
 
 /// What one message was, for [`PeerCounts::record`].
 pub struct Seen {
+    /// When the message was received, in Unix seconds.
+    pub at: i64,
     pub cef_valid: bool,
     pub panos_csv: bool,
     /// The PAN-OS log type of a CSV message.
@@ -75,6 +94,9 @@ impl PeerCounts {
     /// Counts one message.
     pub fn record(&mut self, seen: &Seen) {
         self.received += 1;
+        // The newest, not the last counted: messages of one read share a receive time, and
+        // the UDP sockets read in parallel may flush out of order.
+        self.last_seen = self.last_seen.max(seen.at);
         self.cef_valid += u64::from(seen.cef_valid);
         self.panos_csv += u64::from(seen.panos_csv);
         if let Some(log_type) = seen.panos_type {
@@ -93,6 +115,7 @@ impl PeerCounts {
     /// Adds the counts of `more`.
     fn add(&mut self, more: &PeerCounts) {
         self.received += more.received;
+        self.last_seen = self.last_seen.max(more.last_seen);
         self.cef_valid += more.cef_valid;
         self.panos_csv += more.panos_csv;
         for (log_type, count) in &more.panos_types {
@@ -171,6 +194,40 @@ impl Observer {
         serde_json::json!({ "peers": by_address, "other": peers.other }).to_string()
     }
 
+    /// The per-sender series of `/metrics`: last seen and messages received, one sample per
+    /// tracked sender (sorted, so the text is stable) and `sender="other"` once any sender beyond
+    /// [`MAX_PEERS`] was counted. The counts are copied out first, so rendering a thousand lines
+    /// never holds the lock the data path takes.
+    pub fn render(&self, out: &mut String) {
+        let (mut senders, other) = {
+            let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+            let senders: Vec<(IpAddr, i64, u64)> = peers
+                .by_address
+                .iter()
+                .map(|(address, counts)| (*address, counts.last_seen, counts.received))
+                .collect();
+            (senders, (peers.other.last_seen, peers.other.received))
+        };
+        senders.sort_unstable();
+        let mut rows: Vec<(String, i64, u64)> = senders
+            .into_iter()
+            .map(|(address, last_seen, received)| (address.to_string(), last_seen, received))
+            .collect();
+        if other.1 > 0 {
+            rows.push(("other".to_string(), other.0, other.1));
+        }
+        SENDER_LAST_SEEN.header(out);
+        for (sender, last_seen, _) in &rows {
+            let name = SENDER_LAST_SEEN.name;
+            let _ = writeln!(out, "{name}{{sender=\"{sender}\"}} {last_seen}");
+        }
+        SENDER_MESSAGES.header(out);
+        for (sender, _, received) in &rows {
+            let name = SENDER_MESSAGES.name;
+            let _ = writeln!(out, "{name}{{sender=\"{sender}\"}} {received}");
+        }
+    }
+
     /// `{"mocks":[{"marker":…,"forwarded":true,"written":true},…]}`
     pub fn mocks_json(&self) -> String {
         let mocks = self.mocks.lock().unwrap_or_else(|p| p.into_inner());
@@ -186,6 +243,7 @@ mod tests {
     fn peers_are_bounded() {
         let observer = Observer::default();
         let seen = Seen {
+            at: 0,
             cef_valid: true,
             panos_csv: false,
             panos_type: None,
@@ -202,6 +260,85 @@ mod tests {
         assert_eq!(peers.other.received, 10);
     }
 
+    fn seen_at(at: i64) -> Seen {
+        Seen {
+            at,
+            cef_valid: true,
+            panos_csv: false,
+            panos_type: None,
+            panos_unconverted: false,
+            outcome: Outcome::Forwarded,
+        }
+    }
+
+    /// One message of `peer`, counted and merged as a source does it.
+    fn message(observer: &Observer, peer: IpAddr, seen: &Seen) {
+        let mut counts = PeerCounts::default();
+        counts.record(seen);
+        observer.merge(peer, &counts);
+    }
+
+    /// The samples of `/metrics` this observer renders, as `name{labels} value` lines.
+    fn rendered(observer: &Observer) -> Vec<String> {
+        let mut out = String::new();
+        observer.render(&mut out);
+        out.lines()
+            .filter(|line| !line.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn each_sender_shows_its_newest_message_time_even_when_counted_out_of_order() {
+        let observer = Observer::default();
+        let (a, b): (IpAddr, IpAddr) =
+            ("192.0.2.9".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        message(&observer, a, &seen_at(1_700_000_100));
+        // An older message flushed later (another UDP socket's reader) does not move it back.
+        message(&observer, a, &seen_at(1_700_000_050));
+        message(&observer, b, &seen_at(1_700_000_200));
+        assert_eq!(
+            rendered(&observer),
+            [
+                r#"cefrelay_sender_last_seen_timestamp_seconds{sender="192.0.2.9"} 1700000100"#,
+                r#"cefrelay_sender_last_seen_timestamp_seconds{sender="2001:db8::1"} 1700000200"#,
+                r#"cefrelay_sender_messages_total{sender="192.0.2.9"} 2"#,
+                r#"cefrelay_sender_messages_total{sender="2001:db8::1"} 1"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn senders_beyond_the_bound_are_one_other_series() {
+        let observer = Observer::default();
+        for n in 0..(MAX_PEERS as u32 + 3) {
+            message(
+                &observer,
+                IpAddr::from(n.to_be_bytes()),
+                &seen_at(i64::from(n)),
+            );
+        }
+        let lines = rendered(&observer);
+        // One series per tracked sender and one `other`, per metric: bounded whatever arrives.
+        assert_eq!(lines.len(), 2 * (MAX_PEERS + 1));
+        assert!(lines.contains(&format!(
+            r#"cefrelay_sender_last_seen_timestamp_seconds{{sender="other"}} {}"#,
+            MAX_PEERS + 2
+        )));
+        assert!(lines.contains(&r#"cefrelay_sender_messages_total{sender="other"} 3"#.to_string()));
+        assert!(SENDER_LAST_SEEN.help.contains(&MAX_PEERS.to_string()));
+        assert!(SENDER_MESSAGES.help.contains(&MAX_PEERS.to_string()));
+    }
+
+    #[test]
+    fn no_other_series_before_a_sender_beyond_the_bound() {
+        let observer = Observer::default();
+        message(&observer, "192.0.2.1".parse().unwrap(), &seen_at(5));
+        assert!(!rendered(&observer)
+            .iter()
+            .any(|line| line.contains("other")));
+    }
+
     #[test]
     fn a_senders_first_drop_of_each_kind_is_reported_once() {
         let observer = Observer::default();
@@ -209,6 +346,7 @@ mod tests {
         let counted = |outcome| {
             let mut counts = PeerCounts::default();
             counts.record(&Seen {
+                at: 0,
                 cef_valid: outcome == Outcome::DroppedTraffic,
                 panos_csv: false,
                 panos_type: None,

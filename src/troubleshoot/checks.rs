@@ -2,7 +2,7 @@
 //! (the one exception, `--capture`, only listens on a port nobody listens on).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -16,6 +16,7 @@ use crate::cli::TroubleshootArgs;
 use crate::config::{Agent, Config, FilterMode, PanosCsv, Protocol};
 use crate::host::proc_net::{self, Transport};
 use crate::host::syslog_conf;
+use crate::telemetry::admin::Client;
 
 /// The body `cef_troubleshoot.py` sends with `logger -p local4.warn -t CEF:` (GUIDE §4).
 pub const MOCK_BODY: &str = "0|TestCommonEventFormat|MOCK|common=event-format-test|end|TRAFFIC|1|rt=$common=event-formatted-receive_time deviceExternalId=0002D01655 src=1.1.1.1 dst=2.2.2.2 sourceTranslatedAddress=1.1.1.1 destinationTranslatedAddress=3.3.3.3 cs1Label=Rule cs1=CEF_TEST_InternetDNS |data0=example";
@@ -43,7 +44,7 @@ pub fn configuration(args: TroubleshootArgs) -> (Option<Context>, Check) {
                 config.forward.protocol,
                 list(&config.forward.addresses)
             ));
-            let admin = config.admin;
+            let admin = Client::of(&config);
             let context = Context {
                 config,
                 config_path: path,
@@ -104,14 +105,15 @@ fn relay_running(context: &Context) -> Check {
     if let Some(state) = &unit {
         check.saw(format!("systemd unit cefrelay.service: {state}"));
     }
-    let Some(admin) = context.admin else {
+    let Some(client) = &context.admin else {
         check.saw("the admin endpoint is off ([admin] listen = \"\")").worse(
             Status::Fail,
             "set [admin] listen = \"127.0.0.1:9514\" (the troubleshooter reads the relay's counters there) and restart cefrelay",
         );
         return check;
     };
-    match http_get(admin, "/health") {
+    let admin = client.address;
+    match client.get("/health") {
         Some((200, _)) => {
             check.saw(format!("http://{admin}/health: every sink reachable"));
         }
@@ -131,7 +133,20 @@ fn relay_running(context: &Context) -> Check {
                     None => format!("start the relay: {}", context.run_command()),
                 },
             );
+            return check;
         }
+    }
+    // /health is open to probes; the counters checks 9 and 10 read are behind the token.
+    if let Some((401, _)) = client.get("/peers") {
+        let sent = if context.config.admin_token.is_some() {
+            "refuses the token of [admin] token_file"
+        } else {
+            "requires a token and this configuration has no [admin] token_file"
+        };
+        check.saw(format!("http://{admin}/peers: 401, the relay {sent}")).worse(
+            Status::Fail,
+            "run the troubleshooter with the configuration the relay runs with (--config), or restart the relay after changing the token",
+        );
     }
     check
 }
@@ -482,7 +497,7 @@ fn time_sync() -> Check {
 // One piece: send, then wait, then read the relay's counters: the steps of one probe.
 fn end_to_end(context: &Context) -> Check {
     let mut check = Check::new(9, "end to end");
-    let Some(admin) = context.admin else {
+    let Some(admin) = &context.admin else {
         return skipped(9, "end to end", "no admin endpoint");
     };
     let capture = start_capture(context, &mut check);
@@ -661,8 +676,8 @@ fn send_mocks(protocol: Protocol, target: SocketAddr, markers: &[String]) -> std
 }
 
 /// marker → (forwarded, written), from the relay's `GET /mocks`.
-fn mock_journeys(admin: SocketAddr) -> HashMap<String, (bool, bool)> {
-    let Some((200, body)) = http_get(admin, "/mocks") else {
+fn mock_journeys(admin: &Client) -> HashMap<String, (bool, bool)> {
+    let Some((200, body)) = admin.get("/mocks") else {
         return HashMap::new();
     };
     let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -685,7 +700,7 @@ fn mock_journeys(admin: SocketAddr) -> HashMap<String, (bool, bool)> {
 /// Check 10: Live traffic per sending host over `--live` seconds, with PAN-OS hints.
 fn live_traffic(context: &Context) -> Check {
     let mut check = Check::new(10, "live traffic");
-    let Some(admin) = context.admin else {
+    let Some(admin) = &context.admin else {
         return skipped(10, "live traffic", "no admin endpoint");
     };
     let before = peer_counts(admin);
@@ -772,28 +787,12 @@ fn live_traffic(context: &Context) -> Check {
     check
 }
 
-fn peer_counts(admin: SocketAddr) -> serde_json::Map<String, Value> {
-    http_get(admin, "/peers")
+fn peer_counts(admin: &Client) -> serde_json::Map<String, Value> {
+    admin
+        .get("/peers")
         .and_then(|(_, body)| serde_json::from_str::<Value>(&body).ok())
         .and_then(|v| v["peers"].as_object().cloned())
         .unwrap_or_default()
-}
-
-/// A minimal HTTP GET to the loopback admin endpoint: (status, body).
-pub(crate) fn http_get(admin: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&admin, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: cefrelay\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
 }
 
 fn tool_exists(tool: &str) -> bool {

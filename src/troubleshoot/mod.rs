@@ -4,7 +4,6 @@
 
 pub(crate) mod checks;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -77,7 +76,8 @@ pub struct Context {
     pub config: Config,
     /// The file the configuration came from; `None` for the built-in defaults.
     pub config_path: Option<PathBuf>,
-    pub admin: Option<SocketAddr>,
+    /// Where its relay answers, with the token it wants; `None` when the endpoint is off.
+    pub admin: Option<crate::telemetry::admin::Client>,
     pub args: TroubleshootArgs,
 }
 

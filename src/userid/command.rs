@@ -2,7 +2,6 @@
 //! NAC cron script did, with timeouts, batches, errors read and a summary) and `cefrelay userid
 //! show` (the running relay's table).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -15,6 +14,7 @@ use crate::config::userid::SourceKind;
 use crate::config::{Config, DEFAULT_ADMIN};
 use crate::exit;
 use crate::sanitize::for_terminal;
+use crate::telemetry::admin::Client;
 use crate::telemetry::metrics::userid::UseridMetrics;
 use cefrelay_userid::message::uid_messages;
 
@@ -122,17 +122,20 @@ async fn sync(config: &Config, dry_run: bool) -> anyhow::Result<u8> {
 }
 
 fn show(config: Option<&std::path::Path>, json: bool) -> anyhow::Result<u8> {
-    let admin: SocketAddr = match config.map(Config::load) {
+    let client = match config.map(Config::load) {
         Some(Err(error)) => return Ok(exit::bad_config(error)),
-        Some(Ok(config)) => match config.admin {
-            Some(admin) => admin,
+        Some(Ok(config)) => match Client::of(&config) {
+            Some(client) => client,
             None => anyhow::bail!("the configuration turns the admin endpoint off"),
         },
-        None => DEFAULT_ADMIN
-            .parse()
-            .expect("the default admin address is valid"),
+        None => Client::at(
+            DEFAULT_ADMIN
+                .parse()
+                .expect("the default admin address is valid"),
+        ),
     };
-    let Some((status, body)) = crate::troubleshoot::checks::http_get(admin, "/userid") else {
+    let admin = client.address;
+    let Some((status, body)) = client.get("/userid") else {
         anyhow::bail!("no relay answers on {admin}");
     };
     if status != 200 {

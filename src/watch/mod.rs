@@ -6,7 +6,7 @@ pub mod tap;
 pub mod top;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use crate::cli::AdminArgs;
 use crate::config::{Config, DEFAULT_ADMIN};
 use crate::exit;
 use crate::sanitize::for_terminal;
+use crate::telemetry::admin::Client;
 use crate::troubleshoot::DEFAULT_CONFIG;
 
 /// How long the relay may take to accept and to answer the headers (or a whole scrape).
@@ -27,24 +28,29 @@ const MAX_HEADERS: usize = 64;
 const MAX_HEADER_LINE: u64 = 8 * 1024;
 
 /// The admin endpoint to ask: `--admin`, else the `[admin] listen` of `--config` or of the
-/// installed configuration, else the default. `Err` holds the exit code of a configuration that
-/// cannot be read, already reported.
-pub fn admin_address(args: &AdminArgs) -> anyhow::Result<Result<SocketAddr, u8>> {
+/// installed configuration, else the default; with the configuration's `[admin] token_file`
+/// when it has one. `Err` holds the exit code of a configuration that cannot be read, already
+/// reported.
+pub fn admin_address(args: &AdminArgs) -> anyhow::Result<Result<Client, u8>> {
     if let Some(admin) = args.admin {
-        return Ok(Ok(admin));
+        return Ok(Ok(Client::at(admin)));
     }
     let installed = Path::new(DEFAULT_CONFIG);
     let path = match &args.config {
         Some(path) => path.as_path(),
         None if installed.exists() => installed,
-        None => return Ok(Ok(DEFAULT_ADMIN.parse().expect("a valid default"))),
+        None => {
+            return Ok(Ok(Client::at(
+                DEFAULT_ADMIN.parse().expect("a valid default"),
+            )))
+        }
     };
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => return Ok(Err(exit::bad_config(error))),
     };
-    match config.admin {
-        Some(admin) => Ok(Ok(admin)),
+    match Client::of(&config) {
+        Some(client) => Ok(Ok(client)),
         None => bail!(
             "{} turns the relay's admin endpoint off ([admin] listen = \"\"): set [admin] listen = \
              \"{DEFAULT_ADMIN}\" there and restart cefrelay",
@@ -53,9 +59,10 @@ pub fn admin_address(args: &AdminArgs) -> anyhow::Result<Result<SocketAddr, u8>>
     }
 }
 
-/// Sends `GET path` and reads the response up to its body: the status code and the body's reader.
-pub fn request(admin: SocketAddr, path: &str) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
-    let mut stream = TcpStream::connect_timeout(&admin, PATIENCE).map_err(|error| {
+/// Sends `GET path` (with the token, when there is one) and reads the response up to its body:
+/// the status code and the body's reader.
+pub fn request(admin: &Client, path: &str) -> anyhow::Result<(u16, BufReader<TcpStream>)> {
+    let mut stream = TcpStream::connect_timeout(&admin.address, PATIENCE).map_err(|error| {
         anyhow::anyhow!(
             "no relay answers on {admin} ({error}): is `cefrelay run` running, with its admin \
              endpoint there? That is [admin] listen in the relay's configuration (default \
@@ -64,8 +71,12 @@ pub fn request(admin: SocketAddr, path: &str) -> anyhow::Result<(u16, BufReader<
         )
     })?;
     stream.set_read_timeout(Some(PATIENCE))?;
+    let authorization = admin.authorization();
     stream.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: cefrelay\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: cefrelay\r\n{authorization}Connection: close\r\n\r\n"
+        )
+        .as_bytes(),
     )?;
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
@@ -91,9 +102,12 @@ pub fn request(admin: SocketAddr, path: &str) -> anyhow::Result<(u16, BufReader<
 }
 
 /// The body of `GET path`, which must answer 200.
-pub fn get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
+pub fn get(admin: &Client, path: &str) -> anyhow::Result<String> {
     let (status, reader) = request(admin, path)?;
     let body = read_body(reader)?;
+    if status == 401 {
+        bail!("{}", refused(admin));
+    }
     if status != 200 {
         bail!(
             "http://{admin}{path}: {status} {}",
@@ -101,6 +115,14 @@ pub fn get(admin: SocketAddr, path: &str) -> anyhow::Result<String> {
         );
     }
     Ok(body)
+}
+
+/// What to say when the relay wants its admin token and did not get it.
+pub fn refused(admin: &Client) -> String {
+    format!(
+        "the relay on {admin} requires its admin token (401): give the relay's configuration \
+         with --config FILE, whose [admin] token_file is sent"
+    )
 }
 
 /// The rest of a response, bounded.

@@ -23,9 +23,10 @@ pub fn run(args: &TapArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let path = path(args);
-    let (status, body) = request(admin, &path)?;
+    let (status, body) = request(&admin, &path)?;
     match status {
         200 => {}
+        401 => bail!("{}", super::refused(&admin)),
         404 => bail!("the relay on {admin} has no /tap: it is older than this cefrelay"),
         _ => {
             let why = read_body(body).unwrap_or_default();

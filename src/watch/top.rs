@@ -21,6 +21,7 @@ use super::prometheus::{self, Sample};
 use super::{admin_address, get};
 use crate::cli::TopArgs;
 use crate::sanitize::for_terminal;
+use crate::telemetry::admin::Client;
 
 const INTERVAL: Duration = Duration::from_secs(1);
 /// Senders shown one by one, busiest first; the rest share one row.
@@ -32,10 +33,10 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     // The first scrape says at once, before the terminal is taken over, when no relay answers.
-    let first = Scrape::take(admin)?;
+    let first = Scrape::take(&admin)?;
     if args.once || !std::io::stdout().is_terminal() {
         std::thread::sleep(INTERVAL);
-        let view = View::between(admin, &first, &Scrape::take(admin)?);
+        let view = View::between(admin.address, &first, &Scrape::take(&admin)?);
         print!("{}", view.plain_text());
         return Ok(0);
     }
@@ -46,7 +47,7 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
             return Err(error).context("cannot take over the terminal");
         }
     };
-    let shown = watch(&mut terminal, admin, first);
+    let shown = watch(&mut terminal, &admin, first);
     ratatui::restore();
     shown.map(|()| 0)
 }
@@ -55,11 +56,11 @@ pub fn run(args: &TopArgs) -> anyhow::Result<u8> {
 /// screen, and the view comes back when it answers again.
 fn watch(
     terminal: &mut ratatui::DefaultTerminal,
-    admin: SocketAddr,
+    admin: &Client,
     first: Scrape,
 ) -> anyhow::Result<()> {
     let mut before = first;
-    let mut view = View::between(admin, &before, &before);
+    let mut view = View::between(admin.address, &before, &before);
     let mut problem: Option<String> = None;
     let mut next = Instant::now() + INTERVAL;
     loop {
@@ -80,7 +81,7 @@ fn watch(
         next = Instant::now() + INTERVAL;
         match Scrape::take(admin) {
             Ok(after) => {
-                view = View::between(admin, &before, &after);
+                view = View::between(admin.address, &before, &after);
                 before = after;
                 problem = None;
             }
@@ -97,7 +98,7 @@ struct Scrape {
 }
 
 impl Scrape {
-    fn take(admin: SocketAddr) -> anyhow::Result<Scrape> {
+    fn take(admin: &Client) -> anyhow::Result<Scrape> {
         let metrics = prometheus::parse(&get(admin, "/metrics")?);
         let peers = serde_json::from_str(&get(admin, "/peers")?)
             .with_context(|| format!("http://{admin}/peers is not JSON"))?;

@@ -378,8 +378,21 @@ impl Ca {
 
     /// A leaf certificate and its key, as PEM.
     pub fn issue(&self, names: &[&str], usage: rcgen::ExtendedKeyUsagePurpose) -> (String, String) {
+        self.issue_until(names, usage, None)
+    }
+
+    /// [`Self::issue`], valid until `not_after` (rcgen's far-future default without one).
+    pub fn issue_until(
+        &self,
+        names: &[&str],
+        usage: rcgen::ExtendedKeyUsagePurpose,
+        not_after: Option<time::OffsetDateTime>,
+    ) -> (String, String) {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         let mut params = rcgen::CertificateParams::new(names).expect("leaf params");
+        if let Some(not_after) = not_after {
+            params.not_after = not_after;
+        }
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "localhost");
@@ -393,9 +406,15 @@ impl Ca {
 
     /// server.pem and server.key for 127.0.0.1 and localhost, and ca.pem, in `dir`.
     pub fn write_server_files(&self, dir: &Path) {
-        let (cert, key) = self.issue(
+        self.write_server_files_until(dir, None);
+    }
+
+    /// [`Self::write_server_files`] with a server certificate valid until `not_after`.
+    pub fn write_server_files_until(&self, dir: &Path, not_after: Option<time::OffsetDateTime>) {
+        let (cert, key) = self.issue_until(
             &["127.0.0.1", "localhost"],
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            not_after,
         );
         std::fs::write(dir.join("server.pem"), cert).expect("write cert");
         std::fs::write(dir.join("server.key"), key).expect("write key");

@@ -128,6 +128,28 @@ fn metrics_with_distinct_values() -> Metrics {
             counter.add(value());
         }
     }
+    metrics.sinks[0].buffer_max_bytes.set(32 << 20);
+    metrics.sinks[1].buffer_max_bytes.set(1 << 30);
+    // The TCP listener as a TLS one; the UDP listener has no sample.
+    metrics.listeners[0]
+        .tls_certificate_expiry
+        .set(1_800_000_000);
+    // Two senders at fixed times: the per-sender series without the clock.
+    for (sender, at) in [("192.0.2.10", 1_790_000_000), ("192.0.2.2", 1_790_000_060)] {
+        let seen = super::super::observe::Seen {
+            at,
+            cef_valid: true,
+            panos_csv: false,
+            panos_type: None,
+            panos_unconverted: false,
+            outcome: super::super::observe::Outcome::Forwarded,
+        };
+        let mut counts = super::super::observe::PeerCounts::default();
+        counts.record(&seen);
+        metrics
+            .observer
+            .merge(sender.parse().expect("address"), &counts);
+    }
     metrics
 }
 
