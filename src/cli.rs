@@ -344,9 +344,10 @@ pub struct TroubleshootArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330).
-    #[arg(long, value_enum, default_value_t = Agent::Legacy)]
-    pub agent: Agent,
+    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330)
+    /// [default: the one listening on this host; ama when both do; legacy when neither does].
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
     /// Listener URL (repeatable), e.g. udp://0.0.0.0:514 [default: UDP and TCP 514 on IPv4 and IPv6].
     #[arg(long = "listen", value_name = "URL")]
     pub listen: Vec<String>,
