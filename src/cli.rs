@@ -49,8 +49,13 @@ pub enum Command {
     Rules(RulesCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff) to standard output: `cefrelay man > /usr/share/man/man1/cefrelay.1`.
-    Man,
+    /// Print the man page (roff) to standard output: `cefrelay man > /usr/share/man/man1/cefrelay.1`;
+    /// with --dir, write it and one page per subcommand (cefrelay-install.1, …) there.
+    Man {
+        /// Write every page (cefrelay.1 and cefrelay-SUBCOMMAND.1) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// User-ID: push the NAC's mappings once (the cron script's replacement), or show the
     /// running relay's mapping table.
     #[command(subcommand)]

@@ -589,6 +589,53 @@ fn conflicts_are_reported_then_disabled_in_place_and_uninstall_restores_them() {
 }
 
 #[test]
+fn man_dir_writes_a_page_per_subcommand_for_the_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cefrelay()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut pages: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for page in [
+        "cefrelay.1",
+        "cefrelay-install.1",
+        "cefrelay-run.1",
+        "cefrelay-cef-troubleshoot.1",
+        "cefrelay-userid-sync.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "no {page} in {pages:?}");
+    }
+    assert!(!pages.iter().any(|p| p.contains("help")), "{pages:?}");
+    // The subcommand's page has its options, which the top page does not.
+    let install = read(dir.path(), "cefrelay-install.1");
+    assert!(install.contains(".TH cefrelay-install 1"), "{install}");
+    assert!(
+        install.contains("\\-\\-disable\\-conflicting\\-inputs"),
+        "{install}"
+    );
+    // Without --dir, the top page goes to stdout as before, the same page.
+    let stdout = cefrelay().arg("man").output().unwrap().stdout;
+    assert_eq!(
+        String::from_utf8(stdout).unwrap(),
+        read(dir.path(), "cefrelay.1")
+    );
+
+    let missing = cefrelay()
+        .args(["man", "--dir", "/nonexistent/man1"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("writing the man pages to /nonexistent/man1"));
+}
+
+#[test]
 fn the_unit_passes_systemd_analyze_verify() {
     let Some(analyze) = peer("/usr/bin/systemd-analyze") else {
         return;
