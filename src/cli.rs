@@ -55,8 +55,13 @@ pub enum Command {
     Rules(RulesCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions { shell: clap_complete::Shell },
-    /// Print the man page (roff) to standard output: `cefrelay man > /usr/share/man/man1/cefrelay.1`.
-    Man,
+    /// Print the man page (roff) to standard output: `cefrelay man > /usr/share/man/man1/cefrelay.1`;
+    /// with --dir, write it and one page per subcommand (cefrelay-install.1, …) there.
+    Man {
+        /// Write every page (cefrelay.1 and cefrelay-SUBCOMMAND.1) into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// User-ID: push the NAC's mappings once (the cron script's replacement), or show the
     /// running relay's mapping table.
     #[command(subcommand)]
@@ -396,9 +401,10 @@ pub struct TroubleshootArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct InstallArgs {
-    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330).
-    #[arg(long, value_enum, default_value_t = Agent::Legacy)]
-    pub agent: Agent,
+    /// Which agent the relay feeds: legacy (OMS, 127.0.0.1:25226) or ama (127.0.0.1:28330)
+    /// [default: the one listening on this host; ama when both do; legacy when neither does].
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
     /// Listener URL (repeatable), e.g. udp://0.0.0.0:514 [default: UDP and TCP 514 on IPv4 and IPv6].
     #[arg(long = "listen", value_name = "URL")]
     pub listen: Vec<String>,

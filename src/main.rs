@@ -49,11 +49,21 @@ fn main() -> ExitCode {
             clap_complete::generate(*shell, &mut command, "cefrelay", &mut std::io::stdout());
             Ok(0)
         }
-        Command::Man => {
-            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+        Command::Man { dir: None } => {
+            // As `--dir` writes it: no `cefrelay-help(1)`, a page that does not exist.
+            let command = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
+            let page = clap_mangen::Man::new(command);
             page.render(&mut std::io::stdout())
                 .map(|()| 0)
                 .map_err(Into::into)
+        }
+        // The packages carry these: the top page lists the subcommands but not their options.
+        Command::Man { dir: Some(dir) } => {
+            clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), dir)
+                .map(|()| 0)
+                .map_err(|error| {
+                    anyhow::anyhow!("writing the man pages to {}: {error}", dir.display())
+                })
         }
     };
     match result {

@@ -164,9 +164,11 @@ fn install_creates_exactly_the_expected_files_with_their_modes() {
 #[test]
 fn a_second_run_changes_nothing_and_says_so() {
     let root = tempfile::tempdir().unwrap();
-    run(root.path(), &["install"]);
+    // The agent is named: without --agent it follows the port that listens, which
+    // the_listening_agent_port_is_chosen changes while this test runs.
+    run(root.path(), &["install", "--agent", "legacy"]);
     let before = files(root.path());
-    let (_, stdout) = run(root.path(), &["install"]);
+    let (_, stdout) = run(root.path(), &["install", "--agent", "legacy"]);
     assert_eq!(files(root.path()), before, "same inodes, same times");
     assert!(
         stdout.contains("nothing to do: cefrelay is installed as asked"),
@@ -199,6 +201,156 @@ fn dry_run_writes_nothing_and_lists_every_action() {
     ] {
         assert!(stdout.contains(action), "missing {action:?} in:\n{stdout}");
     }
+}
+
+#[test]
+fn dry_run_prints_the_configuration_and_the_unit_it_would_write() {
+    let flags = ["install", "--agent", "ama", "--filter", "cef-all"];
+    let dry = tempfile::tempdir().unwrap();
+    let (_, stdout) = run(dry.path(), &[&flags[..], &["--dry-run"]].concat());
+    assert!(files(dry.path()).is_empty());
+
+    // The text shown is what a real run with the same flags writes, whole and in order.
+    let real = tempfile::tempdir().unwrap();
+    run(real.path(), &flags);
+    for path in [
+        "/etc/cefrelay/cefrelay.toml",
+        "/etc/systemd/system/cefrelay.service",
+    ] {
+        let written = read(real.path(), &path[1..]);
+        let shown = format!("----- {path} -----\n{written}----- end of {path} -----\n");
+        assert!(
+            stdout.contains(&shown),
+            "{path} not shown whole in:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("mode = \"cef-all\""), "{stdout}");
+    let unit = fs::read_to_string(project_path("deploy/cefrelay.service")).unwrap();
+    assert!(stdout.contains(&unit), "{stdout}");
+
+    // A file left as it is has nothing to show.
+    let (_, again) = run(real.path(), &[&flags[..], &["--dry-run"]].concat());
+    assert!(!again.contains("----- /etc/"), "{again}");
+}
+
+/// `install --dry-run` without `--agent`: (its stdout, the configuration it would write).
+fn dry_run_without_agent(command: &mut Command, root: &Path) -> (String, String) {
+    let output = command
+        .args(["install", "--dry-run", "--root"])
+        .arg(root)
+        .output()
+        .expect("run cefrelay");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{output:?}");
+    let start = "----- /etc/cefrelay/cefrelay.toml -----\n";
+    let config = stdout
+        .split_once(start)
+        .and_then(|(_, rest)| rest.split_once("----- end of"))
+        .map(|(config, _)| config.to_string())
+        .unwrap_or_else(|| panic!("no configuration shown in:\n{stdout}"));
+    (stdout, config)
+}
+
+#[test]
+fn the_listening_agent_port_is_chosen() {
+    let root = tempfile::tempdir().unwrap();
+
+    // Nothing listens: in a network namespace of its own (root only), whatever this machine runs.
+    let mut isolated = Command::new("unshare");
+    isolated.args(["--net", env!("CARGO_BIN_EXE_cefrelay")]);
+    if Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let (stdout, config) = dry_run_without_agent(&mut isolated, root.path());
+        assert!(
+            stdout.contains("agent: legacy (127.0.0.1:25226): nothing listens on 127.0.0.1:28330 (Azure Monitor agent) nor 127.0.0.1:25226 (legacy agent), so the default stays; give --agent ama"),
+            "{stdout}"
+        );
+        assert!(
+            config.contains("agent = \"legacy\"\naddress = [\"tcp://127.0.0.1:25226\"]"),
+            "{config}"
+        );
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`unshare --net` failed: CI runs as root, where it works"
+        );
+        eprintln!("skipped the no-agent case: `unshare --net` needs root");
+    }
+
+    // The Azure Monitor agent's port listens: here, this test holds it.
+    let held = match std::net::TcpListener::bind("127.0.0.1:28330") {
+        Ok(listener) => Some(listener),
+        Err(error) if error.kind() == std::io::ErrorKind::AddrInUse => {
+            // Something on this machine (an agent, another test) already listens there: the
+            // choice must be the same, only the holder is not this test.
+            eprintln!("127.0.0.1:28330 is taken on this machine; checking with its holder");
+            None
+        }
+        Err(error) => panic!("binding 127.0.0.1:28330: {error}"),
+    };
+    let (stdout, config) = dry_run_without_agent(&mut crate::util::cefrelay(), root.path());
+    assert!(
+        stdout.contains("agent: ama (127.0.0.1:28330): "),
+        "{stdout}"
+    );
+    if held.is_some() {
+        assert!(
+            stdout.contains(&format!("(pid {}) listens on its port", std::process::id())),
+            "the holder is named: {stdout}"
+        );
+    }
+    assert!(
+        config.contains("agent = \"ama\"\naddress = [\"tcp://127.0.0.1:28330\"]"),
+        "{config}"
+    );
+    assert!(
+        stdout.contains("(the agent's port was looked up on this host, not under --root)"),
+        "{stdout}"
+    );
+    drop(held);
+}
+
+#[test]
+fn disabling_the_forwarding_rule_says_what_the_filter_drops() {
+    let root = tempfile::tempdir().unwrap();
+    write(
+        root.path(),
+        "etc/rsyslog.d/security-config-omsagent.conf",
+        OMSAGENT_CONF,
+    );
+    let disable = [
+        "install",
+        "--agent",
+        "legacy",
+        "--dry-run",
+        "--disable-conflicting-inputs",
+    ];
+    let (_, stdout) = run(root.path(), &disable);
+    for said in [
+        "note: the forwarding rule disabled above sent the agent whatever it matched",
+        "filter cef: forwards valid CEF except PAN-OS TRAFFIC; drops TRAFFIC, lines without CEF (Cisco ASA, unconverted PAN-OS CSV)",
+        "to forward what the rule did, install with --filter legacy",
+    ] {
+        assert!(stdout.contains(said), "missing {said:?} in:\n{stdout}");
+    }
+
+    // The legacy filter forwards what the rule did: the note says so, with no advice.
+    let (_, stdout) = run(
+        root.path(),
+        &[&disable[..], &["--filter", "legacy"]].concat(),
+    );
+    assert!(
+        stdout.contains("filter legacy: forwards lines containing CEF: or ASA-"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("install with --filter legacy"), "{stdout}");
+
+    // Left in place, the rule still forwards: nothing to warn about yet.
+    let (_, stdout) = run(root.path(), &["install", "--agent", "legacy", "--dry-run"]);
+    assert!(!stdout.contains("note: the forwarding rule"), "{stdout}");
 }
 
 #[test]
@@ -434,6 +586,53 @@ fn conflicts_are_reported_then_disabled_in_place_and_uninstall_restores_them() {
     );
     run(root.path(), &["uninstall", "--purge"]);
     assert!(!root.path().join("etc/cefrelay").exists());
+}
+
+#[test]
+fn man_dir_writes_a_page_per_subcommand_for_the_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cefrelay()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut pages: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for page in [
+        "cefrelay.1",
+        "cefrelay-install.1",
+        "cefrelay-run.1",
+        "cefrelay-cef-troubleshoot.1",
+        "cefrelay-userid-sync.1",
+    ] {
+        assert!(pages.iter().any(|p| p == page), "no {page} in {pages:?}");
+    }
+    assert!(!pages.iter().any(|p| p.contains("help")), "{pages:?}");
+    // The subcommand's page has its options, which the top page does not.
+    let install = read(dir.path(), "cefrelay-install.1");
+    assert!(install.contains(".TH cefrelay-install 1"), "{install}");
+    assert!(
+        install.contains("\\-\\-disable\\-conflicting\\-inputs"),
+        "{install}"
+    );
+    // Without --dir, the top page goes to stdout as before, the same page.
+    let stdout = cefrelay().arg("man").output().unwrap().stdout;
+    assert_eq!(
+        String::from_utf8(stdout).unwrap(),
+        read(dir.path(), "cefrelay.1")
+    );
+
+    let missing = cefrelay()
+        .args(["man", "--dir", "/nonexistent/man1"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("writing the man pages to /nonexistent/man1"));
 }
 
 #[test]

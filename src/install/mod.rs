@@ -6,6 +6,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,11 +15,13 @@ use anyhow::{bail, Context};
 
 use crate::cli::{InstallArgs, Target, UninstallArgs};
 use crate::config::{
-    listener_at, parse_endpoint, Config, FilterMode, Protocol, DEFAULT_ADMIN, DEFAULT_LISTENERS,
+    listener_at, parse_endpoint, Agent, Config, FilterMode, Protocol, DEFAULT_ADMIN,
+    DEFAULT_LISTENERS,
 };
 use crate::exit;
+use crate::host::proc_net::{self, Transport};
 use crate::host::syslog_conf;
-use crate::sanitize::for_terminal;
+use crate::sanitize::{for_terminal, lines_for_terminal};
 
 /// The unit file: `deploy/cefrelay.service` is the one source of truth.
 pub const UNIT: &str = include_str!("../../deploy/cefrelay.service");
@@ -34,6 +37,10 @@ const SERVICE: &str = "cefrelay.service";
 /// Where systemd puts `LoadCredential=` files for the service (readable by its dynamic user only).
 const CREDENTIALS_DIR: &str = "/run/credentials/cefrelay.service";
 const SYSLOG_DAEMONS: [&str; 2] = ["rsyslog.service", "syslog-ng.service"];
+/// The files whose whole text `--dry-run` prints: the ones an admin reviews before letting
+/// `install` write them. The example configuration is `deploy/cefrelay.toml` as shipped, and the
+/// binary is this program.
+const SHOWN_BY_DRY_RUN: [&str; 3] = [CONFIG_PATH, UNIT_PATH, TLS_DROP_IN_PATH];
 
 impl Target {
     /// systemd is driven only on the live system; otherwise its commands are printed.
@@ -54,7 +61,9 @@ struct Outcome {
 }
 
 pub fn install(args: &InstallArgs) -> anyhow::Result<u8> {
-    let config = match render_config(args) {
+    let agent = choose_agent(args);
+    let filter = args.filter.unwrap_or(FilterMode::Cef);
+    let config = match render_config(args, agent, filter) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("cefrelay install: {error}");
@@ -87,7 +96,12 @@ pub fn install(args: &InstallArgs) -> anyhow::Result<u8> {
         None => remove_file(target, TLS_DROP_IN_PATH, &mut outcome)?,
     }
 
-    handle_conflicts(target, args.disable_conflicting_inputs, &mut outcome)?;
+    handle_conflicts(
+        target,
+        args.disable_conflicting_inputs,
+        filter,
+        &mut outcome,
+    )?;
 
     let mut commands: Vec<Vec<String>> = Vec::new();
     if outcome.changed {
@@ -177,8 +191,61 @@ pub fn uninstall(args: &UninstallArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// `--agent`, else the agent whose port listens on this host, saying which and why. Without a
+/// listener it stays the long-standing default (legacy), and says so: a relay pointed at a port
+/// nobody listens on only buffers. The legacy agent was retired in 2024, so when both listen the
+/// Azure Monitor agent is the one meant.
+fn choose_agent(args: &InstallArgs) -> Agent {
+    if let Some(agent) = args.agent {
+        return agent;
+    }
+    let ama = listener_on(Agent::Ama);
+    let legacy = listener_on(Agent::Legacy);
+    let (agent, why) = match (&ama, &legacy) {
+        (Some(holder), None) => (Agent::Ama, format!("{holder} listens on its port")),
+        (None, Some(holder)) => (Agent::Legacy, format!("{holder} listens on its port")),
+        (Some(ama), Some(legacy)) => (
+            Agent::Ama,
+            format!(
+                "{ama} listens on its port, and {legacy} on the legacy agent's ({}); the legacy agent is retired",
+                Agent::Legacy.port()
+            ),
+        ),
+        (None, None) => (
+            Agent::Legacy,
+            format!(
+                "nothing listens on 127.0.0.1:{} (Azure Monitor agent) nor 127.0.0.1:{} (legacy agent), so the default stays; give --agent ama for the Azure Monitor agent",
+                Agent::Ama.port(),
+                Agent::Legacy.port()
+            ),
+        ),
+    };
+    println!(
+        "agent: {} (127.0.0.1:{}): {why}",
+        value_name(agent),
+        agent.port()
+    );
+    if args.target.root != Path::new("/") {
+        println!("  (the agent's port was looked up on this host, not under --root)");
+    }
+    agent
+}
+
+/// Who listens on `agent`'s port where the relay forwards (127.0.0.1, or the IPv4 wildcard), in
+/// words: the process where it can be seen (other users' processes need root), else "a process".
+fn listener_on(agent: Agent) -> Option<String> {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, agent.port()));
+    let bound = proc_net::listening(Transport::Tcp, address);
+    let first = bound.first()?;
+    let owners = proc_net::owners(&[first.inode]);
+    Some(match owners.get(&first.inode) {
+        Some(owner) => for_terminal(&owner.to_string()).into_owned(),
+        None => "a process".to_string(),
+    })
+}
+
 /// The configuration the flags describe, validated exactly as `run` will read it.
-fn render_config(args: &InstallArgs) -> Result<String, String> {
+fn render_config(args: &InstallArgs, agent: Agent, filter: FilterMode) -> Result<String, String> {
     let mut listeners = args.listen.clone();
     if listeners.is_empty() {
         listeners = DEFAULT_LISTENERS.map(String::from).to_vec();
@@ -192,8 +259,8 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
     } else if tls_given && args.tls_cert.is_none() {
         return Err("a tls:// listener needs --tls-cert and --tls-key".into());
     }
-    let agent = value_name(args.agent);
-    let port = args.agent.port();
+    let port = agent.port();
+    let agent = value_name(agent);
     let forward = match &args.forward {
         Some(url) => {
             let (protocol, _) = parse_endpoint(url).map_err(|m| format!("--forward {url}: {m}"))?;
@@ -206,7 +273,7 @@ fn render_config(args: &InstallArgs) -> Result<String, String> {
         }
         None => format!("tcp://127.0.0.1:{port}"),
     };
-    let filter = value_name(args.filter.unwrap_or(FilterMode::Cef));
+    let filter = value_name(filter);
 
     let mut text = format!(
         "# cefrelay configuration, written by `cefrelay install`. Every key, with its default and meaning:\n\
@@ -333,6 +400,7 @@ fn write_config(
                 verb(target, "replaced"),
                 syslog_conf::BACKUP_SUFFIX
             );
+            show_text(target, CONFIG_PATH, text.as_bytes());
             write_atomically(target, &path, text.as_bytes(), 0o644)?;
             outcome.changed = true;
             Ok(false)
@@ -365,9 +433,25 @@ fn write_file(
         "created"
     };
     println!("{} {path} (mode {mode:04o})", verb(target, action));
+    show_text(target, path, contents);
     write_atomically(target, &on_disk, contents, mode)?;
     outcome.changed = true;
     Ok(())
+}
+
+/// Under `--dry-run`, the whole text of a file an admin reviews ([`SHOWN_BY_DRY_RUN`]), between
+/// lines that name it, so that it can be read (or copied) as it would be written.
+fn show_text(target: &Target, path: &str, contents: &[u8]) {
+    if !target.dry_run || !SHOWN_BY_DRY_RUN.contains(&path) {
+        return;
+    }
+    let text = String::from_utf8_lossy(contents);
+    println!("----- {path} -----");
+    print!("{}", lines_for_terminal(&text));
+    if !text.ends_with('\n') {
+        println!();
+    }
+    println!("----- end of {path} -----");
 }
 
 /// Temp file in the same directory, then rename: readers (and a running binary) never see half a file.
@@ -422,7 +506,12 @@ fn remove_dir_if_empty(target: &Target, path: &str) -> anyhow::Result<()> {
 }
 
 /// Prints the conflicts and, when asked, comments them out.
-fn handle_conflicts(target: &Target, disable: bool, outcome: &mut Outcome) -> anyhow::Result<()> {
+fn handle_conflicts(
+    target: &Target,
+    disable: bool,
+    filter: FilterMode,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
     let found = syslog_conf::find(&target.root);
     for conflict in &found {
         println!("conflict: {}", for_terminal(&conflict.to_string()));
@@ -448,9 +537,32 @@ fn handle_conflicts(target: &Target, disable: bool, outcome: &mut Outcome) -> an
                 .with_context(|| format!("editing {}", edit.on_disk.display()))?;
         }
     }
+    if to_disable
+        .iter()
+        .any(|c| matches!(c.kind, syslog_conf::Kind::CefForward { .. }))
+    {
+        println!("{}", what_the_filter_forwards_instead(filter));
+    }
     outcome.changed = true;
     outcome.syslog_daemons_edited = true;
     Ok(())
+}
+
+/// Said when the old forwarding rule goes: it sent the agent every line containing `CEF:` or
+/// `ASA-` (PAN-OS TRAFFIC and Cisco ASA included), and from now on the relay's filter decides, so
+/// whatever that filter drops stops reaching Sentinel, and nothing else would say so.
+fn what_the_filter_forwards_instead(filter: FilterMode) -> String {
+    let mut text = format!(
+        "note: the forwarding rule disabled above sent the agent whatever it matched (cef_installer.py's rule: every line containing CEF: or ASA-, so PAN-OS TRAFFIC and Cisco ASA too); from now on the relay's filter decides. filter {}: {}",
+        filter.name(),
+        filter.in_words()
+    );
+    if matches!(filter, FilterMode::Cef | FilterMode::CefAll) {
+        text.push_str(
+            "\n  to forward what the rule did, install with --filter legacy (or set [filter] mode = \"legacy\" and `systemctl reload cefrelay`)",
+        );
+    }
+    text
 }
 
 fn show_edit(what: &str, edit: &syslog_conf::Edit) {
