@@ -188,7 +188,13 @@ make_mix() { # file
   local port capture=$work/mix.cef
   port=$(free_port)
   socat -u "TCP-LISTEN:$port,reuseaddr,bind=127.0.0.1" "CREATE:$capture" & local pid=$!
-  wait_port "$port"
+  # Not wait_port: its probe connection would be the one connection this socat takes.
+  local hex
+  hex=$(printf ':%04X 00000000:0000 0A' "$port")
+  for _ in $(seq 200); do
+    grep -q "$hex" /proc/net/tcp && break
+    sleep 0.05
+  done
   "$cefrelay" send --to "tcp://127.0.0.1:$port" --count 19000 --mix traffic=70,threat=20,system=5 >/dev/null
   wait "$pid"
   awk -v csv="fixtures/panos/threat.log" 'BEGIN { while ((getline line < csv) > 0) if (line != "") lines[n++] = line }
