@@ -126,8 +126,18 @@ impl<'a> Extension<'a> {
         self.pairs.get_or_init(|| split_extension(self.text))
     }
 
-    /// The first value of `key`.
+    /// The first value of `key`. Before the text is split, this looks for the key alone (every
+    /// `key=` at the start or after a space begins a pair, so its first occurrence is the first
+    /// pair) and splits only when that value has an escape to undo: a few hundred instructions
+    /// instead of the ~20 000 a 1 KB PAN-OS record's split costs.
     pub fn get(&self, key: &str) -> Option<&str> {
+        if self.pairs.get().is_none() {
+            match find_unsplit(self.text, key) {
+                Unsplit::Absent => return None,
+                Unsplit::Plain(value) => return Some(value),
+                Unsplit::Escaped => {}
+            }
+        }
         self.pairs()
             .iter()
             .find(|(k, _)| *k == key)
@@ -499,6 +509,56 @@ fn extension_at(input: &str, start: usize) -> Result<Extension<'_>, CefError> {
         });
     }
     Ok(Extension::unsplit(&input[start..]))
+}
+
+/// What [`find_unsplit`] found of a key in an extension's text.
+enum Unsplit<'a> {
+    Absent,
+    /// The value, which has nothing to unescape.
+    Plain(&'a str),
+    /// The value has a backslash: the split unescapes it.
+    Escaped,
+}
+
+/// The first value of `key` in an extension `text` that starts with `key=` (or is empty), found
+/// without splitting the rest.
+fn find_unsplit<'a>(text: &'a str, key: &str) -> Unsplit<'a> {
+    if !is_valid_key(key) {
+        return Unsplit::Absent;
+    }
+    let bytes = text.as_bytes();
+    let starts_pair =
+        |at: usize| (at == 0 || bytes[at - 1] == b' ') && bytes.get(at + key.len()) == Some(&b'=');
+    let Some(at) = memchr::memmem::find_iter(bytes, key.as_bytes()).find(|&at| starts_pair(at))
+    else {
+        return Unsplit::Absent;
+    };
+    let value_start = at + key.len() + 1;
+    // The value runs up to the space before the next key (the split's rule, for one value).
+    let mut value_end = bytes.len();
+    for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
+        let eq = value_start + offset;
+        let run = bytes[value_start..eq]
+            .iter()
+            .rev()
+            .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
+            .count();
+        let key_start = eq - run;
+        if key_start < eq
+            && key_start > value_start
+            && bytes[key_start - 1] == b' '
+            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START
+        {
+            value_end = key_start - 1;
+            break;
+        }
+    }
+    let value = text[value_start..value_end].trim_end_matches([' ', '\t', '\r', '\n']);
+    if memchr::memchr(b'\\', value.as_bytes()).is_some() {
+        Unsplit::Escaped
+    } else {
+        Unsplit::Plain(value)
+    }
 }
 
 /// The pairs of an extension `text` that starts with `key=` (or is empty).
