@@ -197,7 +197,9 @@ make_mix() { # file
   done
   "$cefrelay" send --to "tcp://127.0.0.1:$port" --count 19000 --mix traffic=70,threat=20,system=5 >/dev/null
   wait "$pid"
-  awk -v csv="fixtures/panos/threat.log" 'BEGIN { while ((getline line < csv) > 0) if (line != "") lines[n++] = line }
+  # Only the fixture's lines with a syslog header: rsyslog's imptcp takes a line that starts with
+  # a digit for an octet count.
+  awk -v csv="fixtures/panos/threat.log" 'BEGIN { while ((getline line < csv) > 0) if (line ~ /^</) lines[n++] = line }
     { print; if (NR % 19 == 0) print lines[k++ % n] }' "$capture" >"$1"
 }
 
