@@ -183,11 +183,8 @@ impl<'f, 'a> Facts<'f, 'a> {
 /// The CEF extension `key`.
 fn extension<'f>(event: &'f Event<'_>, key: &str) -> Option<Found<'f>> {
     let cef = event.valid_cef()?;
-    cef.extensions
-        .pairs()
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(k, v)| Found::extension(k, v))
+    let (key, value) = cef.extensions.entry(key)?;
+    Some(Found::extension(key, value))
 }
 
 /// The CEF extension whose label is `label`: `cs1Label=Rule cs1=…` for `Rule`.

@@ -142,6 +142,11 @@ fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str());
         prop_assert_eq!(fresh.extension(key), first, "{:?} in {:?}", key, record);
+        let entry = fresh
+            .extensions
+            .entry(key)
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        prop_assert_eq!(entry, first.map(|v| (key.clone(), v.to_string())));
     }
     let pairs: Vec<(String, String)> = cef
         .extensions
