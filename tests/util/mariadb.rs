@@ -34,11 +34,15 @@ impl MariaDb {
             ])
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--user={user}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
+            .output()
             .expect("run mariadb-install-db");
-        assert!(installed.success(), "mariadb-install-db failed");
+        assert!(
+            installed.status.success(),
+            "mariadb-install-db failed ({}): {}{}",
+            installed.status,
+            String::from_utf8_lossy(&installed.stdout),
+            String::from_utf8_lossy(&installed.stderr)
+        );
         let socket = dir.path().join("mysqld.sock");
         // A port another test takes between free_port and the bind fails the start: try again.
         for _ in 0..5 {
