@@ -517,6 +517,23 @@ fn extension_at(input: &str, start: usize) -> Result<Extension<'_>, CefError> {
     Ok(Extension::unsplit(&input[start..]))
 }
 
+/// Where the key ending at the `=` at `eq` starts, when that `=` ends a key: the run of key
+/// characters before it is not empty, begins with a key start character and follows a space
+/// that lies in the value starting at `value_start`.
+fn key_before(bytes: &[u8], value_start: usize, eq: usize) -> Option<usize> {
+    let run = bytes[value_start..eq]
+        .iter()
+        .rev()
+        .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
+        .count();
+    let key_start = eq - run;
+    (key_start < eq
+        && key_start > value_start
+        && bytes[key_start - 1] == b' '
+        && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START)
+        .then_some(key_start)
+}
+
 /// What [`find_unsplit`] found of a key in an extension's text.
 enum Unsplit<'a> {
     Absent,
@@ -543,18 +560,7 @@ fn find_unsplit<'a>(text: &'a str, key: &str) -> Unsplit<'a> {
     // The value runs up to the space before the next key (the split's rule, for one value).
     let mut value_end = bytes.len();
     for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
-        let eq = value_start + offset;
-        let run = bytes[value_start..eq]
-            .iter()
-            .rev()
-            .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
-            .count();
-        let key_start = eq - run;
-        if key_start < eq
-            && key_start > value_start
-            && bytes[key_start - 1] == b' '
-            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START
-        {
+        if let Some(key_start) = key_before(bytes, value_start, value_start + offset) {
             value_end = key_start - 1;
             break;
         }
@@ -598,17 +604,7 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut value_start = first_eq + 1;
     for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
         let eq = first_eq + 1 + offset;
-        let run = bytes[value_start..eq]
-            .iter()
-            .rev()
-            .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
-            .count();
-        let key_start = eq - run;
-        let is_key = key_start < eq
-            && key_start > value_start
-            && bytes[key_start - 1] == b' '
-            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START;
-        if is_key {
+        if let Some(key_start) = key_before(bytes, value_start, eq) {
             extensions.push((key, value(value_start, key_start - 1)));
             key = &text[key_start..eq];
             value_start = eq + 1;
