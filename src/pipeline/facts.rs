@@ -4,6 +4,9 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::LazyLock;
+
+use cefrelay_cef::Key;
 
 use cefrelay_panos::cef_header::CefType;
 use cefrelay_panos::log::LogType;
@@ -140,15 +143,20 @@ impl<'f, 'a> Facts<'f, 'a> {
                 let header = self.panos_header()?;
                 let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
                 let places = READ.map(|variable| cef_field(log_type, header.subtype, variable));
-                // Each looked up alone (Extension::get), not by splitting the whole extension:
-                // this runs for every threat, and needs four of its ~60 pairs.
-                let mut keys = [Some("cat"), None, None, None];
+                // Each looked up alone (Extension::entry_of), not by splitting the whole
+                // extension: this runs for every threat, and needs four of its ~60 pairs.
+                static CAT: LazyLock<Key> =
+                    LazyLock::new(|| Key::new("cat").expect("a valid CEF key"));
+                let mut keys = [Some(&*CAT), None, None, None];
                 for (slot, place) in keys[1..].iter_mut().zip(&places) {
                     if let Some(CefField::Extension(key)) = place {
                         *slot = Some(*key);
                     }
                 }
-                let values = keys.map(|key| key.and_then(|key| cef.extension(key)));
+                let values = keys.map(|key| {
+                    let (_, value) = cef.extensions.entry_of(key?)?;
+                    Some(value)
+                });
                 let read = |index: usize| match places[index]? {
                     CefField::Extension(_) => values[index + 1],
                     CefField::DeviceVersion => Some(&*cef.device_version),
@@ -187,6 +195,13 @@ fn extension<'f>(event: &'f Event<'_>, key: &str) -> Option<Found<'f>> {
     Some(Found::extension(key, value))
 }
 
+/// The CEF extension `key`, with its searcher built beforehand.
+fn extension_of<'f>(event: &'f Event<'_>, key: &Key) -> Option<Found<'f>> {
+    let cef = event.valid_cef()?;
+    let (key, value) = cef.extensions.entry_of(key)?;
+    Some(Found::extension(key, value))
+}
+
 /// The CEF extension whose label is `label`: `cs1Label=Rule cs1=…` for `Rule`.
 fn labelled<'f>(event: &'f Event<'_>, label: &str) -> Option<Found<'f>> {
     let cef = event.valid_cef()?;
@@ -216,7 +231,7 @@ impl<'f> Facts<'f, '_> {
                     CefField::SignatureId => Some(Found::text(&cef.signature_id)),
                     CefField::Name => Some(Found::text(&cef.name)),
                     CefField::Severity => Some(Found::text(&cef.severity)),
-                    CefField::Extension(key) => extension(event, key),
+                    CefField::Extension(key) => extension_of(event, key),
                 };
             }
         }

@@ -3,6 +3,8 @@
 
 use std::sync::LazyLock;
 
+use cefrelay_cef::Key;
+
 use crate::log::LogType;
 
 use super::compile::{pairs, split_format};
@@ -19,13 +21,13 @@ pub enum CefField {
     Name,
     /// Severity.
     Severity,
-    /// The extension value of this key.
-    Extension(&'static str),
+    /// The extension value of this key (with its searcher, built once for every record).
+    Extension(&'static Key),
 }
 
 /// Where the CEF format that [`super::to_cef`] uses for a `log_type` log of `subtype` (the
 /// published one, else [`formats::OURS`]) puts `variable`, PAN-OS's format variable without the
-/// `$`: `cef_field(Threat, "vulnerability", "from")` is `Extension("cs4")`.
+/// `$`: `cef_field(Threat, "vulnerability", "from")` is the extension key `cs4`.
 ///
 /// Only a header piece or extension value that is exactly `$variable` counts; a value the
 /// firewall transforms is no place to read the variable back from, so `receive_time`
@@ -63,6 +65,27 @@ static PLACES: LazyLock<Vec<(&'static str, Places)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Every extension key of every format, sorted by name, each with its searcher: rules and the
+/// threat enrichment look these up in every message, and a searcher costs as much to build as
+/// to run over a record.
+static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
+    let mut names: Vec<&str> = formats::ALL
+        .into_iter()
+        .flat_map(|format| pairs(split_format(format).1))
+        .map(|(key, _)| key)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().filter_map(Key::new).collect()
+});
+
+/// The extension key `name` of a format.
+fn key_named(name: &str) -> Option<&'static Key> {
+    let keys: &'static [Key] = &KEYS;
+    let at = keys.binary_search_by(|key| key.name().cmp(name)).ok()?;
+    Some(&keys[at])
+}
+
 /// Where `format` puts each variable, sorted by variable (see [`cef_field`] for the rules).
 fn places(format: &'static str) -> Places {
     let (header, extension) = split_format(format);
@@ -79,7 +102,9 @@ fn places(format: &'static str) -> Places {
         .enumerate()
         .filter_map(|(index, &(key, value))| {
             let key_taken = pairs[..index].iter().any(|(earlier, _)| *earlier == key);
-            (!key_taken).then_some((value, CefField::Extension(key)))
+            // A key that is not a valid CEF key could not be read back from any record.
+            let key = key_named(key).filter(|_| !key_taken)?;
+            Some((value, CefField::Extension(key)))
         });
     let mut places = Places::new();
     for (piece, field) in header_places.into_iter().chain(extension_places) {
@@ -100,28 +125,33 @@ mod tests {
     use crate::log::LogType::*;
     use CefField::*;
 
+    /// The place of extension key `name`.
+    fn ext(name: &str) -> CefField {
+        Extension(key_named(name).expect("a key of the formats"))
+    }
+
     #[test]
     fn variables_are_found_where_the_format_for_their_type_puts_them() {
         let cases = [
             (Threat, "vulnerability", "threatid", Some(SignatureId)),
             (Threat, "vulnerability", "type", Some(Name)),
-            (Threat, "vulnerability", "subtype", Some(Extension("cat"))),
-            (Threat, "spyware", "from", Some(Extension("cs4"))),
-            (Threat, "vulnerability", "action", Some(Extension("act"))),
-            (Threat, "vulnerability", "dport", Some(Extension("dpt"))),
+            (Threat, "vulnerability", "subtype", Some(ext("cat"))),
+            (Threat, "spyware", "from", Some(ext("cs4"))),
+            (Threat, "vulnerability", "action", Some(ext("act"))),
+            (Threat, "vulnerability", "dport", Some(ext("dpt"))),
             (
                 Threat,
                 "vulnerability",
                 "direction",
-                Some(Extension("flexString2")),
+                Some(ext("flexString2")),
             ),
             (
                 Threat,
                 "vulnerability",
                 "thr_category",
-                Some(Extension("PanOSThreatCategory")),
+                Some(ext("PanOSThreatCategory")),
             ),
-            (Threat, "vulnerability", "misc", Some(Extension("request"))),
+            (Threat, "vulnerability", "misc", Some(ext("request"))),
             (
                 Threat,
                 "vulnerability",
@@ -132,49 +162,49 @@ mod tests {
             (Threat, "vulnerability", "severity", None),
             (Threat, "vulnerability", "no_such_variable", None),
             (Threat, "url", "subtype", Some(SignatureId)),
-            (Threat, "url", "threatid", Some(Extension("cat"))),
+            (Threat, "url", "threatid", Some(ext("cat"))),
             (
                 Threat,
                 "url",
                 "user_agent",
-                Some(Extension("requestClientApplication")),
+                Some(ext("requestClientApplication")),
             ),
             (Threat, "wildfire", "subtype", Some(SignatureId)),
-            (Threat, "wildfire-virus", "threatid", Some(Extension("cat"))),
+            (Threat, "wildfire-virus", "threatid", Some(ext("cat"))),
             (
                 Threat,
                 "wildfire",
                 "filedigest",
-                Some(Extension("fileHash")),
+                Some(ext("fileHash")),
             ),
             (Traffic, "end", "subtype", Some(SignatureId)),
-            (Traffic, "end", "bytes", Some(Extension("flexNumber1"))),
+            (Traffic, "end", "bytes", Some(ext("flexNumber1"))),
             (Traffic, "end", "time_generated", None),
             (Traffic, "end", "threatid", None),
-            (System, "general", "eventid", Some(Extension("cat"))),
-            (System, "general", "module", Some(Extension("flexString2"))),
+            (System, "general", "eventid", Some(ext("cat"))),
+            (System, "general", "module", Some(ext("flexString2"))),
             (System, "general", "subtype", Some(SignatureId)),
             (GlobalProtect, "login", "subtype", Some(SignatureId)),
             (
                 GlobalProtect,
                 "login",
                 "serial",
-                Some(Extension("PanOSDeviceSN")),
+                Some(ext("PanOSDeviceSN")),
             ),
             (GlobalProtect, "login", "serialnumber", None),
             (
                 GlobalProtect,
                 "login",
                 "time_generated",
-                Some(Extension("PanOSLogTimeStamp")),
+                Some(ext("PanOSLogTimeStamp")),
             ),
             (Correlation, "", "severity", Some(Severity)),
             (Correlation, "", "category", Some(SignatureId)),
             (Decryption, "start", "subtype", Some(SignatureId)),
-            (Decryption, "start", "from", Some(Extension("cs4"))),
+            (Decryption, "start", "from", Some(ext("cs4"))),
             (Decryption, "start", "severity", None),
             (Decryption, "start", "tls_version", None),
-            (Audit, "", "action", Some(Extension("act"))),
+            (Audit, "", "action", Some(ext("act"))),
         ];
         for (log_type, subtype, variable, expected) in cases {
             assert_eq!(

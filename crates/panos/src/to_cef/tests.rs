@@ -314,7 +314,7 @@ fn cef_field_finds_each_column_where_to_cef_wrote_it() {
     let mut found = 0;
     for (variable, value) in log.fields() {
         let read = match cef_field(LogType::Traffic, log.subtype, variable) {
-            Some(CefField::Extension(key)) => cef.extension(key),
+            Some(CefField::Extension(key)) => cef.extensions.entry_of(key).map(|(_, value)| value),
             Some(CefField::SignatureId) => Some(cef.signature_id.as_ref()),
             Some(CefField::Name) => Some(cef.name.as_ref()),
             Some(field) => panic!("${variable} in {field:?}"),
