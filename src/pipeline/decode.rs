@@ -17,8 +17,12 @@ use crate::telemetry::tally::Tally;
 
 /// The frame as text, and whether invalid bytes had to be replaced (U+FFFD).
 pub fn text<'f>(frame: &'f [u8], origin: Origin, parse: &ParseMetrics) -> (Cow<'f, str>, bool) {
-    // `from_utf8` first: it is much faster than `from_utf8_lossy` on the valid text that nearly
-    // every frame is.
+    // simdutf8 first: on the valid text that nearly every frame is, it checks a 1 KB frame in a
+    // tenth of std's instructions (std's check was ~750 per message, callgrind). It says only
+    // whether the text is valid; std's check then says where it is not.
+    if let Ok(text) = simdutf8::basic::from_utf8(frame) {
+        return (Cow::Borrowed(text), false);
+    }
     match std::str::from_utf8(frame) {
         Ok(text) => (Cow::Borrowed(text), false),
         Err(error) => {
