@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use cefrelay_cef::{Cef, CefError};
-use cefrelay_panos::cef_header::{cef_type, CefType};
+use cefrelay_panos::cef_header::{cef_type, CefType, CAT};
 use cefrelay_panos::log::Log;
 use cefrelay_syslog::{Format, Message, ParseOptions, SdElement, Status};
 use serde::ser::{SerializeMap, SerializeStruct};
@@ -90,7 +90,7 @@ impl<'a> Event<'a> {
             &cef.device_product,
             &cef.signature_id,
             &cef.name,
-            || cef.extension("cat"),
+            || Some(cef.extensions.entry_of(&CAT)?.1),
         )
     }
 

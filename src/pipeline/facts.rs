@@ -4,11 +4,10 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::sync::LazyLock;
 
 use cefrelay_cef::Key;
 
-use cefrelay_panos::cef_header::CefType;
+use cefrelay_panos::cef_header::{CefType, CAT};
 use cefrelay_panos::log::LogType;
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
 use cefrelay_panos::to_cef::{cef_field, CefField};
@@ -145,8 +144,6 @@ impl<'f, 'a> Facts<'f, 'a> {
                 let places = READ.map(|variable| cef_field(log_type, header.subtype, variable));
                 // Each looked up alone (Extension::entry_of), not by splitting the whole
                 // extension: this runs for every threat, and needs four of its ~60 pairs.
-                static CAT: LazyLock<Key> =
-                    LazyLock::new(|| Key::new("cat").expect("a valid CEF key"));
                 let mut keys = [Some(&*CAT), None, None, None];
                 for (slot, place) in keys[1..].iter_mut().zip(&places) {
                     if let Some(CefField::Extension(key)) = place {

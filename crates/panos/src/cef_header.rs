@@ -4,7 +4,15 @@
 //! GLOBALPROTECT Set A: the two are swapped); Strata Logging Service's (product `LF`) has them
 //! the other way round.
 
+use std::sync::LazyLock;
+
+use cefrelay_cef::Key;
+
 use crate::log::LogType;
+
+/// `cat`, where THREAT Set A keeps the subtype (and PAN-OS's CEF the threat category): looked up
+/// in every PAN-OS THREAT record, so its searcher is built once.
+pub static CAT: LazyLock<Key> = LazyLock::new(|| Key::new("cat").expect("a valid CEF key"));
 
 /// What a CEF header says about the PAN-OS log it carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
