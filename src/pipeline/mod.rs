@@ -148,7 +148,7 @@ impl Pipeline {
             };
             for (index, (sink, batch)) in self.sinks.iter().zip(batches.iter_mut()).enumerate() {
                 if summary.sinks & (1 << index) != 0 {
-                    sink.encoder.encode(&enriched, &mut batch.data);
+                    sink.encoder.encode(&enriched, batch.data_for_next_record());
                     batch.events += 1;
                 }
             }
@@ -305,7 +305,7 @@ impl Pipeline {
         };
         for (index, (sink, batch)) in self.sinks.iter().zip(batches.iter_mut()).enumerate() {
             if takers & (1 << index) != 0 {
-                sink.encoder.encode(&enriched, &mut batch.data);
+                sink.encoder.encode(&enriched, batch.data_for_next_record());
                 batch.events += 1;
             }
         }

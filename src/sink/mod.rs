@@ -171,7 +171,7 @@ impl Sinks {
     pub async fn send(&self, batches: &mut [Batch]) -> bool {
         let mut any_open = false;
         for (writer, batch) in self.writers.iter().zip(batches) {
-            let batch = std::mem::take(batch);
+            let batch = batch.take();
             if batch.events == 0 {
                 any_open = true;
                 continue;
@@ -187,7 +187,7 @@ impl Sinks {
     pub fn try_send(&self, batches: &mut [Batch]) -> u64 {
         let mut dropped = 0;
         for (writer, batch) in self.writers.iter().zip(batches) {
-            let batch = std::mem::take(batch);
+            let batch = batch.take();
             let events = batch.events;
             if events > 0 && writer.try_push(batch) == Err(NotBuffered::Dropped) {
                 dropped = dropped.max(events);
