@@ -1,10 +1,10 @@
 //! The MITRE ATT&CK mapping table: its line format, its parser and the lookup.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
 use regex::{Regex, RegexSet};
+use rustc_hash::FxHashMap;
 
 use super::Threat;
 
@@ -159,7 +159,10 @@ impl Directed {
 }
 
 /// The mappings of one exact-match step.
-type ExactStep = HashMap<String, Directed>;
+/// Fx, not SipHash: built from the table only, then read with every threat's fields (the
+/// flooding SipHash guards against needs keys chosen at insertion); Fx hashes a short key in a
+/// few instructions, SipHash in ~100.
+type ExactStep = FxHashMap<String, Directed>;
 
 impl Technique {
     /// This technique as the answer of `source`.
@@ -184,7 +187,7 @@ fn lookup<'t>(
 /// A parsed mapping table.
 #[derive(Debug, Clone)]
 pub struct Table {
-    overrides: HashMap<u64, Directed>,
+    overrides: FxHashMap<u64, Directed>,
     // One pass over the name finds every matching regex; the lowest index is the first line.
     // One entry per distinct pattern, in the order of its first line; its lines for each
     // direction share it.
@@ -216,7 +219,7 @@ fn is_attack_id(id: &str) -> bool {
 /// with first-hit lookups the second line could never apply, which is surely not what its
 /// author meant.
 fn insert_unique<K: std::hash::Hash + Eq + fmt::Display>(
-    step: &mut HashMap<K, Directed>,
+    step: &mut FxHashMap<K, Directed>,
     key: K,
     direction: Option<Direction>,
     technique: Technique,
@@ -244,12 +247,12 @@ impl Table {
     /// `step<TAB>match<TAB>id<TAB>name[<TAB>direction]` a line, `#` comments and blank lines
     /// ignored. Every regex is compiled here, so a table that parses cannot fail at lookup.
     pub fn parse(text: &str) -> Result<Table, TableError> {
-        let mut overrides = HashMap::new();
+        let mut overrides = FxHashMap::default();
         let mut name_patterns: Vec<&str> = Vec::new();
         let mut name_techniques: Vec<Directed> = Vec::new();
-        let mut categories = HashMap::new();
-        let mut subtypes = HashMap::new();
-        let mut fallbacks = HashMap::new();
+        let mut categories = FxHashMap::default();
+        let mut subtypes = FxHashMap::default();
+        let mut fallbacks = FxHashMap::default();
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
             let error = |message: String| TableError { line, message };

@@ -4,6 +4,7 @@
 use std::sync::LazyLock;
 
 use cefrelay_cef::Key;
+use rustc_hash::FxHashMap;
 
 use crate::log::LogType;
 
@@ -47,14 +48,12 @@ pub fn cef_field(log_type: LogType, subtype: &str, variable: &str) -> Option<Cef
     let (_, places) = PLACES
         .iter()
         .find(|(known, _)| std::ptr::eq(*known, format))?;
-    let at = places
-        .binary_search_by_key(&variable, |(name, _)| name)
-        .ok()?;
-    Some(places[at].1)
+    places.get(variable).copied()
 }
 
-/// Where one format puts each variable, sorted by variable.
-type Places = Vec<(&'static str, CefField)>;
+/// Where one format puts each variable. Fx, not SipHash: built from the formats only, then read
+/// for every PAN-OS THREAT (the flooding SipHash guards against needs keys chosen at insertion).
+type Places = FxHashMap<&'static str, CefField>;
 
 /// Every format and where it puts each variable: worked out once, because rules look fields up
 /// for every message.
@@ -86,7 +85,7 @@ fn key_named(name: &str) -> Option<&'static Key> {
     Some(&keys[at])
 }
 
-/// Where `format` puts each variable, sorted by variable (see [`cef_field`] for the rules).
+/// Where `format` puts each variable (see [`cef_field`] for the rules).
 fn places(format: &'static str) -> Places {
     let (header, extension) = split_format(format);
     let [_vendor, _product, version, class_id, name, severity] = header;
@@ -106,16 +105,13 @@ fn places(format: &'static str) -> Places {
             let key = key_named(key).filter(|_| !key_taken)?;
             Some((value, CefField::Extension(key)))
         });
-    let mut places = Places::new();
+    let mut places = Places::default();
     for (piece, field) in header_places.into_iter().chain(extension_places) {
-        let Some(variable) = piece.strip_prefix('$') else {
-            continue;
-        };
-        if !places.iter().any(|(known, _)| *known == variable) {
-            places.push((variable, field));
+        if let Some(variable) = piece.strip_prefix('$') {
+            // The first place of a variable is where it is read.
+            places.entry(variable).or_insert(field);
         }
     }
-    places.sort_by_key(|(variable, _)| *variable);
     places
 }
 
