@@ -4,13 +4,14 @@
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::sync::LazyLock;
 
 use cefrelay_cef::Key;
 
-use cefrelay_panos::cef_header::{CefType, CAT};
+use cefrelay_panos::cef_header::CefType;
 use cefrelay_panos::log::LogType;
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
-use cefrelay_panos::to_cef::{cef_field, CefField};
+use cefrelay_panos::to_cef::{cef_field, CefField, CefFields, Wanted};
 
 use crate::config::rules::Field;
 use crate::event::{Event, Origin};
@@ -141,28 +142,18 @@ impl<'f, 'a> Facts<'f, 'a> {
             if let Some(cef) = event.valid_cef() {
                 let header = self.panos_header()?;
                 let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
-                let places = READ.map(|variable| cef_field(log_type, header.subtype, variable));
-                // Each looked up alone (Extension::entry_of), not by splitting the whole
-                // extension: this runs for every threat, and needs four of its ~60 pairs.
-                let mut keys = [Some(&*CAT), None, None, None];
-                for (slot, place) in keys[1..].iter_mut().zip(&places) {
-                    if let Some(CefField::Extension(key)) = place {
-                        *slot = Some(*key);
-                    }
-                }
-                let values = keys.map(|key| {
-                    let (_, value) = cef.extensions.entry_of(key?)?;
-                    Some(value)
+                // All four from one pass over the extension (CefFields), not by splitting it:
+                // this runs for every threat, and needs four of its ~60 pairs.
+                static THREAT_CEF: LazyLock<CefFields<4>> = LazyLock::new(|| {
+                    CefFields::new([
+                        Wanted::Key("cat"),
+                        Wanted::Variable(READ[0]),
+                        Wanted::Variable(READ[1]),
+                        Wanted::Variable(READ[2]),
+                    ])
                 });
-                let read = |index: usize| match places[index]? {
-                    CefField::Extension(_) => values[index + 1],
-                    CefField::DeviceVersion => Some(&*cef.device_version),
-                    CefField::SignatureId => Some(&*cef.signature_id),
-                    CefField::Name => Some(&*cef.name),
-                    CefField::Severity => Some(&*cef.severity),
-                };
-                let fields = [0, 1, 2].map(|index| non_empty(read(index)));
-                (values[0], &*cef.signature_id, header.subtype, fields)
+                let [cat, fields @ ..] = THREAT_CEF.read(log_type, header.subtype, cef);
+                (cat, &*cef.signature_id, header.subtype, fields.map(non_empty))
             } else {
                 let log = event.panos_csv.as_ref()?;
                 if log.log_type != Some(LogType::Threat) {

@@ -43,6 +43,7 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use nom::bytes::complete::tag;
 use nom::character::complete::{char, digit1, space0};
 use nom::combinator::{map_res, opt};
@@ -155,6 +156,46 @@ impl<'a> Extension<'a> {
             }
         }
         self.split_entry(&key.name)
+    }
+
+    /// The first value of each key of `keys`, in their order, into `values` (which must be as
+    /// long as `keys`): what [`Self::get`] gives for each, from one pass over the text.
+    pub fn values_of<'s>(&'s self, keys: &KeySet, values: &mut [Option<&'s str>]) {
+        assert_eq!(values.len(), keys.len(), "one value slot per key");
+        values.fill(None);
+        if self.pairs.get().is_some() {
+            for (value, name) in values.iter_mut().zip(keys.names()) {
+                *value = self.split_entry(name).map(|(_, value)| value);
+            }
+            return;
+        }
+        let text = self.text;
+        let bytes = text.as_bytes();
+        // Where each key's first pair starts; the first pair of the text has no space before it.
+        let mut starts: Vec<Option<usize>> = keys
+            .unique
+            .iter()
+            .map(|name| starts_with_key(bytes, name.as_bytes()).then_some(0))
+            .collect();
+        let mut missing = starts.iter().filter(|start| start.is_none()).count();
+        for found in keys.after_space.find_iter(bytes) {
+            if missing == 0 {
+                break;
+            }
+            let start = &mut starts[found.pattern().as_usize()];
+            if start.is_none() {
+                *start = Some(found.start() + 1);
+                missing -= 1;
+            }
+        }
+        for (value, &at) in values.iter_mut().zip(&keys.slots) {
+            let name = &keys.unique[at];
+            *value = match starts[at].map(|start| value_at(text, start, name.len())) {
+                None | Some(Unsplit::Absent) => None,
+                Some(Unsplit::Plain(_, found)) => Some(found),
+                Some(Unsplit::Escaped) => self.split_entry(name).map(|(_, value)| value),
+            };
+        }
     }
 
     fn split_entry(&self, key: &str) -> Option<(&'a str, &str)> {
@@ -586,6 +627,65 @@ impl Key {
     }
 }
 
+/// Several extension keys to read from many records together ([`Extension::values_of`]): one
+/// pass over a record's extension finds the first pair of each, where [`Key`]s take one search
+/// each.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    /// The keys as given, each by its place in `unique` (a key may be asked for twice).
+    slots: Vec<usize>,
+    unique: Vec<Box<str>>,
+    /// Finds ` name=` for every unique name at once (pattern `i` is `unique[i]`).
+    after_space: AhoCorasick,
+}
+
+impl KeySet {
+    /// `None` when a name is not a valid CEF key, or the set cannot be built (the searcher's
+    /// size limit; a handful of keys is far below it).
+    pub fn new<'n>(names: impl IntoIterator<Item = &'n str>) -> Option<KeySet> {
+        let mut unique: Vec<Box<str>> = Vec::new();
+        let mut slots = Vec::new();
+        for name in names {
+            if !is_valid_key(name) {
+                return None;
+            }
+            let at = match unique.iter().position(|known| **known == *name) {
+                Some(at) => at,
+                None => {
+                    unique.push(name.into());
+                    unique.len() - 1
+                }
+            };
+            slots.push(at);
+        }
+        let needles = unique.iter().map(|name| format!(" {name}="));
+        let after_space = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(needles)
+            .ok()?;
+        Some(KeySet {
+            slots,
+            unique,
+            after_space,
+        })
+    }
+
+    /// The keys, in the order given.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|&at| &*self.unique[at])
+    }
+
+    /// How many keys (as given, a repeated one counted each time).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         self.name == other.name
@@ -599,7 +699,7 @@ impl Eq for Key {}
 fn find_unsplit<'a>(text: &'a str, key: &Key) -> Unsplit<'a> {
     let bytes = text.as_bytes();
     let name = key.name.as_bytes();
-    let at = if bytes.starts_with(name) && bytes.get(name.len()) == Some(&b'=') {
+    let at = if starts_with_key(bytes, name) {
         0
     } else {
         match key.after_space.find(bytes) {
@@ -607,7 +707,18 @@ fn find_unsplit<'a>(text: &'a str, key: &Key) -> Unsplit<'a> {
             None => return Unsplit::Absent,
         }
     };
-    let value_start = at + name.len() + 1;
+    value_at(text, at, name.len())
+}
+
+/// Whether the extension `bytes` begins with the pair of key `name`.
+fn starts_with_key(bytes: &[u8], name: &[u8]) -> bool {
+    bytes.starts_with(name) && bytes.get(name.len()) == Some(&b'=')
+}
+
+/// The pair whose key of `name_len` bytes starts at `at` in the extension `text`.
+fn value_at(text: &str, at: usize, name_len: usize) -> Unsplit<'_> {
+    let bytes = text.as_bytes();
+    let value_start = at + name_len + 1;
     // The value runs up to the space before the next key (the split's rule, for one value).
     let mut value_end = bytes.len();
     for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
@@ -620,7 +731,7 @@ fn find_unsplit<'a>(text: &'a str, key: &Key) -> Unsplit<'a> {
     if memchr::memchr(b'\\', value.as_bytes()).is_some() {
         Unsplit::Escaped
     } else {
-        Unsplit::Plain(&text[at..at + name.len()], value)
+        Unsplit::Plain(&text[at..at + name_len], value)
     }
 }
 

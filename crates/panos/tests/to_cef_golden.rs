@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use cefrelay_panos::csv::parse;
-use cefrelay_panos::to_cef::{to_cef, Options};
+use cefrelay_cef::parse_cef;
+use cefrelay_panos::to_cef::{cef_field, to_cef, CefField, CefFields, Options, Wanted};
 
 const TYPES: [&str; 17] = [
     "traffic",
@@ -49,4 +50,57 @@ fn every_type_converts_to_its_golden_cef() {
             assert_eq!(converted, expected, "{log_type}.csv:{}", number + 1);
         }
     }
+}
+
+/// `CefFields` reads, in one pass, what `cef_field` and a lookup per key read one by one: on
+/// every golden record, for header variables, extension variables, a variable two formats put in
+/// different places, a key asked for twice and a key no record has.
+#[test]
+fn cef_fields_read_together_what_each_lookup_reads_alone() {
+    const WANTED: [Wanted; 8] = [
+        Wanted::Key("cat"),
+        Wanted::Variable("thr_category"),
+        Wanted::Variable("threatid"),
+        Wanted::Variable("direction"),
+        Wanted::Variable("serial"),
+        Wanted::Variable("src"),
+        Wanted::Key("cat"),
+        Wanted::Key("noSuchKey"),
+    ];
+    let fields = CefFields::new(WANTED);
+    let mut read = 0;
+    for log_type in TYPES {
+        for line in fixture(&format!("{log_type}.csv")).lines() {
+            let log = parse(line).unwrap();
+            let mut converted = String::new();
+            to_cef(&log, &Options::default(), &mut converted);
+            let Some(record_type) = log.log_type else {
+                continue;
+            };
+            let one_by_one = WANTED.map(|wanted| {
+                let record = parse_cef(&converted).unwrap();
+                let value = match wanted {
+                    Wanted::Key(key) => record.extension(key),
+                    Wanted::Variable(variable) => {
+                        match cef_field(record_type, log.subtype, variable) {
+                            Some(CefField::Extension(key)) => record.extension(key.name()),
+                            Some(CefField::DeviceVersion) => Some(&*record.device_version),
+                            Some(CefField::SignatureId) => Some(&*record.signature_id),
+                            Some(CefField::Name) => Some(&*record.name),
+                            Some(CefField::Severity) => Some(&*record.severity),
+                            None => None,
+                        }
+                    }
+                };
+                value.map(str::to_owned)
+            });
+            let record = parse_cef(&converted).unwrap();
+            let together = fields
+                .read(record_type, log.subtype, &record)
+                .map(|value| value.map(str::to_owned));
+            assert_eq!(together, one_by_one, "{log_type}: {converted}");
+            read += together.iter().flatten().count();
+        }
+    }
+    assert!(read > 50, "only {read} values read: the comparison compared little");
 }

@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use cefrelay_cef::Key;
+use cefrelay_cef::{Cef, Key, KeySet};
 use rustc_hash::FxHashMap;
 
 use crate::log::LogType;
@@ -49,6 +49,86 @@ pub fn cef_field(log_type: LogType, subtype: &str, variable: &str) -> Option<Cef
         .iter()
         .find(|(known, _)| std::ptr::eq(*known, format))?;
     places.get(variable).copied()
+}
+
+/// A field for [`CefFields`] to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted {
+    /// A format variable (without the `$`), wherever the record's format puts it, as
+    /// [`cef_field`] finds it.
+    Variable(&'static str),
+    /// An extension key, in any format.
+    Key(&'static str),
+}
+
+/// Where a [`CefFields`] finds one field in one format.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Header(CefField),
+    /// The value of the format's [`KeySet`] key at this index.
+    Extension(usize),
+    Absent,
+}
+
+/// Several fields read from PAN-OS CEF records of any type together: for each format, where
+/// each field sits, and one [`KeySet`] for those in the extension, so that reading them all
+/// searches a record's extension once (a THREAT's classification reads four of ~60 pairs).
+#[derive(Debug)]
+pub struct CefFields<const N: usize> {
+    by_format: Vec<(&'static str, [Place; N], KeySet)>,
+}
+
+impl<const N: usize> CefFields<N> {
+    /// Works out, for every format, where each of `wanted` sits.
+    pub fn new(wanted: [Wanted; N]) -> Self {
+        let by_format = PLACES
+            .iter()
+            .map(|(format, places)| {
+                let mut names: Vec<&str> = Vec::new();
+                let mut place_of_key = |name: &'static str| {
+                    if !cefrelay_cef::is_valid_key(name) {
+                        return Place::Absent;
+                    }
+                    names.push(name);
+                    Place::Extension(names.len() - 1)
+                };
+                let placed = wanted.map(|field| match field {
+                    Wanted::Key(name) => place_of_key(name),
+                    Wanted::Variable(variable) => match places.get(variable) {
+                        Some(CefField::Extension(key)) => place_of_key(key.name()),
+                        Some(header) => Place::Header(*header),
+                        None => Place::Absent,
+                    },
+                });
+                let keys = KeySet::new(names).expect("valid keys, a handful");
+                (*format, placed, keys)
+            })
+            .collect();
+        CefFields { by_format }
+    }
+
+    /// The fields' values in `cef`, a record of `log_type` and `subtype`, in the order asked.
+    pub fn read<'c>(&self, log_type: LogType, subtype: &str, cef: &'c Cef<'_>) -> [Option<&'c str>; N] {
+        let format = formats::published(log_type, subtype).unwrap_or(formats::OURS);
+        let Some((_, places, keys)) = self
+            .by_format
+            .iter()
+            .find(|(known, ..)| std::ptr::eq(*known, format))
+        else {
+            return [None; N];
+        };
+        let mut extension = [None; N];
+        cef.extensions
+            .values_of(keys, &mut extension[..keys.len()]);
+        places.map(|place| match place {
+            Place::Extension(at) => extension[at],
+            Place::Header(CefField::DeviceVersion) => Some(&*cef.device_version),
+            Place::Header(CefField::SignatureId) => Some(&*cef.signature_id),
+            Place::Header(CefField::Name) => Some(&*cef.name),
+            Place::Header(CefField::Severity) => Some(&*cef.severity),
+            Place::Header(CefField::Extension(_)) | Place::Absent => None,
+        })
+    }
 }
 
 /// Where one format puts each variable. Fx, not SipHash: built from the formats only, then read

@@ -89,7 +89,7 @@ mod fields;
 pub mod formats;
 mod time;
 
-pub use fields::{cef_field, CefField};
+pub use fields::{cef_field, CefField, CefFields, Wanted};
 
 use std::cell::Cell;
 use std::fmt::Write;
