@@ -142,8 +142,8 @@ impl<'f, 'a> Facts<'f, 'a> {
             if let Some(cef) = event.valid_cef() {
                 let header = self.panos_header()?;
                 let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
-                // All four from one pass over the extension (CefFields), not by splitting it:
-                // this runs for every threat, and needs four of its ~60 pairs.
+                // The four found by key (CefFields), not by splitting the extension: this runs
+                // for every threat, and needs four of its ~60 pairs.
                 static THREAT_CEF: LazyLock<CefFields<4>> = LazyLock::new(|| {
                     CefFields::new([
                         Wanted::Key("cat"),

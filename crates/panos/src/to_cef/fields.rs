@@ -71,8 +71,9 @@ enum Place {
 }
 
 /// Several fields read from PAN-OS CEF records of any type together: for each format, where
-/// each field sits, and one [`KeySet`] for those in the extension, so that reading them all
-/// searches a record's extension once (a THREAT's classification reads four of ~60 pairs).
+/// each field sits and a [`KeySet`] for those in the extension, worked out once, so that reading
+/// them costs one format lookup and one search per key, and never a split of the extension (a
+/// THREAT's classification reads four of ~60 pairs).
 #[derive(Debug)]
 pub struct CefFields<const N: usize> {
     by_format: Vec<(&'static str, [Place; N], KeySet)>,
