@@ -193,12 +193,8 @@ fn extension_of<'f>(event: &'f Event<'_>, key: &Key) -> Option<Found<'f>> {
 /// The CEF extension whose label is `label`: `cs1Label=Rule cs1=…` for `Rule`.
 fn labelled<'f>(event: &'f Event<'_>, label: &str) -> Option<Found<'f>> {
     let cef = event.valid_cef()?;
-    let (label_key, _) = cef
-        .extensions
-        .pairs()
-        .iter()
-        .find(|(k, v)| k.ends_with("Label") && v == label)?;
-    extension(event, label_key.strip_suffix("Label")?)
+    let (key, value) = cef.extensions.labelled(label)?;
+    Some(Found::extension(key, value))
 }
 
 impl<'f> Facts<'f, '_> {

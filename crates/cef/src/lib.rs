@@ -166,6 +166,42 @@ impl<'a> Extension<'a> {
         }
     }
 
+    /// The pair a `…Label` pair names `label` (`cs1Label=Rule cs1=…` for `Rule`): the first pair
+    /// whose key ends in `Label` and whose value is `label`, then the first pair of its key
+    /// without `Label`. Before the text is split, found without splitting it (a rule field that
+    /// names no key is looked up as a label in every message it reads).
+    pub fn labelled(&self, label: &str) -> Option<(&'a str, &str)> {
+        if self.pairs.get().is_some() {
+            return self.split_labelled(label);
+        }
+        static LABEL: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new(b"Label="));
+        let text = self.text;
+        let bytes = text.as_bytes();
+        for at in LABEL.find_iter(bytes) {
+            let eq = at + "Label".len();
+            let Some(start) = pair_start(bytes, eq) else {
+                continue;
+            };
+            match value_at(text, start, eq - start) {
+                Unsplit::Plain(_, value) if value == label => {
+                    return self.entry(&text[start..at]);
+                }
+                Unsplit::Plain(..) | Unsplit::Absent => {}
+                Unsplit::Escaped => return self.split_labelled(label),
+            }
+        }
+        None
+    }
+
+    fn split_labelled(&self, label: &str) -> Option<(&'a str, &str)> {
+        let (label_key, _) = self
+            .pairs()
+            .iter()
+            .find(|(key, value)| key.ends_with("Label") && value == label)?;
+        self.entry(label_key.strip_suffix("Label")?)
+    }
+
     fn split_entry(&self, key: &str) -> Option<(&'a str, &str)> {
         self.pairs()
             .iter()
@@ -555,6 +591,13 @@ fn key_before(bytes: &[u8], value_start: usize, eq: usize) -> Option<usize> {
         && bytes[key_start - 1] == b' '
         && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START)
         .then_some(key_start)
+}
+
+/// Where the key of the pair whose `=` is at `eq` starts, when that `=` ends a key: as
+/// [`key_before`], or the text's first key, which no space precedes (an extension's text starts
+/// with `key=`, so its first `=` ends the first key).
+fn pair_start(bytes: &[u8], eq: usize) -> Option<usize> {
+    key_before(bytes, 0, eq).or_else(|| (memchr::memchr(b'=', bytes) == Some(eq)).then_some(0))
 }
 
 /// What [`find_unsplit`] found of a key in an extension's text.

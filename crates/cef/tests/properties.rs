@@ -125,9 +125,10 @@ fn reference_unescape(raw: &str) -> String {
     out
 }
 
-/// Checks one record's extension four ways: the split pairs equal the reference's, `get` finds
-/// the first value of each key before anything split the text, `values_of` finds all of them at
-/// once, and `is_empty` answers the same before and after the split.
+/// Checks one record's extension five ways: the split pairs equal the reference's, `get` finds
+/// the first value of each key before anything split the text, `labelled` finds the pair each
+/// label names, `values_of` finds all keys at once, and `is_empty` answers the same before and
+/// after the split.
 fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
     let Ok(cef) = parse_cef(record) else {
         return Ok(());
@@ -147,6 +148,27 @@ fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
             .entry(key)
             .map(|(k, v)| (k.to_string(), v.to_string()));
         prop_assert_eq!(entry, first.map(|v| (key.clone(), v.to_string())));
+    }
+    // Each label a `…Label` pair gives (and one none gives), before and after a split.
+    let mut labels: Vec<&str> = reference
+        .iter()
+        .filter(|(k, _)| k.ends_with("Label"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    labels.push("no such label");
+    for label in labels {
+        let expected = reference
+            .iter()
+            .find(|(k, v)| k.ends_with("Label") && v == label)
+            .and_then(|(k, _)| {
+                let base = k.strip_suffix("Label").unwrap();
+                reference.iter().find(|(k, _)| k == base)
+            })
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let fresh = parse_cef(record).unwrap();
+        prop_assert_eq!(fresh.extensions.labelled(label), expected, "{:?} in {:?}", label, record);
+        fresh.extensions.pairs();
+        prop_assert_eq!(fresh.extensions.labelled(label), expected, "{:?} (split)", label);
     }
     // All keys at once (and one no record holds), before and after a split, in both orders.
     let mut names: Vec<&str> = reference.iter().map(|(k, _)| k.as_str()).collect();
@@ -221,4 +243,28 @@ fn the_lazy_split_gives_the_reference_pairs_on_real_records() {
         }
     }
     assert!(records >= 10, "only {records} records under {fixtures}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Extensions made of label pairs, their labelled keys, repeats, escapes and a bare `Label`
+    /// key, for `labelled` (random text rarely spells `Label=`).
+    #[test]
+    fn labels_are_found_as_the_split_finds_them(
+        pairs in prop::collection::vec(
+            (
+                prop::sample::select(vec!["cs1", "cs1Label", "cs2", "cs2Label", "Label", "xLabel", "x"]),
+                prop::sample::select(vec!["Rule", "a b", "cs1", "Label", "x\\=y", "", "Rule x"]),
+            ),
+            1..8,
+        ),
+    ) {
+        let extension = pairs
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        check_split(&format!("CEF:0|V|P|1|2|N|3|{extension}"), &extension)?;
+    }
 }
