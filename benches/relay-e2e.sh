@@ -502,6 +502,8 @@ for buffer in memory disk; do
     -v c="$(cat "$work/cefrelay-http-$buffer.cpu")" -v d="$(cat "$work/syslog-ng-http-$buffer.cpu")" -v k="$buffer" \
     'BEGIN {printf "cefrelay vs syslog-ng, HTTP, %-6s buffer: %.2fx the throughput, %.2fx the CPU per message\n", k, a / b, c / d}'
 done
+# The sections after this one feed the agent stand-in again.
+unset SINK_MODE
 fi
 
 if [[ $sections == *" rules "* ]]; then
