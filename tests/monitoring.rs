@@ -234,10 +234,10 @@ fn exported() -> BTreeMap<String, BTreeSet<String>> {
             "{name} not in /metrics:\n{text}"
         );
     }
-    // The agent forward's buffer bound: the default memory buffer's 32 MiB.
+    // The agent forward's buffer bound: the default memory buffer's 16 MiB.
     assert_eq!(
         relay.metric("cefrelay_sink_buffer_max_bytes{sink=\"agent\"}"),
-        32 * 1024 * 1024
+        16 * 1024 * 1024
     );
     let golden = read("fixtures/metrics/render.prom");
     for line in text.lines().chain(golden.lines()) {
