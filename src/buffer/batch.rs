@@ -104,7 +104,11 @@ mod tests {
         while !batch.is_full() {
             append(&mut batch, &record);
         }
-        assert_eq!(batch.data.as_ptr(), room, "the batch was moved while it filled");
+        assert_eq!(
+            batch.data.as_ptr(),
+            room,
+            "the batch was moved while it filled"
+        );
 
         // Handed over full: as it is, not copied.
         let taken = batch.take();

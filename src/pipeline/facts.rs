@@ -153,7 +153,12 @@ impl<'f, 'a> Facts<'f, 'a> {
                     ])
                 });
                 let [cat, fields @ ..] = THREAT_CEF.read(log_type, header.subtype, cef);
-                (cat, &*cef.signature_id, header.subtype, fields.map(non_empty))
+                (
+                    cat,
+                    &*cef.signature_id,
+                    header.subtype,
+                    fields.map(non_empty),
+                )
             } else {
                 let log = event.panos_csv.as_ref()?;
                 if log.log_type != Some(LogType::Threat) {

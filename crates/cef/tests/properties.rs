@@ -166,9 +166,20 @@ fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
             })
             .map(|(k, v)| (k.as_str(), v.as_str()));
         let fresh = parse_cef(record).unwrap();
-        prop_assert_eq!(fresh.extensions.labelled(label), expected, "{:?} in {:?}", label, record);
+        prop_assert_eq!(
+            fresh.extensions.labelled(label),
+            expected,
+            "{:?} in {:?}",
+            label,
+            record
+        );
         fresh.extensions.pairs();
-        prop_assert_eq!(fresh.extensions.labelled(label), expected, "{:?} (split)", label);
+        prop_assert_eq!(
+            fresh.extensions.labelled(label),
+            expected,
+            "{:?} (split)",
+            label
+        );
     }
     // All keys at once (and one no record holds), before and after a split, in both orders.
     let mut names: Vec<&str> = reference.iter().map(|(k, _)| k.as_str()).collect();

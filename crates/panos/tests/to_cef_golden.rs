@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use cefrelay_panos::csv::parse;
 use cefrelay_cef::parse_cef;
+use cefrelay_panos::csv::parse;
 use cefrelay_panos::to_cef::{cef_field, to_cef, CefField, CefFields, Options, Wanted};
 
 const TYPES: [&str; 17] = [
@@ -102,5 +102,8 @@ fn cef_fields_read_together_what_each_lookup_reads_alone() {
             read += together.iter().flatten().count();
         }
     }
-    assert!(read > 50, "only {read} values read: the comparison compared little");
+    assert!(
+        read > 50,
+        "only {read} values read: the comparison compared little"
+    );
 }

@@ -109,7 +109,12 @@ impl<const N: usize> CefFields<N> {
     }
 
     /// The fields' values in `cef`, a record of `log_type` and `subtype`, in the order asked.
-    pub fn read<'c>(&self, log_type: LogType, subtype: &str, cef: &'c Cef<'_>) -> [Option<&'c str>; N] {
+    pub fn read<'c>(
+        &self,
+        log_type: LogType,
+        subtype: &str,
+        cef: &'c Cef<'_>,
+    ) -> [Option<&'c str>; N] {
         let format = formats::published(log_type, subtype).unwrap_or(formats::OURS);
         let Some((_, places, keys)) = self
             .by_format
@@ -119,8 +124,7 @@ impl<const N: usize> CefFields<N> {
             return [None; N];
         };
         let mut extension = [None; N];
-        cef.extensions
-            .values_of(keys, &mut extension[..keys.len()]);
+        cef.extensions.values_of(keys, &mut extension[..keys.len()]);
         places.map(|place| match place {
             Place::Extension(at) => extension[at],
             Place::Header(CefField::DeviceVersion) => Some(&*cef.device_version),
@@ -248,12 +252,7 @@ mod tests {
             ),
             (Threat, "wildfire", "subtype", Some(SignatureId)),
             (Threat, "wildfire-virus", "threatid", Some(ext("cat"))),
-            (
-                Threat,
-                "wildfire",
-                "filedigest",
-                Some(ext("fileHash")),
-            ),
+            (Threat, "wildfire", "filedigest", Some(ext("fileHash"))),
             (Traffic, "end", "subtype", Some(SignatureId)),
             (Traffic, "end", "bytes", Some(ext("flexNumber1"))),
             (Traffic, "end", "time_generated", None),
@@ -262,12 +261,7 @@ mod tests {
             (System, "general", "module", Some(ext("flexString2"))),
             (System, "general", "subtype", Some(SignatureId)),
             (GlobalProtect, "login", "subtype", Some(SignatureId)),
-            (
-                GlobalProtect,
-                "login",
-                "serial",
-                Some(ext("PanOSDeviceSN")),
-            ),
+            (GlobalProtect, "login", "serial", Some(ext("PanOSDeviceSN"))),
             (GlobalProtect, "login", "serialnumber", None),
             (
                 GlobalProtect,
