@@ -16,6 +16,9 @@ use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, Stat
 use netlink_packet_sock_diag::SockDiagMessage;
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 
+/// The kernel's TCP_LISTEN socket state (include/net/tcp_states.h).
+const TCP_LISTEN: u8 = 10;
+
 /// One socket's queues, as `ss` shows them in Recv-Q / Send-Q.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Queues {
@@ -83,9 +86,18 @@ impl TcpQueues {
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error.to_string()))?;
         match answer.payload {
             NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(response)) => {
+                let found = &response.header;
+                // With no socket of that four-tuple left (an agent killed with data unread
+                // resets and frees it), the kernel's lookup falls through to a socket listening
+                // on the port — the agent back, or still there —, whose counts are pending
+                // connections: read as "nothing unread", they released what died with the
+                // agent. So is anything but this connection's own socket.
+                if found.state == TCP_LISTEN || found.socket_id.destination_port != remote.port() {
+                    return Ok(None);
+                }
                 Ok(Some(Queues {
-                    unread: u64::from(response.header.recv_queue),
-                    unacknowledged: u64::from(response.header.send_queue),
+                    unread: u64::from(found.recv_queue),
+                    unacknowledged: u64::from(found.send_queue),
                 }))
             }
             // ENOENT: no such socket.
@@ -139,6 +151,29 @@ mod tests {
         let mut read = [0u8; 600];
         server.read_exact(&mut read).unwrap();
         assert_eq!(queues.of(theirs, ours).unwrap().unwrap().unread, 400);
+    }
+
+    /// Once a connection is gone, the kernel's lookup by address falls through to a socket
+    /// listening on the same port (an agent that came back): its numbers (pending connections)
+    /// say nothing of the old connection, which must read as not there.
+    #[test]
+    fn a_gone_connection_is_none_even_with_a_listener_on_its_port() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+        let mut queues = TcpQueues::open().unwrap();
+        assert!(queues.of(theirs, ours).unwrap().is_some());
+        // Closed with a reset, as a killed agent's socket with data unread is: freed at once,
+        // no TIME_WAIT left behind to answer for it.
+        socket2::SockRef::from(&server)
+            .set_linger(Some(std::time::Duration::ZERO))
+            .unwrap();
+        drop(server);
+        drop(client);
+        // A second, pending connection, so that the listener's backlog count is not zero.
+        let _pending = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        wait_for(|| queues.of(theirs, ours).unwrap().is_none());
     }
 
     #[test]
