@@ -157,15 +157,6 @@ impl<'a> Extension<'a> {
         self.split_entry(&key.name)
     }
 
-    /// The first value of each key of `keys`, in their order, into `values` (which must be as
-    /// long as `keys`): what [`Self::get`] gives for each, each key with its searcher built once.
-    pub fn values_of<'s>(&'s self, keys: &KeySet, values: &mut [Option<&'s str>]) {
-        assert_eq!(values.len(), keys.len(), "one value slot per key");
-        for (value, &at) in values.iter_mut().zip(&keys.slots) {
-            *value = self.entry_of(&keys.unique[at]).map(|(_, value)| value);
-        }
-    }
-
     /// The pair a `…Label` pair names `label` (`cs1Label=Rule cs1=…` for `Rule`): the first pair
     /// whose key ends in `Label` and whose value is `label`, then the first pair of its key
     /// without `Label`. Before the text is split, found without splitting it (a rule field that
@@ -635,51 +626,6 @@ impl Key {
     /// The key as given to [`Key::new`].
     pub fn name(&self) -> &str {
         &self.name
-    }
-}
-
-/// Several extension keys to read from many records together ([`Extension::values_of`]), each
-/// with its searcher built once. (One pass for all of them was tried, with aho-corasick's Teddy:
-/// every key follows a space, and checking its many candidates cost more than the searches it
-/// replaced, 16 200 against 15 300 instructions per PAN-OS THREAT.)
-#[derive(Debug, Clone)]
-pub struct KeySet {
-    /// The keys as given, each by its place in `unique` (a key may be asked for twice).
-    slots: Vec<usize>,
-    unique: Vec<Key>,
-}
-
-impl KeySet {
-    /// `None` when a name is not a valid CEF key.
-    pub fn new<'n>(names: impl IntoIterator<Item = &'n str>) -> Option<KeySet> {
-        let mut unique: Vec<Key> = Vec::new();
-        let mut slots = Vec::new();
-        for name in names {
-            let at = match unique.iter().position(|known| known.name() == name) {
-                Some(at) => at,
-                None => {
-                    unique.push(Key::new(name)?);
-                    unique.len() - 1
-                }
-            };
-            slots.push(at);
-        }
-        Some(KeySet { slots, unique })
-    }
-
-    /// The keys, in the order given.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.slots.iter().map(|&at| self.unique[at].name())
-    }
-
-    /// How many keys (as given, a repeated one counted each time).
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether there is no key.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
     }
 }
 
