@@ -114,19 +114,15 @@ impl Encoder {
 /// by hand: this runs for every forwarded message, and `write!` through `core::fmt` cost about
 /// 1 700 instructions of it (callgrind, `benches/instructions.sh`); this costs a few dozen.
 fn put_pri_and_time(out: &mut BytesMut, pri: u8, time: OffsetDateTime) {
-    let mut pri_text = [b'<', b'0', b'0', b'0', b'>'];
-    let pri_digits = match pri {
-        100.. => 3,
-        10..=99 => 2,
-        _ => 1,
-    };
-    let mut rest = pri;
-    for at in (1..=pri_digits).rev() {
-        pri_text[at] = b'0' + rest % 10;
-        rest /= 10;
+    out.put_u8(b'<');
+    if pri >= 100 {
+        out.put_u8(b'0' + pri / 100);
     }
-    pri_text[pri_digits + 1] = b'>';
-    out.put_slice(&pri_text[..pri_digits + 2]);
+    if pri >= 10 {
+        out.put_u8(b'0' + pri / 10 % 10);
+    }
+    out.put_u8(b'0' + pri % 10);
+    out.put_u8(b'>');
 
     let digits = |n: u8| [b'0' + n / 10 % 10, b'0' + n % 10];
     let month = cefrelay_syslog::month_abbreviation(time.month()).as_bytes();
