@@ -28,16 +28,8 @@ command -v socat >/dev/null || { echo "socat is needed: apt-get install -y socat
 cargo build --release --locked -q
 cefrelay=$PWD/target/release/cefrelay
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_port() { # port
-  for _ in $(seq 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "nothing listens on $1" >&2
-  return 1
-}
+# free_port, wait_port
+source benches/lib.sh
 
 # The relay's count of frames it has finished with (forwarded or dropped), from its metrics.
 handled() { # admin port

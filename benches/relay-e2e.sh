@@ -45,7 +45,8 @@ cargo build --release --locked -q
 cefrelay=$PWD/target/release/cefrelay
 syslog_ng=$PWD/.peers/syslog-ng/usr
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port, wait_port
+source benches/lib.sh
 
 # The receiving end of every run: examples/count_sink.rs (agent stand-in and HTTP server), which
 # writes its count to a file every 50 ms and costs far less than any relay, so it never saturates
@@ -62,15 +63,6 @@ wait_udp_port() { # port
     sleep 0.05
   done
   echo "nothing listens on udp $1" >&2
-  return 1
-}
-
-wait_port() { # port
-  for _ in $(seq 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "nothing listens on $1" >&2
   return 1
 }
 
