@@ -28,6 +28,16 @@ fn cef(text: &str) -> Cef<'_> {
     parse_cef(text).expect("the relay's CEF parser accepts what to_cef writes")
 }
 
+/// The extension's keys, in order.
+fn keys_of<'r>(record: &'r Cef<'_>) -> Vec<&'r str> {
+    record
+        .extensions
+        .pairs()
+        .iter()
+        .map(|(key, _)| *key)
+        .collect()
+}
+
 /// `log` with the column named `name` set to `value`.
 fn with<'a>(mut log: Log<'a>, name: &str, value: &'a str) -> Log<'a> {
     let index = log.schema.and_then(|s| s.position(name)).expect(name);
@@ -49,12 +59,7 @@ fn traffic_follows_set_a_with_empty_values_for_missing_columns() {
     // 8.1 has no UUID, SD-WAN or dynamic user group columns yet.
     assert!(line.ends_with(" PanSDWANSite= PanDynamicUsrgrp="));
     let record = cef(&line);
-    let keys: Vec<&str> = record
-        .extensions
-        .pairs()
-        .iter()
-        .map(|(key, _)| *key)
-        .collect();
+    let keys = keys_of(&record);
     let (_, template) = formats::TRAFFIC.split_once("|rt=").unwrap();
     let template_keys: Vec<&str> = std::iter::once("rt")
         .chain(template.split(' ').filter_map(|word| {
@@ -199,12 +204,7 @@ fn unpublished_types_get_our_format() {
     assert_eq!(record.extension("cs1"), Some("decrypt-all"));
     assert_eq!(record.extension("act"), Some("allow"));
     assert_eq!(record.extension("start"), Some("May 08 2024 01:10:30 GMT"));
-    let keys: Vec<&str> = record
-        .extensions
-        .pairs()
-        .iter()
-        .map(|(key, _)| *key)
-        .collect();
+    let keys = keys_of(&record);
     for key in &keys {
         let repeats = keys.iter().filter(|other| *other == key).count();
         assert_eq!(repeats, 1, "{key} repeats");
