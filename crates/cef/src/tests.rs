@@ -37,6 +37,33 @@ fn cef_version_1() {
 }
 
 #[test]
+fn the_version_takes_spaces_and_tabs_before_it_and_nothing_else() {
+    for (record, version) in [
+        ("CEF:0|a|b|c|d|e|5|", 0),
+        ("CEF: 1|a|b|c|d|e|5|", 1),
+        ("CEF:\t 0|a|b|c|d|e|5|", 0),
+        ("0|a|b|c|d|e|5|", 0),
+        ("CEF:007|a|b|c|d|e|5|", 7),
+    ] {
+        assert_eq!(ok(record).version, version, "{record}");
+    }
+    for record in [
+        "CEF:|a|b|c|d|e|5|",
+        "CEF:0 |a|b|c|d|e|5|",
+        "CEF:-1|a|b|c|d|e|5|",
+        "CEF:+1|a|b|c|d|e|5|",
+        "CEF:4294967296|a|b|c|d|e|5|",
+        "CEF:0",
+        "CEF:",
+        " CEF:0|a|b|c|d|e|5|",
+    ] {
+        let error = parse_cef(record).expect_err(record);
+        assert_eq!(error.kind, CefErrorKind::InvalidVersion, "{record}");
+        assert_eq!(error.offset, 0, "{record}");
+    }
+}
+
+#[test]
 fn header_escapes_pipe_and_backslash_unknown_kept() {
     let cef = ok(r"CEF:0|Se\|curity|threat\\manager|1.0\x|100|detected a \| in message|10|");
     assert_eq!(cef.device_vendor, "Se|curity");
