@@ -7,6 +7,8 @@
 #   bash benches/instructions.sh [MESSAGES]          (default 20000)
 #   KINDS="traffic threat" CONFIG_EXTRA='[enrich]\nthreat = false' bash benches/instructions.sh
 #   KEEP=DIR keeps the callgrind files there, for `callgrind_annotate DIR/callgrind.KIND.COUNT`.
+#   SINK=json or SINK=azure: the generic JSON or the Azure Logs Ingestion sink (memory buffer)
+#   instead of the agent forward, into examples/count_sink as the HTTP server.
 #
 # Each kind runs twice, with MESSAGES and 2×MESSAGES, and the difference divided by MESSAGES is
 # the per-message figure: start-up, configuration and shutdown cancel out. The messages go over
@@ -27,6 +29,14 @@ command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install -y
 command -v socat >/dev/null || { echo "socat is needed: apt-get install -y socat" >&2; exit 1; }
 cargo build --release --locked -q
 cefrelay=$PWD/target/release/cefrelay
+sink=${SINK:-agent}
+case $sink in
+  agent) ;;
+  json | azure)
+    cargo build --release --locked -q --example count_sink
+    count_sink=$PWD/target/release/examples/count_sink ;;
+  *) echo "SINK=$sink: agent, json or azure" >&2; exit 1 ;;
+esac
 
 # free_port, wait_port
 source benches/lib.sh
@@ -51,9 +61,20 @@ instructions() { # kind count
   local kind=$1 count=$2 agent listen admin sink_pid relay_pid out
   agent=$(free_port); listen=$(free_port); admin=$(free_port)
   out="$work/callgrind.$kind.$count"
-  socat -u "TCP-LISTEN:$agent,fork,reuseaddr,bind=127.0.0.1" /dev/null & sink_pid=$!
-  printf '[[listener]]\naddress = "tcp://127.0.0.1:%s"\n[forward]\naddress = ["tcp://127.0.0.1:%s"]\n[admin]\nlisten = "127.0.0.1:%s"\n%b\n' \
-    "$listen" "$agent" "$admin" "${CONFIG_EXTRA:-}" >"$work/relay.toml"
+  case $sink in
+    agent)
+      socat -u "TCP-LISTEN:$agent,fork,reuseaddr,bind=127.0.0.1" /dev/null & sink_pid=$!
+      output=$(printf '[forward]\naddress = ["tcp://127.0.0.1:%s"]' "$agent") ;;
+    json)
+      "$count_sink" http "$agent" "$work/count" & sink_pid=$!
+      output=$(printf '[forward]\nenabled = false\n[[sink]]\nname = "bench"\ntype = "http"\nurl = "http://127.0.0.1:%s/ingest"\nbatch_timeout_ms = 100' "$agent") ;;
+    azure)
+      "$count_sink" http "$agent" "$work/count" & sink_pid=$!
+      output=$(printf '[forward]\nenabled = false\n[[sink]]\nname = "sentinel"\ntype = "azure_logs_ingestion"\nendpoint = "http://127.0.0.1:%s"\ndcr_immutable_id = "dcr-bench"\nbatch_timeout_ms = 100\nauth = { type = "managed_identity", endpoint = "http://127.0.0.1:%s/token" }' "$agent" "$agent") ;;
+  esac
+  wait_port "$agent"
+  printf '[[listener]]\naddress = "tcp://127.0.0.1:%s"\n%s\n[admin]\nlisten = "127.0.0.1:%s"\n%b\n' \
+    "$listen" "$output" "$admin" "${CONFIG_EXTRA:-}" >"$work/relay.toml"
   valgrind --tool=callgrind --callgrind-out-file="$out" -q \
     "$cefrelay" run --config "$work/relay.toml" 2>"$work/relay.log" & relay_pid=$!
   wait_port "$listen"
