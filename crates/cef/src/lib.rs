@@ -710,19 +710,22 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let Some(first_eq) = memchr::memchr(b'=', bytes) else {
         return Vec::new();
     };
-    // Most records have no backslash at all: then no value needs to be looked at for escapes.
-    let escapes = memchr::memchr(b'\\', bytes).is_some();
-    let value = |from: usize, to: usize| {
+    // The first backslash at or after the value being taken (keys and the spaces between pairs
+    // hold none): a value is looked at for escapes only when it holds that backslash, and the
+    // search goes on from its end. Most records have no backslash at all, and one `domain\user`
+    // no longer sends every value of the record through a search of its own.
+    let mut next_backslash = memchr::memchr(b'\\', bytes).unwrap_or(bytes.len());
+    let mut value = |from: usize, to: usize| {
         let mut end = to;
         while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
             end -= 1;
         }
         let raw = &text[from..end];
-        if escapes {
-            unescape_value(raw)
-        } else {
-            Cow::Borrowed(raw)
+        if next_backslash >= end {
+            return Cow::Borrowed(raw);
         }
+        next_backslash = memchr::memchr(b'\\', &bytes[end..]).map_or(bytes.len(), |at| end + at);
+        unescape_value(raw)
     };
 
     let mut extensions = Vec::with_capacity(64);

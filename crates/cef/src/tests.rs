@@ -64,6 +64,29 @@ fn the_version_takes_spaces_and_tabs_before_it_and_nothing_else() {
 }
 
 #[test]
+fn only_values_with_a_backslash_are_copied() {
+    let cef = ok(r"CEF:0|a|b|c|d|e|5|a=x\\y b=plain c=z\=w d=two words e=\n f=end\\");
+    let pairs = cef.extensions.pairs();
+    let copied: Vec<&str> = pairs
+        .iter()
+        .filter(|(_, value)| matches!(value, Cow::Owned(_)))
+        .map(|(key, _)| *key)
+        .collect();
+    assert_eq!(copied, ["a", "c", "e", "f"]);
+    assert_eq!(
+        ext(&cef),
+        [
+            ("a", r"x\y"),
+            ("b", "plain"),
+            ("c", "z=w"),
+            ("d", "two words"),
+            ("e", "\n"),
+            ("f", r"end\"),
+        ]
+    );
+}
+
+#[test]
 fn header_escapes_pipe_and_backslash_unknown_kept() {
     let cef = ok(r"CEF:0|Se\|curity|threat\\manager|1.0\x|100|detected a \| in message|10|");
     assert_eq!(cef.device_vendor, "Se|curity");
