@@ -116,12 +116,12 @@ impl<'f, 'a> Facts<'f, 'a> {
                 .threat()
                 .and_then(|t| t.classification)
                 .map(|c| Found::text(c.name)),
-            Field::Extension(key) => extension(event, key),
+            Field::Extension(name) => extension_of(event, name.key()?),
             Field::Panos(variable) => self.panos(variable),
             Field::Named(name) => self
-                .panos(name)
-                .or_else(|| extension(event, name))
-                .or_else(|| labelled(event, name)),
+                .panos(name.as_str())
+                .or_else(|| extension_of(event, name.key()?))
+                .or_else(|| labelled(event, name.as_str())),
         }
     }
 
@@ -179,13 +179,6 @@ impl<'f, 'a> Facts<'f, 'a> {
             classification: table.classify(&threat),
         })
     }
-}
-
-/// The CEF extension `key`.
-fn extension<'f>(event: &'f Event<'_>, key: &str) -> Option<Found<'f>> {
-    let cef = event.valid_cef()?;
-    let (key, value) = cef.extensions.entry(key)?;
-    Some(Found::extension(key, value))
 }
 
 /// The CEF extension `key`, with its searcher built beforehand.

@@ -13,6 +13,7 @@
 
 use std::net::IpAddr;
 
+use cefrelay_cef::Key;
 use ipnet::IpNet;
 use regex::Regex;
 use toml::{Table, Value};
@@ -48,12 +49,61 @@ pub enum Field {
     ThreatId,
     ThreatName,
     /// `ext.KEY`: only the CEF extension key.
-    Extension(String),
+    Extension(FieldName),
     /// `panos.VARIABLE`: only the PAN-OS field.
     Panos(String),
     /// Any other name: the PAN-OS field of that variable name, else the CEF extension key, else
     /// the extension value whose label (`cs1Label=Rule`) is the name.
-    Named(String),
+    Named(FieldName),
+}
+
+/// A field name that may be a CEF extension key, with the key's searcher built when the rules
+/// load: building it for every event (~1 400 instructions) cost the sophos preset more than its
+/// searches. Compared and hashed by the name alone.
+#[derive(Debug, Clone)]
+pub struct FieldName {
+    name: String,
+    /// `None` when the name cannot be an extension key (no record has it). Boxed: a searcher is
+    /// ~300 bytes, and a rule's conditions hold many fields.
+    key: Option<Box<Key>>,
+}
+
+impl FieldName {
+    pub fn new(name: &str) -> FieldName {
+        FieldName {
+            name: name.to_string(),
+            key: Key::new(name).map(Box::new),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The name as an extension key.
+    pub fn key(&self) -> Option<&Key> {
+        self.key.as_deref()
+    }
+}
+
+impl From<&str> for FieldName {
+    fn from(name: &str) -> FieldName {
+        FieldName::new(name)
+    }
+}
+
+impl PartialEq for FieldName {
+    fn eq(&self, other: &FieldName) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for FieldName {}
+
+impl std::hash::Hash for FieldName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
 }
 
 impl Field {
@@ -79,11 +129,11 @@ impl Field {
             "threatName" => Field::ThreatName,
             _ => {
                 if let Some(key) = name.strip_prefix("ext.") {
-                    Field::Extension(valid_name(key, name)?.to_string())
+                    Field::Extension(FieldName::new(valid_name(key, name)?))
                 } else if let Some(variable) = name.strip_prefix("panos.") {
                     Field::Panos(valid_name(variable, name)?.to_string())
                 } else {
-                    Field::Named(valid_name(name, name)?.to_string())
+                    Field::Named(FieldName::new(valid_name(name, name)?))
                 }
             }
         };
@@ -216,7 +266,7 @@ impl Condition {
             Condition::Not(inner) => inner.cost(),
             Condition::Test { field, test } => {
                 let field_cost = match field {
-                    Field::Named(name) if name == "type" || name == "subtype" => 1,
+                    Field::Named(name) if matches!(name.as_str(), "type" | "subtype") => 1,
                     Field::Named(_) | Field::Panos(_) | Field::Extension(_) => 2,
                     Field::AlertType | Field::ThreatId | Field::ThreatName => 3,
                     _ => 0,

@@ -102,7 +102,8 @@ fn summary_key(field: &Field, extension_key: Option<&str>) -> Option<String> {
         Field::AlertType => "PanOSAlertType",
         Field::ThreatId => "threatAttackID",
         Field::ThreatName => "threatAttackName",
-        Field::Named(name) | Field::Panos(name) | Field::Extension(name) => name,
+        Field::Named(name) | Field::Extension(name) => name.as_str(),
+        Field::Panos(name) => name,
         _ => return None,
     };
     cefrelay_cef::is_valid_key(name).then(|| name.to_string())
