@@ -11,7 +11,7 @@ use cefrelay_cef::Key;
 use cefrelay_panos::cef_header::CefType;
 use cefrelay_panos::log::LogType;
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
-use cefrelay_panos::to_cef::{cef_field, CefField, CefFields, Wanted};
+use cefrelay_panos::to_cef::{cef_places, CefField, CefFields, CefPlaces, Wanted};
 
 use crate::config::rules::Field;
 use crate::event::{Event, Origin};
@@ -66,6 +66,9 @@ pub struct Facts<'f, 'a> {
     threat: OnceCell<Option<ThreatFacts<'f>>>,
     /// The PAN-OS type of the CEF header, read once: it scans the extension for `cat`.
     panos_header: OnceCell<Option<CefType<'f>>>,
+    /// Where that type's format puts each variable, looked up once: the sophos preset reads
+    /// `type` in nearly every rule.
+    panos_places: OnceCell<Option<&'static CefPlaces>>,
 }
 
 impl<'f, 'a> Facts<'f, 'a> {
@@ -82,6 +85,7 @@ impl<'f, 'a> Facts<'f, 'a> {
             table,
             threat: OnceCell::new(),
             panos_header: OnceCell::new(),
+            panos_places: OnceCell::new(),
         }
     }
 
@@ -206,17 +210,23 @@ impl<'f> Facts<'f, '_> {
     /// type, or else the CSV column.
     fn panos(&self, variable: &str) -> Option<Found<'f>> {
         let event: &'f Event<'_> = self.event;
-        if let (Some(cef), Some(header)) = (event.valid_cef(), self.panos_header()) {
-            if let Some(log_type) = header.log_type {
-                return match cef_field(log_type, header.subtype, variable)? {
-                    CefField::DeviceVersion => Some(Found::text(&cef.device_version)),
-                    CefField::SignatureId => Some(Found::text(&cef.signature_id)),
-                    CefField::Name => Some(Found::text(&cef.name)),
-                    CefField::Severity => Some(Found::text(&cef.severity)),
-                    CefField::Extension(key) => extension_of(event, key),
-                };
-            }
+        if let (Some(cef), Some(places)) = (event.valid_cef(), self.panos_places()) {
+            return match places.get(variable)? {
+                CefField::DeviceVersion => Some(Found::text(&cef.device_version)),
+                CefField::SignatureId => Some(Found::text(&cef.signature_id)),
+                CefField::Name => Some(Found::text(&cef.name)),
+                CefField::Severity => Some(Found::text(&cef.severity)),
+                CefField::Extension(key) => extension_of(event, key),
+            };
         }
         event.panos_csv.as_ref()?.get(variable).map(Found::text)
+    }
+
+    /// Where the format of this PAN-OS CEF record puts each variable; `None` for anything else.
+    fn panos_places(&self) -> Option<&'static CefPlaces> {
+        *self.panos_places.get_or_init(|| {
+            let header = self.panos_header()?;
+            cef_places(header.log_type?, header.subtype)
+        })
     }
 }

@@ -44,11 +44,18 @@ pub enum CefField {
 /// quotes. The `PanOS<Variable>` keys that our own format adds for the other columns of a type
 /// are not covered.
 pub fn cef_field(log_type: LogType, subtype: &str, variable: &str) -> Option<CefField> {
+    cef_places(log_type, subtype)?.get(variable)
+}
+
+/// Where the format of a `log_type` log of `subtype` puts each variable, as [`cef_field`] reads
+/// them: for a caller that reads several variables of one record (a rule set asks for `type` in
+/// nearly every rule), the format is looked up once.
+pub fn cef_places(log_type: LogType, subtype: &str) -> Option<&'static CefPlaces> {
     let format = formats::published(log_type, subtype).unwrap_or(formats::OURS);
     let (_, places) = PLACES
         .iter()
         .find(|(known, _)| std::ptr::eq(*known, format))?;
-    places.get(variable).copied()
+    Some(places)
 }
 
 /// A field for [`CefFields`] to read.
@@ -92,10 +99,8 @@ impl<const N: usize> CefFields<N> {
                         Key::new(name).map_or(Place::Absent, |key| Place::Extension(Box::new(key)))
                     }
                     Wanted::Variable(variable) => match places.get(variable) {
-                        Some(CefField::Extension(key)) => {
-                            Place::Extension(Box::new((*key).clone()))
-                        }
-                        Some(header) => Place::Header(*header),
+                        Some(CefField::Extension(key)) => Place::Extension(Box::new(key.clone())),
+                        Some(header) => Place::Header(header),
                         None => Place::Absent,
                     },
                 });
@@ -131,13 +136,22 @@ impl<const N: usize> CefFields<N> {
     }
 }
 
-/// Where one format puts each variable. Fx, not SipHash: built from the formats only, then read
-/// for every PAN-OS THREAT (the flooding SipHash guards against needs keys chosen at insertion).
-type Places = FxHashMap<&'static str, CefField>;
+/// Where one format puts each variable ([`cef_places`]). Fx, not SipHash: built from the
+/// formats only, then read for every PAN-OS THREAT (the flooding SipHash guards against needs
+/// keys chosen at insertion).
+#[derive(Debug, Default)]
+pub struct CefPlaces(FxHashMap<&'static str, CefField>);
+
+impl CefPlaces {
+    /// The place of `variable` (without the `$`), as [`cef_field`] says.
+    pub fn get(&self, variable: &str) -> Option<CefField> {
+        self.0.get(variable).copied()
+    }
+}
 
 /// Every format and where it puts each variable: worked out once, because rules look fields up
 /// for every message.
-static PLACES: LazyLock<Vec<(&'static str, Places)>> = LazyLock::new(|| {
+static PLACES: LazyLock<Vec<(&'static str, CefPlaces)>> = LazyLock::new(|| {
     formats::ALL
         .into_iter()
         .map(|format| (format, places(format)))
@@ -166,7 +180,7 @@ fn key_named(name: &str) -> Option<&'static Key> {
 }
 
 /// Where `format` puts each variable (see [`cef_field`] for the rules).
-fn places(format: &'static str) -> Places {
+fn places(format: &'static str) -> CefPlaces {
     let (header, extension) = split_format(format);
     let [_vendor, _product, version, class_id, name, severity] = header;
     let header_places = [
@@ -185,14 +199,14 @@ fn places(format: &'static str) -> Places {
             let key = key_named(key).filter(|_| !key_taken)?;
             Some((value, CefField::Extension(key)))
         });
-    let mut places = Places::default();
+    let mut places = FxHashMap::default();
     for (piece, field) in header_places.into_iter().chain(extension_places) {
         if let Some(variable) = piece.strip_prefix('$') {
             // The first place of a variable is where it is read.
             places.entry(variable).or_insert(field);
         }
     }
-    places
+    CefPlaces(places)
 }
 
 #[cfg(test)]
