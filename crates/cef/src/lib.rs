@@ -165,6 +165,18 @@ impl<'a> Extension<'a> {
         let bytes = text.as_bytes();
         for at in LABEL.find_iter(bytes) {
             let eq = at + "Label".len();
+            // Most labels are not the one asked for, and their first bytes say so without
+            // finding where their value ends (~200 instructions each). Where they differ at a
+            // backslash, an escape may still spell the label: that one goes the long way.
+            let raw = &bytes[eq + 1..];
+            let same = raw
+                .iter()
+                .zip(label.as_bytes())
+                .take_while(|(sent, asked)| sent == asked)
+                .count();
+            if same < label.len() && raw.get(same).is_some_and(|&byte| byte != b'\\') {
+                continue;
+            }
             let Some(start) = pair_start(bytes, eq) else {
                 continue;
             };
