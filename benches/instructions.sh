@@ -61,15 +61,17 @@ instructions() { # kind count
   local kind=$1 count=$2 agent listen admin sink_pid relay_pid out
   agent=$(free_port); listen=$(free_port); admin=$(free_port)
   out="$work/callgrind.$kind.$count"
+  if [ "$sink" = agent ]; then
+    socat -u "TCP-LISTEN:$agent,fork,reuseaddr,bind=127.0.0.1" /dev/null & sink_pid=$!
+  else
+    "$count_sink" http "$agent" "$work/count" & sink_pid=$!
+  fi
   case $sink in
     agent)
-      socat -u "TCP-LISTEN:$agent,fork,reuseaddr,bind=127.0.0.1" /dev/null & sink_pid=$!
       output=$(printf '[forward]\naddress = ["tcp://127.0.0.1:%s"]' "$agent") ;;
     json)
-      "$count_sink" http "$agent" "$work/count" & sink_pid=$!
       output=$(printf '[forward]\nenabled = false\n[[sink]]\nname = "bench"\ntype = "http"\nurl = "http://127.0.0.1:%s/ingest"\nbatch_timeout_ms = 100' "$agent") ;;
     azure)
-      "$count_sink" http "$agent" "$work/count" & sink_pid=$!
       output=$(printf '[forward]\nenabled = false\n[[sink]]\nname = "sentinel"\ntype = "azure_logs_ingestion"\nendpoint = "http://127.0.0.1:%s"\ndcr_immutable_id = "dcr-bench"\nbatch_timeout_ms = 100\nauth = { type = "managed_identity", endpoint = "http://127.0.0.1:%s/token" }' "$agent" "$agent") ;;
   esac
   wait_port "$agent"
