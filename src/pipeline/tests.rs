@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use super::facts::MEMO_SLOTS;
 use super::*;
 use crate::app::sinks;
 use crate::config::Config;
@@ -101,6 +102,48 @@ action = "drop"
     assert!(out[0][0].contains("|SYSTEM|"));
     let rule = rule_metric(&metrics, "drop-trust-threats", false);
     assert_eq!((rule.matched.get(), rule.dropped.get()), (2, 2));
+}
+
+#[test]
+fn fields_kept_once_read_are_each_events_own_and_fields_past_the_memo_are_read_anyway() {
+    // More distinct fields than an event keeps: the first rule's `severity` and 15 of its 17
+    // absent fields fill every memo slot, so `type` and `subtype` are read at each test, and
+    // `severity`, kept once read, must be each event's own.
+    let absent: Vec<String> = (0..=MEMO_SLOTS)
+        .map(|n| format!("absent{n} = {{ exists = false }}"))
+        .collect();
+    let (pipeline, metrics) = pipeline(&format!(
+        r#"[[rule]]
+name = "drop-nothing"
+match = {{ severity = 99, {absent} }}
+action = "drop"
+
+[[rule]]
+name = "keep-severe"
+match = {{ type = "THREAT", severity = {{ ge = 4 }} }}
+action = "keep"
+
+[[rule]]
+name = "drop-vulnerability"
+match = {{ type = "THREAT", subtype = "vulnerability" }}
+action = "drop"
+"#,
+        absent = absent.join(", ")
+    ));
+    let severe = line("threat.cef");
+    assert!(severe.contains("|THREAT|4|") && severe.contains("vulnerability"));
+    let mild = severe.replacen("|THREAT|4|", "|THREAT|2|", 1);
+    // Severe, mild, severe: a value kept from one event must not decide for the next.
+    let out = run(&pipeline, &[&severe, &mild, &severe], at(0));
+    assert_eq!(out[0].len(), 2, "{out:?}");
+    assert!(out[0].iter().all(|line| line.contains("|THREAT|4|")));
+    assert_eq!(rule_metric(&metrics, "keep-severe", false).matched.get(), 2);
+    assert_eq!(
+        rule_metric(&metrics, "drop-vulnerability", false)
+            .dropped
+            .get(),
+        1
+    );
 }
 
 #[test]

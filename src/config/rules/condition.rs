@@ -192,6 +192,14 @@ impl Test {
 
 /// A field's text as a number; text that is not one fails every numeric test.
 fn number(value: &str) -> Option<f64> {
+    // A CEF severity or a port is a few digits: summed as an integer, which is exact below
+    // 2^53, instead of going through the float parser (~75 instructions a test).
+    if (1..=15).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+        let integer = value
+            .bytes()
+            .fold(0u64, |n, digit| n * 10 + u64::from(digit - b'0'));
+        return Some(integer as f64);
+    }
     value.trim().parse().ok()
 }
 
@@ -201,7 +209,14 @@ pub enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
-    Test { field: Field, test: Test },
+    Test {
+        field: Field,
+        test: Test,
+        /// Where an event keeps this field's value once a test has read it, shared by every
+        /// test of the same field in the rule set (set by [`Condition::share_memo_slots`]):
+        /// the sophos preset reads `type` in eight rules and `subtype` in four.
+        memo: Option<u8>,
+    },
 }
 
 impl Condition {
@@ -255,6 +270,37 @@ impl Condition {
         })
     }
 
+    /// Gives every field that the tests of `conditions` read a memo slot of its own, the same
+    /// for every test of that field, up to `slots` fields (the rest are read at each test).
+    pub fn share_memo_slots<'c>(
+        conditions: impl IntoIterator<Item = &'c mut Condition>,
+        slots: u8,
+    ) {
+        // In rule order, so that with more fields than slots the first rules' fields have them.
+        fn share(condition: &mut Condition, fields: &mut Vec<Field>, slots: u8) {
+            match condition {
+                Condition::All(parts) | Condition::Any(parts) => {
+                    parts.iter_mut().for_each(|part| share(part, fields, slots))
+                }
+                Condition::Not(inner) => share(inner, fields, slots),
+                Condition::Test { field, memo, .. } => {
+                    let slot = match fields.iter().position(|known| known == field) {
+                        Some(slot) => slot,
+                        None => {
+                            fields.push(field.clone());
+                            fields.len() - 1
+                        }
+                    };
+                    *memo = u8::try_from(slot).ok().filter(|&slot| slot < slots);
+                }
+            }
+        }
+        let mut fields = Vec::new();
+        for condition in conditions {
+            share(condition, &mut fields, slots);
+        }
+    }
+
     /// How much reading this condition's fields costs, roughly: the syslog and CEF headers are
     /// at hand, a PAN-OS type or subtype is in the header, any other field is a search of the
     /// extension, a threat's enrichment a classification.
@@ -264,7 +310,7 @@ impl Condition {
                 parts.iter().map(Condition::cost).max().unwrap_or(0)
             }
             Condition::Not(inner) => inner.cost(),
-            Condition::Test { field, test } => {
+            Condition::Test { field, test, .. } => {
                 let field_cost = match field {
                     Field::Named(name) if matches!(name.as_str(), "type" | "subtype") => 1,
                     Field::Named(_) | Field::Panos(_) | Field::Extension(_) => 2,
@@ -290,6 +336,7 @@ fn field_tests(field: Field, value: &Value, path: &str) -> Result<Condition, Str
     let test = |test| Condition::Test {
         field: field.clone(),
         test,
+        memo: None,
     };
     match value {
         Value::Array(items) => {
@@ -432,6 +479,95 @@ mod tests {
         assert!(passes("{ ge = 3 }", Some("3")) && !passes("{ gt = 3 }", Some("3")));
         assert!(!passes("{ lt = 10 }", Some("ten")));
         assert!(passes("{ exists = false }", None) && !passes(r#""a""#, None));
+    }
+
+    #[test]
+    fn numbers_read_by_the_integer_shortcut_equal_the_float_parse() {
+        for text in ["0", "3", "0003", "65535", "999999999999999"] {
+            assert_eq!(number(text), text.parse().ok(), "{text}");
+        }
+        // Past the shortcut: the float parser, with its trimming and syntax.
+        for text in [" 7 ", "+3", "3.5", "1e3", "9007199254740993", "-1"] {
+            assert_eq!(number(text), text.trim().parse().ok(), "{text}");
+        }
+        assert_eq!(number(""), None);
+        assert_eq!(number("3a"), None);
+    }
+
+    fn memo_slots(conditions: &mut [Condition]) -> Vec<Vec<(String, Option<u8>)>> {
+        fn walk(condition: &Condition, out: &mut Vec<(String, Option<u8>)>) {
+            match condition {
+                Condition::All(parts) | Condition::Any(parts) => {
+                    parts.iter().for_each(|part| walk(part, out))
+                }
+                Condition::Not(inner) => walk(inner, out),
+                Condition::Test { field, memo, .. } => out.push((format!("{field:?}"), *memo)),
+            }
+        }
+        conditions
+            .iter()
+            .map(|condition| {
+                let mut out = Vec::new();
+                walk(condition, &mut out);
+                out.sort();
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_test_of_a_field_shares_its_memo_slot_up_to_the_limit() {
+        let mut conditions = [
+            compile(
+                r#"type = "THREAT"
+severity = { ge = 3 }"#,
+            )
+            .unwrap(),
+            compile(
+                r#"type = "SYSTEM"
+not = { subtype = "vpn" }
+any = [{ severity = 1 }, { action = "deny" }]"#,
+            )
+            .unwrap(),
+        ];
+        Condition::share_memo_slots(conditions.iter_mut(), 16);
+        let slots = memo_slots(&mut conditions);
+        let slot_of = |field: &str| {
+            let found: Vec<Option<u8>> = slots
+                .iter()
+                .flatten()
+                .filter(|(name, _)| name.contains(field))
+                .map(|(_, slot)| *slot)
+                .collect();
+            assert!(
+                found.iter().all(|slot| *slot == found[0]),
+                "{field}: {found:?}"
+            );
+            found[0].expect("a slot")
+        };
+        let mut distinct = vec![
+            slot_of("\"type\""),
+            slot_of("Severity"),
+            slot_of("\"subtype\""),
+            slot_of("\"action\""),
+        ];
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 4, "{slots:?}");
+
+        // With room for two fields, the first rule's have them and the others are read at
+        // each test.
+        Condition::share_memo_slots(conditions.iter_mut(), 2);
+        let slots = memo_slots(&mut conditions);
+        let mut unslotted: Vec<&str> = slots
+            .iter()
+            .flatten()
+            .filter(|(_, slot)| slot.is_none())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        unslotted.dedup();
+        assert_eq!(unslotted.len(), 2, "{slots:?}");
+        assert!(slots[0].iter().all(|(_, slot)| slot.is_some()), "{slots:?}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::facts::Facts;
+use super::facts::{Facts, MEMO_SLOTS};
 use crate::config::rules::{Action, Condition, Field, Rule, Rules};
 use crate::telemetry::metrics::rules::{RuleMetrics, RulesMetrics};
 use suppress::{Admit, Ask, Summary, SummarySource, SuppressTable};
@@ -117,7 +117,7 @@ impl RuleEngine {
         metrics: Arc<crate::telemetry::metrics::Metrics>,
     ) -> Self {
         let rules_metrics: &RulesMetrics = &metrics.rules;
-        let rules: Vec<Compiled> = config
+        let mut rules: Vec<Compiled> = config
             .rules
             .iter()
             .map(|rule| {
@@ -136,6 +136,12 @@ impl RuleEngine {
                 }
             })
             .collect();
+        Condition::share_memo_slots(
+            rules
+                .iter_mut()
+                .map(|compiled| &mut compiled.rule.condition),
+            MEMO_SLOTS,
+        );
         let position = |name: &str| rules.iter().position(|c| c.rule.name == name);
         let global = (0..rules.len())
             .filter(|&index| !config.is_sink_rule(&rules[index].rule.name))
@@ -340,9 +346,8 @@ pub fn matches(condition: &Condition, facts: &Facts<'_, '_>) -> bool {
         Condition::All(parts) => parts.iter().all(|part| matches(part, facts)),
         Condition::Any(parts) => parts.iter().any(|part| matches(part, facts)),
         Condition::Not(inner) => !matches(inner, facts),
-        Condition::Test { field, test } => {
-            let found = facts.get(field);
-            test.passes(found.as_ref().map(|found| &*found.value))
+        Condition::Test { field, test, memo } => {
+            facts.with_value(field, *memo, |value| test.passes(value))
         }
     }
 }
