@@ -211,7 +211,7 @@ pub fn validate(
             &key("receive_buffer_bytes"),
             raw.receive_buffer_bytes.as_ref(),
             &limits::RECEIVE_BUFFER_BYTES,
-            8 * 1024 * 1024,
+            32 * 1024 * 1024,
         )?,
         max_connections,
         max_connections_per_sender: check.size(
