@@ -459,6 +459,16 @@ fn missing_fields(found: usize) -> CefErrorKind {
 /// after the pipe. Written out rather than combined from nom's parsers, which cost more than the
 /// whole rest of the header scan (~200 instructions of every record).
 fn version(input: &str) -> Option<(&str, u32)> {
+    // What every sender writes, `CEF:0|` (or `CEF:1|`), without the general case's trimming and
+    // number parsing: ~80 of the header's ~1 100 instructions.
+    if let [b'C', b'E', b'F', b':', digit @ b'0'..=b'9', b'|', ..] = input.as_bytes() {
+        return Some((&input[6..], u32::from(digit - b'0')));
+    }
+    any_version(input)
+}
+
+/// [`version`] for any spelling the grammar allows.
+fn any_version(input: &str) -> Option<(&str, u32)> {
     let rest = input.strip_prefix(MARKER).unwrap_or(input);
     let rest = rest.trim_start_matches([' ', '\t']);
     let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
@@ -475,6 +485,8 @@ struct RawField<'a> {
 }
 
 impl<'a> RawField<'a> {
+    // Inlined: a call per header field cost more than the borrow it makes (~25 instructions).
+    #[inline]
     fn unescaped(&self) -> Cow<'a, str> {
         if self.escaped {
             unescape_header(self.text)
@@ -727,18 +739,6 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     // search goes on from its end. Most records have no backslash at all, and one `domain\user`
     // no longer sends every value of the record through a search of its own.
     let mut next_backslash = memchr::memchr(b'\\', bytes).unwrap_or(bytes.len());
-    let mut value = |from: usize, to: usize| {
-        let mut end = to;
-        while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
-            end -= 1;
-        }
-        let raw = &text[from..end];
-        if next_backslash >= end {
-            return Cow::Borrowed(raw);
-        }
-        next_backslash = memchr::memchr(b'\\', &bytes[end..]).map_or(bytes.len(), |at| end + at);
-        unescape_value(raw)
-    };
 
     let mut extensions = Vec::with_capacity(64);
     let mut key = &text[..first_eq];
@@ -746,13 +746,38 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
         let eq = first_eq + 1 + offset;
         if let Some(key_start) = key_before(bytes, value_start, eq) {
-            extensions.push((key, value(value_start, key_start - 1)));
+            let value = split_value(text, value_start, key_start - 1, &mut next_backslash);
+            extensions.push((key, value));
             key = &text[key_start..eq];
             value_start = eq + 1;
         }
     }
-    extensions.push((key, value(value_start, bytes.len())));
+    let value = split_value(text, value_start, bytes.len(), &mut next_backslash);
+    extensions.push((key, value));
     extensions
+}
+
+/// The value between `from` and `to` in the split of `text`, trailing whitespace trimmed and
+/// escapes undone when it holds `next_backslash`, which then moves on to the next backslash
+/// after it. Inlined into the split's loop: as a call it cost a fifth of the split.
+#[inline(always)]
+fn split_value<'t>(
+    text: &'t str,
+    from: usize,
+    to: usize,
+    next_backslash: &mut usize,
+) -> Cow<'t, str> {
+    let bytes = text.as_bytes();
+    let mut end = to;
+    while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    let raw = &text[from..end];
+    if *next_backslash >= end {
+        return Cow::Borrowed(raw);
+    }
+    *next_backslash = memchr::memchr(b'\\', &bytes[end..]).map_or(bytes.len(), |at| end + at);
+    unescape_value(raw)
 }
 
 /// Appends `cef` in CEF syntax to `out`, escaping `\` and `|` in the header and `\`, `=`, LF and CR

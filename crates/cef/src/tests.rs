@@ -37,6 +37,23 @@ fn cef_version_1() {
 }
 
 #[test]
+fn the_common_versions_shortcut_reads_what_the_general_grammar_reads() {
+    for digit in 0..=9 {
+        for rest in ["a|b|c|d|e|5|", "", "|", "0|x"] {
+            let input = format!("CEF:{digit}|{rest}");
+            assert_eq!(version(&input), any_version(&input), "{input}");
+            assert_eq!(version(&input), Some((rest, digit)), "{input}");
+        }
+    }
+    // Not the shortcut's shape: left to the general grammar.
+    for input in [
+        "CEF:10|a", "CEF:0 |a", "CEF:|a", "CEF:x|a", "cef:0|a", "CEF:0",
+    ] {
+        assert_eq!(version(input), any_version(input), "{input}");
+    }
+}
+
+#[test]
 fn the_version_takes_spaces_and_tabs_before_it_and_nothing_else() {
     for (record, version) in [
         ("CEF:0|a|b|c|d|e|5|", 0),
