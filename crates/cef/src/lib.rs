@@ -709,13 +709,16 @@ fn value_at(text: &str, at: usize, name_len: usize) -> Unsplit<'_> {
     let value_start = at + name_len + 1;
     // The value runs up to the space before the next key (the split's rule, for one value).
     let mut value_end = bytes.len();
-    for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
-        if let Some(key_start) = key_before(bytes, value_start, value_start + offset) {
+    let mut from = value_start;
+    while let Some(offset) = memchr::memchr(b'=', &bytes[from..]) {
+        let eq = from + offset;
+        if let Some(key_start) = key_before(bytes, value_start, eq) {
             value_end = key_start - 1;
             break;
         }
+        from = eq + 1;
     }
-    let value = text[value_start..value_end].trim_end_matches([' ', '\t', '\r', '\n']);
+    let value = &text[value_start..trimmed_end(bytes, value_start, value_end)];
     if memchr::memchr(b'\\', value.as_bytes()).is_some() {
         Unsplit::Escaped
     } else {
@@ -757,6 +760,17 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     extensions
 }
 
+/// Where the value between `from` and `to` ends without the spaces and line ends before the next
+/// key.
+#[inline(always)]
+fn trimmed_end(bytes: &[u8], from: usize, to: usize) -> usize {
+    let mut end = to;
+    while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
+        end -= 1;
+    }
+    end
+}
+
 /// The value between `from` and `to` in the split of `text`, trailing whitespace trimmed and
 /// escapes undone when it holds `next_backslash`, which then moves on to the next backslash
 /// after it. Inlined into the split's loop: as a call it cost a fifth of the split.
@@ -768,10 +782,7 @@ fn split_value<'t>(
     next_backslash: &mut usize,
 ) -> Cow<'t, str> {
     let bytes = text.as_bytes();
-    let mut end = to;
-    while end > from && matches!(bytes[end - 1], b' ' | b'\t' | b'\r' | b'\n') {
-        end -= 1;
-    }
+    let end = trimmed_end(bytes, from, to);
     let raw = &text[from..end];
     if *next_backslash >= end {
         return Cow::Borrowed(raw);
