@@ -38,7 +38,9 @@ pub(super) enum Value {
 pub(super) struct Compiled {
     /// Vendor, product, device version, class ID, name, severity.
     pub header: [Value; 6],
-    pub extension: Vec<(Cow<'static, str>, Value)>,
+    /// Each pair as the text written before its value (`key=`, then ` key=` for the rest) and
+    /// the value: one push per pair instead of three.
+    pub extension: Vec<(String, Value)>,
     /// The high-resolution timestamp column, whose offset places the CSV's local times.
     pub high_res_timestamp: Option<usize>,
 }
@@ -96,6 +98,14 @@ pub(super) fn compile(format: &'static str, schema: &Schema) -> Compiled {
         }
         extension = ours(extension, schema);
     }
+    let extension = extension
+        .into_iter()
+        .enumerate()
+        .map(|(index, (key, value))| {
+            let separator = if index == 0 { "" } else { " " };
+            (format!("{separator}{key}="), value)
+        })
+        .collect();
     Compiled {
         header,
         extension,

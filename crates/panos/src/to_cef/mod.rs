@@ -154,12 +154,8 @@ impl Writer<'_, '_> {
             self.write_value(value, out, push_header_escaped);
             out.push('|');
         }
-        for (index, (key, value)) in self.compiled.extension.iter().enumerate() {
-            if index > 0 {
-                out.push(' ');
-            }
-            out.push_str(key);
-            out.push('=');
+        for (key_and_equals, value) in &self.compiled.extension {
+            out.push_str(key_and_equals);
             self.write_value(*value, out, push_value_escaped);
         }
     }
