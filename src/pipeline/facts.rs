@@ -69,15 +69,45 @@ pub struct Facts<'f, 'a> {
     /// Where that type's format puts each variable, looked up once: the sophos preset reads
     /// `type` in nearly every rule.
     panos_places: OnceCell<Option<&'static CefPlaces>>,
-    /// The fields rules have read, by memo slot ([`Condition::share_memo_slots`]).
-    ///
-    /// [`Condition::share_memo_slots`]: crate::config::rules::Condition::share_memo_slots
-    memo: [OnceCell<Option<Found<'f>>>; MEMO_SLOTS as usize],
 }
 
 /// How many distinct fields of the rules an event keeps once read; a rule set that reads more
 /// reads the others at each test.
 pub const MEMO_SLOTS: u8 = 16;
+
+/// The fields one event's rules have read, by memo slot ([`Condition::share_memo_slots`]). Kept
+/// apart from [`Facts`], on the stack of a rules pass: an event that no rule looks at (the
+/// default configuration has none) does not build it.
+///
+/// [`Condition::share_memo_slots`]: crate::config::rules::Condition::share_memo_slots
+pub struct FieldMemo<'f>([OnceCell<Option<Found<'f>>>; MEMO_SLOTS as usize]);
+
+impl<'f> FieldMemo<'f> {
+    pub fn new() -> Self {
+        FieldMemo([const { OnceCell::new() }; MEMO_SLOTS as usize])
+    }
+
+    /// `use_value` of the value of `field` in `facts` (`None`: the event has none), read once
+    /// for the memo slot `memo`.
+    pub fn with_value<R>(
+        &self,
+        facts: &Facts<'f, '_>,
+        field: &Field,
+        memo: Option<u8>,
+        use_value: impl FnOnce(Option<&str>) -> R,
+    ) -> R {
+        match memo.and_then(|slot| self.0.get(usize::from(slot))) {
+            Some(cell) => {
+                let found = cell.get_or_init(|| facts.get(field));
+                use_value(found.as_ref().map(|found| &*found.value))
+            }
+            None => {
+                let found = facts.get(field);
+                use_value(found.as_ref().map(|found| &*found.value))
+            }
+        }
+    }
+}
 
 impl<'f, 'a> Facts<'f, 'a> {
     pub fn new(
@@ -94,27 +124,6 @@ impl<'f, 'a> Facts<'f, 'a> {
             threat: OnceCell::new(),
             panos_header: OnceCell::new(),
             panos_places: OnceCell::new(),
-            memo: [const { OnceCell::new() }; MEMO_SLOTS as usize],
-        }
-    }
-
-    /// `use_value` of the value of `field` (`None`: the event has none), read once per event
-    /// for the memo slot `memo`.
-    pub fn with_value<R>(
-        &self,
-        field: &Field,
-        memo: Option<u8>,
-        use_value: impl FnOnce(Option<&str>) -> R,
-    ) -> R {
-        match memo.and_then(|slot| self.memo.get(usize::from(slot))) {
-            Some(cell) => {
-                let found = cell.get_or_init(|| self.get(field));
-                use_value(found.as_ref().map(|found| &*found.value))
-            }
-            None => {
-                let found = self.get(field);
-                use_value(found.as_ref().map(|found| &*found.value))
-            }
         }
     }
 

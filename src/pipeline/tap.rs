@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::facts::Facts;
+use super::facts::{Facts, FieldMemo};
 use super::filter::Decision;
 use super::rules::{self, SinkSet};
 use super::Pipeline;
@@ -49,7 +49,7 @@ impl Pipeline {
                 || !tap
                     .condition
                     .as_ref()
-                    .is_none_or(|c| rules::matches(c, &facts))
+                    .is_none_or(|c| rules::matches(c, &facts, &FieldMemo::new()))
                 || !tap.has_room()
             {
                 continue;

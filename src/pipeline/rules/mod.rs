@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use time::OffsetDateTime;
 
-use super::facts::{Facts, MEMO_SLOTS};
+use super::facts::{Facts, FieldMemo, MEMO_SLOTS};
 use crate::config::rules::{Action, Condition, Field, Rule, Rules};
 use crate::telemetry::metrics::rules::{RuleMetrics, RulesMetrics};
 use suppress::{Admit, Ask, Summary, SummarySource, SuppressTable};
@@ -202,10 +202,11 @@ impl RuleEngine {
     /// first that matches and is not a dry run, as [`Self::global`] tries them, without counting
     /// or sampling anything.
     pub fn deciding_rule(&self, facts: &Facts<'_, '_>) -> Option<(&str, &'static str)> {
+        let memo = FieldMemo::new();
         self.global
             .iter()
             .map(|&index| &self.rules[index].rule)
-            .find(|rule| !rule.dry_run && matches(&rule.condition, facts))
+            .find(|rule| !rule.dry_run && matches(&rule.condition, facts, &memo))
             .map(|rule| (rule.name.as_str(), rule.action.name()))
     }
 
@@ -222,11 +223,14 @@ impl RuleEngine {
         takers: SinkSet,
         summaries: &mut Vec<Summary>,
     ) -> Option<Verdict> {
+        // The fields this pass reads, each read once however many rules test it.
+        let memo = FieldMemo::new();
         for &index in list {
             let compiled = &self.rules[index];
-            let Some(verdict) = self.apply(compiled, index, facts, now, takers, summaries) else {
+            if !matches(&compiled.rule.condition, facts, &memo) {
                 continue;
-            };
+            }
+            let verdict = self.apply(compiled, index, facts, now, takers, summaries);
             if !compiled.rule.dry_run {
                 return Some(verdict);
             }
@@ -234,7 +238,7 @@ impl RuleEngine {
         None
     }
 
-    /// The verdict of one rule, counted; `None` when it does not match.
+    /// The verdict of a rule that matches, counted.
     fn apply(
         &self,
         compiled: &Compiled,
@@ -243,10 +247,7 @@ impl RuleEngine {
         now: OffsetDateTime,
         takers: SinkSet,
         summaries: &mut Vec<Summary>,
-    ) -> Option<Verdict> {
-        if !matches(&compiled.rule.condition, facts) {
-            return None;
-        }
+    ) -> Verdict {
         let counters = &compiled.metrics;
         counters.matched.inc();
         let verdict = match &compiled.rule.action {
@@ -306,7 +307,7 @@ impl RuleEngine {
             }
             Action::Route { .. } => Verdict::Route(compiled.route),
         };
-        Some(verdict)
+        verdict
     }
 
     /// Closes the windows over at `now` (the sweep), or all of them; returns the summaries to send.
@@ -341,13 +342,15 @@ impl RuleEngine {
 }
 
 /// Whether `facts` satisfy `condition`; each field is looked up only when a test reads it.
-pub fn matches(condition: &Condition, facts: &Facts<'_, '_>) -> bool {
+pub fn matches<'f>(condition: &Condition, facts: &Facts<'f, '_>, memo: &FieldMemo<'f>) -> bool {
     match condition {
-        Condition::All(parts) => parts.iter().all(|part| matches(part, facts)),
-        Condition::Any(parts) => parts.iter().any(|part| matches(part, facts)),
-        Condition::Not(inner) => !matches(inner, facts),
-        Condition::Test { field, test, memo } => {
-            facts.with_value(field, *memo, |value| test.passes(value))
-        }
+        Condition::All(parts) => parts.iter().all(|part| matches(part, facts, memo)),
+        Condition::Any(parts) => parts.iter().any(|part| matches(part, facts, memo)),
+        Condition::Not(inner) => !matches(inner, facts, memo),
+        Condition::Test {
+            field,
+            test,
+            memo: slot,
+        } => memo.with_value(facts, field, *slot, |value| test.passes(value)),
     }
 }
