@@ -250,7 +250,7 @@ impl RuleEngine {
     ) -> Verdict {
         let counters = &compiled.metrics;
         counters.matched.inc();
-        let verdict = match &compiled.rule.action {
+        match &compiled.rule.action {
             Action::Keep => Verdict::Forward,
             Action::Drop => {
                 counters.dropped.inc();
@@ -306,8 +306,7 @@ impl RuleEngine {
                 }
             }
             Action::Route { .. } => Verdict::Route(compiled.route),
-        };
-        verdict
+        }
     }
 
     /// Closes the windows over at `now` (the sweep), or all of them; returns the summaries to send.
