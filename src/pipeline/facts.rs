@@ -96,16 +96,15 @@ impl<'f> FieldMemo<'f> {
         memo: Option<u8>,
         use_value: impl FnOnce(Option<&str>) -> R,
     ) -> R {
-        match memo.and_then(|slot| self.0.get(usize::from(slot))) {
-            Some(cell) => {
-                let found = cell.get_or_init(|| facts.get(field));
-                use_value(found.as_ref().map(|found| &*found.value))
-            }
+        let unkept;
+        let found = match memo.and_then(|slot| self.0.get(usize::from(slot))) {
+            Some(cell) => cell.get_or_init(|| facts.get(field)),
             None => {
-                let found = facts.get(field);
-                use_value(found.as_ref().map(|found| &*found.value))
+                unkept = facts.get(field);
+                &unkept
             }
-        }
+        };
+        use_value(found.as_ref().map(|found| &*found.value))
     }
 }
 

@@ -494,7 +494,7 @@ mod tests {
         assert_eq!(number("3a"), None);
     }
 
-    fn memo_slots(conditions: &mut [Condition]) -> Vec<Vec<(String, Option<u8>)>> {
+    fn memo_slots(conditions: &[Condition]) -> Vec<Vec<(String, Option<u8>)>> {
         fn walk(condition: &Condition, out: &mut Vec<(String, Option<u8>)>) {
             match condition {
                 Condition::All(parts) | Condition::Any(parts) => {
@@ -531,7 +531,7 @@ any = [{ severity = 1 }, { action = "deny" }]"#,
             .unwrap(),
         ];
         Condition::share_memo_slots(conditions.iter_mut(), 16);
-        let slots = memo_slots(&mut conditions);
+        let slots = memo_slots(&conditions);
         let slot_of = |field: &str| {
             let found: Vec<Option<u8>> = slots
                 .iter()
@@ -558,7 +558,7 @@ any = [{ severity = 1 }, { action = "deny" }]"#,
         // With room for two fields, the first rule's have them and the others are read at
         // each test.
         Condition::share_memo_slots(conditions.iter_mut(), 2);
-        let slots = memo_slots(&mut conditions);
+        let slots = memo_slots(&conditions);
         let mut unslotted: Vec<&str> = slots
             .iter()
             .flatten()
