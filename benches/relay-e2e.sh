@@ -93,11 +93,11 @@ run_udp() { # name rate, then the start command
   wait_udp_port "$listen"
   sleep 0.5
   "$cefrelay" send --to "udp://127.0.0.1:$listen" --file "$work/mix.log" --rate 20000 >/dev/null
-  per_pass=$(settled_count "$count_file")
+  per_pass=$(wait_count "$count_file" 999999999)
   "$cefrelay" send --to "udp://127.0.0.1:$listen" --file "$work/mix.log" --loop --count "$offered" \
     --rate "$rate" --connections 1 >"$work/$name-udp-$rate.send"
-  got=$(($(settled_count "$count_file") - per_pass))
   expected=$((per_pass * offered / pass))
+  got=$(($(wait_count "$count_file" $((per_pass + expected))) - per_pass))
   where=""
   if [ "$name" = cefrelay ]; then # where the losses happened, from the relay's own counters
     where=$(python3 -c 'import sys, urllib.request
@@ -112,18 +112,6 @@ print("kernel drops %d, queue-full drops %d (of every kind, dropped by the filte
   [ -n "$where" ] && echo "           UDP $rate msg/s: $where"
   awk -v n="$name" -v r="$rate" -v o="$offered" -v g="$got" -v x="$expected" -v s="$(cat "$work/$name-udp-$rate.send")" \
     'BEGIN {printf "%-10s UDP %6d msg/s offered (%d): %8d of %8d filter-passing delivered, %6.2f %% lost  (sender: %s)\n", n, r, o, g, x, (x - g) * 100 / x, s}'
-}
-
-# The count in FILE once it stops moving.
-settled_count() { # file
-  local got=0 previous=-1
-  for _ in $(seq 100); do
-    sleep 0.2
-    got=$(cat "$1" 2>/dev/null || echo 0)
-    [ "$got" = "$previous" ] && break
-    previous=$got
-  done
-  echo "$got"
 }
 
 run_one() { # name, then the command that starts the relay listening on $listen forwarding to $agent
