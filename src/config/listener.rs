@@ -347,6 +347,15 @@ mod tests {
     use crate::config::Config;
 
     #[test]
+    fn a_udp_listener_asks_for_a_32_mib_receive_buffer_by_default() {
+        // 8 MiB lost 3–9 % of issue 16's mix at 400 k msg/s to kernel drops while the relay's
+        // core was busy elsewhere (README, UDP); 32 MiB lost none in the same runs.
+        let text = "[[listener]]\naddress = \"udp://127.0.0.1:5514\"\n";
+        let config = Config::from_toml(text, std::path::Path::new("c.toml")).expect("valid");
+        assert_eq!(config.listeners[0].receive_buffer_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
     fn proxy_protocol_keys_are_refused_naming_key_and_line_where_they_cannot_work() {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("c.toml");
