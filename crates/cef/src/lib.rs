@@ -36,12 +36,15 @@
 //!   accepted with an empty severity.
 //! * A record whose last header field is not followed by `|` has no extension.
 
+mod separators;
 pub mod time;
 
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
+
+use separators::Separators;
 
 /// The record marker devices put in front of a CEF record.
 pub const MARKER: &str = "CEF:";
@@ -728,13 +731,15 @@ fn value_at(text: &str, at: usize, name_len: usize) -> Unsplit<'_> {
 
 /// The pairs of an extension `text` that starts with `key=` (or is empty).
 ///
-/// Every `=` is a candidate separator (found with memchr); it ends a key when the run of key
-/// characters before it is non-empty, starts with a key start character and follows a space. The
-/// previous value then ends at that space. (A left-to-right combinator cannot know where a value
-/// ends until it has seen the next key.)
+/// Every `=` is a candidate separator; it ends a key when the run of key characters before it is
+/// non-empty, starts with a key start character and follows a space (as [`key_before`] has it).
+/// The previous value then ends at that space. (A left-to-right combinator cannot know where a
+/// value ends until it has seen the next key.) [`Separators`] finds every `=` and the byte before
+/// its run in one pass.
 fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let bytes = text.as_bytes();
-    let Some(first_eq) = memchr::memchr(b'=', bytes) else {
+    let mut separators = Separators::new(bytes);
+    let Some((first_eq, _)) = separators.next() else {
         return Vec::new();
     };
     // The first backslash at or after the value being taken (keys and the spaces between pairs
@@ -746,10 +751,16 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut extensions = Vec::with_capacity(64);
     let mut key = &text[..first_eq];
     let mut value_start = first_eq + 1;
-    for offset in memchr::memchr_iter(b'=', &bytes[value_start..]) {
-        let eq = first_eq + 1 + offset;
-        if let Some(key_start) = key_before(bytes, value_start, eq) {
-            let value = split_value(text, value_start, key_start - 1, &mut next_backslash);
+    for (eq, not_key_before) in separators {
+        let Some(space) = not_key_before.filter(|space| *space >= value_start) else {
+            continue;
+        };
+        let key_start = space + 1;
+        if key_start < eq
+            && bytes[space] == b' '
+            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START
+        {
+            let value = split_value(text, value_start, space, &mut next_backslash);
             extensions.push((key, value));
             key = &text[key_start..eq];
             value_start = eq + 1;

@@ -196,7 +196,7 @@ proptest! {
 
     #[test]
     fn the_lazy_split_gives_the_reference_pairs(
-        extension in "[a-z_A-Z0-9 =\\\\.,\\[\\]nr\t:/|é-]{0,80}",
+        extension in "[a-z_A-Z0-9 =\\\\.,\\[\\]nr\t:/|é-]{0,200}",
     ) {
         // Starting with a key, as `parse_cef` requires; then anything the grammar allows.
         let extension = format!("k={extension}");
