@@ -151,12 +151,14 @@ run_one() { # name, then the command that starts the relay listening on $listen 
   echo "$per_message" >"$work/$name.cpu"
 }
 
-# CPU ticks (user+system, the process and its children, for socat's forked ones) of a process.
+# CPU ticks (user+system, the process and its children, for socat's forked ones) of a process;
+# KERNEL=1: the system part alone.
 ticks_of() { # pid
-  local total child
-  total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+  local total child own='$14 + $15 + $16 + $17' childs='$14 + $15'
+  [ -n "${KERNEL:-}" ] && own='$15 + $17' childs='$15'
+  total=$(awk "{print $own}" "/proc/$1/stat")
   for child in $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    total=$((total + $(awk "{print $childs}" "/proc/$child/stat" 2>/dev/null || echo 0)))
   done
   echo "$total"
 }
@@ -200,10 +202,12 @@ make_mix() { # file
 # One relay over the mix: a first pass of the file calibrates what this relay forwards of it
 # (and warms it up); then MESSAGES more over CONNECTIONS connections, timed and measured from
 # the relay's CPU ticks before and after. Appends "rate cpu_us_per_message rss_mib delivered
-# expected" to $work/NAME.rounds.
+# expected kernel_us_per_message" to $work/NAME.rounds: the kernel's part (socket reads and
+# writes) against the relay's own work.
 run_mix() { # name, then the command that starts the relay listening on $listen forwarding to $agent
   local name=$1; shift
   local agent listen count_file sink_pid relay_pid pass per_pass passes before after start end got expected rss
+  local kernel_before kernel_after
   agent=$(free_port); listen=$(free_port); count_file="$work/$name.count"
   rm -f "$count_file"
   "$count_sink" agent "$agent" "$count_file" & sink_pid=$!
@@ -216,22 +220,25 @@ run_mix() { # name, then the command that starts the relay listening on $listen 
   passes=$(((messages + pass - 1) / pass))
   expected=$((per_pass * (passes + 1)))
   before=$(ticks_of "$relay_pid")
+  kernel_before=$(KERNEL=1 ticks_of "$relay_pid")
   start=$(date +%s.%N)
   "$cefrelay" send --to "tcp://127.0.0.1:$listen" --file "$work/mix.log" --loop \
     --count $((passes * pass)) --connections "$connections" >/dev/null
   got=$(wait_count "$count_file" "$expected")
   end=$(date +%s.%N)
   after=$(ticks_of "$relay_pid")
+  kernel_after=$(KERNEL=1 ticks_of "$relay_pid")
   rss=$(awk '/VmHWM/ {printf "%d", $2 / 1024}' "/proc/$relay_pid/status")
   kill "$relay_pid" 2>/dev/null || true
   wait "$relay_pid" 2>/dev/null || true
   kill "$sink_pid" 2>/dev/null || true
   wait "$sink_pid" 2>/dev/null || true
   awk -v n=$((passes * pass)) -v s="$start" -v e="$end" -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
-    -v r="$rss" -v g="$got" -v x="$expected" \
-    'BEGIN {printf "%.0f %.3f %d %d %d\n", n / (e - s), t / hz * 1e6 / n, r, g, x}' >>"$work/$name.rounds"
+    -v r="$rss" -v g="$got" -v x="$expected" -v k=$((kernel_after - kernel_before)) \
+    'BEGIN {printf "%.0f %.3f %d %d %d %.3f\n", n / (e - s), t / hz * 1e6 / n, r, g, x, k / hz * 1e6 / n}' \
+    >>"$work/$name.rounds"
   tail -1 "$work/$name.rounds" | awk -v n="$name" \
-    '{printf "  %-10s %9d msg/s  %6.3f us CPU/msg  %4d MiB peak RSS  %d of %d forwarded\n", n, $1, $2, $3, $4, $5}'
+    '{printf "  %-10s %9d msg/s  %6.3f us CPU/msg (kernel %5.3f)  %4d MiB peak RSS  %d of %d forwarded\n", n, $1, $2, $6, $3, $4, $5}'
 }
 
 # The median of column COLUMN of NAME's rounds.
@@ -468,8 +475,8 @@ for round in 1 2 3; do
 done
 echo "medians of 3 rounds:"
 for relay in $relays; do
-  printf '  %-10s %9d msg/s  %6.3f us CPU/msg  %4d MiB peak RSS\n' "$relay" \
-    "$(median "$relay" 1)" "$(median "$relay" 2)" "$(median "$relay" 3)"
+  printf '  %-10s %9d msg/s  %6.3f us CPU/msg (kernel %5.3f)  %4d MiB peak RSS\n' "$relay" \
+    "$(median "$relay" 1)" "$(median "$relay" 2)" "$(median "$relay" 6)" "$(median "$relay" 3)"
 done
 for peer in ${relays#cefrelay }; do
   awk -v a="$(median cefrelay 1)" -v b="$(median "$peer" 1)" -v c="$(median cefrelay 2)" -v d="$(median "$peer" 2)" -v p="$peer" \
