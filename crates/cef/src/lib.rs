@@ -625,11 +625,16 @@ fn key_before(bytes: &[u8], value_start: usize, eq: usize) -> Option<usize> {
         .take_while(|byte| KEY_CHARS[usize::from(**byte)] != 0)
         .count();
     let key_start = eq - run;
-    (key_start < eq
-        && key_start > value_start
+    (key_start > value_start && begins_key(bytes, key_start, eq)).then_some(key_start)
+}
+
+/// Whether the run of key characters from `key_start` (after some byte) to the `=` at `eq` is a
+/// key: not empty, after a space, and begun by a key start character.
+#[inline(always)]
+fn begins_key(bytes: &[u8], key_start: usize, eq: usize) -> bool {
+    key_start < eq
         && bytes[key_start - 1] == b' '
-        && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START)
-        .then_some(key_start)
+        && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START
 }
 
 /// Where the key of the pair whose `=` is at `eq` starts, when that `=` ends a key: as
@@ -752,14 +757,12 @@ fn split_extension(text: &str) -> Vec<(&str, Cow<'_, str>)> {
     let mut key = &text[..first_eq];
     let mut value_start = first_eq + 1;
     for (eq, not_key_before) in separators {
+        // The byte before the run of key characters ending at this `=`, in the current value.
         let Some(space) = not_key_before.filter(|space| *space >= value_start) else {
             continue;
         };
         let key_start = space + 1;
-        if key_start < eq
-            && bytes[space] == b' '
-            && KEY_CHARS[usize::from(bytes[key_start])] == KEY_START
-        {
+        if begins_key(bytes, key_start, eq) {
             let value = split_value(text, value_start, space, &mut next_backslash);
             extensions.push((key, value));
             key = &text[key_start..eq];
