@@ -44,7 +44,7 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::sync::LazyLock;
 
-use separators::Separators;
+use separators::{HeaderSeparators, Separators};
 
 /// The record marker devices put in front of a CEF record.
 pub const MARKER: &str = "CEF:";
@@ -397,31 +397,53 @@ pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
         offset: input.len() - rest.len(),
         kind,
     };
-    let (mut rest, version) =
+    let (rest, version) =
         version(input).ok_or_else(|| error_at(input, CefErrorKind::InvalidVersion))?;
 
+    let header_start = input.len() - rest.len();
     let mut fields: [Cow<'_, str>; 6] = Default::default();
     let mut found = 0;
+    let mut field_start = 0;
+    // Whether the current field holds a backslash: most have none and are borrowed as they are.
+    let mut escaped = false;
+    let mut separators = HeaderSeparators::new(rest.as_bytes());
+    while found < fields.len() {
+        let Some(at) = separators.next() else { break };
+        if rest.as_bytes()[at] == b'\\' {
+            escaped = true;
+            // The backslash escapes the character after it; when that is a separator too, it
+            // ends nothing. (A multi-byte character holds no ASCII byte, so no separator.)
+            match rest.as_bytes().get(at + 1) {
+                Some(b'|' | b'\\') => _ = separators.next(),
+                Some(_) => {}
+                // A backslash at the very end escapes nothing.
+                None => return Err(error_at(&rest[field_start..], missing_fields(found))),
+            }
+            continue;
+        }
+        fields[found] = RawField {
+            text: &rest[field_start..at],
+            escaped,
+        }
+        .unescaped();
+        found += 1;
+        field_start = at + 1;
+        escaped = false;
+    }
     // Where the record ended without a pipe after the last header field, that field's start.
     let mut unterminated_last_field = None;
-    while found < fields.len() {
-        let (after, field) =
-            header_field(rest).ok_or_else(|| error_at(rest, missing_fields(found)))?;
-        match after.strip_prefix('|') {
-            Some(after_pipe) => {
-                fields[found] = field.unescaped();
-                found += 1;
-                rest = after_pipe;
-            }
-            // The last header field may end the record (no extension follows).
-            None if found == fields.len() - 1 => {
-                unterminated_last_field = Some(input.len() - rest.len());
-                fields[found] = field.unescaped();
-                found += 1;
-                rest = after;
-            }
-            None => return Err(error_at(rest, missing_fields(found))),
+    if found < fields.len() {
+        // The last header field may end the record (no extension follows).
+        if found < fields.len() - 1 {
+            return Err(error_at(&rest[field_start..], missing_fields(found)));
         }
+        unterminated_last_field = Some(header_start + field_start);
+        fields[found] = RawField {
+            text: &rest[field_start..],
+            escaped,
+        }
+        .unescaped();
+        field_start = rest.len();
     }
     if let Some(extension_start) =
         unterminated_last_field.filter(|&at| key_at_start(&input.as_bytes()[at..]))
@@ -440,7 +462,7 @@ pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
             extensions,
         });
     }
-    let extensions = extension_at(input, input.len() - rest.len())?;
+    let extensions = extension_at(input, header_start + field_start)?;
     let [vendor, product, device_version, signature_id, name, severity] = fields;
     Ok(Cef {
         version,
@@ -497,33 +519,6 @@ impl<'a> RawField<'a> {
             Cow::Borrowed(self.text)
         }
     }
-}
-
-/// One header field up to (not including) the next unescaped `|`, escapes still in place. Fails
-/// on a backslash at the very end, which escapes nothing.
-fn header_field(input: &str) -> Option<(&str, RawField<'_>)> {
-    let bytes = input.as_bytes();
-    let mut at = 0;
-    let mut escaped = false;
-    while let Some(found) = memchr::memchr2(b'|', b'\\', &bytes[at..]) {
-        let found = at + found;
-        if bytes[found] == b'|' {
-            let text = &input[..found];
-            return Some((&input[found..], RawField { text, escaped }));
-        }
-        escaped = true;
-        // Skip the backslash and the (possibly multi-byte) character it escapes.
-        let escaped_char = input[found + 1..].chars().next()?;
-        at = found + 1 + escaped_char.len_utf8();
-    }
-    let text = &input[input.len()..];
-    Some((
-        text,
-        RawField {
-            text: input,
-            escaped,
-        },
-    ))
 }
 
 /// `\|` → `|`, `\\` → `\`; any other backslash stays.
