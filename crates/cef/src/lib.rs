@@ -354,6 +354,11 @@ fn is_key_byte(byte: u8) -> bool {
 /// Byte offset of the first `CEF:` marker in `text` that is followed by optional spaces, a
 /// version number and `|`.
 pub fn find_cef(text: &str) -> Option<usize> {
+    // Where nearly every message has it (the MSG of RFC 5424, the `CEF:` tag of RFC 3164), seen
+    // without the searcher's set-up: ~300 instructions of every frame.
+    if text.starts_with(MARKER) && version(text).is_some() {
+        return Some(0);
+    }
     // Built once: `str::match_indices` sets up a two-way searcher for every message.
     static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
         LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
