@@ -43,11 +43,19 @@ fn expect(b: &[u8], i: usize, byte: u8) -> Option<()> {
 /// `hh:mm:ss[.fraction]` at `i`: returns (h, m, s, nanos, end). A fraction longer than 6 digits
 /// is a quirk (RFC 5424 allows 6); digits after the 9th are read and ignored.
 fn clock(b: &[u8], mut i: usize, quirk: &mut Option<usize>) -> Option<(u8, u8, u8, u32, usize)> {
-    let h = number(b, i, 2)?;
-    expect(b, i + 2, b':')?;
-    let m = number(b, i + 3, 2)?;
-    expect(b, i + 5, b':')?;
-    let s = number(b, i + 6, 2)?;
+    // One bounds check for the eight bytes, and each pair's digits checked together: digit by
+    // digit, the clock cost ~100 instructions of every frame.
+    let &[h1, h0, colon1, m1, m0, colon2, s1, s0] = b.get(i..i + 8)? else {
+        return None;
+    };
+    if colon1 != b':' || colon2 != b':' {
+        return None;
+    }
+    let pair = |tens: u8, ones: u8| {
+        let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
+        (tens < 10 && ones < 10).then_some(tens * 10 + ones)
+    };
+    let (h, m, s) = (pair(h1, h0)?, pair(m1, m0)?, pair(s1, s0)?);
     i += 8;
     let mut nanos = 0;
     if b.get(i) == Some(&b'.') {
@@ -70,8 +78,7 @@ fn clock(b: &[u8], mut i: usize, quirk: &mut Option<usize>) -> Option<(u8, u8, u
             nanos *= 10;
         }
     }
-    // Two digits each, so the casts cannot truncate.
-    Some((h as u8, m as u8, s as u8, nanos, i))
+    Some((h, m, s, nanos, i))
 }
 
 /// The timestamp must end at a space or at the end of the input.
@@ -174,10 +181,28 @@ pub fn month_abbreviation(month: Month) -> &'static str {
 /// The month that a three-letter English abbreviation names, in any case (`Nov`, `nov`, `NOV`:
 /// devices differ); `None` for anything else, a longer name included.
 pub fn month_from_abbreviation(name: &[u8]) -> Option<Month> {
-    let index = MONTH_ABBREVIATIONS
-        .iter()
-        .position(|abbreviation| abbreviation.as_bytes().eq_ignore_ascii_case(name))?;
-    Month::try_from(u8::try_from(index + 1).ok()?).ok()
+    let &[a, b, c] = name else {
+        return None;
+    };
+    // An ASCII letter and its other case differ only in bit 0x20, so setting it lowercases a
+    // letter; no byte but the two cases of a letter becomes that lowercase letter. One compare
+    // per month instead of a case-insensitive string compare per name: this runs for every
+    // RFC 3164 frame.
+    Some(match [a | 0x20, b | 0x20, c | 0x20] {
+        [b'j', b'a', b'n'] => Month::January,
+        [b'f', b'e', b'b'] => Month::February,
+        [b'm', b'a', b'r'] => Month::March,
+        [b'a', b'p', b'r'] => Month::April,
+        [b'm', b'a', b'y'] => Month::May,
+        [b'j', b'u', b'n'] => Month::June,
+        [b'j', b'u', b'l'] => Month::July,
+        [b'a', b'u', b'g'] => Month::August,
+        [b's', b'e', b'p'] => Month::September,
+        [b'o', b'c', b't'] => Month::October,
+        [b'n', b'o', b'v'] => Month::November,
+        [b'd', b'e', b'c'] => Month::December,
+        _ => return None,
+    })
 }
 
 /// BSD `Mmm dd hh:mm:ss` at `start`, as devices send it: the day space-padded (`Nov  2`, the
