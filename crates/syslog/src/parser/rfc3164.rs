@@ -91,7 +91,9 @@ impl<'a> Parser<'a, '_> {
         self.rfc3164_msg(m)
     }
 
-    /// Body from `pos`, split into `TAG[pid]` and MSG when a tag is there.
+    /// Body from `pos`, split into `TAG[pid]` and MSG when a tag is there. Inlined, like
+    /// [`super::run`], so that the message it fills is not copied on the way out.
+    #[inline(always)]
     fn rfc3164_msg(&mut self, mut m: Message<'a>) -> Message<'a> {
         m.body = self.rest();
         m.msg = m.body;
