@@ -397,6 +397,10 @@ pub fn parse_in_message(text: &str) -> Option<Result<Cef<'_>, CefError>> {
 
 /// Parses one record: `[CEF:][spaces]Version|Vendor|Product|DevVersion|SignatureID|Name|Severity|Extension`.
 /// Trailing text after the extension is part of the last value (a syslog MSG has no trailer).
+///
+/// Inlined into [`parse_in_message`], which the relay calls for every frame: returned from a
+/// call, the ~150-byte record was copied out once more (~45 instructions).
+#[inline]
 pub fn parse_cef(input: &str) -> Result<Cef<'_>, CefError> {
     let error_at = |rest: &str, kind| CefError {
         offset: input.len() - rest.len(),
