@@ -55,7 +55,7 @@ fn clock(b: &[u8], mut i: usize, quirk: &mut Option<usize>) -> Option<(u8, u8, u
     }
     let pair = |tens: u8, ones: u8| {
         let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
-        (tens < 10 && ones < 10).then_some(tens * 10 + ones)
+        (tens < 10 && ones < 10).then(|| tens * 10 + ones)
     };
     let (h, m, s) = (pair(h1, h0)?, pair(m1, m0)?, pair(s1, s0)?);
     i += 8;
@@ -467,6 +467,27 @@ mod tests {
                 nearest_of_three_years(month, day, clock, &opts)
             );
         }
+    }
+
+    #[test]
+    fn clock_rejects_any_non_digit_without_overflowing() {
+        // The digits are checked with a wrapping subtraction; a byte that is no digit must be
+        // refused before it is multiplied (found by fuzzing: `Jul 81 \x1a:...`).
+        for bad in [0u8, b'/', b':', b'x', 0x1a, 0xff] {
+            for at in [0, 1, 3, 4, 6, 7] {
+                let mut clock = *b"10:00:00";
+                clock[at] = bad;
+                assert_eq!(
+                    super::clock(&clock, 0, &mut None),
+                    None,
+                    "{bad:#04x} at {at}"
+                );
+            }
+        }
+        assert_eq!(
+            super::clock(b"23:59:60", 0, &mut None),
+            Some((23, 59, 60, 0, 8))
+        );
     }
 
     #[test]
