@@ -125,18 +125,9 @@ impl Iterator for HeaderSeparators<'_> {
     }
 }
 
-/// The block at `start` padded as [`classify_at`] pads it.
 #[inline]
 fn header_separators_at(bytes: &[u8], start: usize) -> u64 {
-    match bytes.get(start..start + BLOCK) {
-        Some(block) => header_separators(block.try_into().expect("a block's length")),
-        None => {
-            let mut padded = [0; BLOCK];
-            let rest = &bytes[start.min(bytes.len())..];
-            padded[..rest.len()].copy_from_slice(rest);
-            header_separators(&padded)
-        }
-    }
+    in_block_at(bytes, start, header_separators)
 }
 
 /// A bit for each `|` or `\` of the block.
@@ -176,17 +167,22 @@ fn highest_bit(mask: u64) -> usize {
     63 - mask.leading_zeros() as usize
 }
 
-/// The classes of the block at `start`; a last, short block is padded with NUL bytes (neither
-/// `=` nor a key character, and past the end, where no `=` is looked for).
 #[inline]
 fn classify_at(bytes: &[u8], start: usize) -> BlockClasses {
+    in_block_at(bytes, start, classify)
+}
+
+/// `masks` of the block at `start`; a last, short block is padded with NUL bytes (no separator,
+/// no `=` nor key character, and past the end, where nothing is looked for).
+#[inline]
+fn in_block_at<T>(bytes: &[u8], start: usize, masks: impl Fn(&[u8; BLOCK]) -> T) -> T {
     match bytes.get(start..start + BLOCK) {
-        Some(block) => classify(block.try_into().expect("a block's length")),
+        Some(block) => masks(block.try_into().expect("a block's length")),
         None => {
             let mut padded = [0; BLOCK];
             let rest = &bytes[start.min(bytes.len())..];
             padded[..rest.len()].copy_from_slice(rest);
-            classify(&padded)
+            masks(&padded)
         }
     }
 }
