@@ -183,28 +183,10 @@ pub fn month_abbreviation(month: Month) -> &'static str {
 /// The month that a three-letter English abbreviation names, in any case (`Nov`, `nov`, `NOV`:
 /// devices differ); `None` for anything else, a longer name included.
 pub fn month_from_abbreviation(name: &[u8]) -> Option<Month> {
-    let &[a, b, c] = name else {
-        return None;
-    };
-    // An ASCII letter and its other case differ only in bit 0x20, so setting it lowercases a
-    // letter; no byte but the two cases of a letter becomes that lowercase letter. One compare
-    // per month instead of a case-insensitive string compare per name: this runs for every
-    // RFC 3164 frame.
-    Some(match [a | 0x20, b | 0x20, c | 0x20] {
-        [b'j', b'a', b'n'] => Month::January,
-        [b'f', b'e', b'b'] => Month::February,
-        [b'm', b'a', b'r'] => Month::March,
-        [b'a', b'p', b'r'] => Month::April,
-        [b'm', b'a', b'y'] => Month::May,
-        [b'j', b'u', b'n'] => Month::June,
-        [b'j', b'u', b'l'] => Month::July,
-        [b'a', b'u', b'g'] => Month::August,
-        [b's', b'e', b'p'] => Month::September,
-        [b'o', b'c', b't'] => Month::October,
-        [b'n', b'o', b'v'] => Month::November,
-        [b'd', b'e', b'c'] => Month::December,
-        _ => return None,
-    })
+    let index = MONTH_ABBREVIATIONS
+        .iter()
+        .position(|abbreviation| abbreviation.as_bytes().eq_ignore_ascii_case(name))?;
+    Month::try_from(u8::try_from(index + 1).ok()?).ok()
 }
 
 /// BSD `Mmm dd hh:mm:ss` at `start`, as devices send it: the day space-padded (`Nov  2`, the
