@@ -256,15 +256,18 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn every_byte_value_is_classed_as_the_key_table_says_at_every_position() {
+    /// `masks` gives what `bytewise` gives for every byte value at every position of a block.
+    fn agrees_on_every_byte_at_every_position<T: PartialEq + std::fmt::Debug>(
+        masks: fn(&[u8; BLOCK]) -> T,
+        bytewise: fn(&[u8; BLOCK]) -> T,
+    ) {
         for value in 0..=255u8 {
             for position in 0..BLOCK {
                 let mut block = [b'a'; BLOCK];
                 block[position] = value;
                 assert_eq!(
-                    classify(&block),
-                    bytewise_classify(&block),
+                    masks(&block),
+                    bytewise(&block),
                     "{value:#04x} at {position}"
                 );
             }
@@ -272,18 +275,13 @@ mod tests {
     }
 
     #[test]
+    fn every_byte_value_is_classed_as_the_key_table_says_at_every_position() {
+        agrees_on_every_byte_at_every_position(classify, bytewise_classify);
+    }
+
+    #[test]
     fn every_byte_value_is_a_header_separator_as_the_bytewise_scan_says_at_every_position() {
-        for value in 0..=255u8 {
-            for position in 0..BLOCK {
-                let mut block = [b'a'; BLOCK];
-                block[position] = value;
-                assert_eq!(
-                    header_separators(&block),
-                    bytewise_header_separators(&block),
-                    "{value:#04x} at {position}"
-                );
-            }
-        }
+        agrees_on_every_byte_at_every_position(header_separators, bytewise_header_separators);
     }
 
     /// The walk back from each `=` that the masks replace.
