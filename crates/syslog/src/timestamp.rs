@@ -36,6 +36,13 @@ fn number(b: &[u8], i: usize, n: usize) -> Option<u32> {
     (i..i + n).try_fold(0u32, |acc, j| Some(acc * 10 + digit(b, j)?))
 }
 
+/// The number two ASCII digits spell. The wrapping subtraction takes every other byte past 9, so
+/// one compare per digit refuses it — before the multiplication, which it would overflow.
+fn two_digits(tens: u8, ones: u8) -> Option<u8> {
+    let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
+    (tens < 10 && ones < 10).then(|| tens * 10 + ones)
+}
+
 fn expect(b: &[u8], i: usize, byte: u8) -> Option<()> {
     (b.get(i) == Some(&byte)).then_some(())
 }
@@ -53,11 +60,11 @@ fn clock(b: &[u8], mut i: usize, quirk: &mut Option<usize>) -> Option<(u8, u8, u
     if colon1 != b':' || colon2 != b':' {
         return None;
     }
-    let pair = |tens: u8, ones: u8| {
-        let (tens, ones) = (tens.wrapping_sub(b'0'), ones.wrapping_sub(b'0'));
-        (tens < 10 && ones < 10).then(|| tens * 10 + ones)
-    };
-    let (h, m, s) = (pair(h1, h0)?, pair(m1, m0)?, pair(s1, s0)?);
+    let (h, m, s) = (
+        two_digits(h1, h0)?,
+        two_digits(m1, m0)?,
+        two_digits(s1, s0)?,
+    );
     i += 8;
     let mut nanos = 0;
     if b.get(i) == Some(&b'.') {
@@ -106,11 +113,18 @@ fn date(year: i32, month: u32, day: u32) -> Option<Date> {
 /// lowercase `t`/`z`, `+hhmm`, no offset at all (then `opts.default_offset` applies).
 pub(crate) fn rfc3339(b: &[u8], start: usize, opts: &ParseOptions) -> Option<Scanned> {
     let mut quirk = None;
-    let year = number(b, start, 4)?;
-    expect(b, start + 4, b'-')?;
-    let month = number(b, start + 5, 2)?;
-    expect(b, start + 7, b'-')?;
-    let day = number(b, start + 8, 2)?;
+    // The date's ten bytes at once, as the clock reads its eight.
+    let &[y3, y2, y1, y0, dash1, mo1, mo0, dash2, d1, d0] = b.get(start..start + 10)? else {
+        return None;
+    };
+    if dash1 != b'-' || dash2 != b'-' {
+        return None;
+    }
+    let year = u32::from(two_digits(y3, y2)?) * 100 + u32::from(two_digits(y1, y0)?);
+    let (month, day) = (
+        u32::from(two_digits(mo1, mo0)?),
+        u32::from(two_digits(d1, d0)?),
+    );
     match b.get(start + 10) {
         Some(b'T') => {}
         Some(b't') => note(&mut quirk, start + 10),
@@ -449,6 +463,18 @@ mod tests {
                 nearest_of_three_years(month, day, clock, &opts)
             );
         }
+    }
+
+    #[test]
+    fn rfc3339_date_rejects_any_non_digit_or_separator() {
+        for at in 0..10 {
+            for bad in [b'/', b'x', 0xff] {
+                let mut stamp = *b"2021-10-27T19:21:00Z";
+                stamp[at] = bad;
+                assert_eq!(rfc3339(&stamp, 0, &opts()), None, "{bad:#04x} at {at}");
+            }
+        }
+        assert_eq!(rfc3339(b"2021-10-2", 0, &opts()), None);
     }
 
     #[test]
