@@ -2,7 +2,9 @@
 //! `benches/parse-instructions.sh` to count instructions per parse under callgrind (a figure that
 //! does not move with the machine's load, as the criterion times here do by ±30 %).
 //!
-//!   parse_loop COUNT syslog|cef-header|cef-full|syslog-cef-header|syslog-cef-full
+//!   parse_loop COUNT syslog|rfc5424|cef-header|cef-full|syslog-cef-header|rfc5424-cef-header|syslog-cef-full
+//!
+//! `syslog` is an RFC 3164 header, `rfc5424` an RFC 5424 one, each in front of the same record.
 
 use std::hint::black_box;
 
@@ -18,25 +20,36 @@ fn main() {
         args.next(),
     ) else {
         eprintln!(
-            "usage: parse_loop COUNT syslog|cef-header|cef-full|syslog-cef-header|syslog-cef-full"
+            "usage: parse_loop COUNT syslog|rfc5424|cef-header|cef-full|syslog-cef-header|\
+             rfc5424-cef-header|syslog-cef-full"
         );
         std::process::exit(2);
     };
     let options = ParseOptions::new(OffsetDateTime::now_utc());
-    let line = format!("<14>Nov 22 10:00:00 PA-VM {THREAT}");
-    let once: fn(&str, &ParseOptions) -> usize = match what.as_str() {
-        "syslog" => |line, options| cefrelay_syslog::parse(line, options).body.len(),
-        "cef-header" => |_, _| parse_cef(THREAT).map_or(0, |cef| cef.severity.len()),
-        "cef-full" => |_, _| parse_cef(THREAT).map_or(0, |cef| cef.extensions.pairs().len()),
-        "syslog-cef-header" => |line, options| {
-            let message = cefrelay_syslog::parse(line, options);
-            parse_in_message(message.body).map_or(0, |cef| cef.map_or(0, |c| c.severity.len()))
-        },
-        "syslog-cef-full" => |line, options| {
+    let bsd = format!("<14>Nov 22 10:00:00 PA-VM {THREAT}");
+    let ietf = format!("<14>1 2026-11-22T10:00:00.123+01:00 PA-VM - - - - {THREAT}");
+    let syslog: fn(&str, &ParseOptions) -> usize =
+        |line, options| cefrelay_syslog::parse(line, options).body.len();
+    let syslog_cef_header: fn(&str, &ParseOptions) -> usize = |line, options| {
+        let message = cefrelay_syslog::parse(line, options);
+        parse_in_message(message.body).map_or(0, |cef| cef.map_or(0, |c| c.severity.len()))
+    };
+    let (line, once): (&str, fn(&str, &ParseOptions) -> usize) = match what.as_str() {
+        "syslog" => (&bsd, syslog),
+        "rfc5424" => (&ietf, syslog),
+        "cef-header" => (THREAT, |_, _| {
+            parse_cef(THREAT).map_or(0, |cef| cef.severity.len())
+        }),
+        "cef-full" => (THREAT, |_, _| {
+            parse_cef(THREAT).map_or(0, |cef| cef.extensions.pairs().len())
+        }),
+        "syslog-cef-header" => (&bsd, syslog_cef_header),
+        "rfc5424-cef-header" => (&ietf, syslog_cef_header),
+        "syslog-cef-full" => (&bsd, |line, options| {
             let message = cefrelay_syslog::parse(line, options);
             parse_in_message(message.body)
                 .map_or(0, |cef| cef.map_or(0, |c| c.extensions.pairs().len()))
-        },
+        }),
         _ => {
             eprintln!("unknown: {what}");
             std::process::exit(2);
@@ -44,7 +57,7 @@ fn main() {
     };
     let mut total = 0;
     for _ in 0..count {
-        total += once(black_box(&line), black_box(&options));
+        total += once(black_box(line), black_box(&options));
     }
     println!("{total}");
 }
