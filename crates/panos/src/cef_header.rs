@@ -23,6 +23,10 @@ pub struct CefType<'a> {
     pub type_text: &'a str,
     /// The subtype (`end`, `url`, `vulnerability`, …), wherever this header layout keeps it.
     pub subtype: &'a str,
+    /// The record's `cat` extension when this layout needed it for the subtype (THREAT Set A,
+    /// `None` there when the record has none), so that a reader of `cat` (the threat
+    /// classification) does not search the extension for it again; `None`, not read, elsewhere.
+    pub cat: Option<Option<&'a str>>,
 }
 
 /// The log type of a CEF record from Palo Alto Networks; `None` for any other vendor or product.
@@ -38,20 +42,22 @@ pub fn cef_type<'a>(
     if vendor != "Palo Alto Networks" {
         return None;
     }
-    let (type_text, subtype) = match product {
-        "LF" => (class_id, name),
-        "PAN-OS" if class_id == "GLOBALPROTECT" => (class_id, name),
+    let (type_text, subtype, cat) = match product {
+        "LF" => (class_id, name, None),
+        "PAN-OS" if class_id == "GLOBALPROTECT" => (class_id, name, None),
         // Set A's THREAT class ID is the threat itself, `Name(id)`: the subtype is in `cat`.
         "PAN-OS" if name == "THREAT" && class_id.ends_with(')') => {
-            (name, cat().unwrap_or_default())
+            let cat = cat();
+            (name, cat.unwrap_or_default(), Some(cat))
         }
-        "PAN-OS" => (name, class_id),
+        "PAN-OS" => (name, class_id, None),
         _ => return None,
     };
     Some(CefType {
         log_type: LogType::from_name(type_text),
         type_text,
         subtype,
+        cat,
     })
 }
 
@@ -90,5 +96,25 @@ mod tests {
             cef_type("Fortinet", "FortiGate", "x", "THREAT", || None),
             None
         );
+    }
+
+    #[test]
+    fn the_cat_read_for_a_set_a_subtype_is_kept_and_no_other_layout_reads_it() {
+        let set_a = |cat| {
+            cef_type(
+                "Palo Alto Networks",
+                "PAN-OS",
+                "Eicar(39040)",
+                "THREAT",
+                || cat,
+            )
+            .map(|t| t.cat)
+        };
+        assert_eq!(set_a(Some("virus")), Some(Some(Some("virus"))));
+        assert_eq!(set_a(None), Some(Some(None)));
+        let native = cef_type("Palo Alto Networks", "PAN-OS", "url", "THREAT", || {
+            panic!("a native header names its subtype")
+        });
+        assert_eq!(native.map(|t| t.cat), Some(None));
     }
 }

@@ -58,16 +58,6 @@ pub fn cef_places(log_type: LogType, subtype: &str) -> Option<&'static CefPlaces
     Some(places)
 }
 
-/// A field for [`CefFields`] to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wanted {
-    /// A format variable (without the `$`), wherever the record's format puts it, as
-    /// [`cef_field`] finds it.
-    Variable(&'static str),
-    /// An extension key, in any format.
-    Key(&'static str),
-}
-
 /// Where a [`CefFields`] finds one field in one format.
 #[derive(Debug, Clone)]
 enum Place {
@@ -77,10 +67,10 @@ enum Place {
     Absent,
 }
 
-/// Several fields read from PAN-OS CEF records of any type together: for each format, where
+/// Several format variables read from PAN-OS CEF records of any type together: for each format, where
 /// each field sits (extension keys with their searchers), worked out once, so that reading them
 /// costs one format lookup and one search per key, and never a split of the extension (a
-/// THREAT's classification reads four of ~60 pairs). One pass for all the keys was tried, with
+/// THREAT's classification reads three of ~60 pairs). One pass for all the keys was tried, with
 /// aho-corasick's Teddy: every key follows a space, and checking its many candidates cost more
 /// than the searches it replaced (16 200 against 15 300 instructions per PAN-OS THREAT).
 #[derive(Debug)]
@@ -89,20 +79,16 @@ pub struct CefFields<const N: usize> {
 }
 
 impl<const N: usize> CefFields<N> {
-    /// Works out, for every format, where each of `wanted` sits.
-    pub fn new(wanted: [Wanted; N]) -> Self {
+    /// Works out, for every format, where each of the format `variables` (without the `$`)
+    /// sits, as [`cef_field`] finds it.
+    pub fn new(variables: [&'static str; N]) -> Self {
         let by_format = PLACES
             .iter()
             .map(|(format, places)| {
-                let placed = wanted.map(|field| match field {
-                    Wanted::Key(name) => {
-                        Key::new(name).map_or(Place::Absent, |key| Place::Extension(Box::new(key)))
-                    }
-                    Wanted::Variable(variable) => match places.get(variable) {
-                        Some(CefField::Extension(key)) => Place::Extension(Box::new(key.clone())),
-                        Some(header) => Place::Header(header),
-                        None => Place::Absent,
-                    },
+                let placed = variables.map(|variable| match places.get(variable) {
+                    Some(CefField::Extension(key)) => Place::Extension(Box::new(key.clone())),
+                    Some(header) => Place::Header(header),
+                    None => Place::Absent,
                 });
                 (*format, placed)
             })
