@@ -9,7 +9,8 @@
 # Steps: syslog (the RFC 3164 header), rfc5424 (an RFC 5424 header instead), cef-header (the CEF
 # header; the extension is left for its first use), cef-full (and every extension pair),
 # syslog-cef-header (what the relay's default path parses per frame), rfc5424-cef-header (the same
-# behind an RFC 5424 header), syslog-cef-full.
+# behind an RFC 5424 header), syslog-cef-full, cef-one-key (the CEF header and one extension key
+# looked up) and cef-five-keys (five keys, as the sophos preset and the enrichment read a THREAT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ instructions() { # step count
 }
 
 printf '%-18s %12s\n' step "per parse"
-for step in syslog rfc5424 cef-header cef-full syslog-cef-header rfc5424-cef-header syslog-cef-full; do
+for step in ${STEPS:-syslog rfc5424 cef-header cef-full syslog-cef-header rfc5424-cef-header syslog-cef-full cef-one-key cef-five-keys}; do
   one=$(instructions "$step" "$count")
   two=$(instructions "$step" $((count * 2)))
   printf '%-18s %12d\n' "$step" $(((two - one) / count))

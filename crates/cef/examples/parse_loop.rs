@@ -2,13 +2,17 @@
 //! `benches/parse-instructions.sh` to count instructions per parse under callgrind (a figure that
 //! does not move with the machine's load, as the criterion times here do by ±30 %).
 //!
-//!   parse_loop COUNT syslog|rfc5424|cef-header|cef-full|syslog-cef-header|rfc5424-cef-header|syslog-cef-full
+//!   parse_loop COUNT syslog|rfc5424|cef-header|cef-full|syslog-cef-header|rfc5424-cef-header|syslog-cef-full|cef-one-key|cef-five-keys
 //!
 //! `syslog` is an RFC 3164 header, `rfc5424` an RFC 5424 one, each in front of the same record.
+//! `cef-one-key` is the CEF header and one key looked up (`act`), `cef-five-keys` the header and
+//! the five keys the sophos preset and the threat enrichment read of a PAN-OS THREAT (one of them
+//! absent), each with its searcher built beforehand as the relay builds them.
 
 use std::hint::black_box;
+use std::sync::LazyLock;
 
-use cefrelay_cef::{parse_cef, parse_in_message};
+use cefrelay_cef::{parse_cef, parse_in_message, Key};
 use cefrelay_syslog::{OffsetDateTime, ParseOptions};
 
 include!("../benches/data/threat_record.rs");
@@ -21,10 +25,14 @@ fn main() {
     ) else {
         eprintln!(
             "usage: parse_loop COUNT syslog|rfc5424|cef-header|cef-full|syslog-cef-header|\
-             rfc5424-cef-header|syslog-cef-full"
+             rfc5424-cef-header|syslog-cef-full|cef-one-key|cef-five-keys"
         );
         std::process::exit(2);
     };
+    static KEYS: LazyLock<[Key; 5]> = LazyLock::new(|| {
+        ["act", "cat", "flexString2", "PanOSThreatCategory", "cs2"]
+            .map(|name| Key::new(name).expect("a valid key"))
+    });
     let options = ParseOptions::new(OffsetDateTime::now_utc());
     let bsd = format!("<14>Nov 22 10:00:00 PA-VM {THREAT}");
     let ietf = format!("<14>1 2026-11-22T10:00:00.123+01:00 PA-VM - - - - {THREAT}");
@@ -42,6 +50,21 @@ fn main() {
         }),
         "cef-full" => (THREAT, |_, _| {
             parse_cef(THREAT).map_or(0, |cef| cef.extensions.pairs().len())
+        }),
+        "cef-one-key" => (THREAT, |_, _| {
+            parse_cef(THREAT).map_or(0, |cef| {
+                cef.extensions
+                    .entry_of(&KEYS[0])
+                    .map_or(0, |(_, v)| v.len())
+            })
+        }),
+        "cef-five-keys" => (THREAT, |_, _| {
+            parse_cef(THREAT).map_or(0, |cef| {
+                KEYS.iter()
+                    .filter_map(|key| cef.extensions.entry_of(key))
+                    .map(|(_, value)| value.len())
+                    .sum()
+            })
         }),
         "syslog-cef-header" => (&bsd, syslog_cef_header),
         "rfc5424-cef-header" => (&ietf, syslog_cef_header),

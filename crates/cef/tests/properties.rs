@@ -126,7 +126,8 @@ fn reference_unescape(raw: &str) -> String {
 }
 
 /// Checks one record's extension four ways: the split pairs equal the reference's, `get` finds
-/// the first value of each key before anything split the text, `labelled` finds the pair each
+/// the first value of each key before anything split the text (on a fresh record and on one
+/// asked for every key in turn), `labelled` finds the pair each
 /// label names, and `is_empty` answers the same before and after the split.
 fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
     let Ok(cef) = parse_cef(record) else {
@@ -147,6 +148,18 @@ fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
             .entry(key)
             .map(|(k, v)| (k.to_string(), v.to_string()));
         prop_assert_eq!(entry, first.map(|v| (key.clone(), v.to_string())));
+    }
+    // One record asked for every key in turn, and for keys it lacks, as the rules and the
+    // enrichment ask one record: no lookup changes what the next one finds.
+    let shared = parse_cef(record).unwrap();
+    let mut asked: Vec<&str> = reference.iter().map(|(k, _)| k.as_str()).collect();
+    asked.extend(["absent", "k", "Label"]);
+    for key in asked {
+        let first = reference
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
+        prop_assert_eq!(shared.extension(key), first, "{:?} in {:?}", key, record);
     }
     // Each label a `…Label` pair gives (and one none gives), before and after a split.
     let mut labels: Vec<&str> = reference
