@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 
 use cefrelay_cef::Key;
 
-use cefrelay_panos::cef_header::{CefType, CAT};
+use cefrelay_panos::cef_header::CefType;
 use cefrelay_panos::log::LogType;
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
-use cefrelay_panos::to_cef::{cef_places, CefField, CefFields, CefPlaces};
+use cefrelay_panos::to_cef::{cef_places, CefField, CefFields, CefPlaces, Wanted};
 
 use crate::config::rules::Field;
 use crate::event::{Event, Origin};
@@ -179,33 +179,43 @@ impl<'f, 'a> Facts<'f, 'a> {
         // The PAN-OS fields a classification reads: the threat category, the threat name and
         // the direction.
         const READ: [&str; 3] = ["thr_category", "threatid", "direction"];
-        let (cat, class_id, subtype, [thr_category, name, direction]) =
-            if let Some(cef) = event.valid_cef() {
-                let header = self.panos_header()?;
-                let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
-                // Found by key (CefFields), not by splitting the extension: this runs for
-                // every threat, and needs four of its ~60 pairs. `cat` is searched for only when
-                // the header's layout did not already (each search is ~1 000 instructions).
-                static THREAT_CEF: LazyLock<CefFields<3>> = LazyLock::new(|| CefFields::new(READ));
-                let fields = THREAT_CEF.read(log_type, header.subtype, cef);
-                let cat = header
-                    .cat
-                    .unwrap_or_else(|| Some(cef.extensions.entry_of(&CAT)?.1));
-                (
-                    cat,
-                    &*cef.signature_id,
-                    header.subtype,
-                    fields.map(non_empty),
-                )
-            } else {
-                let log = event.panos_csv.as_ref()?;
-                if log.log_type != Some(LogType::Threat) {
-                    return None;
+        let (cat, class_id, subtype, [thr_category, name, direction]) = if let Some(cef) =
+            event.valid_cef()
+        {
+            let header = self.panos_header()?;
+            let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
+            // Found by key (CefFields), not by splitting the extension: this runs for
+            // every threat, and needs four of its ~60 pairs. Each search is ~1 000
+            // instructions: `cat` is searched for only when the header's layout did not
+            // already, and once where the format puts `$threatid` there too (URL, WildFire).
+            static THREAT_CEF: LazyLock<CefFields<3>> =
+                LazyLock::new(|| CefFields::new(READ.map(Wanted::Variable)));
+            static THREAT_CEF_AND_CAT: LazyLock<CefFields<4>> = LazyLock::new(|| {
+                let [thr_category, threatid, direction] = READ.map(Wanted::Variable);
+                CefFields::new([Wanted::Key("cat"), thr_category, threatid, direction])
+            });
+            let (cat, fields) = match header.cat {
+                Some(cat) => (cat, THREAT_CEF.read(log_type, header.subtype, cef)),
+                None => {
+                    let [cat, fields @ ..] = THREAT_CEF_AND_CAT.read(log_type, header.subtype, cef);
+                    (cat, fields)
                 }
-                let threat_id = log.get("threatid").unwrap_or_default();
-                let fields = READ.map(|variable| non_empty(log.get(variable)));
-                (Some(log.subtype), threat_id, log.subtype, fields)
             };
+            (
+                cat,
+                &*cef.signature_id,
+                header.subtype,
+                fields.map(non_empty),
+            )
+        } else {
+            let log = event.panos_csv.as_ref()?;
+            if log.log_type != Some(LogType::Threat) {
+                return None;
+            }
+            let threat_id = log.get("threatid").unwrap_or_default();
+            let fields = READ.map(|variable| non_empty(log.get(variable)));
+            (Some(log.subtype), threat_id, log.subtype, fields)
+        };
         let threat = Threat {
             name: name.unwrap_or(class_id),
             category: thr_category,

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use cefrelay_cef::parse_cef;
 use cefrelay_panos::csv::parse;
-use cefrelay_panos::to_cef::{cef_field, to_cef, CefField, CefFields, Options};
+use cefrelay_panos::to_cef::{cef_field, to_cef, CefField, CefFields, Options, Wanted};
 
 const TYPES: [&str; 17] = [
     "traffic",
@@ -54,18 +54,19 @@ fn every_type_converts_to_its_golden_cef() {
 
 /// `CefFields` reads, in one pass, what `cef_field` and a lookup per key read one by one: on
 /// every golden record, for header variables, extension variables, a variable two formats put in
-/// different places, a variable asked for twice and a variable no format has.
+/// different places, a key asked for twice, a variable at a key also asked for (`$threatid` is
+/// `cat` in the URL format) and a key no record has.
 #[test]
 fn cef_fields_read_together_what_each_lookup_reads_alone() {
-    const WANTED: [&str; 8] = [
-        "thr_category",
-        "threatid",
-        "direction",
-        "serial",
-        "src",
-        "subtype",
-        "threatid",
-        "noSuchVariable",
+    const WANTED: [Wanted; 8] = [
+        Wanted::Key("cat"),
+        Wanted::Variable("thr_category"),
+        Wanted::Variable("threatid"),
+        Wanted::Variable("direction"),
+        Wanted::Variable("serial"),
+        Wanted::Variable("src"),
+        Wanted::Key("cat"),
+        Wanted::Key("noSuchKey"),
     ];
     let fields = CefFields::new(WANTED);
     let mut read = 0;
@@ -77,15 +78,20 @@ fn cef_fields_read_together_what_each_lookup_reads_alone() {
             let Some(record_type) = log.log_type else {
                 continue;
             };
-            let one_by_one = WANTED.map(|variable| {
+            let one_by_one = WANTED.map(|wanted| {
                 let record = parse_cef(&converted).unwrap();
-                let value = match cef_field(record_type, log.subtype, variable) {
-                    Some(CefField::Extension(key)) => record.extension(key.name()),
-                    Some(CefField::DeviceVersion) => Some(&*record.device_version),
-                    Some(CefField::SignatureId) => Some(&*record.signature_id),
-                    Some(CefField::Name) => Some(&*record.name),
-                    Some(CefField::Severity) => Some(&*record.severity),
-                    None => None,
+                let value = match wanted {
+                    Wanted::Key(key) => record.extension(key),
+                    Wanted::Variable(variable) => {
+                        match cef_field(record_type, log.subtype, variable) {
+                            Some(CefField::Extension(key)) => record.extension(key.name()),
+                            Some(CefField::DeviceVersion) => Some(&*record.device_version),
+                            Some(CefField::SignatureId) => Some(&*record.signature_id),
+                            Some(CefField::Name) => Some(&*record.name),
+                            Some(CefField::Severity) => Some(&*record.severity),
+                            None => None,
+                        }
+                    }
                 };
                 value.map(str::to_owned)
             });

@@ -89,7 +89,7 @@ mod fields;
 pub mod formats;
 mod time;
 
-pub use fields::{cef_field, cef_places, CefField, CefFields, CefPlaces};
+pub use fields::{cef_field, cef_places, CefField, CefFields, CefPlaces, Wanted};
 
 use std::cell::Cell;
 use std::fmt::Write;
