@@ -127,8 +127,8 @@ fn reference_unescape(raw: &str) -> String {
 
 /// Checks one record's extension four ways: the split pairs equal the reference's, `get` finds
 /// the first value of each key before anything split the text (on a fresh record and on one
-/// asked for every key in turn), `labelled` finds the pair each
-/// label names, and `is_empty` answers the same before and after the split.
+/// asked for every key in turn), `labelled` finds the pair each label names, and `is_empty`
+/// answers the same before and after the split.
 fn check_split(record: &str, extension: &str) -> Result<(), TestCaseError> {
     let Ok(cef) = parse_cef(record) else {
         return Ok(());
