@@ -25,6 +25,12 @@ impl MariaDb {
             .find(|path| path.exists())?;
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
+        // Its own temporary directory: with the default /tmp, a bootstrap once failed on an
+        // internal temporary table (`#sql-temptable-….MAI`) that had gone from under it while
+        // the rest of the suite ran.
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("the server's temporary directory");
+        let tmpdir = format!("--tmpdir={}", tmp.display());
         let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let installed = Command::new(install_db)
             .args([
@@ -33,6 +39,7 @@ impl MariaDb {
                 "--skip-test-db",
             ])
             .arg(format!("--datadir={}", data.display()))
+            .arg(&tmpdir)
             .arg(format!("--user={user}"))
             .output()
             .expect("run mariadb-install-db");
@@ -50,6 +57,7 @@ impl MariaDb {
             let mut child = Command::new(&server)
                 .arg("--no-defaults")
                 .arg(format!("--datadir={}", data.display()))
+                .arg(&tmpdir)
                 .arg(format!("--socket={}", socket.display()))
                 .arg(format!("--port={port}"))
                 .arg("--bind-address=127.0.0.1")
