@@ -6,10 +6,10 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::LazyLock;
 
-use cefrelay_cef::Key;
+use cefrelay_cef::{Cef, Key};
 
 use cefrelay_panos::cef_header::CefType;
-use cefrelay_panos::log::LogType;
+use cefrelay_panos::log::{Log, LogType};
 use cefrelay_panos::mitre::{self, Classification, Table, Threat};
 use cefrelay_panos::to_cef::{cef_places, CefField, CefFields, CefPlaces, Wanted};
 
@@ -175,58 +175,86 @@ impl<'f, 'a> Facts<'f, 'a> {
     fn classify(&self) -> Option<ThreatFacts<'f>> {
         let table = self.table?;
         let event: &'f Event<'a> = self.event;
-        let non_empty = |text: Option<&'f str>| text.filter(|text| !text.is_empty());
-        // The PAN-OS fields a classification reads: the threat category, the threat name and
-        // the direction.
-        const READ: [&str; 3] = ["thr_category", "threatid", "direction"];
-        let (cat, class_id, subtype, [thr_category, name, direction]) = if let Some(cef) =
-            event.valid_cef()
-        {
-            let header = self.panos_header()?;
-            let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
-            // Found by key (CefFields), not by splitting the extension: this runs for
-            // every threat, and needs four of its ~60 pairs. Each search is ~1 000
-            // instructions: `cat` is searched for only when the header's layout did not
-            // already, and once where the format puts `$threatid` there too (URL, WildFire).
-            static THREAT_CEF: LazyLock<CefFields<3>> =
-                LazyLock::new(|| CefFields::new(READ.map(Wanted::Variable)));
-            static THREAT_CEF_AND_CAT: LazyLock<CefFields<4>> = LazyLock::new(|| {
-                let [thr_category, threatid, direction] = READ.map(Wanted::Variable);
-                CefFields::new([Wanted::Key("cat"), thr_category, threatid, direction])
-            });
-            let (cat, fields) = match header.cat {
-                Some(cat) => (cat, THREAT_CEF.read(log_type, header.subtype, cef)),
-                None => {
-                    let [cat, fields @ ..] = THREAT_CEF_AND_CAT.read(log_type, header.subtype, cef);
-                    (cat, fields)
-                }
-            };
-            (
-                cat,
-                &*cef.signature_id,
-                header.subtype,
-                fields.map(non_empty),
-            )
-        } else {
-            let log = event.panos_csv.as_ref()?;
-            if log.log_type != Some(LogType::Threat) {
-                return None;
-            }
-            let threat_id = log.get("threatid").unwrap_or_default();
-            let fields = READ.map(|variable| non_empty(log.get(variable)));
-            (Some(log.subtype), threat_id, log.subtype, fields)
-        };
-        let threat = Threat {
-            name: name.unwrap_or(class_id),
-            category: thr_category,
-            subtype,
-            direction,
+        let record = match event.valid_cef() {
+            Some(cef) => self.threat_record_of_cef(cef)?,
+            None => threat_record_of_csv(event.panos_csv.as_ref()?)?,
         };
         Some(ThreatFacts {
-            alert_type: mitre::alert_type(cat, class_id, thr_category),
-            classification: table.classify(&threat),
+            alert_type: mitre::alert_type(record.cat, record.class_id, record.threat.category),
+            classification: table.classify(&record.threat),
         })
     }
+
+    /// The threat fields of a PAN-OS THREAT log in CEF (sent so, or converted from CSV).
+    fn threat_record_of_cef(&self, cef: &'f Cef<'a>) -> Option<ThreatRecord<'f>> {
+        let header = self.panos_header()?;
+        let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
+        // Found by key (CefFields), not by splitting the extension: this runs for every threat,
+        // and needs four of its ~60 pairs. Each search is ~1 000 instructions: `cat` is searched
+        // for only when the header's layout did not already, and once where the format puts
+        // `$threatid` there too (URL, WildFire).
+        static THREAT_CEF: LazyLock<CefFields<3>> =
+            LazyLock::new(|| CefFields::new(THREAT_VARIABLES.map(Wanted::Variable)));
+        static THREAT_CEF_AND_CAT: LazyLock<CefFields<4>> = LazyLock::new(|| {
+            let [thr_category, threatid, direction] = THREAT_VARIABLES.map(Wanted::Variable);
+            CefFields::new([Wanted::Key("cat"), thr_category, threatid, direction])
+        });
+        let (cat, [thr_category, name, direction]) = match header.cat {
+            Some(cat) => (cat, THREAT_CEF.read(log_type, header.subtype, cef)),
+            None => {
+                let [cat, fields @ ..] = THREAT_CEF_AND_CAT.read(log_type, header.subtype, cef);
+                (cat, fields)
+            }
+        };
+        let class_id: &'f str = &cef.signature_id;
+        Some(ThreatRecord {
+            cat,
+            class_id,
+            threat: Threat {
+                name: non_empty(name).unwrap_or(class_id),
+                category: non_empty(thr_category),
+                subtype: header.subtype,
+                direction: non_empty(direction),
+            },
+        })
+    }
+}
+
+/// The PAN-OS format variables a threat classification reads: the threat category, the threat
+/// name and the direction.
+const THREAT_VARIABLES: [&str; 3] = ["thr_category", "threatid", "direction"];
+
+/// What a threat's alert type and classification are made from.
+struct ThreatRecord<'f> {
+    /// The record's `cat`: the subtype in CSV and Set A, the threat ID in URL and WildFire CEF.
+    cat: Option<&'f str>,
+    /// The CEF Device Event Class ID, or the CSV `threatid` column.
+    class_id: &'f str,
+    threat: Threat<'f>,
+}
+
+/// The threat fields of a PAN-OS THREAT log kept as CSV.
+fn threat_record_of_csv<'f>(log: &'f Log<'_>) -> Option<ThreatRecord<'f>> {
+    if log.log_type != Some(LogType::Threat) {
+        return None;
+    }
+    let [thr_category, name, direction] =
+        THREAT_VARIABLES.map(|variable| non_empty(log.get(variable)));
+    let class_id = log.get("threatid").unwrap_or_default();
+    Some(ThreatRecord {
+        cat: Some(log.subtype),
+        class_id,
+        threat: Threat {
+            name: name.unwrap_or(class_id),
+            category: thr_category,
+            subtype: log.subtype,
+            direction,
+        },
+    })
+}
+
+fn non_empty(text: Option<&str>) -> Option<&str> {
+    text.filter(|text| !text.is_empty())
 }
 
 /// The CEF extension `key`, with its searcher built beforehand.
