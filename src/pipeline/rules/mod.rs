@@ -3,6 +3,7 @@
 //! every sink; a sink's own rules (named by its `rules`) then decide for that sink alone.
 //! A dry-run rule counts what it would do and lets the next rule decide.
 
+mod by_type;
 pub mod sample;
 pub mod suppress;
 
@@ -13,6 +14,7 @@ use time::OffsetDateTime;
 use super::facts::{Facts, FieldMemo, MEMO_SLOTS};
 use crate::config::rules::{Action, Condition, Field, Rule, Rules};
 use crate::telemetry::metrics::rules::{RuleMetrics, RulesMetrics};
+use by_type::RuleList;
 use suppress::{Admit, Ask, Summary, SummarySource, SuppressTable};
 
 /// A set of sinks by their index (`config::limits::SINKS` keeps it within 64).
@@ -38,10 +40,10 @@ struct Compiled {
 /// The rules of one configuration, with their suppression windows.
 pub struct RuleEngine {
     rules: Vec<Compiled>,
-    /// Positions in `rules` of the global rules, in order.
-    global: Vec<usize>,
-    /// Per sink (in sink order), the positions of its own rules.
-    per_sink: Vec<Vec<usize>>,
+    /// The global rules.
+    global: RuleList,
+    /// Per sink (in sink order), its own rules.
+    per_sink: Vec<RuleList>,
     suppress: Mutex<SuppressTable>,
     metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
@@ -143,18 +145,23 @@ impl RuleEngine {
             MEMO_SLOTS,
         );
         let position = |name: &str| rules.iter().position(|c| c.rule.name == name);
-        let global = (0..rules.len())
-            .filter(|&index| !config.is_sink_rule(&rules[index].rule.name))
-            .collect();
+        let condition_of = |index: usize| &rules[index].rule.condition;
+        let global = RuleList::new(
+            (0..rules.len())
+                .filter(|&index| !config.is_sink_rule(&rules[index].rule.name))
+                .collect(),
+            condition_of,
+        );
         let per_sink = sinks
             .iter()
             .map(|sink| {
-                config
+                let own = config
                     .sink_rules
                     .iter()
                     .filter(|(name, _)| name == sink)
                     .flat_map(|(_, names)| names.iter().filter_map(|n| position(n)))
-                    .collect()
+                    .collect();
+                RuleList::new(own, condition_of)
             })
             .collect();
         let count = rules.len();
@@ -204,6 +211,7 @@ impl RuleEngine {
     pub fn deciding_rule(&self, facts: &Facts<'_, '_>) -> Option<(&str, &'static str)> {
         let memo = FieldMemo::new();
         self.global
+            .candidates(facts, &memo)
             .iter()
             .map(|&index| &self.rules[index].rule)
             .find(|rule| !rule.dry_run && matches(&rule.condition, facts, &memo))
@@ -217,7 +225,7 @@ impl RuleEngine {
 
     fn first_match(
         &self,
-        list: &[usize],
+        list: &RuleList,
         facts: &Facts<'_, '_>,
         now: OffsetDateTime,
         takers: SinkSet,
@@ -225,7 +233,7 @@ impl RuleEngine {
     ) -> Option<Verdict> {
         // The fields this pass reads, each read once however many rules test it.
         let memo = FieldMemo::new();
-        for &index in list {
+        for &index in list.candidates(facts, &memo) {
             let compiled = &self.rules[index];
             if !matches(&compiled.rule.condition, facts, &memo) {
                 continue;
