@@ -125,11 +125,15 @@ impl<const N: usize> CefFields<N> {
     }
 
     /// The fields' values in `cef`, a record of `log_type` and `subtype`, in the order asked.
+    /// A field whose value the caller already read from `cef` (`known[at]` is `Some`) is taken
+    /// as given, not searched for again: the rules may have read a THREAT's category before its
+    /// classification does.
     pub fn read<'c>(
         &self,
         log_type: LogType,
         subtype: &str,
         cef: &'c Cef<'_>,
+        known: [Option<Option<&'c str>>; N],
     ) -> [Option<&'c str>; N] {
         let format = formats::published(log_type, subtype).unwrap_or(formats::OURS);
         let Some((_, places)) = self
@@ -141,6 +145,10 @@ impl<const N: usize> CefFields<N> {
         };
         let mut values = [None; N];
         for (at, place) in places.iter().enumerate() {
+            if let Some(value) = known[at] {
+                values[at] = value;
+                continue;
+            }
             values[at] = match place {
                 Place::Extension(key) => cef.extensions.entry_of(key).map(|(_, value)| value),
                 Place::SameAs(earlier) => values[*earlier],
