@@ -22,10 +22,6 @@ pub struct Threat<'a> {
     pub category: Option<&'a str>,
     /// The log subtype, e.g. `vulnerability`, `spyware`, `virus`.
     pub subtype: &'a str,
-    /// `client-to-server` or `server-to-client`: `flexString2` in PAN-OS CEF, `direction` in
-    /// CSV. Table lines for a direction apply only to a threat of that direction; any other
-    /// value, or none, is an unknown direction.
-    pub direction: Option<&'a str>,
 }
 
 impl Threat<'_> {
@@ -54,7 +50,6 @@ mod tests {
             name,
             category: None,
             subtype: "vulnerability",
-            direction: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The MITRE ATT&CK mapping table: its line format, its parser and the lookup.
 
+use std::cell::LazyCell;
 use std::fmt;
 use std::str::FromStr;
 
@@ -144,9 +145,14 @@ impl Directed {
     }
 
     /// The technique for a threat going `direction`: the line for that direction, else the line
-    /// without one. A line for a direction never answers for the other or an unknown one.
-    fn for_direction(&self, direction: Option<Direction>) -> Option<&Technique> {
-        let directed = match direction {
+    /// without one. A line for a direction never answers for the other or an unknown one. The
+    /// direction is asked for only when a line for one exists: reading it is a search of the
+    /// CEF extension, and two lines of the built-in table have one.
+    fn for_direction(&self, direction: &dyn Fn() -> Option<Direction>) -> Option<&Technique> {
+        if self.client_to_server.is_none() && self.server_to_client.is_none() {
+            return self.any.as_ref().map(|(technique, _)| technique);
+        }
+        let directed = match direction() {
             None => &None,
             Some(Direction::ClientToServer) => &self.client_to_server,
             Some(Direction::ServerToClient) => &self.server_to_client,
@@ -179,7 +185,7 @@ impl Technique {
 fn lookup<'t>(
     step: &'t ExactStep,
     key: &str,
-    direction: Option<Direction>,
+    direction: &dyn Fn() -> Option<Direction>,
 ) -> Option<&'t Technique> {
     step.get(key)?.for_direction(direction)
 }
@@ -358,8 +364,17 @@ impl Table {
     /// subtype or `*`. Within a step, a line for the threat's direction wins over the line for
     /// any direction of the same match, and a line for a direction applies to no other.
     /// `None` when no step maps it.
-    pub fn classify(&self, threat: &Threat<'_>) -> Option<Classification<'_>> {
-        let direction = threat.direction.and_then(Direction::of);
+    ///
+    /// `direction` gives the threat's `client-to-server` or `server-to-client` (any other
+    /// value, or none, is an unknown direction); it is called at most once, and only when a line
+    /// for a direction could apply.
+    pub fn classify<'d>(
+        &self,
+        threat: &Threat<'_>,
+        direction: impl FnOnce() -> Option<&'d str>,
+    ) -> Option<Classification<'_>> {
+        let direction = LazyCell::new(|| direction().and_then(Direction::of));
+        let direction = &|| *direction;
         threat
             .id()
             .and_then(|id| self.overrides.get(&id)?.for_direction(direction))
@@ -408,10 +423,9 @@ mod tests {
             name,
             category: Some(category).filter(|category| !category.is_empty()),
             subtype,
-            direction,
         };
         Table::builtin()
-            .classify(&threat)
+            .classify(&threat, || direction)
             .map(|found| (found.id.to_owned(), found.name.to_owned(), found.source))
     }
 
@@ -523,6 +537,36 @@ mod tests {
         );
     }
 
+    /// Reading the direction is a search of the CEF extension: only a threat that a line for a
+    /// direction could classify asks for it, and then once.
+    #[test]
+    fn the_direction_is_read_only_where_a_line_for_one_could_apply() {
+        let reads = std::cell::Cell::new(0);
+        let classify = |name, category| {
+            let threat = Threat {
+                name,
+                category: Some(category),
+                subtype: "vulnerability",
+            };
+            Table::builtin()
+                .classify(&threat, || {
+                    reads.set(reads.get() + 1);
+                    Some("client-to-server")
+                })
+                .map(|found| found.id.to_owned())
+        };
+        assert_eq!(
+            classify("Some Signature(1)", "sql-injection").as_deref(),
+            Some("T1190")
+        );
+        assert_eq!(reads.get(), 0);
+        assert_eq!(
+            classify("Some Exploit(5)", "code-execution").as_deref(),
+            Some("T1190")
+        );
+        assert_eq!(reads.get(), 1);
+    }
+
     #[test]
     fn code_execution_and_overflow_follow_the_direction() {
         for category in ["code-execution", "overflow"] {
@@ -563,10 +607,9 @@ mod tests {
                 name,
                 category: Some(category),
                 subtype,
-                direction,
             };
             table
-                .classify(&threat)
+                .classify(&threat, || direction)
                 .map(|found| (found.id, found.source))
         };
         let inbound = Some("client-to-server");
@@ -614,13 +657,15 @@ mod tests {
             name: "X(1)",
             category: None,
             subtype,
-            direction: None,
         };
         assert_eq!(
-            table.classify(&threat("vulnerability")).unwrap().id,
+            table
+                .classify(&threat("vulnerability"), || None)
+                .unwrap()
+                .id,
             "TA0001"
         );
-        let any = table.classify(&threat("flood")).unwrap();
+        let any = table.classify(&threat("flood"), || None).unwrap();
         assert_eq!((any.id, any.source), ("TA0040", Step::Fallback));
     }
 
@@ -631,9 +676,8 @@ mod tests {
             name: "ab",
             category: None,
             subtype: "vulnerability",
-            direction: None,
         };
-        assert_eq!(table.classify(&threat).unwrap().name, "Second");
+        assert_eq!(table.classify(&threat, || None).unwrap().name, "Second");
     }
 
     #[test]
