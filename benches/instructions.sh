@@ -77,7 +77,7 @@ instructions() { # kind count
   wait_port "$agent"
   printf '[[listener]]\naddress = "tcp://127.0.0.1:%s"\n%s\n[admin]\nlisten = "127.0.0.1:%s"\n%b\n' \
     "$listen" "$output" "$admin" "${CONFIG_EXTRA:-}" >"$work/relay.toml"
-  valgrind --tool=callgrind --callgrind-out-file="$out" -q \
+  TOKIO_WORKER_THREADS=${WORKERS:-1} valgrind --tool=callgrind --callgrind-out-file="$out" -q \
     "$cefrelay" run --config "$work/relay.toml" 2>"$work/relay.log" & relay_pid=$!
   wait_port "$listen"
   send_kind "$kind" "$listen" "$count"
