@@ -7,6 +7,8 @@
 #   bash benches/instructions.sh [MESSAGES]          (default 20000)
 #   KINDS="traffic threat" CONFIG_EXTRA='[enrich]\nthreat = false' bash benches/instructions.sh
 #   KEEP=DIR keeps the callgrind files there, for `callgrind_annotate DIR/callgrind.KIND.COUNT`.
+#   WORKERS=N: the relay's tokio worker threads (default 1: with more, which worker runs the
+#   connection varies run to run, and with it how many per-thread caches get warmed).
 #   SINK=json or SINK=azure: the generic JSON or the Azure Logs Ingestion sink (memory buffer)
 #   instead of the agent forward, into examples/count_sink as the HTTP server.
 #
