@@ -210,9 +210,10 @@ impl<'f, 'a> Facts<'f, 'a> {
         let header = self.panos_header()?;
         let log_type = header.log_type.filter(|t| *t == LogType::Threat)?;
         // Found by key (CefFields), not by splitting the extension: this runs for every threat,
-        // and needs three of its ~60 pairs (four with the direction). Each search is ~1 000 instructions: a field the
-        // header's layout (`cat` in Set A) or the rules already read is not searched for again,
-        // and `cat` once where the format puts `$threatid` there too (URL, WildFire).
+        // and needs three of its ~60 pairs (four with the direction). Each search is ~1 000
+        // instructions: a field the header's layout (`cat` in Set A) or the rules already read
+        // is not searched for again, and `cat` once where the format puts `$threatid` there too
+        // (URL, WildFire).
         static THREAT_CEF: LazyLock<CefFields<3>> = LazyLock::new(|| {
             let [thr_category, threatid, _] = THREAT_VARIABLES.map(Wanted::Variable);
             CefFields::new([Wanted::Key("cat"), thr_category, threatid])
