@@ -166,6 +166,8 @@ pub struct Log<'a> {
     pub schema: Option<&'static Schema>,
     /// Every column in CSV order; those past the schema's names are [`Self::extra`].
     pub values: Vec<Cow<'a, str>>,
+    /// The CSV record the values were split from: most of them are slices of it.
+    pub record: &'a str,
 }
 
 impl<'a> Log<'a> {

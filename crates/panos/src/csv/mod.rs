@@ -105,6 +105,7 @@ pub fn parse(msg: &str) -> Option<Log<'_>> {
         serial: head[keys.serial],
         schema: log_type.map(|log_type| schema::schema_for(log_type, layout, version)),
         values: split(record),
+        record,
     })
 }
 

@@ -134,8 +134,56 @@ pub fn to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
         options,
         compiled: &compiled,
         offset: Cell::new(None),
+        to_escape: ToEscape::in_record(log.record),
     }
     .write(out);
+}
+
+/// Where a CSV record holds the bytes a CEF value escapes (`\`, `=`, CR, LF): a URL's query, a
+/// `domain\user`, seldom more. A value that is a slice of the record is checked against these
+/// few places instead of byte by byte (~40 instructions a value, ~4 000 a THREAT line).
+struct ToEscape<'a> {
+    record: &'a str,
+    /// Their offsets in `record` (the first `.1`); `None` when there are more than it holds.
+    at: Option<([usize; ToEscape::MOST], usize)>,
+}
+
+impl<'a> ToEscape<'a> {
+    const MOST: usize = 16;
+
+    fn in_record(record: &'a str) -> Self {
+        let bytes = record.as_bytes();
+        let mut found = memchr::memchr3_iter(b'\\', b'=', b'\n', bytes)
+            .chain(memchr::memchr_iter(b'\r', bytes));
+        let mut at = [0; Self::MOST];
+        let mut count = 0;
+        for offset in found.by_ref().take(Self::MOST) {
+            at[count] = offset;
+            count += 1;
+        }
+        let fits = found.next().is_none();
+        ToEscape {
+            record,
+            at: fits.then_some((at, count)),
+        }
+    }
+
+    /// Whether `text` holds no byte to escape: `None` when that is not known here (`text` is
+    /// not a slice of the record, or the record has too many such bytes to keep).
+    fn is_clean(&self, text: &str) -> Option<bool> {
+        let (at, count) = self.at.as_ref()?;
+        // A slice of the record starts within it: its offset is the distance between the two.
+        let start = (text.as_ptr() as usize).wrapping_sub(self.record.as_ptr() as usize);
+        let end = start.checked_add(text.len())?;
+        if end > self.record.len() {
+            return None;
+        }
+        Some(
+            !at[..*count]
+                .iter()
+                .any(|&offset| (start..end).contains(&offset)),
+        )
+    }
 }
 
 /// One log being written with its resolved format.
@@ -145,6 +193,7 @@ struct Writer<'l, 'a> {
     compiled: &'l Compiled,
     /// The offset for local times, looked up at the first time written.
     offset: Cell<Option<UtcOffset>>,
+    to_escape: ToEscape<'a>,
 }
 
 impl Writer<'_, '_> {
@@ -154,9 +203,13 @@ impl Writer<'_, '_> {
             self.write_value(value, out, push_header_escaped);
             out.push('|');
         }
+        let push_value = |text: &str, out: &mut String| match self.to_escape.is_clean(text) {
+            Some(true) => out.push_str(text),
+            Some(false) | None => push_value_escaped(text, out),
+        };
         for (key_and_equals, value) in &self.compiled.extension {
             out.push_str(key_and_equals);
-            self.write_value(*value, out, push_value_escaped);
+            self.write_value(*value, out, push_value);
         }
     }
 

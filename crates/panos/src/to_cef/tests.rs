@@ -325,3 +325,31 @@ fn cef_field_finds_each_column_where_to_cef_wrote_it() {
     }
     assert!(found > 30, "only {found} of {} columns", schema.names.len());
 }
+
+proptest::proptest! {
+    /// Values that are slices of the record are escaped by the record's list of bytes to escape,
+    /// copied values byte by byte: the two write the same CEF, with none, a few or more such
+    /// bytes than the list holds.
+    #[test]
+    fn slices_of_the_record_are_escaped_as_copied_values_are(
+        values in proptest::collection::vec("[ -+\\--~\\\\=]{0,12}", 20..90),
+    ) {
+        let prefix = "1,2025/03/24 10:00:00,007200001234,THREAT,url,2562,2025/03/24 10:00:00";
+        let mut line = prefix.to_owned();
+        for value in &values {
+            line.push(',');
+            line.push_str(value);
+        }
+        let log = parse(&line);
+        let copied = Log {
+            values: log
+                .values
+                .iter()
+                .map(|value| Cow::Owned(value.to_string()))
+                .collect(),
+            ..log.clone()
+        };
+        let options = Options::default();
+        proptest::prop_assert_eq!(convert(&log, &options), convert(&copied, &options));
+    }
+}
