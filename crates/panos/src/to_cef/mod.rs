@@ -144,7 +144,8 @@ pub fn to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
 /// few places instead of byte by byte (~40 instructions a value, ~4 000 a THREAT line).
 struct ToEscape<'a> {
     record: &'a str,
-    /// Their offsets in `record` (the first `.1`); `None` when there are more than it holds.
+    /// Their offsets in `record`, and how many of the array's entries they fill; `None` when
+    /// the record has more than the array holds.
     at: Option<([usize; ToEscape::MOST], usize)>,
 }
 
