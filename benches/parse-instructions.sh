@@ -6,7 +6,8 @@
 #
 #   bash benches/parse-instructions.sh [COUNT]        (default 20000)
 #
-# Steps: syslog (the RFC 3164 header), rfc5424 (an RFC 5424 header instead), cef-header (the CEF
+# Steps: syslog (the RFC 3164 header), rfc5424 (an RFC 5424 header instead), syslog-new-second and
+# rfc5424-new-millisecond (the same with a timestamp the parser has not just seen), cef-header (the CEF
 # header; the extension is left for its first use), cef-full (and every extension pair),
 # syslog-cef-header (what the relay's default path parses per frame), rfc5424-cef-header (the same
 # behind an RFC 5424 header), syslog-cef-full, cef-one-key (the CEF header and one extension key
@@ -27,7 +28,7 @@ instructions() { # step count
 }
 
 printf '%-18s %12s\n' step "per parse"
-for step in ${STEPS:-syslog rfc5424 cef-header cef-full syslog-cef-header rfc5424-cef-header syslog-cef-full cef-one-key cef-five-keys}; do
+for step in ${STEPS:-syslog rfc5424 syslog-new-second rfc5424-new-millisecond cef-header cef-full syslog-cef-header rfc5424-cef-header syslog-cef-full cef-one-key cef-five-keys}; do
   one=$(instructions "$step" "$count")
   two=$(instructions "$step" $((count * 2)))
   printf '%-18s %12d\n' "$step" $(((two - one) / count))
