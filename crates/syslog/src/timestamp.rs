@@ -4,8 +4,8 @@
 //! Each thread remembers the last timestamp of each layout it scanned, with what the scan gave
 //! ([`Remembered`]): a sender stamps thousands of messages a second with the same text (to the
 //! second in RFC 3164, usually to the millisecond in RFC 5424), and scanning it again and building
-//! the instant cost a quarter of an RFC 5424 header's parse (1 277 → 928 instructions with the
-//! memory, `benches/parse-instructions.sh`) and a sixth of an RFC 3164 one's (1 002 → 822). A
+//! the instant cost a quarter of an RFC 5424 header's parse (1 277 → 919 instructions with the
+//! memory, `benches/parse-instructions.sh`) and a sixth of an RFC 3164 one's (1 002 → 817). A
 //! timestamp the thread has not just seen costs ~170–210 instructions more than it did without the
 //! memory (the look-up and the store: steps `syslog-new-second`, `rfc5424-new-millisecond`), so
 //! the memory pays once more than half of a thread's messages repeat the last timestamp — as a
