@@ -13,13 +13,7 @@ impl<'a> Parser<'a, '_> {
     /// and returns it with the scanned timestamp (`None` for NILVALUE).
     pub(super) fn rfc5424_version(&mut self) -> Option<(u16, Option<Scanned>)> {
         let start = self.pos;
-        let digits = self
-            .b
-            .iter()
-            .skip(start)
-            .take(3)
-            .take_while(|c| c.is_ascii_digit())
-            .count();
+        let (version, digits) = self.digits(start, 3);
         if digits == 0 || self.at(start) == Some(b'0') || self.at(start + digits) != Some(b' ') {
             return None;
         }
@@ -31,12 +25,6 @@ impl<'a> Parser<'a, '_> {
             Some(b'-') if matches!(self.at(i + 1), None | Some(b' ')) => None,
             _ => Some(timestamp::rfc3339(self.b, i, self.opts)?),
         };
-        let version = self
-            .b
-            .iter()
-            .skip(start)
-            .take(digits)
-            .fold(0u16, |acc, &c| acc * 10 + u16::from(c - b'0'));
         self.pos = start + digits;
         Some((version, timestamp))
     }
