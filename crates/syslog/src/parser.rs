@@ -81,7 +81,6 @@ impl<'a> Parser<'a, '_> {
         self.slice(self.pos, self.s.len())
     }
 
-    /// Offset of the first space at or after `from`, or the end.
     /// The number the up to `max` (at most 4) ASCII digits at `from` spell, and how many there are.
     fn digits(&self, from: usize, max: usize) -> (u16, usize) {
         let (mut value, mut count) = (0u16, 0);
@@ -95,6 +94,7 @@ impl<'a> Parser<'a, '_> {
         (value, count)
     }
 
+    /// Offset of the first space at or after `from`, or the end.
     fn token_end(&self, from: usize) -> usize {
         self.b
             .get(from..)
