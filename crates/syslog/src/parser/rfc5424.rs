@@ -7,6 +7,9 @@ use super::{Parser, MAX_HOSTNAME, MAX_PROCID};
 
 const UTF8_BOM: char = '\u{feff}';
 
+/// APP-NAME, PROCID, MSGID and STRUCTURED-DATA, each NILVALUE.
+const NIL_REST_OF_HEADER: &[u8] = b" - - - -";
+
 impl<'a> Parser<'a, '_> {
     /// Decides whether an RFC 5424 header follows the PRI: VERSION (1-3 digits, no leading
     /// zero), space(s), then NILVALUE or an RFC 3339 timestamp. On success, moves past VERSION
@@ -64,21 +67,31 @@ impl<'a> Parser<'a, '_> {
             (Field::MsgId, 32),
         ];
         let mut values = [None; 4];
-        let mut complete = true;
-        for (value, (field, max)) in values.iter_mut().zip(fields) {
-            complete = self.separator();
-            if !complete {
-                break;
+        let mut complete = self.separator();
+        if complete {
+            values[0] = self.header_field(fields[0].0, fields[0].1);
+        }
+        // What PAN-OS and most senders put after the hostname: APP-NAME, PROCID, MSGID and SD
+        // all NILVALUE. Taken at once, as the loop below would take them, for a fifth of the
+        // header's instructions.
+        if complete && self.rest_of_header_is_nil() {
+            self.pos += NIL_REST_OF_HEADER.len();
+        } else {
+            for (value, (field, max)) in values.iter_mut().zip(fields).skip(1) {
+                complete = complete && self.separator();
+                if !complete {
+                    break;
+                }
+                *value = self.header_field(field, max);
             }
-            *value = self.header_field(field, max);
+            if complete && self.separator() {
+                self.structured_data(&mut m.structured_data);
+            } else {
+                // The input ends inside the header.
+                self.partial = true;
+            }
         }
         [m.hostname, m.app_name, m.procid, m.msgid] = values;
-        if complete && self.separator() {
-            self.structured_data(&mut m.structured_data);
-        } else {
-            // The input ends inside the header.
-            self.partial = true;
-        }
         // MSG: drop every leading space (PAN-OS 11.x sends two), then a BOM.
         match self.at(self.pos) {
             None => {}
@@ -97,6 +110,13 @@ impl<'a> Parser<'a, '_> {
         m.body = m.msg;
         m.status = self.status();
         m
+    }
+
+    /// Whether ` - - - -` (four NILVALUEs, one space before each) follows, then a space or the end.
+    fn rest_of_header_is_nil(&self) -> bool {
+        let end = self.pos + NIL_REST_OF_HEADER.len();
+        self.b.get(self.pos..end) == Some(NIL_REST_OF_HEADER)
+            && matches!(self.at(end), None | Some(b' '))
     }
 
     /// One RFC 5424 header field (`pos` at its first byte); NILVALUE gives `None`.
@@ -179,6 +199,35 @@ mod tests {
         assert_eq!(m.timestamp, Some(datetime!(2020-03-27 09:57:41 +1)));
         assert_eq!(m.hostname, Some("PA-VM"));
         assert_eq!(m.msg, "1,2020/03/27 09:57:41,0153,TRAFFIC,end,");
+    }
+
+    proptest::proptest! {
+        /// A header whose APP-NAME, PROCID, MSGID and SD are NILVALUE is read at once; it must
+        /// give what the field-by-field reading gives, which an APP-NAME of `x` (same length,
+        /// not NILVALUE) still takes.
+        #[test]
+        fn nilvalues_after_the_hostname_read_at_once_as_field_by_field(
+            host in proptest::sample::select(vec!["PA-VM", "-", "Panorama--2", "fw.example.com"]),
+            procid in proptest::sample::select(vec!["-", "42"]),
+            rest in proptest::sample::select(vec![
+                "", " ", "  ", " 1,2020/03/27", "  1,2020/03/27", " \u{feff}msg", "x", "-", " -",
+                "\t", " [id a=\"1\"]",
+            ]),
+        ) {
+            let at_once = format!("<14>1 2020-03-27T09:57:41+01:00 {host} - {procid} - -{rest}");
+            let by_field = format!("<14>1 2020-03-27T09:57:41+01:00 {host} x {procid} - -{rest}");
+            let (a, b) = (p(&at_once), p(&by_field));
+            proptest::prop_assert_eq!(a.app_name, None);
+            proptest::prop_assert_eq!(b.app_name, Some("x"));
+            proptest::prop_assert_eq!(
+                (a.hostname, a.procid, a.msgid, &a.structured_data, a.msg, a.body, a.status),
+                (b.hostname, b.procid, b.msgid, &b.structured_data, b.msg, b.body, b.status)
+            );
+            proptest::prop_assert_eq!(
+                parse_strict(&at_once, &opts()).err(),
+                parse_strict(&by_field, &opts()).err()
+            );
+        }
     }
 
     #[test]
