@@ -6,6 +6,8 @@
 
 use std::borrow::Cow;
 
+use cefrelay_cef::Cef;
+use cefrelay_panos::log::Log;
 use cefrelay_panos::to_cef;
 use cefrelay_syslog::{Format, ParseOptions};
 
@@ -53,22 +55,47 @@ pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, tally: &mut Tally) 
     event
 }
 
-/// Writes into `out` the CEF record the firewall would have sent for `event`'s PAN-OS CSV (its own
-/// CEF format strings, times in UTC from its clock offset); false when `event` is not PAN-OS CSV.
-pub fn csv_to_cef(event: &Event<'_>, panos: &Panos, origin: Origin, out: &mut String) -> bool {
+/// Writes into `out` the header of the CEF record the firewall would have sent for `event`'s
+/// PAN-OS CSV (its own CEF format strings), all that a filter reads; false when `event` is not
+/// PAN-OS CSV. [`csv_to_cef_extension`] writes the rest.
+pub fn csv_to_cef_header(
+    event: &Event<'_>,
+    panos: &Panos,
+    origin: Origin,
+    out: &mut String,
+) -> bool {
     let Some(log) = &event.panos_csv else {
         return false;
     };
-    let options = to_cef::Options {
-        sender_sw_version: None,
-        default_offset: panos.offset_for(log.serial, origin.peer),
-    };
-    to_cef::to_cef(log, &options, out);
+    to_cef::to_cef_header(log, &options(log, panos, origin), out);
     true
 }
 
+/// Writes into `out` the extension of that record (times in UTC from the firewall's clock
+/// offset), to follow its header.
+pub fn csv_to_cef_extension(
+    event: &Event<'_>,
+    panos: &Panos,
+    origin: Origin,
+    out: &mut String,
+) -> bool {
+    let Some(log) = &event.panos_csv else {
+        return false;
+    };
+    to_cef::to_cef_extension(log, &options(log, panos, origin), out);
+    true
+}
+
+fn options(log: &Log<'_>, panos: &Panos, origin: Origin) -> to_cef::Options {
+    to_cef::Options {
+        sender_sw_version: None,
+        default_offset: panos.offset_for(log.serial, origin.peer),
+    }
+}
+
 /// Gives `event` the CEF record converted from its CSV (`cef`), which the filter and the outputs
-/// then see as if the firewall had sent it; counted by log type.
+/// then see as if the firewall had sent it; counted by log type. The filter needs only the
+/// header ([`csv_to_cef_header`]); [`complete_converted`] then gives it the rest.
 pub fn attach_converted<'a>(
     event: &mut Event<'a>,
     cef: &'a str,
@@ -87,5 +114,39 @@ pub fn attach_converted<'a>(
             error: &error,
         }
         .emit(parse),
+    }
+}
+
+/// Gives `event`, which [`attach_converted`] gave the converted header, the whole record `cef`:
+/// that header, then from `extension_start` the extension. The header is not parsed again.
+pub fn complete_converted<'a>(
+    event: &mut Event<'a>,
+    cef: &'a str,
+    extension_start: usize,
+    origin: Origin,
+    parse: &ParseMetrics,
+) {
+    let Some(Ok(header)) = event.cef.take() else {
+        return;
+    };
+    match cefrelay_cef::parse_extension(cef, extension_start) {
+        Ok(extensions) => {
+            event.cef = Some(Ok(Cef {
+                extensions,
+                ..header
+            }));
+            event.converted = Some(cef);
+        }
+        Err(error) => {
+            // Every format's extension starts with a key (the golden and corpus tests parse
+            // them all). Should one not, the log goes on as the CSV it came as, not as a header
+            // without its fields.
+            events::PanosNotConverted {
+                peer: origin.peer,
+                error: &error,
+            }
+            .emit(parse);
+            event.converted = None;
+        }
     }
 }

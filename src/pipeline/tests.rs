@@ -584,3 +584,37 @@ fn a_closed_tap_leaves_the_pipeline_untapped() {
     assert!(!metrics.tap.is_tapped());
     assert_eq!(run(&pipeline, &[&line("threat.cef")], at(0))[0].len(), 1);
 }
+
+/// A PAN-OS CSV log is converted header first, for the filter, and whole only for a sink that
+/// takes it or a tap that watches: dropped by the agent's filter it is still counted as a
+/// converted TRAFFIC log; a tap's condition on an extension field finds it; a sink whose own
+/// filter takes TRAFFIC gets the record the golden conversion has, not the header alone.
+#[test]
+fn a_csv_log_is_converted_whole_only_for_a_sink_or_a_tap_that_gets_it() {
+    let traffic = line("traffic.csv");
+    let golden = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/panos-cef/traffic.cef"),
+    )
+    .expect("fixture");
+
+    let (agent_only, metrics) = pipeline("");
+    let condition = crate::telemetry::tap::compile_matches(&["src=10.1.20.15".into()]).unwrap();
+    let mut dropped = metrics.tap.open(Stage::Dropped, condition).expect("a tap");
+    assert_eq!(run(&agent_only, &[&traffic], at(0)), [Vec::<String>::new()]);
+    assert_eq!(metrics.filter(Decision::DropTraffic.index()).get(), 1);
+    assert_eq!(
+        metrics
+            .parse
+            .panos_converted(Some(cefrelay_panos::log::LogType::Traffic))
+            .get(),
+        1
+    );
+    let shown = tapped(&mut dropped);
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0].text, traffic);
+
+    let (takes_traffic, _) = pipeline("[forward]\nfilter = \"cef-all\"\n");
+    let out = run(&takes_traffic, &[&traffic], at(0));
+    assert_eq!(out[0].len(), 1, "{out:?}");
+    assert!(out[0][0].ends_with(golden.trim_end()), "{out:?}");
+}

@@ -603,6 +603,21 @@ const KEY_CHARS: [u8; 256] = {
     table
 };
 
+/// The extension of the record `input` from byte `start`, where a header read on its own ended
+/// (the byte after its last `|`): what [`parse_cef`] gives as [`Cef::extensions`] for the whole
+/// record. For a record written header first, so that the header, parsed on its own for a
+/// decision, need not be parsed again when the rest is written. An error for an extension that
+/// does not start with `key=`, or a `start` that is not a character boundary of `input`.
+pub fn parse_extension(input: &str, start: usize) -> Result<Extension<'_>, CefError> {
+    if !input.is_char_boundary(start) {
+        return Err(CefError {
+            offset: start.min(input.len()),
+            kind: CefErrorKind::InvalidExtension,
+        });
+    }
+    extension_at(input, start)
+}
+
 /// The extension that starts at byte `start` of `input` (after any spaces), checked to begin with
 /// `key=` and left unsplit.
 fn extension_at(input: &str, start: usize) -> Result<Extension<'_>, CefError> {

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use cefrelay_cef::{encode, parse_cef, parse_in_message, Cef, Extension};
+use cefrelay_cef::{encode, parse_cef, parse_extension, parse_in_message, Cef, Extension};
 use proptest::prelude::*;
 
 /// Header text: anything, including the characters that need escaping.
@@ -48,6 +48,35 @@ proptest! {
         encode(&cef, &mut text);
         let parsed = parse_cef(&text).map_err(|e| TestCaseError::fail(format!("{text:?}: {e}")))?;
         prop_assert_eq!(parsed, cef);
+    }
+
+    /// A record written header first: its extension read from where the header alone ends is
+    /// the one the whole record parses to; and no start, in or past the text, panics.
+    #[test]
+    fn an_extension_read_after_a_header_read_apart_is_the_whole_records(
+        (version, header, extensions) in record(),
+        start in 0usize..400,
+    ) {
+        let mut cef = Cef {
+            version,
+            device_vendor: Cow::Borrowed(&header[0]),
+            device_product: Cow::Borrowed(&header[1]),
+            device_version: Cow::Borrowed(&header[2]),
+            signature_id: Cow::Borrowed(&header[3]),
+            name: Cow::Borrowed(&header[4]),
+            severity: Cow::Borrowed(&header[5]),
+            extensions: Extension::from_pairs(Vec::new()),
+        };
+        let mut header_only = String::new();
+        encode(&cef, &mut header_only);
+        cef.extensions = Extension::from_pairs(extensions.iter().map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str()))).collect());
+        let mut whole = String::new();
+        encode(&cef, &mut whole);
+        prop_assert!(whole.starts_with(&header_only), "{header_only:?} {whole:?}");
+        let read_apart = parse_extension(&whole, header_only.len())
+            .map_err(|e| TestCaseError::fail(format!("{whole:?}: {e}")))?;
+        prop_assert_eq!(read_apart, parse_cef(&whole).unwrap().extensions);
+        let _ = parse_extension(&whole, start);
     }
 
     #[test]

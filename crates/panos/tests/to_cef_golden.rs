@@ -8,7 +8,9 @@ use std::path::Path;
 
 use cefrelay_cef::parse_cef;
 use cefrelay_panos::csv::parse;
-use cefrelay_panos::to_cef::{cef_field, to_cef, CefField, CefFields, Options, Wanted};
+use cefrelay_panos::to_cef::{
+    cef_field, to_cef, to_cef_extension, to_cef_header, CefField, CefFields, Options, Wanted,
+};
 
 const TYPES: [&str; 17] = [
     "traffic",
@@ -48,6 +50,46 @@ fn every_type_converts_to_its_golden_cef() {
             let mut converted = String::new();
             to_cef(&log, &Options::default(), &mut converted);
             assert_eq!(converted, expected, "{log_type}.csv:{}", number + 1);
+        }
+    }
+}
+
+/// The header alone, which the pipeline converts first so that the agent's filter can drop a
+/// TRAFFIC log by its Name without writing its extension, and the extension after it are the
+/// whole record; the header parses to the same six fields, with no extension. With the device
+/// version given too.
+#[test]
+fn the_header_alone_is_the_whole_records_start() {
+    let given_version = Options {
+        sender_sw_version: Some("11.1.2|h3".into()),
+        ..Options::default()
+    };
+    for options in [Options::default(), given_version] {
+        for log_type in TYPES {
+            for (number, line) in fixture(&format!("{log_type}.csv")).lines().enumerate() {
+                let context = format!("{log_type}.csv:{} {options:?}", number + 1);
+                let log = parse(line).unwrap();
+                let (mut whole, mut header) = (String::new(), String::new());
+                to_cef(&log, &options, &mut whole);
+                to_cef_header(&log, &options, &mut header);
+                let mut in_two_parts = header.clone();
+                to_cef_extension(&log, &options, &mut in_two_parts);
+                assert_eq!(in_two_parts, whole, "{context}");
+                let (whole, header) = (parse_cef(&whole).unwrap(), parse_cef(&header).unwrap());
+                let fields = |cef: &cefrelay_cef::Cef<'_>| {
+                    [
+                        cef.device_vendor.to_string(),
+                        cef.device_product.to_string(),
+                        cef.device_version.to_string(),
+                        cef.signature_id.to_string(),
+                        cef.name.to_string(),
+                        cef.severity.to_string(),
+                    ]
+                };
+                assert_eq!(fields(&header), fields(&whole), "{context}");
+                assert!(header.extensions.is_empty(), "{context}");
+                assert!(!whole.extensions.is_empty(), "{context}");
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `csv::parse` on arbitrary UTF-8: no panic, and where the line has no quote and no brace (so
 //! no column was unquoted or held commas), its columns joined with commas are the record: the
 //! end of the input, as sent. Then `to_cef`: no panic, and the same CEF whether the values are
-//! slices of the line (escaped by the line's list of bytes to escape) or copies of them.
+//! slices of the line (escaped by the line's list of bytes to escape) or copies of them, and
+//! `to_cef_header` then `to_cef_extension` write that CEF in two parts.
 
 #![no_main]
 
@@ -9,7 +10,7 @@ use std::borrow::Cow;
 
 use cefrelay_panos::csv::parse;
 use cefrelay_panos::log::Log;
-use cefrelay_panos::to_cef::{to_cef, Options};
+use cefrelay_panos::to_cef::{to_cef, to_cef_extension, to_cef_header, Options};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -40,4 +41,8 @@ fuzz_target!(|data: &[u8]| {
     to_cef(&log, &options, &mut from_slices);
     to_cef(&copied, &options, &mut from_copies);
     assert_eq!(from_slices, from_copies);
+    let mut in_two_parts = String::new();
+    to_cef_header(&log, &options, &mut in_two_parts);
+    to_cef_extension(&log, &options, &mut in_two_parts);
+    assert_eq!(from_slices, in_two_parts);
 });

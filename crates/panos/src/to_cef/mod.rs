@@ -121,22 +121,51 @@ impl Default for Options {
 
 /// Appends `log` to `out` as the CEF record the firewall would send (see the module docs).
 pub fn to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
+    convert(log, options, out, Part::Whole);
+}
+
+/// Appends what [`to_cef`] writes first: the header, through the `|` after Severity, with no
+/// extension. Enough for a filter that reads only the header (the agent's drops TRAFFIC by its
+/// Name) to decide without writing the ~60 pairs of a log it drops.
+pub fn to_cef_header(log: &Log<'_>, options: &Options, out: &mut String) {
+    convert(log, options, out, Part::Header);
+}
+
+/// Appends the rest of what [`to_cef`] writes: the extension, after the header that
+/// [`to_cef_header`] wrote (which a filter read on its own), for a log that goes on.
+pub fn to_cef_extension(log: &Log<'_>, options: &Options, out: &mut String) {
+    convert(log, options, out, Part::Extension);
+}
+
+/// Which part of the record [`convert`] writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Header,
+    Extension,
+    Whole,
+}
+
+fn convert(log: &Log<'_>, options: &Options, out: &mut String, part: Part) {
     let Some(schema) = log.schema else {
-        return unnamed_to_cef(log, options, out);
+        return unnamed_to_cef(log, options, out, part);
     };
     let format = log
         .log_type
         .and_then(|log_type| formats::published(log_type, log.subtype))
         .unwrap_or(formats::OURS);
     let compiled = compile::compiled(format, schema);
-    Writer {
+    let writer = Writer {
         log,
         options,
         compiled: &compiled,
         offset: Cell::new(None),
-        to_escape: ToEscape::in_record(log.record),
+    };
+    if part != Part::Extension {
+        writer.write_header(out);
     }
-    .write(out);
+    if part != Part::Header {
+        writer.write_extension(out);
+    }
 }
 
 /// Where a CSV record holds the bytes a CEF value escapes (`\`, `=`, CR, LF): a URL's query, a
@@ -194,17 +223,22 @@ struct Writer<'l, 'a> {
     compiled: &'l Compiled,
     /// The offset for local times, looked up at the first time written.
     offset: Cell<Option<UtcOffset>>,
-    to_escape: ToEscape<'a>,
 }
 
 impl Writer<'_, '_> {
-    fn write(&self, out: &mut String) {
+    fn write_header(&self, out: &mut String) {
         out.push_str("CEF:0|");
         for value in self.compiled.header {
             self.write_value(value, out, push_header_escaped);
             out.push('|');
         }
-        let push_value = |text: &str, out: &mut String| match self.to_escape.is_clean(text) {
+    }
+
+    fn write_extension(&self, out: &mut String) {
+        // Header values are few and short, and escaped on their own: only here does the
+        // record's search for the bytes to escape pay.
+        let to_escape = ToEscape::in_record(self.log.record);
+        let push_value = |text: &str, out: &mut String| match to_escape.is_clean(text) {
             Some(true) => out.push_str(text),
             Some(false) | None => push_value_escaped(text, out),
         };
@@ -291,7 +325,10 @@ fn push_release(config_version: &str, out: &mut String) {
     if let Ok(number) = config_version.parse::<u16>() {
         let [major, minor] = number.to_be_bytes();
         if major > 0 {
-            let _ = write!(out, "{major}.{minor}");
+            let mut digits = itoa::Buffer::new();
+            out.push_str(digits.format(major));
+            out.push('.');
+            out.push_str(digits.format(minor));
         }
     } else if !config_version.is_empty()
         && config_version
@@ -303,17 +340,23 @@ fn push_release(config_version: &str, out: &mut String) {
 }
 
 /// A type we do not know: see the module docs.
-fn unnamed_to_cef(log: &Log<'_>, options: &Options, out: &mut String) {
-    out.push_str("CEF:0|Palo Alto Networks|PAN-OS|");
-    match &options.sender_sw_version {
-        Some(version) => push_header_escaped(version, out),
-        None => push_release(log.version, out),
+fn unnamed_to_cef(log: &Log<'_>, options: &Options, out: &mut String, part: Part) {
+    if part != Part::Extension {
+        out.push_str("CEF:0|Palo Alto Networks|PAN-OS|");
+        match &options.sender_sw_version {
+            Some(version) => push_header_escaped(version, out),
+            None => push_release(log.version, out),
+        }
+        out.push('|');
+        push_header_escaped(log.subtype, out);
+        out.push('|');
+        push_header_escaped(log.type_text, out);
+        out.push_str("|1|");
     }
-    out.push('|');
-    push_header_escaped(log.subtype, out);
-    out.push('|');
-    push_header_escaped(log.type_text, out);
-    out.push_str("|1|deviceExternalId=");
+    if part == Part::Header {
+        return;
+    }
+    out.push_str("deviceExternalId=");
     push_value_escaped(log.serial, out);
     for (index, value) in log.values.iter().enumerate() {
         let _ = write!(out, " PanOSColumn{index}=");
