@@ -2,7 +2,12 @@
 //! format variables (the names an admin writes after `$` in a custom log format: `src`, `natsrc`,
 //! `rule`, `sessionid`, …). Parsed from the firewall's default CSV by [`crate::csv`].
 
+mod split;
+
+pub use split::split;
+
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// The PAN-OS log types, from the CSV `type` column or the CEF header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -164,18 +169,32 @@ pub struct Log<'a> {
     pub serial: &'a str,
     /// The column names that apply, `None` for an unknown type.
     pub schema: Option<&'static Schema>,
-    /// Every column in CSV order; those past the schema's names are [`Self::extra`].
-    pub values: Vec<Cow<'a, str>>,
-    /// The CSV record the values were split from: most of them are slices of it.
+    /// [`Self::values`], split from `record` when first asked for: the fields above come from
+    /// the first columns, read apart, and a log that the agent's filter drops by its type (the
+    /// CEF header of a TRAFFIC log needs no other column) is never split (~5 000 instructions).
+    pub(crate) values: OnceCell<Vec<Cow<'a, str>>>,
+    /// The CSV record the values are split from: most of them are slices of it.
     pub record: &'a str,
 }
 
 impl<'a> Log<'a> {
+    /// Every column in CSV order; those past the schema's names are [`Self::extra`].
+    pub fn values(&self) -> &[Cow<'a, str>] {
+        self.values.get_or_init(|| split(self.record))
+    }
+
+    /// This log with `values` for its columns instead of its record's (the same log with its
+    /// values copied, to compare).
+    pub fn with_values(mut self, values: Vec<Cow<'a, str>>) -> Self {
+        self.values = OnceCell::from(values);
+        self
+    }
+
     /// The value of the column PAN-OS names `name` (`src`, `rule`, …); `None` when this type has
     /// no such column or the line was too short to carry it.
     pub fn get(&self, name: &str) -> Option<&str> {
         let index = self.schema?.position(name)?;
-        self.values.get(index).map(|value| value.as_ref())
+        self.values().get(index).map(|value| value.as_ref())
     }
 
     /// Named columns, in CSV order.
@@ -183,7 +202,7 @@ impl<'a> Log<'a> {
         let names = self.schema.map_or(&[][..], |schema| schema.names);
         names
             .iter()
-            .zip(&self.values)
+            .zip(self.values())
             .map(|(n, v)| (*n, v.as_ref()))
     }
 
@@ -191,6 +210,6 @@ impl<'a> Log<'a> {
     /// unknown type.
     pub fn extra(&self) -> &[Cow<'a, str>] {
         let named = self.schema.map_or(0, |schema| schema.names.len());
-        self.values.get(named..).unwrap_or_default()
+        self.values().get(named..).unwrap_or_default()
     }
 }

@@ -142,10 +142,10 @@ fn check_file(path: &std::path::Path, external: bool, options: &ParseOptions, ta
             );
         }
         let floor = min_columns(expected, version_number(log.version));
-        if external && log.values.len() < floor {
+        if external && log.values().len() < floor {
             tally.short.push(format!(
                 "{} columns, fewer than the {floor} of {:?} {}: {}",
-                log.values.len(),
+                log.values().len(),
                 expected,
                 log.version,
                 context()

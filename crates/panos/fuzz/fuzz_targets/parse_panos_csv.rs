@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 
 use cefrelay_panos::csv::parse;
-use cefrelay_panos::log::Log;
 use cefrelay_panos::to_cef::{to_cef, to_cef_extension, to_cef_header, Options};
 use libfuzzer_sys::fuzz_target;
 
@@ -21,21 +20,19 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if !text.contains(['"', '{']) {
-        let joined = log.values.join(",");
+        let joined = log.values().join(",");
         let record = text.trim_end_matches(['\r', '\n', '\0']);
         assert!(
             record.ends_with(&joined),
             "{joined:?} is not the end of {record:?}"
         );
     }
-    let copied = Log {
-        values: log
-            .values
+    let copied = log.clone().with_values(
+        log.values()
             .iter()
             .map(|value| Cow::Owned(value.to_string()))
             .collect(),
-        ..log.clone()
-    };
+    );
     let options = Options::default();
     let (mut from_slices, mut from_copies) = (String::new(), String::new());
     to_cef(&log, &options, &mut from_slices);

@@ -15,9 +15,10 @@
 //! `END` are [`LogType::Tunnel`], `HIP-MATCH` and `HIPMATCH` are [`LogType::HipMatch`]; an
 //! unknown token still gives a [`Log`], with no type and no schema.
 //!
-//! **Splitting** follows PAN-OS's quoting: quoted values (commas, doubled quotes, leading
-//! spaces, `""`), the unquoted `{…}` Link Switches list, a trailing empty column. Values borrow
-//! from the line unless doubled quotes must be unescaped.
+//! **Splitting** ([`Log::values`], on first use: [`crate::log::split`]) follows PAN-OS's quoting:
+//! quoted values (commas, doubled quotes, leading spaces, `""`), the unquoted `{…}` Link Switches
+//! list, a trailing empty column. Values borrow from the line unless doubled quotes must be
+//! unescaped.
 //!
 //! **Naming**: columns are named by PAN-OS's own format variables, the names an admin writes
 //! after `$` in a custom log format, so that the CEF format strings' `$src`, `$natsrc`, `$rule`,
@@ -78,11 +79,10 @@
 //! [`Log::extra`] until a line shows where it goes.
 
 mod schema;
-mod split;
 #[cfg(test)]
 mod tests;
 
-pub use split::split;
+use std::cell::OnceCell;
 
 use crate::log::{Log, LogType};
 use schema::Layout;
@@ -93,6 +93,7 @@ const HEAD_FIELDS: usize = 9;
 
 /// `msg` (a syslog MSG) as a PAN-OS CSV log; `None` when it is not PAN-OS CSV. Never fails on
 /// the columns: a short line leaves names without values, a long one keeps the extra columns.
+/// The columns are split when first asked for.
 pub fn parse(msg: &str) -> Option<Log<'_>> {
     let (record, head, layout, log_type) = recognise(msg)?;
     let keys = layout.key_columns();
@@ -104,7 +105,7 @@ pub fn parse(msg: &str) -> Option<Log<'_>> {
         version,
         serial: head[keys.serial],
         schema: log_type.map(|log_type| schema::schema_for(log_type, layout, version)),
-        values: split(record),
+        values: OnceCell::new(),
         record,
     })
 }

@@ -30,7 +30,7 @@ fn session_columns_are_named_by_pan_os_variables() {
         ("TRAFFIC", "end", "2304")
     );
     assert_eq!(log.serial, "007200001234");
-    assert_eq!(log.values.len(), 67);
+    assert_eq!(log.values().len(), 67);
     for (name, value) in [
         ("src", "192.0.2.10"),
         ("natsrc", "203.0.113.1"),
@@ -68,7 +68,7 @@ fn quirk_4_no_hostname_and_quirk_5_hyphen_after_hostname() {
 fn quirk_7_relay_prepends_a_second_header() {
     let line = format!("Feb 24 22:06:07 BD-Panorama {}", traffic_9_0(SESSION));
     let log = parse(&line).unwrap();
-    assert_eq!(log.values[0], "1");
+    assert_eq!(log.values()[0], "1");
     assert_eq!(log.get("dst"), Some("198.51.100.20"));
 }
 
@@ -96,12 +96,12 @@ fn quirk_11_quoting() {
                 \"filter \"\"All Logs\"\"\",1,profile,\"\",\" CUC_Apple,low-risk\"";
     let log = parse(line).unwrap();
     assert_eq!(log.get("os"), Some("Microsoft Windows 10 Pro , 64-bit"));
-    assert!(matches!(log.values[10], Cow::Borrowed(_)));
+    assert!(matches!(log.values()[10], Cow::Borrowed(_)));
     assert_eq!(log.get("matchname"), Some("filter \"All Logs\""));
-    assert!(matches!(log.values[12], Cow::Owned(_)));
+    assert!(matches!(log.values()[12], Cow::Owned(_)));
     assert_eq!(log.get("future_use"), Some("1"));
-    assert_eq!(log.values[15], "");
-    assert_eq!(log.values[16], " CUC_Apple,low-risk");
+    assert_eq!(log.values()[15], "");
+    assert_eq!(log.values()[16], " CUC_Apple,low-risk");
 }
 
 #[test]
@@ -305,7 +305,7 @@ proptest! {
             line.push_str(&quote(value, *always));
         }
         let log = parse(&line).unwrap();
-        let parsed: Vec<&str> = log.values[7..].iter().map(|v| v.as_ref()).collect();
+        let parsed: Vec<&str> = log.values()[7..].iter().map(|v| v.as_ref()).collect();
         let expected: Vec<&str> = values.iter().map(|(v, _)| v.as_str()).collect();
         prop_assert_eq!(parsed, expected);
     }

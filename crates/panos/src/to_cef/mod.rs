@@ -283,7 +283,7 @@ impl Writer<'_, '_> {
 
     fn column(&self, column: Option<usize>) -> &str {
         column
-            .and_then(|index| self.log.values.get(index))
+            .and_then(|index| self.log.values().get(index))
             .map_or("", |value| value.as_ref())
     }
 
@@ -358,7 +358,7 @@ fn unnamed_to_cef(log: &Log<'_>, options: &Options, out: &mut String, part: Part
     }
     out.push_str("deviceExternalId=");
     push_value_escaped(log.serial, out);
-    for (index, value) in log.values.iter().enumerate() {
+    for (index, value) in log.values().iter().enumerate() {
         let _ = write!(out, " PanOSColumn{index}=");
         push_value_escaped(value, out);
     }

@@ -39,12 +39,12 @@ fn keys_of<'r>(record: &'r Cef<'_>) -> Vec<&'r str> {
 }
 
 /// `log` with the column named `name` set to `value`.
-fn with<'a>(mut log: Log<'a>, name: &str, value: &'a str) -> Log<'a> {
+fn with<'a>(log: Log<'a>, name: &str, value: &'a str) -> Log<'a> {
     let index = log.schema.and_then(|s| s.position(name)).expect(name);
-    log.values
-        .resize(log.values.len().max(index + 1), Cow::Borrowed(""));
-    log.values[index] = Cow::Borrowed(value);
-    log
+    let mut values = log.values().to_vec();
+    values.resize(values.len().max(index + 1), Cow::Borrowed(""));
+    values[index] = Cow::Borrowed(value);
+    log.with_values(values)
 }
 
 #[test]
@@ -341,15 +341,28 @@ proptest::proptest! {
             line.push_str(value);
         }
         let log = parse(&line);
-        let copied = Log {
-            values: log
-                .values
+        let copied = log.clone().with_values(
+            log.values()
                 .iter()
                 .map(|value| Cow::Owned(value.to_string()))
                 .collect(),
-            ..log.clone()
-        };
+        );
         let options = Options::default();
         proptest::prop_assert_eq!(convert(&log, &options), convert(&copied, &options));
     }
+}
+
+/// A TRAFFIC header names no column, only fields the log reads from the line's first columns:
+/// written alone, as for a filter that drops the log, it leaves the line unsplit; the extension
+/// splits it.
+#[test]
+fn a_traffic_header_alone_leaves_the_line_unsplit() {
+    let log = parse(TRAFFIC_8_1);
+    assert!(log.values.get().is_none(), "parsing does not split");
+    let mut out = String::new();
+    to_cef_header(&log, &Options::default(), &mut out);
+    assert!(log.values.get().is_none(), "{out}");
+    to_cef_extension(&log, &Options::default(), &mut out);
+    assert_eq!(log.values.get().map(Vec::len), Some(53));
+    assert_eq!(out, convert(&parse(TRAFFIC_8_1), &Options::default()));
 }
