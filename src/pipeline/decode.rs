@@ -126,8 +126,13 @@ pub fn complete_converted<'a>(
     origin: Origin,
     parse: &ParseMetrics,
 ) {
-    let Some(Ok(header)) = event.cef.take() else {
-        return;
+    let header = match event.cef.take() {
+        Some(Ok(header)) => header,
+        // Only a converted header comes here; anything else stays as it was.
+        other => {
+            event.cef = other;
+            return;
+        }
     };
     match cefrelay_cef::parse_extension(cef, extension_start) {
         Ok(extensions) => {
