@@ -55,34 +55,21 @@ pub fn parse<'t>(text: &'t str, lossy: bool, origin: Origin, tally: &mut Tally) 
     event
 }
 
-/// Writes into `out` the header of the CEF record the firewall would have sent for `event`'s
-/// PAN-OS CSV (its own CEF format strings), all that a filter reads; false when `event` is not
-/// PAN-OS CSV. [`csv_to_cef_extension`] writes the rest.
-pub fn csv_to_cef_header(
+/// Writes into `out` a part of the CEF record the firewall would have sent for `event`'s PAN-OS
+/// CSV (its own CEF format strings, times in UTC from its clock offset): `to_cef::to_cef_header`,
+/// all that a filter reads, then `to_cef::to_cef_extension` for a log that goes on. False when
+/// `event` is not PAN-OS CSV.
+pub fn csv_to_cef(
     event: &Event<'_>,
     panos: &Panos,
     origin: Origin,
+    part: fn(&Log<'_>, &to_cef::Options, &mut String),
     out: &mut String,
 ) -> bool {
     let Some(log) = &event.panos_csv else {
         return false;
     };
-    to_cef::to_cef_header(log, &options(log, panos, origin), out);
-    true
-}
-
-/// Writes into `out` the extension of that record (times in UTC from the firewall's clock
-/// offset), to follow its header.
-pub fn csv_to_cef_extension(
-    event: &Event<'_>,
-    panos: &Panos,
-    origin: Origin,
-    out: &mut String,
-) -> bool {
-    let Some(log) = &event.panos_csv else {
-        return false;
-    };
-    to_cef::to_cef_extension(log, &options(log, panos, origin), out);
+    part(log, &options(log, panos, origin), out);
     true
 }
 
@@ -95,7 +82,7 @@ fn options(log: &Log<'_>, panos: &Panos, origin: Origin) -> to_cef::Options {
 
 /// Gives `event` the CEF record converted from its CSV (`cef`), which the filter and the outputs
 /// then see as if the firewall had sent it; counted by log type. The filter needs only the
-/// header ([`csv_to_cef_header`]); [`complete_converted`] then gives it the rest.
+/// header ([`csv_to_cef`]); [`complete_converted`] then gives it the rest.
 pub fn attach_converted<'a>(
     event: &mut Event<'a>,
     cef: &'a str,

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use cefrelay_panos::mitre::Table;
+use cefrelay_panos::to_cef;
 use cefrelay_syslog::ParseOptions;
 use time::OffsetDateTime;
 
@@ -246,8 +247,14 @@ impl Pipeline {
                     // a log that a sink takes (the agent's filter drops TRAFFIC by its Name).
                     // Room for any header at once: grown from empty it was copied five times.
                     converted_header.reserve(256);
-                    if decode::csv_to_cef_header(&event, &self.panos, origin, &mut converted_header)
-                    {
+                    let header = to_cef::to_cef_header;
+                    if decode::csv_to_cef(
+                        &event,
+                        &self.panos,
+                        origin,
+                        header,
+                        &mut converted_header,
+                    ) {
                         decode::attach_converted(&mut event, &converted_header, origin, parse);
                     }
                 }
@@ -279,7 +286,8 @@ impl Pipeline {
             // empty it was reallocated and copied eight times per log.
             converted.reserve(2 * text.len() + 256);
             converted.push_str(&converted_header);
-            if decode::csv_to_cef_extension(&event, &self.panos, origin, &mut converted) {
+            let extension = to_cef::to_cef_extension;
+            if decode::csv_to_cef(&event, &self.panos, origin, extension, &mut converted) {
                 let extension_start = converted_header.len();
                 decode::complete_converted(&mut event, &converted, extension_start, origin, parse);
             }

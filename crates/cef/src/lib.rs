@@ -71,6 +71,19 @@ pub struct Cef<'a> {
 }
 
 impl<'a> Cef<'a> {
+    /// The six header fields in header order: vendor, product, device version, class ID, name,
+    /// severity.
+    pub fn header(&self) -> [&str; 6] {
+        [
+            &self.device_vendor,
+            &self.device_product,
+            &self.device_version,
+            &self.signature_id,
+            &self.name,
+            &self.severity,
+        ]
+    }
+
     /// The first value of extension `key`.
     pub fn extension(&self, key: &str) -> Option<&str> {
         self.extensions.get(key)
@@ -831,14 +844,7 @@ fn split_value<'t>(
 pub fn encode(cef: &Cef<'_>, out: &mut String) {
     use fmt::Write;
     let _ = write!(out, "{MARKER}{}|", cef.version);
-    for field in [
-        &cef.device_vendor,
-        &cef.device_product,
-        &cef.device_version,
-        &cef.signature_id,
-        &cef.name,
-        &cef.severity,
-    ] {
+    for field in cef.header() {
         escape_into(out, field, |c| matches!(c, '\\' | '|').then_some(c));
         out.push('|');
     }

@@ -76,17 +76,7 @@ fn the_header_alone_is_the_whole_records_start() {
                 to_cef_extension(&log, &options, &mut in_two_parts);
                 assert_eq!(in_two_parts, whole, "{context}");
                 let (whole, header) = (parse_cef(&whole).unwrap(), parse_cef(&header).unwrap());
-                let fields = |cef: &cefrelay_cef::Cef<'_>| {
-                    [
-                        cef.device_vendor.to_string(),
-                        cef.device_product.to_string(),
-                        cef.device_version.to_string(),
-                        cef.signature_id.to_string(),
-                        cef.name.to_string(),
-                        cef.severity.to_string(),
-                    ]
-                };
-                assert_eq!(fields(&header), fields(&whole), "{context}");
+                assert_eq!(header.header(), whole.header(), "{context}");
                 assert!(header.extensions.is_empty(), "{context}");
                 assert!(!whole.extensions.is_empty(), "{context}");
             }

@@ -54,15 +54,7 @@ fn summary_source(facts: &Facts<'_, '_>, key: &[Field]) -> SummarySource {
     let syslog = &event.syslog;
     let pri = syslog.facility.unwrap_or(1) * 8 + syslog.severity.unwrap_or(5);
     let header = match event.valid_cef() {
-        Some(cef) => [
-            &cef.device_vendor,
-            &cef.device_product,
-            &cef.device_version,
-            &cef.signature_id,
-            &cef.name,
-            &cef.severity,
-        ]
-        .map(|field| field.to_string()),
+        Some(cef) => cef.header().map(str::to_string),
         None => [
             "cefrelay",
             "cefrelay",
